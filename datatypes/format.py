@@ -1,0 +1,205 @@
+"""The format contract shared by every number format: validation, grouping, the quantize template.
+
+A format quantizes along the last axis in groups of ``group_size`` elements (``None``: one group per
+row; a group size at least the row length also gives one group per row; a row length that is not a
+multiple of the group size leaves a smaller tail group, as the reference ``quant_weight`` does).
+
+Subclasses implement ``_quantize2d`` and ``_dequantize2d`` on a C-contiguous 2-D float array (rows x
+elements) and ``code_values`` (the exact decoded value of every code under a metadata value).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, ClassVar
+
+import numpy as np
+
+from .errors import FormatError, InputError, InputTypeError
+
+#: Sentinel for "use the format's default group size".
+DEFAULT = object()
+
+_ML_DTYPES_FLOATS = {
+    "bfloat16", "float8_e4m3fn", "float8_e5m2", "float8_e4m3fnuz", "float8_e5m2fnuz",
+    "float8_e4m3b11fnuz", "float8_e3m4", "float8_e4m3", "float8_e8m0fnu", "float6_e2m3fn",
+    "float6_e3m2fn", "float4_e2m1fn",
+}
+
+
+def as_float_array(x: Any, *, what: str = "x") -> np.ndarray:
+    """Validate ``x`` as a non-empty, finite, real floating-point array of at least one dimension.
+
+    Returns the array (not yet converted); raises InputTypeError / InputError with a usable message.
+    """
+    if isinstance(x, (str, bytes)):
+        raise InputTypeError(f"{what} must be an array of real floating-point values, not {type(x).__name__}")
+    arr = np.asarray(x)
+    kind = arr.dtype.kind
+    if kind in "iub":
+        raise InputTypeError(
+            f"{what} has integer/bool dtype {arr.dtype}; quantize() takes real floating-point values "
+            f"(if the integers are the values, pass x.astype(np.float32))")
+    if kind == "c":
+        raise InputTypeError(f"{what} has complex dtype {arr.dtype}; only real values can be quantized")
+    if kind == "V" and arr.dtype.name in _ML_DTYPES_FLOATS:
+        arr = arr.astype(np.float32)
+    elif kind != "f":
+        raise InputTypeError(f"{what} has dtype {arr.dtype}; expected float16, float32 or float64 (or bfloat16)")
+    if arr.ndim == 0:
+        raise InputError(f"{what} is a scalar; quantize() needs an array with at least one axis (groups run along the last)")
+    if arr.size == 0:
+        raise InputError(f"{what} is empty (shape {arr.shape}); there is nothing to quantize")
+    finite = np.isfinite(arr)
+    if not finite.all():
+        bad = np.argwhere(~finite)
+        first = tuple(int(i) for i in bad[0])
+        raise InputError(
+            f"{what} contains {len(bad)} non-finite value(s) (NaN or Inf), first at index {first} "
+            f"= {arr[first]!r}; quantization needs finite values")
+    return arr
+
+
+def group_layout(row_len: int, group_size: int | None) -> tuple[int, int]:
+    """(effective group length, groups per row) for rows of ``row_len`` elements."""
+    g = row_len if group_size is None or group_size >= row_len else group_size
+    return g, -(-row_len // g)
+
+
+def check_group_size(group_size: Any, fmt: "Format") -> int | None:
+    if group_size is DEFAULT:
+        return fmt.default_group_size
+    if group_size is None:
+        if fmt.group_sizes is not None and None not in fmt.group_sizes:
+            raise FormatError(f"format {fmt.name!r} needs a group size: allowed {_fmt_sizes(fmt.group_sizes)}")
+        return None
+    if isinstance(group_size, bool) or not isinstance(group_size, (int, np.integer)):
+        raise FormatError(f"group_size must be a positive integer or None (one group per row), got {group_size!r}")
+    group_size = int(group_size)
+    if group_size <= 0:
+        raise FormatError(f"group_size must be a positive integer or None (one group per row), got {group_size}")
+    if fmt.group_sizes is not None and group_size not in fmt.group_sizes:
+        raise FormatError(f"format {fmt.name!r} does not allow group_size={group_size}: allowed {_fmt_sizes(fmt.group_sizes)}")
+    return group_size
+
+
+def _fmt_sizes(sizes) -> str:
+    return ", ".join("None (per row)" if s is None else str(s) for s in sizes)
+
+
+def exact_fixed_point(values: Any) -> tuple[list[int], int]:
+    """Write finite float values as integers times one power of two: ``value == int * 2**-frac_bits``.
+
+    Returns ``(ints, frac_bits)`` with the smallest ``frac_bits >= 0`` that makes every value an
+    integer (Python ints, so nothing can overflow); NaN entries give 0. This is the exact
+    fixed-point form an RTL decoder outputs.
+    """
+    vals = [float(v) for v in np.asarray(values, dtype=np.float64).ravel()]
+    ratios = [v.as_integer_ratio() if math.isfinite(v) else (0, 1) for v in vals]
+    frac = max((d.bit_length() - 1 for _, d in ratios), default=0)
+    return [n << (frac - (d.bit_length() - 1)) for n, d in ratios], frac
+
+
+class Format:
+    """A number format. Subclasses set the class/instance attributes below and implement the kernels.
+
+    Attributes (all public, all documented in ``hwsim formats``):
+      name, bits, family, description: identity.
+      levels: ascending representable values in scale units, where the format has a table (else None).
+      rounding, ties, overflow, scale_rule: the exact rules, in words.
+      default_group_size / group_sizes: default and allowed group sizes (None in the set = per row).
+      options: option name -> default value accepted by ``quantize``.
+      output_dtype: dtype the reference produces on dequantization ("float32", "float16", "bfloat16";
+        bfloat16 results are returned as float32 arrays holding bfloat16-representable values).
+      scale_bits, meta_bits, tensor_scale_bits: storage per group / per tensor, for bits-per-element.
+    """
+
+    family: ClassVar[str] = "abstract"
+    name: str
+    bits: int
+    description: str = ""
+    levels: np.ndarray | None = None
+    rounding: str = ""
+    ties: str = ""
+    overflow: str = ""
+    scale_rule: str = ""
+    default_group_size: int | None = 128
+    group_sizes: tuple | None = None
+    options: dict[str, Any] = {}
+    output_dtype: str = "float32"
+    scale_bits: int = 32
+    meta_bits: int = 0
+    tensor_scale_bits: int = 0
+    n_meta: int = 1  # number of distinct metadata values code_values() can be asked for
+
+    # ---- public -------------------------------------------------------------------------------
+    def quantize(self, x: Any, group_size: Any = DEFAULT, **options: Any) -> "QuantizedTensor":
+        from .qtensor import QuantizedTensor
+
+        opts = self.check_options(options)
+        g = check_group_size(group_size, self)
+        arr = as_float_array(x)
+        arr = self._prepare_input(arr)
+        shape = arr.shape
+        x2 = np.ascontiguousarray(arr.reshape(-1, shape[-1]))
+        geff, _ = group_layout(shape[-1], g)
+        codes, scales, meta, tscale = self._quantize2d(x2, geff, opts)
+        lead = shape[:-1]
+        return QuantizedTensor(
+            format=self, codes=codes.reshape(shape),
+            scales=None if scales is None else scales.reshape(lead + scales.shape[-1:]),
+            meta=None if meta is None else meta.reshape(lead + meta.shape[-1:]),
+            group_size=g, tensor_scale=tscale, options=opts)
+
+    def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
+        unknown = sorted(set(options) - set(self.options))
+        if unknown:
+            allowed = ", ".join(f"{k}={v!r}" for k, v in self.options.items()) or "none"
+            raise FormatError(f"format {self.name!r} does not take option(s) {', '.join(unknown)}; it takes: {allowed}")
+        opts = dict(self.options)
+        opts.update(options)
+        self._validate_options(opts)
+        return opts
+
+    def code_values(self, meta: int = 0) -> np.ndarray:
+        """Exact decoded value (scale units, float64) of every code ``0 .. 2**bits-1`` under group
+        metadata value ``meta``; NaN marks a code the format never produces or that decodes to NaN."""
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "name": self.name, "bits": self.bits, "family": self.family, "description": self.description,
+            "levels": None if self.levels is None else [float(v) for v in self.levels],
+            "rounding": self.rounding, "ties": self.ties, "overflow": self.overflow,
+            "scale": self.scale_rule, "default_group_size": self.default_group_size,
+            "options": dict(self.options), "output_dtype": self.output_dtype,
+        }
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name!r}: {self.bits}-bit {self.family}>"
+
+    # ---- for subclasses ----------------------------------------------------------------------
+    def _validate_options(self, opts: dict[str, Any]) -> None:
+        """Raise FormatError for option values the format cannot take."""
+
+    def _prepare_input(self, arr: np.ndarray) -> np.ndarray:
+        """Convert validated input to the dtype the reference computes in (default float32)."""
+        return arr.astype(np.float32, copy=False)
+
+    def _quantize2d(self, x: np.ndarray, g: int, opts: dict[str, Any]):
+        """Return (codes uint8 [R, C], scales [R, G] or None, meta [R, G] or None, tensor_scale)."""
+        raise NotImplementedError
+
+    def _dequantize2d(self, codes, scales, meta, g: int, tensor_scale, opts) -> np.ndarray:
+        raise NotImplementedError
+
+
+def check_choice(fmt: Format, opts: dict, key: str, allowed: tuple) -> None:
+    if opts[key] not in allowed:
+        raise FormatError(f"format {fmt.name!r}: option {key}={opts[key]!r} is not one of {', '.join(map(repr, allowed))}")
+
+
+def check_quantile(fmt: Format, opts: dict) -> None:
+    q = opts.get("quantile", 1.0)
+    if isinstance(q, bool) or not isinstance(q, (int, float, np.floating, np.integer)) or not (0.0 < float(q) <= 1.0):
+        raise FormatError(f"format {fmt.name!r}: option quantile={q!r} must be a clip ratio in (0, 1]")

@@ -1,0 +1,222 @@
+"""Minifloats (ExMy) with explicit round-to-nearest-even and overflow rules, plus the narrow-float
+helpers other formats use for their scales (E4M3, E8M0, bfloat16).
+
+Formats (names as ml_dtypes, codes = ml_dtypes bit patterns, so ``codes.view(ml_dtypes.<type>)`` is
+the same array ml_dtypes produces):
+
+    float4_e2m1fn  E2M1, bias 1, no Inf/NaN          max 6      overflow: saturate
+    float6_e2m3fn  E2M3, bias 1, no Inf/NaN          max 7.5    overflow: saturate
+    float6_e3m2fn  E3M2, bias 3, no Inf/NaN          max 28     overflow: saturate
+    float8_e4m3fn  E4M3, bias 7, NaN = S.1111.111    max 448    overflow: NaN
+    float8_e5m2    E5M2, bias 15, IEEE Inf/NaN       max 57344  overflow: Inf
+
+Encoding of a finite float32 v (exact, in float64): a = |v|; E = max(floor(log2 a), 1 - bias);
+q = round_half_even(a * 2**(M - E)); q == 2**(M+1) moves to the next binade; a result above the
+largest finite value overflows (saturate / NaN / Inf as the format defines, or ``overflow="saturate"``).
+The sign is kept, including that of zero (-0.0 and negative values that round to zero give -0).
+
+``scaling="absmax"`` (default) divides each group by the fp32 scale absmax / max_finite first, like
+every other format of the library; ``scaling="none"`` is the plain cast (what ml_dtypes does).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit
+
+from .format import Format, check_choice
+from .registry import register
+
+STYLE_FINITE, STYLE_FN, STYLE_IEEE = 0, 1, 2   # no Inf/NaN | only all-ones NaN | IEEE Inf/NaN
+
+
+@njit(cache=True, inline="always")
+def encode(v, mbits, bias, max_finite, sign_shift, overflow_code):
+    """Code of float ``v`` (finite) in a minifloat with ``mbits`` mantissa bits and ``bias``.
+
+    ``overflow_code`` (without sign) is returned for results above ``max_finite``."""
+    a = abs(np.float64(v))
+    sign = np.uint8(1 if math.copysign(1.0, v) < 0 else 0) << sign_shift
+    if a == 0.0:
+        return sign
+    _, e = math.frexp(a)
+    ex = max(e - 1, 1 - bias)
+    q = np.rint(math.ldexp(a, mbits - ex))
+    if q >= 2.0 ** (mbits + 1):
+        q *= 0.5
+        ex += 1
+    if math.ldexp(q, ex - mbits) > max_finite:
+        return sign | overflow_code
+    qi = np.int64(q)
+    if qi >= (1 << mbits):
+        return sign | np.uint8(((ex + bias) << mbits) | (qi - (1 << mbits)))
+    return sign | np.uint8(qi)
+
+
+@njit(cache=True, inline="always")
+def log2_f32(a):
+    """float32 log2 as PyTorch computes it on CPU: the exact log2 rounded to float32 (so the floor or
+    ceil of it equals torch.floor/ceil(torch.log2(a)), including just below/above powers of two)."""
+    return np.float32(np.log2(np.float64(a)))
+
+
+class MinifloatSpec:
+    """Bit layout of an ExMy minifloat and its exact decode table."""
+
+    def __init__(self, ebits: int, mbits: int, bias: int, style: int):
+        self.ebits, self.mbits, self.bias, self.style = ebits, mbits, bias, style
+        self.bits = 1 + ebits + mbits
+        self.table = np.array([self._decode(c) for c in range(1 << self.bits)])
+        finite = self.table[np.isfinite(self.table)]
+        self.max_finite = float(finite.max())
+        self.max_code = int(np.nonzero(self.table == self.max_finite)[0][0])
+        self.nan_code = {STYLE_FINITE: None, STYLE_FN: (1 << (self.bits - 1)) - 1,
+                         STYLE_IEEE: ((1 << ebits) - 1) << mbits | (1 << (mbits - 1))}[style]
+        self.inf_code = ((1 << ebits) - 1) << mbits if style == STYLE_IEEE else None
+
+    def _decode(self, code: int) -> float:
+        sign = -1.0 if code >> (self.ebits + self.mbits) else 1.0
+        field = (code >> self.mbits) & ((1 << self.ebits) - 1)
+        man = code & ((1 << self.mbits) - 1)
+        top = (1 << self.ebits) - 1
+        if self.style == STYLE_IEEE and field == top:
+            return sign * math.inf if man == 0 else math.nan
+        if self.style == STYLE_FN and field == top and man == (1 << self.mbits) - 1:
+            return math.nan
+        if field == 0:
+            return sign * math.ldexp(man, 1 - self.bias - self.mbits)
+        return sign * math.ldexp((1 << self.mbits) | man, field - self.bias - self.mbits)
+
+    def overflow_code(self, rule: str) -> int:
+        return {"saturate": self.max_code, "nan": self.nan_code, "inf": self.inf_code}[rule]
+
+    def encode_array(self, x: np.ndarray, overflow: str = "default") -> np.ndarray:
+        """Codes of a float array (finite values), round-to-nearest-even."""
+        rule = default_overflow(self) if overflow == "default" else overflow
+        flat = np.ascontiguousarray(x, dtype=np.float32).ravel()
+        out = np.empty(flat.shape, dtype=np.uint8)
+        _encode_array(flat, self.mbits, self.bias, self.max_finite, self.bits - 1,
+                      np.uint8(self.overflow_code(rule)), out)
+        return out.reshape(np.shape(x))
+
+
+def default_overflow(spec: MinifloatSpec) -> str:
+    return {STYLE_FINITE: "saturate", STYLE_FN: "nan", STYLE_IEEE: "inf"}[spec.style]
+
+
+@njit(cache=True)
+def _encode_array(flat, mbits, bias, max_finite, sign_shift, overflow_code, out):
+    for i in range(flat.shape[0]):
+        out[i] = encode(flat[i], mbits, bias, max_finite, sign_shift, overflow_code)
+
+
+@njit(cache=True, error_model="numpy")
+def _quantize_kernel(x, g, mbits, bias, max_finite, sign_shift, overflow_code, scaled, codes, scales):
+    rows, cols = x.shape
+    maxf = np.float32(max_finite)
+    for r in range(rows):
+        for j in range(scales.shape[1]):
+            s = j * g
+            e = min(s + g, cols)
+            scale = np.float32(1.0)
+            if scaled:
+                amax = np.float32(0.0)
+                for k in range(s, e):
+                    a = abs(x[r, k])
+                    amax = a if a > amax else amax
+                scale = amax / maxf
+                if scale == np.float32(0.0):
+                    scale = np.float32(1.0)   # all-zero group: plain cast keeps the zeros' signs
+            scales[r, j] = scale
+            for k in range(s, e):
+                codes[r, k] = encode(x[r, k] / scale, mbits, bias, max_finite, sign_shift, overflow_code)
+
+
+@njit(cache=True)
+def _dequantize_kernel(codes, scales, g, table, out):
+    rows, cols = codes.shape
+    for r in range(rows):
+        for k in range(cols):
+            out[r, k] = table[codes[r, k]] * scales[r, k // g]
+
+
+class MinifloatFormat(Format):
+    family = "minifloat"
+    rounding = "round to nearest, ties to even (IEEE 754 roundTiesToEven), exact"
+    ties = "to even"
+    default_group_size = 128
+
+    def __init__(self, name: str, ebits: int, mbits: int, bias: int, style: int, description: str):
+        self.name = name
+        self.spec = MinifloatSpec(ebits, mbits, bias, style)
+        self.bits = self.spec.bits
+        self.description = description
+        table = self.spec.table
+        self.levels = np.unique(table[np.isfinite(table)])
+        self._default_overflow = default_overflow(self.spec)
+        allowed = ["saturate"] + ([self._default_overflow] if self._default_overflow != "saturate" else [])
+        self._overflow_choices = tuple(allowed)
+        self.overflow = {"saturate": f"saturate to +-{self.spec.max_finite:g} (no Inf/NaN codes)",
+                         "nan": f"NaN above {self.spec.max_finite:g} (option overflow='saturate' clamps)",
+                         "inf": f"Inf above {self.spec.max_finite:g} (option overflow='saturate' clamps)"
+                         }[self._default_overflow]
+        self.options = {"scaling": "absmax", "overflow": self._default_overflow}
+        self.scale_rule = (f"scaling='absmax': per group fp32 absmax / {self.spec.max_finite:g} (not quantized); "
+                           "scaling='none': no scale (plain cast)")
+        self._table32 = np.where(np.isnan(table), np.nan, table).astype(np.float32)
+
+    def _validate_options(self, opts):
+        check_choice(self, opts, "scaling", ("absmax", "none"))
+        check_choice(self, opts, "overflow", self._overflow_choices)
+
+    def code_values(self, meta: int = 0) -> np.ndarray:
+        return self.spec.table.copy()
+
+    def _quantize2d(self, x, g, opts):
+        rows, cols = x.shape
+        scaled = opts["scaling"] == "absmax"
+        if not scaled:
+            g = cols
+        codes = np.empty((rows, cols), dtype=np.uint8)
+        scales = np.empty((rows, -(-cols // g)), dtype=np.float32)
+        sp = self.spec
+        _quantize_kernel(x, g, sp.mbits, sp.bias, sp.max_finite, sp.bits - 1,
+                         np.uint8(sp.overflow_code(opts["overflow"])), scaled, codes, scales)
+        return codes, (scales if scaled else None), None, None
+
+    def _dequantize2d(self, codes, scales, meta, g, tensor_scale, opts):
+        out = np.empty(codes.shape, dtype=np.float32)
+        if scales is None:
+            scales, g = np.ones((codes.shape[0], 1), np.float32), codes.shape[1]
+        _dequantize_kernel(codes, scales, g, self._table32, out)
+        return out
+
+
+E2M1 = MinifloatSpec(2, 1, 1, STYLE_FINITE)
+E4M3 = MinifloatSpec(4, 3, 7, STYLE_FN)
+
+
+def e4m3_rne(v: np.ndarray) -> np.ndarray:
+    """float32 values rounded to the nearest E4M3 (fn) value, ties to even (torch's
+    ``.to(torch.float8_e4m3fn).to(float32)`` for 0 <= v <= 448)."""
+    return E4M3.table[E4M3.encode_array(v, "saturate")].astype(np.float32)
+
+
+def round_to_bf16(x: np.ndarray) -> np.ndarray:
+    """float32 -> nearest bfloat16 (ties to even), returned as float32 (torch ``.to(bfloat16)``)."""
+    u = np.ascontiguousarray(x, dtype=np.float32).view(np.uint32)
+    r = (u + np.uint32(0x7FFF) + ((u >> 16) & np.uint32(1))) & np.uint32(0xFFFF0000)
+    return r.view(np.float32)
+
+
+for _args, _aliases in [
+    (("float4_e2m1fn", 2, 1, 1, STYLE_FINITE, "OCP FP4 E2M1 minifloat (RNE cast; cf. codebook 'fp4_basic')"),
+     ("fp4_e2m1fn",)),
+    (("float6_e2m3fn", 2, 3, 1, STYLE_FINITE, "OCP FP6 E2M3 minifloat"), ("e2m3", "fp6_e2m3")),
+    (("float6_e3m2fn", 3, 2, 3, STYLE_FINITE, "OCP FP6 E3M2 minifloat"), ("e3m2", "fp6_e3m2")),
+    (("float8_e4m3fn", 4, 3, 7, STYLE_FN, "FP8 E4M3 (fn: no Inf, one NaN)"), ("e4m3", "fp8_e4m3")),
+    (("float8_e5m2", 5, 2, 15, STYLE_IEEE, "FP8 E5M2 (IEEE-like Inf/NaN)"), ("e5m2", "fp8_e5m2")),
+]:
+    register(MinifloatFormat(*_args), _aliases)

@@ -1,0 +1,132 @@
+"""Quantized tensors and their memory image.
+
+``QuantizedTensor`` holds one uint8 code per element, the per-group scales as stored, the per-group
+metadata and (for two-level formats) the per-tensor scale. ``pack()`` turns it into the memory image
+the RTL reads: codes bit-packed little-end first per row (4-bit: element 2k in bits [3:0] of byte k,
+element 2k+1 in bits [7:4]; b-bit codes in general: element i occupies bits [b*i, b*i+b) of the row's
+little-endian bit stream), each row padded to whole bytes; scales and metadata as stored.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from .errors import InputError
+from .format import Format, group_layout
+
+
+@dataclass(frozen=True, eq=False)
+class QuantizedTensor:
+    format: Format
+    codes: np.ndarray                 #: uint8, one code per element, shape of the input
+    scales: np.ndarray | None         #: per-group scales as stored, shape (..., n_groups)
+    meta: np.ndarray | None           #: per-group metadata (selector, zero point, ...) or None
+    group_size: int | None            #: None = one group per row
+    tensor_scale: float | None = None #: second-level per-tensor scale (NVFP4-style formats)
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.codes.shape
+
+    @property
+    def n_groups(self) -> int:
+        return group_layout(self.shape[-1], self.group_size)[1]
+
+    def dequantize(self) -> np.ndarray:
+        """Exact reconstruction, as the reference produces it (float32 or float16; bfloat16 results
+        come as float32 arrays whose values are all bfloat16-representable)."""
+        c = self.codes.reshape(-1, self.shape[-1])
+        s = None if self.scales is None else self.scales.reshape(c.shape[0], -1)
+        m = None if self.meta is None else self.meta.reshape(c.shape[0], -1)
+        g, _ = group_layout(self.shape[-1], self.group_size)
+        out = self.format._dequantize2d(c, s, m, g, self.tensor_scale, self.options)
+        return out.reshape(self.shape)
+
+    def bits_per_element(self) -> float:
+        """Storage per element including scales and metadata (and the per-tensor scale, amortised)."""
+        n = self.codes.size
+        total = n * self.format.bits
+        if self.scales is not None:
+            total += self.scales.size * self.format.scale_bits
+        if self.meta is not None:
+            total += self.meta.size * self.format.meta_bits
+        if self.tensor_scale is not None:
+            total += self.format.tensor_scale_bits
+        return total / n
+
+    def pack(self) -> "PackedTensor":
+        return PackedTensor(
+            format=self.format.name, shape=self.shape, group_size=self.group_size,
+            bits=self.format.bits, data=pack_codes(self.codes.reshape(-1, self.shape[-1]), self.format.bits),
+            scales=None if self.scales is None else self.scales.copy(),
+            meta=None if self.meta is None else self.meta.copy(),
+            tensor_scale=self.tensor_scale, options=dict(self.options))
+
+
+@dataclass(frozen=True, eq=False)
+class PackedTensor:
+    """Memory image of a quantized tensor: ``data`` is uint8 [rows, ceil(row_len*bits/8)]."""
+
+    format: str
+    shape: tuple[int, ...]
+    group_size: int | None
+    bits: int
+    data: np.ndarray
+    scales: np.ndarray | None
+    meta: np.ndarray | None
+    tensor_scale: float | None
+    options: dict[str, Any]
+
+    @property
+    def nbytes(self) -> int:
+        n = self.data.nbytes
+        n += 0 if self.scales is None else self.scales.nbytes
+        n += 0 if self.meta is None else self.meta.nbytes
+        return n + (0 if self.tensor_scale is None else 4)
+
+
+def pack_codes(codes2d: np.ndarray, bits: int) -> np.ndarray:
+    """Bit-pack uint8 codes [R, C] of ``bits`` bits each, little-end first, rows padded to bytes."""
+    if codes2d.size and int(codes2d.max()) >> bits:
+        raise InputError(f"codes do not fit in {bits} bits (max code {int(codes2d.max())})")
+    if bits == 8:
+        return np.ascontiguousarray(codes2d, dtype=np.uint8)
+    if bits == 4:
+        r, c = codes2d.shape
+        padded = np.zeros((r, c + (c & 1)), dtype=np.uint8)
+        padded[:, :c] = codes2d
+        return (padded[:, 0::2] | (padded[:, 1::2] << 4)).astype(np.uint8)
+    planes = (codes2d[..., None] >> np.arange(bits, dtype=np.uint8)) & 1
+    return np.packbits(planes.reshape(codes2d.shape[0], -1), axis=1, bitorder="little")
+
+
+def unpack_codes(data: np.ndarray, bits: int, row_len: int) -> np.ndarray:
+    """Inverse of :func:`pack_codes`."""
+    if bits == 8:
+        return np.ascontiguousarray(data[:, :row_len], dtype=np.uint8)
+    if bits == 4:
+        out = np.empty((data.shape[0], data.shape[1] * 2), dtype=np.uint8)
+        out[:, 0::2] = data & 0xF
+        out[:, 1::2] = data >> 4
+        return np.ascontiguousarray(out[:, :row_len])
+    planes = np.unpackbits(data, axis=1, bitorder="little")[:, : row_len * bits]
+    planes = planes.reshape(data.shape[0], row_len, bits).astype(np.uint8)
+    return (planes << np.arange(bits, dtype=np.uint8)).sum(axis=2, dtype=np.uint8)
+
+
+def unpack(packed: PackedTensor) -> QuantizedTensor:
+    """Rebuild the QuantizedTensor from its memory image."""
+    from .registry import get
+
+    fmt = get(packed.format)
+    rows = int(np.prod(packed.shape[:-1], dtype=np.int64))
+    if packed.data.shape[0] != rows:
+        raise InputError(f"packed data has {packed.data.shape[0]} rows, shape {packed.shape} needs {rows}")
+    codes = unpack_codes(packed.data, packed.bits, packed.shape[-1]).reshape(packed.shape)
+    return QuantizedTensor(format=fmt, codes=codes, scales=packed.scales, meta=packed.meta,
+                           group_size=packed.group_size, tensor_scale=packed.tensor_scale,
+                           options=dict(packed.options))
