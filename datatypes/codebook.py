@@ -177,8 +177,8 @@ def _dequantize_kernel(codes, scales, g, values, out):
 class CodebookFormat(Format):
     family = "codebook"
     rounding = "nearest level: midpoints (L[i]+L[i+1])/2 computed in float64, compared in float32"
-    ties = "to the lower level (toward -inf): toward zero for positive ties, away from zero for negative"
-    overflow = "saturate to the extreme level"
+    ties = "to the lower level; toward -inf: toward zero for positive ties, away from zero for negative"
+    overflow = "saturate; to the extreme level"
     options = {"quantile": 1.0}
     scale_bits = 32
 

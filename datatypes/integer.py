@@ -98,7 +98,7 @@ class IntFormat(Format):
     options = {"symmetric": True, "quantile": 1.0}
     rounding = "round half to even of fp32(w / scale) (torch.round)"
     ties = "to even"
-    overflow = "clamp to the code range (symmetric: -2**(b-1) reachable only by clipping)"
+    overflow = "clamp; to the code range (symmetric: -2**(b-1) reachable only by clipping)"
 
     def __init__(self, bits: int):
         self.bits = bits

@@ -158,9 +158,9 @@ class MinifloatFormat(Format):
         self._default_overflow = default_overflow(self.spec)
         allowed = ["saturate"] + ([self._default_overflow] if self._default_overflow != "saturate" else [])
         self._overflow_choices = tuple(allowed)
-        self.overflow = {"saturate": f"saturate to +-{self.spec.max_finite:g} (no Inf/NaN codes)",
-                         "nan": f"NaN above {self.spec.max_finite:g} (option overflow='saturate' clamps)",
-                         "inf": f"Inf above {self.spec.max_finite:g} (option overflow='saturate' clamps)"
+        self.overflow = {"saturate": f"saturate; to +-{self.spec.max_finite:g} (no Inf/NaN codes)",
+                         "nan": f"NaN; above {self.spec.max_finite:g} (option overflow='saturate' clamps)",
+                         "inf": f"Inf; above {self.spec.max_finite:g} (option overflow='saturate' clamps)"
                          }[self._default_overflow]
         self.options = {"scaling": "absmax", "overflow": self._default_overflow}
         self.scale_rule = (f"scaling='absmax': per group fp32 absmax / {self.spec.max_finite:g} (not quantized); "

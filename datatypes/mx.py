@@ -139,7 +139,7 @@ class MXFP4(MXFormat):
     options = {"rule": "ocp"}
     rounding = "nearest E2M1 value by the reference formula (float32 steps)"
     ties = "away from zero"
-    overflow = "rule 'ocp': clamp to +-6; rule 'better': cannot overflow (scale rounded up)"
+    overflow = "clamp (ocp) / none (better); rule 'ocp' clamps to +-6, rule 'better' rounds the scale up"
     scale_rule = ("E8M0 per 32 (scales = biased exponent codes, 2**(code-127)); rule 'ocp': "
                   "floor(log2 amax) - 2; rule 'better': ceil(log2(amax / 6))")
 
@@ -163,7 +163,7 @@ class MXINT8(MXFormat):
     options = {}
     rounding = "nearest multiple of 2**-6 (microxcaling 'nearest')"
     ties = "away from zero"
-    overflow = "clamp to +-127/64 (code -128 never produced)"
+    overflow = "clamp; to +-127/64 (code -128 never produced)"
     scale_rule = "E8M0 per 32: floor(log2 amax) (element emax 0)"
 
     def __init__(self):

@@ -58,8 +58,8 @@ class NVFP4(Format):
     group_sizes = (16,)
     options = {}
     rounding = "nearest E2M1 value by the reference formula (float32 steps); block scale E4M3 RNE"
-    ties = "away from zero (elements); to even (block scale)"
-    overflow = "cannot overflow (block scale = block max / 6, clamped to [2**-9, 448])"
+    ties = "away from zero; elements (block scale: to even)"
+    overflow = "none; the block scale is block max / 6, clamped to [2**-9, 448]"
     scale_rule = "E4M3 per 16 of w / gs (scales = E4M3 codes); gs = fp32 amax / 2688 per tensor"
     output_dtype = "bfloat16"
     scale_bits = 8
