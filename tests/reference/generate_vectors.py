@@ -155,7 +155,9 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repo", action="append", default=[], metavar="NAME=GITDIR",
                     help=f"reference repository git dir; NAME one of {', '.join(CASES)}")
+    ap.add_argument("--out", type=Path, default=OUT, help=f"npz file to update (default {OUT})")
     args = ap.parse_args()
+    out_path = args.out
     repos = dict(r.split("=", 1) for r in args.repo)
     unknown = set(repos) - set(CASES)
     if unknown:
@@ -164,7 +166,7 @@ def main() -> None:
 
     torch.set_num_threads(1)
     inputs = make_inputs()
-    data = dict(np.load(OUT)) if OUT.exists() else {}
+    data = dict(np.load(out_path)) if out_path.exists() else {}
     data.update({f"input/{k}": v for k, v in inputs.items()})
     data["meta/torch_version"] = np.array(torch.__version__)
     for name, fn in CASES.items():
@@ -175,11 +177,11 @@ def main() -> None:
         data.update(res)
         data[f"meta/commit/{name}"] = np.array(COMMITS[name])
         print(f"{name}: {len(res)} vectors", file=sys.stderr)
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    tmp = OUT.with_suffix(".tmp.npz")
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, **data)
-    tmp.replace(OUT)
-    print(f"wrote {OUT} ({OUT.stat().st_size} bytes, {len(data)} arrays)", file=sys.stderr)
+    tmp.replace(out_path)
+    print(f"wrote {out_path} ({out_path.stat().st_size} bytes, {len(data)} arrays)", file=sys.stderr)
 
 
 if __name__ == "__main__":
