@@ -95,6 +95,32 @@ register_kind("systolic", {
     },
 })
 
+# RTL units (generators in rtl_gen/; formats without a hardware decoder and impossible widths are
+# reported by rtl_gen before any build).
+_META = ("auto", "none", "group")
+_STYLE = ("auto", "structured", "table")
+register_kind("decoder", {
+    "decoder": {
+        "format": Field(str, check=_format_name, doc="number format (datatypes name)"),
+        "meta": Field(str, default="auto", choices=_META,
+                      doc="group-metadata input: auto = the format's default, none, group"),
+        "style": Field(str, default="auto", choices=_STYLE,
+                       doc="auto = arithmetic where the format has structure, else lookup table"),
+    },
+})
+register_kind("pe", {
+    "operands": {
+        "weight": Field(str, check=_format_name, doc="weight format (datatypes name)"),
+        "activation": Field(str, default="int8", check=_format_name, doc="activation format"),
+        "accumulator": Field(str, default="int32", check=_accumulator, doc="accumulator int<N> (wraps)"),
+        "weight_meta": Field(str, default="auto", choices=_META, doc="weight group-metadata input"),
+    },
+    "pe": {
+        "stages": Field(int, default=1, choices=(1, 2), doc="pipeline stages = latency in cycles"),
+        "weight_style": Field(str, default="auto", choices=_STYLE, doc="weight decoder style"),
+    },
+})
+
 
 class _Section:
     """Read-only attribute view of one resolved section."""

@@ -1,0 +1,31 @@
+"""RTL generators: Amaranth components for datatype decoders and MAC processing elements, Verilog
+emission keyed by the design hash, and Yosys area reports.
+
+    from rtl_gen import Decoder, MacDatapath, ProcessingElement, emit, component_for
+    from rtl_gen.arith import MacSpec, decode_table     # the arithmetic contract (numpy only)
+
+``rtl_gen.arith`` and ``rtl_gen.errors`` import no Amaranth; the components are imported on first use.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .errors import NoDecoderError, RTLError, UnsupportedKindError, WidthError
+
+_LAZY = {
+    "Decoder": ".decoder", "MacDatapath": ".pe", "ProcessingElement": ".pe",
+    "emit": ".emit", "component_for": ".emit", "Artefacts": ".emit", "GENERATED_KINDS": ".emit",
+    "synthesize": ".area",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name], __name__), name)
+    raise AttributeError(f"module 'rtl_gen' has no attribute {name!r}")
+
+
+__all__ = ["NoDecoderError", "RTLError", "UnsupportedKindError", "WidthError", *_LAZY]

@@ -1,0 +1,150 @@
+"""Design -> component -> Verilog artefacts.
+
+    comp = component_for(design)          # validates everything first (errors before any build)
+    art = emit(design)                    # build/<name>-<hash>/{<name>.v, ports.json, design.resolved.yaml}
+
+Every file is written atomically (temporary file + rename) and ``ports.json`` -- the file readers
+key on -- is written last, after the Verilog has been checked against it, so a directory with a
+``ports.json`` always holds a complete, matching set. Re-emitting an unchanged design rewrites
+identical bytes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from amaranth.back import verilog
+from amaranth.lib import data, stream, wiring
+
+from hwsim.design import Design
+from hwsim.report import atomic_write
+
+from .decoder import Decoder
+from .errors import UnsupportedKindError
+from .pe import ProcessingElement
+
+#: Design kinds that have an RTL generator.
+GENERATED_KINDS = ("decoder", "pe")
+
+
+def component_for(design: Design) -> wiring.Component:
+    """The Amaranth component of a design; RTLError subclasses for anything without RTL."""
+    if design.kind == "decoder":
+        d = design.decoder
+        meta = {"auto": None, "none": False, "group": True}[d.meta]
+        return Decoder(d.format, use_meta=meta, style=d.style)
+    if design.kind == "pe":
+        o, p = design.operands, design.pe
+        meta = {"auto": None, "none": False, "group": True}[o.weight_meta]
+        return ProcessingElement(o.weight, o.activation, o.accumulator, weight_meta=meta,
+                                 stages=p.stages, weight_style=p.weight_style)
+    raise UnsupportedKindError(
+        f"{design.source}: kind {design.kind!r} has no RTL generator yet; kinds with RTL: "
+        f"{', '.join(GENERATED_KINDS)}")
+
+
+def _shape_desc(shape: Any) -> dict[str, Any]:
+    if isinstance(shape, data.Layout):
+        fields = {}
+        if isinstance(shape, data.StructLayout):
+            for name, f in shape:
+                s = f.shape if not isinstance(f.shape, data.Layout) else None
+                sig = s is not None and hasattr(s, "signed") and s.signed
+                fields[name] = {"offset": f.offset, "width": f.width, "signed": bool(sig)}
+        return {"width": shape.size, "signed": False, "fields": fields}
+    from amaranth import Shape
+
+    s = Shape.cast(shape)
+    return {"width": s.width, "signed": s.signed, "fields": {}}
+
+
+def describe_ports(comp: wiring.Component, top: str) -> dict[str, Any]:
+    """The ports.json document: every port (name as in the Verilog, direction, width, signedness),
+    the stream groups with payload field offsets, timing properties and the arithmetic."""
+    ports = []
+    for path, member, _value in comp.signature.flatten(comp):
+        desc = _shape_desc(member.shape)
+        ports.append({"name": "__".join(map(str, path)), "direction": "input" if member.flow == wiring.In else "output",
+                      "width": desc["width"], "signed": desc["signed"]})
+    streams = {}
+    for name, member in comp.signature.members.items():
+        if member.is_signature and isinstance(member.signature, stream.Signature):
+            pay = _shape_desc(member.signature.members["payload"].shape)
+            streams[name] = {"role": "sink" if member.flow == wiring.In else "source",
+                             "valid": f"{name}__valid", "ready": f"{name}__ready", "payload": f"{name}__payload",
+                             **pay}
+    clocked = getattr(comp, "latency", 0) > 0
+    if clocked:
+        ports = [{"name": "clk", "direction": "input", "width": 1, "signed": False},
+                 {"name": "rst", "direction": "input", "width": 1, "signed": False}] + ports
+    doc: dict[str, Any] = {"top": top, "unit": type(comp).__name__, "clock": "clk" if clocked else None,
+                           "reset": "rst" if clocked else None, "ports": ports, "streams": streams,
+                           "timing": {"latency": getattr(comp, "latency", 0),
+                                      "initiation_interval": getattr(comp, "initiation_interval", 1)}}
+    if isinstance(comp, Decoder):
+        doc["arithmetic"] = {"format": comp.table.format, "code_bits": comp.table.bits,
+                             "meta_bits": comp.table.meta_bits, "n_meta": comp.table.n_meta,
+                             "width": comp.width, "frac_bits": comp.frac_bits,
+                             "structure": comp.structure.describe()}
+    elif isinstance(comp, ProcessingElement):
+        doc["arithmetic"] = comp.spec.describe() | {"stages": comp.stages,
+                                                    "weight_structure": comp.datapath.wdec.structure.describe()}
+    return doc
+
+
+def to_verilog(comp: wiring.Component, top: str) -> str:
+    """Verilog text of a component (no source-location attributes, so it is reproducible)."""
+    return verilog.convert(comp, name=top, emit_src=False)
+
+
+def verilog_ports(text: str, top: str) -> list[str]:
+    """Port names in the header of module ``top``."""
+    mobj = re.search(r"\bmodule\s+" + re.escape(top) + r"\s*\(([^)]*)\)", text)
+    if not mobj:
+        raise RuntimeError(f"generated Verilog has no module {top!r}")
+    return [p.strip() for p in mobj.group(1).split(",") if p.strip()]
+
+
+@dataclass(frozen=True)
+class Artefacts:
+    directory: Path
+    verilog: Path
+    ports: Path
+    resolved: Path
+    top: str
+    hash: str
+    verilog_sha256: str
+
+
+def artefact_dir(design: Design, root: str | Path = "build") -> Path:
+    return Path(root) / f"{design.name}-{design.hash}"
+
+
+def emit(design: Design, root: str | Path = "build", component: wiring.Component | None = None) -> Artefacts:
+    """Write build/<name>-<hash>/{<name>.v, ports.json, design.resolved.yaml} (see module docstring).
+    ``component``: the design's component if the caller already built it (``component_for``)."""
+    comp = component if component is not None else component_for(design)
+    top = design.name
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", top):
+        raise UnsupportedKindError(f"{design.source}: name {top!r} is not a Verilog module name "
+                                   f"(letters, digits, underscores; not starting with a digit)")
+    text = to_verilog(comp, top)
+    ports = describe_ports(comp, top)
+    in_header = sorted(verilog_ports(text, top))
+    described = sorted(p["name"] for p in ports["ports"])
+    if in_header != described:
+        raise RuntimeError(f"ports.json {described} does not match the Verilog header {in_header}")
+    d = artefact_dir(design, root)
+    sha = hashlib.sha256(text.encode()).hexdigest()
+    ports |= {"design": design.name, "kind": design.kind, "design_hash": design.hash,
+              "verilog": f"{top}.v", "verilog_sha256": sha}
+    vpath = atomic_write(d / f"{top}.v", text)
+    rpath = atomic_write(d / "design.resolved.yaml", design.to_yaml())
+    ppath = atomic_write(d / "ports.json", json.dumps(ports, indent=2) + "\n")
+    return Artefacts(directory=d, verilog=vpath, ports=ppath, resolved=rpath, top=top, hash=design.hash,
+                     verilog_sha256=sha)

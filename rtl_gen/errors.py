@@ -1,0 +1,18 @@
+"""Errors raised before any RTL is generated or built. All are ValueError subclasses whose message
+says what was asked, why it has no RTL, and what would work instead."""
+
+
+class RTLError(ValueError):
+    """A request the RTL generators cannot satisfy."""
+
+
+class NoDecoderError(RTLError):
+    """A number format that has no hardware decoder (Inf codes, too wide, too large a table, ...)."""
+
+
+class WidthError(RTLError):
+    """An impossible or unsupported bit width (accumulator narrower than one product, > 64 bits, ...)."""
+
+
+class UnsupportedKindError(RTLError):
+    """A design kind (or option) for which no RTL generator exists yet."""

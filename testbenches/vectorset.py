@@ -1,0 +1,51 @@
+"""The vector-set container (inputs, handshake schedule, expected outputs) and its .npz form.
+Kept free of the datatypes/numba imports so the cocotb process starts fast."""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from hwsim.report import atomic_write
+
+
+@dataclass
+class VectorSet:
+    """Inputs, per-cycle handshake schedule and expected outputs of one test.
+
+    kind "decoder": inputs code[, meta]; expected value, invalid.
+    kind "pe": inputs w_code[, w_meta], a_code, last; schedule in_valid, out_ready (per cycle,
+    1 past the end); expected outputs, in_cycles, out_cycles, cycles.
+    """
+
+    name: str
+    kind: str
+    inputs: dict[str, np.ndarray]
+    expected: dict[str, np.ndarray]
+    schedule: dict[str, np.ndarray] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def n(self) -> int:
+        return len(next(iter(self.inputs.values())))
+
+    def save(self, path: str | Path) -> Path:
+        buf = io.BytesIO()
+        arrays = {f"in.{k}": v for k, v in self.inputs.items()}
+        arrays |= {f"exp.{k}": v for k, v in self.expected.items()}
+        arrays |= {f"sched.{k}": v for k, v in self.schedule.items()}
+        arrays["name"] = np.array(self.name)
+        arrays["kind"] = np.array(self.kind)
+        np.savez(buf, **arrays)
+        return atomic_write(path, buf.getvalue())
+
+    @classmethod
+    def load(cls, path: str | Path) -> "VectorSet":
+        z = np.load(path)
+        pick = lambda p: {k[len(p):]: z[k] for k in z.files if k.startswith(p)}  # noqa: E731
+        return cls(name=str(z["name"]), kind=str(z["kind"]), inputs=pick("in."), expected=pick("exp."),
+                   schedule=pick("sched."))
