@@ -11,14 +11,15 @@ from pathlib import Path
 import numpy as np
 
 import datatypes as dt
+from rtl_gen.errors import RTLError  # numpy-free, Amaranth-free: cheap to import
 
-from . import quant_error
+from . import quant_error, rtl_cli
 from .design import DesignError
 from .report import format_table
 from .weights import WeightFileError, bundled_model, linear_weights, read_tensors
 
 #: Errors that are the user's to fix: printed as one line, exit status 2.
-USER_ERRORS = (dt.FormatError, dt.InputError, dt.InputTypeError, DesignError, WeightFileError)
+USER_ERRORS = (dt.FormatError, dt.InputError, dt.InputTypeError, DesignError, WeightFileError, RTLError)
 
 
 # ---- formats --------------------------------------------------------------------------------------
@@ -144,7 +145,8 @@ def cmd_flow(args) -> int:
 
 
 COMMANDS = [("formats", _add_formats, cmd_formats), ("quantize", _add_quantize, cmd_quantize),
-            ("flow", _add_flow, cmd_flow)]
+            ("flow", _add_flow, cmd_flow), ("rtl", rtl_cli.add_rtl, rtl_cli.cmd_rtl),
+            ("verify", rtl_cli.add_verify, rtl_cli.cmd_verify)]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -98,6 +98,12 @@ register_kind("systolic", {
 # RTL units (generators in rtl_gen/; formats without a hardware decoder and impossible widths are
 # reported by rtl_gen before any build).
 _META = ("auto", "none", "group")
+
+
+def _rtl_accumulator(value: Any) -> str | None:
+    if isinstance(value, str) and value.startswith("int") and value[3:].isdigit() and 2 <= int(value[3:]) <= 128:
+        return None
+    return "expected int<bits> (2..128): the PE accumulates in two's complement and wraps"
 _STYLE = ("auto", "structured", "table")
 register_kind("decoder", {
     "decoder": {
@@ -112,7 +118,7 @@ register_kind("pe", {
     "operands": {
         "weight": Field(str, check=_format_name, doc="weight format (datatypes name)"),
         "activation": Field(str, default="int8", check=_format_name, doc="activation format"),
-        "accumulator": Field(str, default="int32", check=_accumulator, doc="accumulator int<N> (wraps)"),
+        "accumulator": Field(str, default="int32", check=_rtl_accumulator, doc="accumulator int<N> (wraps)"),
         "weight_meta": Field(str, default="auto", choices=_META, doc="weight group-metadata input"),
     },
     "pe": {

@@ -17,7 +17,9 @@ MAC datapath (``MacSpec``)
     acc'    = wrap(acc + product)           two's complement, ``acc_width`` bits; overflow wraps
                                             modulo 2**acc_width (no saturation, no flag)
     The accumulator holds ``acc * 2**-product_frac``. ``acc_width`` must hold one product
-    (``acc_width >= product_width``) and be at most 64 bits (numpy models keep it in an int64).
+    (``acc_width >= product_width``) and be at most 128 bits. Up to 64 bits the numpy models use
+    int64 arrays; wider products/accumulators (e.g. SF4's 58-bit exact levels x INT8) use numpy
+    object arrays of Python ints, equally exact (``int_array``).
     The block/group *scale* of a format is not applied here: it belongs to the dequantisation step
     after the dot product, exactly as in BitMoD's ``dequant`` unit (spec §4.3).
 """
@@ -34,8 +36,10 @@ import datatypes as dt
 
 from .errors import NoDecoderError, WidthError
 
-#: Widest decoder output, product and accumulator (numpy models and hwsim keep them in int64).
-MAX_WIDTH = 64
+#: Widest decoder output (decode tables are int64 arrays).
+MAX_DECODER_WIDTH = 64
+#: Widest product and accumulator.
+MAX_WIDTH = 128
 #: Largest (metadata values x codes) lookup table a table decoder is generated for.
 MAX_TABLE_ENTRIES = 4096
 
@@ -48,11 +52,25 @@ def signed_width(lo: int, hi: int) -> int:
     return w
 
 
+def int_array(values: Any, width: int) -> np.ndarray:
+    """Integers of at most ``width`` bits as an int64 array (width <= 64) or an object array of
+    Python ints (wider)."""
+    if width <= 64:
+        return np.asarray(values, dtype=np.int64)
+    arr = np.empty(len(values), dtype=object)
+    arr[:] = [int(v) for v in values]
+    return arr
+
+
 def wrap(x: Any, width: int) -> np.ndarray:
-    """int64 values reduced to ``width``-bit two's complement (wrap-around modulo 2**width)."""
-    u = np.array(x, dtype=np.int64).view(np.uint64)
-    s = np.uint64(64 - width)
-    return (u << s).view(np.int64) >> np.int64(64 - width)
+    """Integers reduced to ``width``-bit two's complement (wrap-around modulo 2**width).
+    int64 in and out for width <= 64; Python ints (object array) otherwise."""
+    if width <= 64:
+        u = np.array(x, dtype=np.int64).view(np.uint64)
+        s = np.uint64(64 - width)
+        return (u << s).view(np.int64) >> np.int64(64 - width)
+    half, full = 1 << (width - 1), 1 << width
+    return int_array([((int(v) + half) % full) - half for v in np.asarray(x, dtype=object).ravel()], width)
 
 
 def default_use_meta(fmt: dt.Format) -> bool:
@@ -160,10 +178,10 @@ def decode_table(fmt: str | dt.Format, use_meta: bool | None = None) -> FixedPoi
     lo = min(min(r) for r in grid)
     hi = max(max(r) for r in grid)
     width = signed_width(lo, hi)
-    if width > MAX_WIDTH:
+    if width > MAX_DECODER_WIDTH:
         raise NoDecoderError(
             f"format {f.name!r} has no hardware decoder: its exact values need a {width}-bit fixed-point "
-            f"output (binary point {frac}); the limit is {MAX_WIDTH} bits")
+            f"output (binary point {frac}); the limit is {MAX_DECODER_WIDTH} bits")
     n_meta = len(rows)
     meta_bits = max(1, (n_meta - 1).bit_length()) if use_meta else 0
     return FixedPointTable(format=f.name, bits=f.bits, use_meta=bool(use_meta), n_meta=n_meta,
@@ -333,25 +351,32 @@ class MacSpec:
                    product_frac=w.frac_bits + a.frac_bits)
 
     def wrap(self, x: Any) -> np.ndarray:
-        """int64 values reduced to ``acc_width``-bit two's complement (wrap-around)."""
+        """Values reduced to ``acc_width``-bit two's complement (wrap-around)."""
         return wrap(x, self.acc_width)
 
     def products(self, w_code: Any, a_code: Any, w_meta: Any = None) -> np.ndarray:
-        """Exact products (int64, binary point ``product_frac``) of code arrays."""
+        """Exact products (binary point ``product_frac``) of code arrays: int64, or Python ints
+        (object array) when ``product_width`` > 64."""
         wv, _ = self.weight.decode(w_code, w_meta)
         av, _ = self.activation.decode(a_code)
+        if self.product_width > 64:
+            return wv.astype(object) * av.astype(object)
         return wv * av
 
     def accumulate(self, products: Any, last: Any) -> np.ndarray:
         """Accumulator value emitted at each element with ``last`` set: the wrapped sum of the
         products since the previous ``last`` (or the start). Elements after the final ``last`` emit
-        nothing. Vectorised: sums in uint64 (exact modulo 2**64), then wrapped to ``acc_width``."""
-        p = np.ascontiguousarray(products, dtype=np.int64)
+        nothing. Vectorised: sums in uint64 (exact modulo 2**64), then wrapped to ``acc_width``
+        (accumulators wider than 64 bits: exact Python-int sums)."""
         last = np.asarray(last, dtype=bool)
         ends = np.nonzero(last)[0]
         if ends.size == 0:
-            return np.zeros(0, dtype=np.int64)
+            return int_array([], self.acc_width)
         starts = np.concatenate([[0], ends[:-1] + 1])
+        if self.acc_width > 64:
+            p = np.asarray(products, dtype=object)
+            return self.wrap(np.add.reduceat(p[: ends[-1] + 1], starts))
+        p = np.ascontiguousarray(products, dtype=np.int64)
         sums = np.add.reduceat(p[: ends[-1] + 1].view(np.uint64), starts)
         return self.wrap(sums.view(np.int64))
 

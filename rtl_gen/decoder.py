@@ -23,7 +23,7 @@ from amaranth.lib.wiring import In, Out
 import datatypes as dt
 
 from . import arith
-from .errors import NoDecoderError, RTLError
+from .errors import NoDecoderError, RTLError, discard_on_error
 
 STYLES = ("auto", "structured", "table")
 
@@ -39,6 +39,7 @@ class Decoder(wiring.Component):
 
     latency = 0
 
+    @discard_on_error
     def __init__(self, fmt: str | dt.Format, *, use_meta: bool | None = None, style: str = "auto"):
         if style not in STYLES:
             raise RTLError(f"decoder style {style!r}: allowed {', '.join(STYLES)}")

@@ -25,7 +25,7 @@ from hwsim.design import Design
 from hwsim.report import atomic_write
 
 from .decoder import Decoder
-from .errors import UnsupportedKindError
+from .errors import RTLError, UnsupportedKindError
 from .pe import ProcessingElement
 
 #: Design kinds that have an RTL generator.
@@ -33,7 +33,17 @@ GENERATED_KINDS = ("decoder", "pe")
 
 
 def component_for(design: Design) -> wiring.Component:
-    """The Amaranth component of a design; RTLError subclasses for anything without RTL."""
+    """The Amaranth component of a design; RTLError subclasses (naming the design file) for
+    anything without RTL. Nothing is built or written."""
+    try:
+        return _component_for(design)
+    except RTLError as e:
+        if str(e).startswith(design.source):
+            raise
+        raise type(e)(f"{design.source}: {e}") from None
+
+
+def _component_for(design: Design) -> wiring.Component:
     if design.kind == "decoder":
         d = design.decoder
         meta = {"auto": None, "none": False, "group": True}[d.meta]

@@ -2,6 +2,24 @@
 says what was asked, why it has no RTL, and what would work instead."""
 
 
+import functools
+
+
+def discard_on_error(init):
+    """Decorator for component ``__init__``: if it raises, the half-built object is marked as
+    deliberately unused, so Amaranth does not warn 'created but never used' for it."""
+
+    @functools.wraps(init)
+    def wrapper(self, *args, **kwargs):
+        try:
+            init(self, *args, **kwargs)
+        except BaseException:
+            self._MustUse__silence = True
+            raise
+
+    return wrapper
+
+
 class RTLError(ValueError):
     """A request the RTL generators cannot satisfy."""
 

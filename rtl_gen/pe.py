@@ -34,7 +34,7 @@ import datatypes as dt
 
 from . import arith
 from .decoder import Decoder
-from .errors import RTLError
+from .errors import RTLError, discard_on_error
 
 
 class MacDatapath(wiring.Component):
@@ -42,6 +42,7 @@ class MacDatapath(wiring.Component):
 
     latency = 0
 
+    @discard_on_error
     def __init__(self, weight: str | dt.Format, activation: str | dt.Format, accumulator: int | str,
                  *, weight_meta: bool | None = None, weight_style: str = "auto"):
         self.spec = arith.MacSpec.make(weight, activation, accumulator, weight_meta)
@@ -89,6 +90,7 @@ class ProcessingElement(wiring.Component):
 
     initiation_interval = 1
 
+    @discard_on_error
     def __init__(self, weight: str | dt.Format, activation: str | dt.Format, accumulator: int | str,
                  *, weight_meta: bool | None = None, stages: int = 1, weight_style: str = "auto"):
         if isinstance(stages, bool) or stages not in (1, 2):

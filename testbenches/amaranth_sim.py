@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 from amaranth.sim import Simulator
 
+from rtl_gen.arith import int_array
 from rtl_gen.emit import describe_ports
 
 from .streams import Scoreboard, StreamDriver, StreamMonitor, run_clocked, run_comb
@@ -83,7 +84,7 @@ def run_pe(pe, vs: VectorSet, vcd: str | None = None) -> dict[str, np.ndarray]:
             sim.run()
     else:
         sim.run()
-    return {"outputs": np.array(mon.values, dtype=np.int64),
+    return {"outputs": int_array(mon.values, pe.spec.acc_width),
             "in_cycles": np.array(drv.accepted_cycles, dtype=np.int64),
             "out_cycles": np.array(mon.cycles, dtype=np.int64),
             "cycles": np.array([box["cycles"]], dtype=np.int64)}

@@ -13,7 +13,19 @@ import numpy as np
 
 from hwsim.report import atomic_write
 
-from .vectorset import VectorSet
+from .vectorset import VectorSet, encode_array
+
+
+def _ints(values) -> np.ndarray:
+    """Python ints -> int64 array when they fit, else an object array."""
+    vals = list(np.asarray(values, dtype=object).ravel()) if not isinstance(values, np.ndarray) else None
+    if vals is None:
+        return values
+    if all(-(1 << 63) <= int(v) < (1 << 63) for v in vals):
+        return np.array([int(v) for v in vals], dtype=np.int64)
+    out = np.empty(len(vals), dtype=object)
+    out[:] = [int(v) for v in vals]
+    return out
 
 
 class CocotbIO:
@@ -50,5 +62,5 @@ def job() -> tuple[dict[str, Any], VectorSet, Path]:
 
 def save_results(path: Path, arrays: dict[str, Any]) -> None:
     buf = io.BytesIO()
-    np.savez(buf, **{k: np.asarray(v) for k, v in arrays.items()})
+    np.savez(buf, **{k: encode_array(_ints(v)) for k, v in arrays.items()})
     atomic_write(path, buf.getvalue())

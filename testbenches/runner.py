@@ -9,6 +9,9 @@ deleted before a build starts and written (atomically) only after it succeeded, 
 failed build is never reused. A failed build raises BuildError with the tool's first error lines and
 the build directory.
 
+Waveforms (``waves=True``): FST (``--trace-fst``, needs the lz4 headers: setup.sh installs
+liblz4-dev), else VCD; written to ``<run dir>/dump.fst`` or ``dump.vcd``.
+
 Fast-build flags (``BUILD_ARGS``): ``--output-split 0`` (one C++ file; needed by the wheel with
 cocotb's runner), ``-Wno-fatal``, ``-CFLAGS -O0`` (the model is small; compile time dominates), and
 ccache via ``OBJCACHE`` when installed.
@@ -31,7 +34,25 @@ from hwsim.report import atomic_write
 from .verilator import find_verilator, verilator_environment
 
 BUILD_ARGS = ["--output-split", "0", "-Wno-fatal", "-CFLAGS", "-O0"]
-WAVE_ARGS = ["--trace-fst", "--trace-structs"]
+FST_ARGS = ["--trace-fst", "--trace-structs"]
+VCD_ARGS = ["--trace-structs"]
+
+
+def fst_supported() -> bool:
+    """Verilator's FST writer needs the lz4 (and zlib) headers; setup.sh installs liblz4-dev."""
+    import shutil
+    import subprocess
+
+    cxx = shutil.which("c++") or shutil.which("g++")
+    if cxx is None:
+        return False
+    r = subprocess.run([cxx, "-E", "-x", "c++", "-"], input="#include <lz4.h>\n#include <zlib.h>\n",
+                       capture_output=True, text=True)
+    return r.returncode == 0
+
+
+def wave_args() -> list[str]:
+    return FST_ARGS if fst_supported() else VCD_ARGS
 TIMESCALE = ("1ns", "1ps")
 
 
@@ -88,7 +109,7 @@ def load_artefacts(directory: str | Path) -> tuple[dict[str, Any], Path]:
 
 def _stamp(ports: dict[str, Any], waves: bool, use_ccache: bool) -> dict[str, Any]:
     return {"verilog_sha256": ports["verilog_sha256"], "top": ports["top"],
-            "args": BUILD_ARGS + (WAVE_ARGS if waves else []), "timescale": list(TIMESCALE),
+            "args": BUILD_ARGS + (wave_args() if waves else []), "timescale": list(TIMESCALE),
             "verilator": find_verilator().version, "cocotb": _cocotb_version(), "waves": waves}
 
 
@@ -134,7 +155,7 @@ def build(artefacts: str | Path, waves: bool = False, force: bool = False, use_c
             runner = get_runner("verilator")
             try:
                 runner.build(sources=[vpath.resolve()], hdl_toplevel=top, build_dir=bdir.resolve(),
-                             build_args=BUILD_ARGS + (WAVE_ARGS if waves else []), waves=waves,
+                             build_args=BUILD_ARGS + (wave_args() if waves else []), waves=waves,
                              timescale=TIMESCALE, always=True, log_file=log_file.resolve())
             except (RuntimeError, SystemExit, OSError) as e:
                 text = log_file.read_text(errors="replace") if log_file.is_file() else str(e)
@@ -168,6 +189,8 @@ def run_cocotb(b: Build, test_module: str, env: dict[str, str], run_dir: str | P
     t0 = time.perf_counter()
     rdir = Path(run_dir) if run_dir else b.artefacts / "run"
     rdir.mkdir(parents=True, exist_ok=True)
+    for old in ("dump.fst", "dump.vcd"):
+        (rdir / old).unlink(missing_ok=True)
     results = rdir / "results.xml"
     results.unlink(missing_ok=True)
     log_file = rdir / "sim.log"
@@ -184,9 +207,9 @@ def run_cocotb(b: Build, test_module: str, env: dict[str, str], run_dir: str | P
     if not results.is_file():
         raise SimulationError(f"cocotb run of {b.top} wrote no {results}; log: {log_file}")
     tests, failed = get_results(results)
-    fst = rdir / "dump.fst"
+    wave = next((p for p in (rdir / "dump.fst", rdir / "dump.vcd") if p.is_file()), None) if waves else None
     return CocotbRun(tests=tests, failed=failed, results_xml=results, log=log_file, directory=rdir,
-                     waves=fst if waves and fst.is_file() else None, seconds=time.perf_counter() - t0)
+                     waves=wave, seconds=time.perf_counter() - t0)
 
 
 def build_environment_summary() -> str:

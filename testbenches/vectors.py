@@ -24,7 +24,7 @@ import numpy as np
 
 import datatypes as dt
 from hwsim.pe import pe_timing
-from rtl_gen.arith import FixedPointTable, MacSpec
+from rtl_gen.arith import FixedPointTable, MacSpec, int_array
 
 from .vectorset import VectorSet
 
@@ -92,7 +92,7 @@ def reference_outputs(spec: MacSpec, w_code: np.ndarray, a_code: np.ndarray, las
         if l:
             out.append(_wrap(acc, spec.acc_width))
             acc = 0
-    return np.array(out, dtype=np.int64)
+    return int_array(out, spec.acc_width)
 
 
 def _random_stream(spec: MacSpec, rng: np.random.Generator, n_packets: int, max_len: int):
@@ -101,6 +101,8 @@ def _random_stream(spec: MacSpec, rng: np.random.Generator, n_packets: int, max_
     metas = spec.weight.n_meta
     wv = spec.weight.array()                       # [meta, code]
     av = spec.activation.array()[0]                # [code]
+    if spec.product_width > 64:                    # exact Python-int products
+        wv, av = wv.astype(object), av.astype(object)
     prod = wv[:, :, None] * av[None, None, :]      # [meta, w, a]
     flat = prod.ravel()
     hi, lo = flat.max(), flat.min()
@@ -236,7 +238,7 @@ def check(vs: VectorSet, got: dict[str, Any], backend: str, limit: int = 5) -> C
             idx = np.nonzero(g.astype(e.dtype) != e)[0]
             for i in idx[:limit]:
                 where = _describe_input(vs, key, int(i))
-                bad.append(f"{key}[{i}]{where}: {backend} {g[i]!r}, expected {e[i]!r}")
+                bad.append(f"{key}[{i}]{where}: {backend} {_plain(g[i])}, expected {_plain(e[i])}")
             if idx.size > limit:
                 bad.append(f"{key}: {idx.size - limit} more mismatches")
     cycles = int(vs.expected["cycles"][0]) if "cycles" in vs.expected else None
@@ -244,6 +246,10 @@ def check(vs: VectorSet, got: dict[str, Any], backend: str, limit: int = 5) -> C
         cycles = int(np.asarray(got["cycles"]).ravel()[0])
     return CheckResult(name=vs.name, backend=backend, ok=not bad, vectors=vs.n, checked=checked,
                        cycles=cycles, mismatches=bad)
+
+
+def _plain(v: Any) -> str:
+    return str(bool(v)) if isinstance(v, (bool, np.bool_)) else str(int(v))
 
 
 def _describe_input(vs: VectorSet, key: str, i: int) -> str:

@@ -12,6 +12,30 @@ import numpy as np
 
 from hwsim.report import atomic_write
 
+#: Prefix marking an array of integers wider than int64, stored as decimal strings.
+_BIG = "bigint:"
+
+
+def encode_array(a: np.ndarray) -> np.ndarray:
+    """npz-safe form: object arrays of Python ints (products/accumulators > 64 bits) become strings."""
+    a = np.asarray(a)
+    if a.dtype == object:
+        return np.array([_BIG] + [str(int(v)) for v in a.ravel()])
+    return a
+
+
+def decode_array(a: np.ndarray) -> np.ndarray:
+    if a.dtype.kind == "U" and a.ndim == 1 and a.size and a[0] == _BIG:
+        out = np.empty(a.size - 1, dtype=object)
+        out[:] = [int(v) for v in a[1:]]
+        return out
+    return a
+
+
+def load_arrays(path) -> dict[str, np.ndarray]:
+    z = np.load(path)
+    return {k: decode_array(z[k]) for k in z.files}
+
 
 @dataclass
 class VectorSet:
@@ -38,6 +62,7 @@ class VectorSet:
         arrays = {f"in.{k}": v for k, v in self.inputs.items()}
         arrays |= {f"exp.{k}": v for k, v in self.expected.items()}
         arrays |= {f"sched.{k}": v for k, v in self.schedule.items()}
+        arrays = {k: encode_array(v) for k, v in arrays.items()}
         arrays["name"] = np.array(self.name)
         arrays["kind"] = np.array(self.kind)
         np.savez(buf, **arrays)
@@ -46,6 +71,6 @@ class VectorSet:
     @classmethod
     def load(cls, path: str | Path) -> "VectorSet":
         z = np.load(path)
-        pick = lambda p: {k[len(p):]: z[k] for k in z.files if k.startswith(p)}  # noqa: E731
+        pick = lambda p: {k[len(p):]: decode_array(z[k]) for k in z.files if k.startswith(p)}  # noqa: E731
         return cls(name=str(z["name"]), kind=str(z["kind"]), inputs=pick("in."), expected=pick("exp."),
                    schedule=pick("sched."))

@@ -45,11 +45,13 @@ class VerifyReport:
         lines = [r.summary() for r in self.results] + self.notes
         n_vec = sum(r.vectors for r in self.results)
         n_chk = sum(r.checked for r in self.results)
-        cyc = sum(r.cycles or 0 for r in self.results)
+        clocked = any(r.cycles is not None for r in self.results)
+        cyc = (f"{sum(r.cycles or 0 for r in self.results):,} cycles simulated" if clocked
+               else "combinational (no clock)")
         t = ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items())
         status = "PASS" if self.ok else "FAIL"
         lines.append(f"{status}: {self.design}: {len(self.results)} backend run(s), {n_vec:,} vectors applied, "
-                     f"{n_chk:,} outputs checked, {cyc:,} cycles simulated ({t})")
+                     f"{n_chk:,} outputs checked, {cyc} ({t})")
         return "\n".join(lines)
 
 
@@ -97,20 +99,23 @@ def run_verilator(art_dir: Path, ports: dict, vs: VectorSet, waves: bool = False
                           run_dir=art_dir / "run", waves=waves)
     if not out.is_file():
         raise runner.SimulationError(f"the cocotb test wrote no results ({r.failed}/{r.tests} failed); log: {r.log}")
-    z = np.load(out)
-    return {k: z[k] for k in z.files}, b, r
+    from .vectorset import load_arrays
+
+    return load_arrays(out), b, r
 
 
 def verify(design: Design, root: str | Path = "build", backends: Sequence[str] = BACKENDS,
-           waves: bool = False, seed: int = 0, log: Callable[[str], None] | None = None) -> VerifyReport:
-    """Emit the design and check it on every requested backend against the same vectors."""
+           waves: bool = False, seed: int = 0, log: Callable[[str], None] | None = None,
+           component=None) -> VerifyReport:
+    """Emit the design and check it on every requested backend against the same vectors.
+    ``component``: the design's component if already built (``rtl_gen.emit.component_for``)."""
     from rtl_gen.emit import component_for, emit
 
     say = log or (lambda s: print(s, file=sys.stderr, flush=True))
     bad = [b for b in backends if b not in BACKENDS]
     if bad:
         raise ValueError(f"unknown backend(s) {', '.join(bad)}; allowed: {', '.join(BACKENDS)}")
-    comp = component_for(design)                 # all parameter errors before any build
+    comp = component if component is not None else component_for(design)   # errors before any build
     t0 = time.perf_counter()
     art = emit(design, root, component=comp)
     vs = vectors_for(comp, seed)
