@@ -29,7 +29,7 @@ def add_rtl(sub):
 
 def cmd_rtl(args) -> int:
     from rtl_gen.area import TARGETS, SynthesisError, area_report
-    from rtl_gen.emit import component_for, emit
+    from rtl_gen.verilog import component_for, emit
     from rtl_gen.errors import RTLError
 
     if args.target not in TARGETS:
@@ -104,7 +104,7 @@ def add_verify(sub):
 
 
 def cmd_verify(args) -> int:
-    from rtl_gen.emit import component_for
+    from rtl_gen.verilog import component_for
     from testbenches.runner import BuildError, SimulationError
     from testbenches.verify import BACKENDS, verify
     from rtl_gen.errors import RTLError

@@ -15,7 +15,7 @@ from .errors import NoDecoderError, RTLError, UnsupportedKindError, WidthError
 
 _LAZY = {
     "Decoder": ".decoder", "MacDatapath": ".pe", "ProcessingElement": ".pe",
-    "emit": ".emit", "component_for": ".emit", "Artefacts": ".emit", "GENERATED_KINDS": ".emit",
+    "emit": ".verilog", "component_for": ".verilog", "Artefacts": ".verilog", "GENERATED_KINDS": ".verilog",
     "synthesize": ".area",
 }
 

@@ -11,7 +11,7 @@ import numpy as np
 from amaranth.sim import Simulator
 
 from rtl_gen.arith import int_array
-from rtl_gen.emit import describe_ports
+from rtl_gen.verilog import describe_ports
 
 from .streams import Scoreboard, StreamDriver, StreamMonitor, run_clocked, run_comb
 from .vectors import VectorSet

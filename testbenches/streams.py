@@ -18,6 +18,8 @@ Stream port description (an entry of ports.json "streams")::
      "width": 14, "signed": false,
      "fields": {"w_code": {"offset": 0, "width": 4, "signed": false}, ...}}   # {} for a plain payload
 
+Start/done units (ports.json "control"): ``StartDone`` pulses start and measures done latency.
+
 Use in your own cocotb regression::
 
     ports = json.load(open("build/<name>-<hash>/ports.json"))
@@ -139,6 +141,48 @@ class StreamMonitor:
             self.cycles.append(cycle)
             if self.scoreboard is not None:
                 self.scoreboard.observe(v, cycle)
+
+
+class StartDone:
+    """Start/done control of a unit (ports.json "control": {"start": ..., "done": ...}): pulses
+    ``start`` for one cycle, then waits for ``done``; repeats ``runs`` times. ``before_start(io, k)``
+    may set the unit's other inputs for run k. Records the cycle of each start and each done, so
+    ``latencies`` = done cycle - start cycle, the number the cycle-level simulator must reproduce."""
+
+    def __init__(self, control: dict, runs: int = 1, before_start: Callable[[PortIO, int], None] | None = None,
+                 gap: int = 0):
+        self.control = control
+        self.runs = runs
+        self.before_start = before_start
+        self.gap = gap
+        self.start_cycles: list[int] = []
+        self.done_cycles: list[int] = []
+        self._busy = False
+        self._pulse = False
+        self._idle_since = 0
+
+    @property
+    def finished(self) -> bool:
+        return len(self.done_cycles) >= self.runs
+
+    @property
+    def latencies(self) -> list[int]:
+        return [d - s for s, d in zip(self.start_cycles, self.done_cycles)]
+
+    def drive(self, io: PortIO, cycle: int) -> None:
+        self._pulse = (not self._busy and not self.finished and cycle >= self._idle_since + self.gap)
+        if self._pulse and self.before_start is not None:
+            self.before_start(io, len(self.start_cycles))
+        io.set(self.control["start"], int(self._pulse))
+
+    def sample(self, io: PortIO, cycle: int) -> None:
+        if self._pulse:
+            self.start_cycles.append(cycle)
+            self._busy = True
+        elif self._busy and io.get(self.control["done"]):
+            self.done_cycles.append(cycle)
+            self._busy = False
+            self._idle_since = cycle + 1
 
 
 class Scoreboard:

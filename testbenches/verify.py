@@ -51,7 +51,7 @@ class VerifyReport:
         t = ", ".join(f"{k} {v:.1f}s" for k, v in self.seconds.items())
         status = "PASS" if self.ok else "FAIL"
         lines.append(f"{status}: {self.design}: {len(self.results)} backend run(s), {n_vec:,} vectors applied, "
-                     f"{n_chk:,} outputs checked, {cyc} ({t})")
+                     f"{n_chk:,} outputs compared, {cyc} ({t})")
         return "\n".join(lines)
 
 
@@ -108,8 +108,8 @@ def verify(design: Design, root: str | Path = "build", backends: Sequence[str] =
            waves: bool = False, seed: int = 0, log: Callable[[str], None] | None = None,
            component=None) -> VerifyReport:
     """Emit the design and check it on every requested backend against the same vectors.
-    ``component``: the design's component if already built (``rtl_gen.emit.component_for``)."""
-    from rtl_gen.emit import component_for, emit
+    ``component``: the design's component if already built (``rtl_gen.verilog.component_for``)."""
+    from rtl_gen.verilog import component_for, emit
 
     say = log or (lambda s: print(s, file=sys.stderr, flush=True))
     bad = [b for b in backends if b not in BACKENDS]

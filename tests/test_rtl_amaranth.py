@@ -144,3 +144,56 @@ def test_bad_parameters_fail_before_any_build():
         Decoder("nf4", style="structured")
     with pytest.raises(NoDecoderError, match="lookup-table decoder would need"):
         Decoder("int8", use_meta=True, style="table")              # 256 zero points x 256 codes
+
+
+def test_start_done_driver_measures_latency():
+    """The start/done helper (for units such as a systolic-array top) on a tiny Amaranth counter
+    whose done comes exactly `n` cycles after start, n set per run through `before_start`."""
+    from amaranth import Module, Signal
+    from amaranth.lib import wiring
+    from amaranth.lib.wiring import In, Out
+
+    from rtl_gen.verilog import describe_ports
+    from testbenches.streams import StartDone, run_clocked
+
+    class Counter(wiring.Component):
+        def __init__(self):
+            super().__init__({"start": In(1), "n": In(4), "done": Out(1)})
+
+        def elaborate(self, platform):
+            m = Module()
+            left = Signal(5)
+            busy = Signal()
+            m.d.sync += self.done.eq(0)
+            with m.If(self.start):
+                m.d.sync += [left.eq(self.n - 1), busy.eq(1)]
+            with m.Elif(busy):
+                m.d.sync += left.eq(left - 1)
+                with m.If(left == 0):
+                    m.d.sync += [busy.eq(0), self.done.eq(1)]
+            return m
+
+    dut = Counter()
+    ports = describe_ports(dut, "counter")
+    assert ports["control"] == {"start": "start", "done": "done"} and ports["clock"] == "clk"
+    runs = [3, 1, 7, 2]
+    ctl = StartDone(ports["control"], runs=len(runs), gap=2, before_start=lambda io, k: io.set("n", runs[k]))
+
+    async def tb(ctx):
+        io = amaranth_sim.AmaranthIO(ctx, amaranth_sim.port_signals(dut))
+
+        async def nothing():
+            return None
+
+        async def tick():
+            await ctx.tick()
+
+        await run_clocked(io, [ctl], lambda: ctl.finished, nothing, tick, max_cycles=200)
+
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(tb)
+    sim.run()
+    # done rises n + 1 cycles after the start pulse (n counting cycles + the registered done)
+    assert ctl.latencies == [n + 1 for n in runs]
+    assert all(b - a >= 2 for a, b in zip(ctl.done_cycles, ctl.start_cycles[1:]))

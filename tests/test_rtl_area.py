@@ -11,7 +11,7 @@ import pytest
 from hwsim import cli
 from hwsim.design import loads
 from rtl_gen.area import TARGETS, area_report, synthesize
-from rtl_gen.emit import emit
+from rtl_gen.verilog import emit
 from rtl_gen.errors import RTLError
 
 PE = "schema: 1\nname: {name}\nkind: pe\noperands: {{weight: int4, activation: int8, accumulator: int{acc}}}\npe: {{stages: {st}}}\n"

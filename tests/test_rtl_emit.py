@@ -12,7 +12,7 @@ import datatypes as dt
 from hwsim import cli
 from hwsim.design import DesignError, load, loads
 from rtl_gen import Decoder, ProcessingElement, arith
-from rtl_gen.emit import GENERATED_KINDS, component_for, emit, to_verilog, verilog_ports
+from rtl_gen.verilog import GENERATED_KINDS, component_for, emit, to_verilog, verilog_ports
 from rtl_gen.errors import NoDecoderError, UnsupportedKindError, WidthError
 from testbenches.verilator import LINT_WAIVERS, lint
 
@@ -57,6 +57,14 @@ def test_errors_name_the_file_and_come_before_any_output(tmp_path, w, a, acc, er
         emit(d, tmp_path / "build")
     assert str(e.value).startswith("bad.yaml: ")
     assert not (tmp_path / "build").exists()
+
+
+def test_package_exports():
+    import rtl_gen
+    from rtl_gen import verilog
+
+    assert rtl_gen.emit is verilog.emit and callable(rtl_gen.emit)     # not shadowed by a submodule
+    assert rtl_gen.ProcessingElement.initiation_interval == 1
 
 
 def test_kind_without_rtl(tmp_path):

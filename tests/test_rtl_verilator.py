@@ -15,7 +15,7 @@ import pytest
 
 from hwsim import cli
 from hwsim.design import load, loads
-from rtl_gen.emit import GENERATED_KINDS, emit
+from rtl_gen.verilog import GENERATED_KINDS, emit
 from testbenches import runner
 from testbenches.verify import verify
 

@@ -88,12 +88,18 @@ def describe_ports(comp: wiring.Component, top: str) -> dict[str, Any]:
             streams[name] = {"role": "sink" if member.flow == wiring.In else "source",
                              "valid": f"{name}__valid", "ready": f"{name}__ready", "payload": f"{name}__payload",
                              **pay}
-    clocked = getattr(comp, "latency", 0) > 0
+    members = comp.signature.members
+    control = None
+    if "start" in members and "done" in members and members["start"].flow == wiring.In \
+            and members["done"].flow == wiring.Out:
+        control = {"start": "start", "done": "done"}
+    clocked = getattr(comp, "latency", 0) > 0 or control is not None
     if clocked:
         ports = [{"name": "clk", "direction": "input", "width": 1, "signed": False},
                  {"name": "rst", "direction": "input", "width": 1, "signed": False}] + ports
     doc: dict[str, Any] = {"top": top, "unit": type(comp).__name__, "clock": "clk" if clocked else None,
                            "reset": "rst" if clocked else None, "ports": ports, "streams": streams,
+                           "control": control,
                            "timing": {"latency": getattr(comp, "latency", 0),
                                       "initiation_interval": getattr(comp, "initiation_interval", 1)}}
     if isinstance(comp, Decoder):
