@@ -178,6 +178,24 @@ class Format:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {self.bits}-bit {self.family}>"
 
+    def storage_bits(self, opts: dict[str, Any]) -> tuple[int, int, int]:
+        """Bits stored per group scale, per group metadata value and per tensor-level scale value
+        under options ``opts`` (default: the class attributes; a format whose scale encoding
+        depends on an option overrides this)."""
+        return self.scale_bits, self.meta_bits, self.tensor_scale_bits
+
+    def pack_group_data(self, scales: np.ndarray | None, meta: np.ndarray | None,
+                        opts: dict[str, Any]) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Memory image of the per-group scales and metadata, as the RTL reads them next to the
+        packed codes (default: as stored). A format that hides its metadata in spare scale bits
+        returns ``(scale_words, None)``."""
+        return scales, meta
+
+    def unpack_group_data(self, scales: np.ndarray | None, meta: np.ndarray | None,
+                          opts: dict[str, Any]) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Inverse of :meth:`pack_group_data`."""
+        return scales, meta
+
     # ---- for subclasses ----------------------------------------------------------------------
     def _validate_options(self, opts: dict[str, Any]) -> None:
         """Raise FormatError for option values the format cannot take."""
