@@ -94,10 +94,10 @@ def _check_params(bits: int, group_size: int, n_pruned: int, method: str, const_
         raise FormatError(f"BBS {method}: bits={bits} is not supported (weights of {MIN_BITS}..{MAX_BITS} bits)")
     if group_size < 1:
         raise FormatError(f"BBS {method}: group_size must be a positive integer, got {group_size}")
-    top = bits - 2 if method == "zero_point_shift" else bits - 1
+    top = bits - 1 if method == "round_avg" else bits - 2
     if not 1 <= n_pruned <= top:
-        why = (" (with bits - 1 pruned columns the reference never prunes: p = t)"
-               if method == "zero_point_shift" else "")
+        why = ("" if method == "round_avg" else
+               " (with bits - 1 pruned columns the reference never prunes: its test pointer t reaches p)")
         raise FormatError(f"BBS {method}: n_pruned={n_pruned} must be in 1..{top} for {bits}-bit weights{why}")
     if const_bits is not None:
         if isinstance(const_bits, bool) or not isinstance(const_bits, (int, np.integer)) or not 1 <= const_bits <= bits:
@@ -465,6 +465,12 @@ class Encoded:
         return self.total_bits / float(np.prod(self.shape))
 
 
+def _kept_columns(planes: np.ndarray, d: np.ndarray, keep: int) -> np.ndarray:
+    """The sign column and, per group, columns 1 + d .. keep + d - 1: uint8 [keep, G, g]."""
+    idx = np.concatenate([np.zeros((1, d.size), np.int64), np.arange(1, keep)[:, None] + d[None, :]])
+    return np.take_along_axis(planes, idx[:, :, None], axis=0)
+
+
 def encode(p: Pruned) -> Encoded:
     """Compress pruned weights (see the module docstring for the layout); decode() inverts it."""
     B, N, g = p.bits, p.n_pruned, p.group_size
@@ -474,10 +480,7 @@ def encode(p: Pruned) -> Encoded:
     if p.method == "round_avg":
         planes = bit_planes(groups, B, "twos")                     # [B, G, g]
         d = np.minimum(p.shift, N).astype(np.int64)
-        cols = np.empty((keep, G, g), np.uint8)
-        cols[0] = planes[0]
-        for gi in range(G):
-            cols[1:, gi] = planes[1 + d[gi]: keep + d[gi], gi]
+        cols = _kept_columns(planes, d, keep)
         lowmask = (1 << (N - d)) - 1
         low = (groups.astype(np.int64) & ((1 << B) - 1)) & lowmask[:, None]
         if not np.all(low == low[:, :1]):
@@ -487,10 +490,7 @@ def encode(p: Pruned) -> Encoded:
     elif p.method == "zero_point_shift":
         planes = bit_planes(groups, B, "sign_magnitude")
         d = np.minimum(p.shift, N).astype(np.int64)
-        cols = np.empty((keep, G, g), np.uint8)
-        cols[0] = planes[0]
-        for gi in range(G):
-            cols[1:, gi] = planes[1 + d[gi]: keep + d[gi], gi]
+        cols = _kept_columns(planes, d, keep)
         mags = np.abs(groups.astype(np.int64))
         if np.any(mags >> (B - 1 - d)[:, None]) or np.any(mags & ((1 << (N - d)) - 1)[:, None]):
             raise InputError("zero_point_shift encode: columns outside the kept range are not zero")
@@ -523,18 +523,13 @@ def decode(e: Encoded) -> np.ndarray:
     cols = e.columns.reshape(keep, -1, g).astype(np.int64)
     G = cols.shape[1]
     if e.method == "round_avg":
-        d, c = e.meta["d"], e.meta["c"]
-        u = np.zeros((G, g), np.int64)
+        d, c = e.meta["d"][:, None], e.meta["c"][:, None]
         sign = cols[0]
-        for gi in range(G):
-            dd = int(d[gi])
-            v = sign[gi].copy()
-            for _ in range(dd):                      # d copies of the sign
-                v = (v << 1) | sign[gi]
-            for k in range(1, keep):
-                v = (v << 1) | cols[k, gi]
-            v = (v << (N - dd)) | int(c[gi])
-            u[gi] = v
+        u = sign << (B - 1)
+        u = u | (sign * (((1 << d) - 1) << (B - 1 - d)))          # d copies of the sign
+        for k in range(1, keep):                                   # column k + d
+            u = u | (cols[k] << (B - 1 - (k + d)))
+        u = u | c                                                  # the constant low N - d bits
         vals = np.where(u >> (B - 1), u - (1 << B), u)
     elif e.method == "zero_point_shift":
         d, o = e.meta["d"], e.meta["offset"]
@@ -544,14 +539,12 @@ def decode(e: Encoded) -> np.ndarray:
         mag = mag << (N - d)[:, None]
         vals = np.where(cols[0] == 1, -mag, mag) - o[:, None]
     elif e.method == "bit_flip":
-        maskv = e.meta["mask"]
+        maskv = e.meta["mask"].astype(np.int64)
+        stored = ((maskv[:, None] >> np.arange(B - 2, -1, -1)[None, :]) & 1).astype(bool)   # [G, B-1]
+        pos = np.argsort(~stored, axis=1, kind="stable")[:, :keep - 1] + 1                    # ascending
         mag = np.zeros((G, g), np.int64)
-        for gi in range(G):
-            pos = [i for i in range(1, B) if (int(maskv[gi]) >> (B - 1 - i)) & 1]
-            m = np.zeros(g, np.int64)
-            for k, col in enumerate(pos):
-                m |= cols[1 + k, gi] << (B - 1 - col)
-            mag[gi] = m
+        for k in range(keep - 1):
+            mag = mag | (cols[1 + k] << (B - 1 - pos[:, k])[:, None])
         vals = np.where(cols[0] == 1, -mag, mag)
     else:
         raise FormatError(f"unknown method {e.method!r}")

@@ -133,14 +133,19 @@ def cmd_quantize(args) -> int:
 def _add_flow(sub):
     p = sub.add_parser("flow", help="the main flow on bundled data (quantization study of real weights)",
                        description="Quantize every Linear weight of the bundled all-MiniLM-L6-v2 model "
-                                   "with every 4-bit format (group 128), print the error table and "
-                                   "save a bar plot.")
+                                   "with every 4-bit weight format and BitMoD 3-bit (group 128), print "
+                                   "the error table and save a bar plot; then the BBS bit-sparsity table "
+                                   "of the same weights in INT8.")
     p.add_argument("-o", "--out", default="results/flow", help="output directory (default results/flow)")
     return p
 
 
 def cmd_flow(args) -> int:
-    return run_quant_study(bundled_model(), quant_error.four_bit_specs(), 128, None, args.out)
+    path = bundled_model()
+    status = run_quant_study(path, quant_error.flow_specs(), 128, None, args.out)
+    from . import bbs_report
+    bbs_report.run(linear_weights(read_tensors(path)), args.out, Path(path).name)
+    return status
 
 
 COMMANDS = [("formats", _add_formats, cmd_formats), ("quantize", _add_quantize, cmd_quantize),

@@ -49,17 +49,30 @@ def parse_specs(text: str | Iterable[str]) -> list[FormatSpec]:
     return [parse_spec(t) for t in items if t.strip()]
 
 
+def _weight_format(name: str) -> bool:
+    """Formats of the weight study: not BitMoD's single candidate tables ('bitmod.*', parts of the
+    bitmod mixtures) nor the P3-LLM activation / KV-cache formats."""
+    return not name.startswith("bitmod.") and dt.get(name).family != "p3llm"
+
+
 def four_bit_specs() -> list[FormatSpec]:
-    """Every registered 4-bit format with its defaults, plus the option variants worth comparing
-    (asymmetric INT4, MXFP4 with the 'better' scale rule, per-group absmax E2M1 minifloat)."""
-    specs = [FormatSpec(dt.get(n)) for n in dt.formats(bits=4)]
-    extra = {"int4": {"symmetric": False}, "mxfp4": {"rule": "better"}}
+    """Every registered 4-bit weight format with its defaults, plus the option variants worth
+    comparing (asymmetric INT4, MXFP4 with the 'better' scale rule, RaZeR with the scale formats of
+    its GPU kernels, BitMoD with INT8 double-quantized group scales)."""
+    specs = [FormatSpec(dt.get(n)) for n in dt.formats(bits=4) if _weight_format(n)]
+    extra = {"int4": {"symmetric": False}, "mxfp4": {"rule": "better"}, "razer4": {"scale": "fp16"},
+             "nvfp4_razer": {"block_scale": "e3m3"}, "bitmod4": {"double_quant": True}}
     out = []
     for s in specs:
         out.append(s)
         if s.fmt.name in extra:
             out.append(FormatSpec(s.fmt, extra[s.fmt.name]))
     return out
+
+
+def flow_specs() -> list[FormatSpec]:
+    """The main flow's formats: every 4-bit weight format and BitMoD 3-bit."""
+    return four_bit_specs() + [FormatSpec(dt.get("bitmod3")), FormatSpec(dt.get("bitmod3"), {"double_quant": True})]
 
 
 @dataclass
