@@ -221,8 +221,7 @@ def _class_errors(w, n, sc, sch, qg, dq, mb, st, n_mags, lo_a, hi_a, lo_b, hi_b,
 
     mb: the magnitude midpoints (padded with NaN, which no value exceeds), st: the steps between
     consecutive magnitudes; for negative x, |x| >= m is tested as nextup(|x|) > m.
-    Returns the sum of ebase in units of 2**-24 (each term clamped to 2**24) and the number of
-    captured elements."""
+    Returns the sum of ebase in units of 2**-24 (each term clamped to 2**24)."""
     zero = np.float32(0.0)
     one = np.float32(1.0)
     # (loops are kept simple and separate so that each one vectorizes)
@@ -237,9 +236,8 @@ def _class_errors(w, n, sc, sch, qg, dq, mb, st, n_mags, lo_a, hi_a, lo_b, hi_b,
             b = bits_f32(np.int64(f32_bits(abs(a))) + (1 if neg else 0))    # |a|, or the next float up
             mag = (_sel(b > m0, s0) + _sel(b > m1, s1) + _sel(b > m2, s2) + _sel(b > m3, s3)
                    + _sel(b > m4, s4) + _sel(b > m5, s5) + _sel(b > m6, s6))
-            lv = -mag if neg else mag
-            idx[i] = lv                                 # the signed level (codes come from it)
-            ebase[i] = lv
+            idx[i] = -mag if neg else mag               # the signed level (codes come from it)
+            cap[i] = np.int8(1) if (a > lo_a) & (a <= hi_a) else (np.int8(2) if (a > lo_b) & (a <= hi_b) else np.int8(0))
     else:
         for i in range(n):
             a = xs[i]
@@ -250,30 +248,20 @@ def _class_errors(w, n, sc, sch, qg, dq, mb, st, n_mags, lo_a, hi_a, lo_b, hi_b,
                 if b > mb[t]:
                     m += one
                     mag += st[t]
-            lv = -mag if a < zero else mag
-            idx[i] = lv
-            ebase[i] = lv
+            idx[i] = -mag if a < zero else mag
+            cap[i] = np.int8(1) if (a > lo_a) & (a <= hi_a) else (np.int8(2) if (a > lo_b) & (a <= hi_b) else np.int8(0))
     if dq:
         for i in range(n):
-            d = f16r(f16r(f16r(ebase[i] * sch) * qg) - w[i])
+            d = f16r(f16r(f16r(idx[i] * sch) * qg) - w[i])
             ebase[i] = f16r(d * d)
     else:
         for i in range(n):
-            d = f16r(f16r(ebase[i] * sc) - w[i])
+            d = f16r(f16r(idx[i] * sc) - w[i])
             ebase[i] = f16r(d * d)
     total = 0
     for i in range(n):
         e = ebase[i]
         total += np.int32((e if e < one else one) * _UNITS)
-    ncap = 0
-    for i in range(n):
-        a = xs[i]
-        in_a = (a > lo_a) & (a <= hi_a)
-        in_b = (a > lo_b) & (a <= hi_b)
-        cap[i] = np.int8(1) if in_a else (np.int8(2) if in_b else np.int8(0))
-        ncap += 1 if in_a | in_b else 0
-    for i in range(n, cap.shape[0]):
-        cap[i] = 0
     if sc == zero:
         # double_quant (unclamped) scale 0: w / 0 is NaN for w = 0, which matches no interval in
         # the reference, so the level is 0
@@ -285,32 +273,40 @@ def _class_errors(w, n, sc, sch, qg, dq, mb, st, n_mags, lo_a, hi_a, lo_b, hi_b,
                 ebase[i] = f16r(d * d)
             e = ebase[i]
             total += np.int32((e if e < one else one) * _UNITS)
-    return total, ncap
+    return total
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _special_errors(w, n, v0, v1, cap, ebase, esp):
-    """Squared errors if the class's special values v0 (where cap is 1) / v1 (cap 2) were used,
-    and per special: the change of the error sum (units of 2**-24) and whether all its captured
-    errors are below 1. Computed for every element (cheaper vectorized than a sparse loop)."""
+def _special_errors(w, n, v0, v1, cap, ebase, esp, ids):
+    """Squared errors of the elements captured by the class's special values v0 (cap 1) / v1
+    (cap 2), and per special: the change of the error sum (units of 2**-24) and whether all its
+    captured errors are below 1. Few elements are captured: their indices are collected first
+    (a scalar loop; a vectorized one would evaluate every element)."""
     one = np.float32(1.0)
+    m = 0
     for i in range(n):
-        d = f16r((v0 if cap[i] == 1 else v1) - w[i])
-        esp[i] = f16r(d * d)
+        if cap[i] != 0:
+            ids[m] = i
+            m += 1
     d0 = 0
     d1 = 0
     big0 = 0
     big1 = 0
-    for i in range(n):
+    for t in range(m):
+        i = ids[t]
         c = cap[i]
-        e = esp[i]
+        d = f16r((v0 if c == 1 else v1) - w[i])
+        e = f16r(d * d)
+        esp[i] = e
         eb = ebase[i]
         du = np.int32((e if e < one else one) * _UNITS) - np.int32((eb if eb < one else one) * _UNITS)
-        d0 += du if c == 1 else 0
-        d1 += du if c == 2 else 0
         big = 1 if e >= one else 0
-        big0 += big if c == 1 else 0
-        big1 += big if c == 2 else 0
+        if c == 1:
+            d0 += du
+            big0 += big
+        else:
+            d1 += du
+            big1 += big
     return d0, d1, big0 == 0, big1 == 0
 
 
@@ -343,14 +339,14 @@ def _search_kernel(x, g, cls_scales, qmax, smin, smax, s_ch, q_g, dq, mid_bits, 
     xs = np.empty((n_cls, g), np.float32)
     idx = np.empty((n_cls, g), np.float32)
     ebase = np.empty((n_cls, g), np.float32)
-    cap = np.zeros((n_cls, (g + 7) // 8 * 8), np.int8)
+    cap = np.zeros((n_cls, g), np.int8)
     esp = np.empty((n_cls, g), np.float32)          # squared errors with the special values
     totals = np.empty(n_cls, np.int64)
-    ncaps = np.empty(n_cls, np.int64)
     delta = np.zeros((n_cls, 2), np.int64)
     small_sp = np.ones((n_cls, 2), np.bool_)
     buf = np.empty(g, np.float32)
     wv = np.empty(g, np.float32)
+    ids = np.empty(g, np.int64)
     inv_units = np.float32(2.0 ** -24)
     ok = True
     for r in range(rows):
@@ -379,18 +375,18 @@ def _search_kernel(x, g, cls_scales, qmax, smin, smax, s_ch, q_g, dq, mid_bits, 
                 hi_a = cand_hi[a0] if a0 >= 0 else np.float32(np.nan)
                 lo_b = cand_lo[a1] if a1 >= 0 else np.float32(np.nan)
                 hi_b = cand_hi[a1] if a1 >= 0 else np.float32(np.nan)
-                totals[k], ncaps[k] = _class_errors(
+                totals[k] = _class_errors(
                     wv, n, sc, sch, qg, dq, mid_bits[k], steps[k], n_mags[k],
                     lo_a, hi_a, lo_b, hi_b, xs[k], idx[k], ebase[k], cap[k])
                 delta[k, 0] = 0
                 delta[k, 1] = 0
                 small_sp[k, 0] = True
                 small_sp[k, 1] = True
-                if ncaps[k] > 0:
-                    v0 = _dq(cand_sv[a0], sc, sch, qg, dq) if a0 >= 0 else np.float32(0.0)
+                if a0 >= 0:
+                    v0 = _dq(cand_sv[a0], sc, sch, qg, dq)
                     v1 = _dq(cand_sv[a1], sc, sch, qg, dq) if a1 >= 0 else np.float32(0.0)
                     delta[k, 0], delta[k, 1], small_sp[k, 0], small_sp[k, 1] = _special_errors(
-                        wv, n, v0, v1, cap[k], ebase[k], esp[k])
+                        wv, n, v0, v1, cap[k], ebase[k], esp[k], ids)
             best = np.float32(1000.0)
             c = 0
             for ci in range(n_cand):
