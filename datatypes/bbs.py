@@ -44,7 +44,6 @@ The hardware view:
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass, field
 from typing import Any
 

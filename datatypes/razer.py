@@ -2,7 +2,8 @@
 chosen per group from a small set (spec §3). Four variants, each bit-exact with its reference:
 
 ``razer4`` (§3.3, variant A; ``quant_fp4_razer`` of abdelfattah-lab/BitMoD-MXFP4-NVFP4 @ e5eb8da):
-    input rounded to fp16 (the reference quantizes fp16 weights), then fp32 math per group:
+    input rounded to fp16 (the reference quantizes fp16 weights; done inside the kernel for float32
+    input), then fp32 math per group:
     for the candidates [+5, -5, +8, -8] in this order:
         scale = fp32(amax / qmax), qmax = 6 (for +-5) or 8 (for +-8)
         L     = midpoint RTN of fp32(w / scale) on sorted(E2M1 levels + {special}) (spec §1.1)
@@ -51,16 +52,15 @@ unused) sign bit = special negative. ``mxfp4_razer`` stores its E8M0 byte and th
 
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 from numba import njit
 
 from .errors import FormatError, InputError
 from .format import Format, check_choice
-from .torchops import SUM_SCRATCH, as_fp16_values, bf16r, f16_round, f16r, f32_bits, torch_mean_f32
-from .minifloat import E2M1, E4M3, MinifloatSpec, STYLE_FINITE, encode, log2_f32
+from .minifloat import E2M1, E4M3, STYLE_FINITE, MinifloatSpec, encode, log2_f32
 from .registry import register
+from .torchops import (SUM_SCRATCH, as_fp16_values, bf16r, f16r, f32_bits, fp16_input_lazy, raise_fp16_overflow,
+                       torch_mean_f32)
 
 #: E2M1 magnitudes by magnitude code 0..7.
 E2M1_MAG = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0])
@@ -187,7 +187,9 @@ def _codes4(c, aA, aB, iA, iB, n, bigmid, flip, out, off):
 # ---- razer4 ----------------------------------------------------------------------------------------
 @njit(cache=True, error_model="numpy")
 def _razer4_kernel(x, g, codes, scales, meta):
+    """Returns False if some input value overflows fp16."""
     rows, cols = x.shape
+    ok = True
     scratch = np.empty(SUM_SCRATCH, np.float32)
     t = np.empty(g, np.float32)
     x6 = np.empty(g, np.float32)
@@ -204,8 +206,11 @@ def _razer4_kernel(x, g, codes, scales, meta):
             xg = x[r, s:s + n]     # 1-D view: plain indexing lets the loops vectorize
             amax = np.float32(0.0)
             for k in range(n):
-                a = abs(xg[k])
+                w = f16r(xg[k])    # the input as the reference's fp16 weights
+                t[k] = w
+                a = abs(w)
                 amax = a if a > amax else amax
+            ok = ok and amax <= np.float32(65504.0)
             if amax == np.float32(0.0):
                 # 0/0 in the reference: no level matches, every candidate reconstructs 0 with
                 # error 0, so the first one (+5) is kept
@@ -217,8 +222,7 @@ def _razer4_kernel(x, g, codes, scales, meta):
             s6 = amax / np.float32(6.0)
             s8 = amax / np.float32(8.0)
             for k in range(n):
-                w = xg[k]
-                t[k] = w
+                w = t[k]
                 a6 = w / s6
                 a8 = w / s8
                 x6[k] = a6
@@ -229,6 +233,7 @@ def _razer4_kernel(x, g, codes, scales, meta):
             meta[r, j] = c
             scales[r, j] = s6 if c < 2 else s8
             _codes4(c, x6, x8, i6, i8, n, seven, (c & 1) == 1, row, s)
+    return ok
 
 
 @njit(cache=True)
@@ -284,7 +289,7 @@ class Razer4(_RazerBase):
         return self._values[int(meta)].copy()
 
     def _prepare_input(self, arr):
-        return _fp16_input(arr)
+        return fp16_input_lazy(arr)
 
     def _quantize2d(self, x, g, opts):
         rows, cols = x.shape
@@ -292,7 +297,8 @@ class Razer4(_RazerBase):
         codes = np.empty((rows, cols), dtype=np.uint8)
         scales = np.empty((rows, ng), dtype=np.float32)
         meta = np.empty((rows, ng), dtype=np.uint8)
-        _razer4_kernel(x, g, codes, scales, meta)
+        if not _razer4_kernel(x, g, codes, scales, meta):
+            raise_fp16_overflow(x)
         if opts["scale"] == "fp16":
             scales = scales.astype(np.float16).astype(np.float32)
         return codes, scales, meta, None
