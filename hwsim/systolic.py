@@ -208,6 +208,7 @@ class LayerResult:
     sram_bytes: dict[str, float]
     dram_bytes: dict[str, float]    #: estimate (DRAM model)
     energy: dict[str, float]        #: estimate (pJ)
+    compulsory_bytes: float = 0.0       #: A + W + Y once per instance (all instances)
     output: np.ndarray | None = None    #: int64 [M, N] of the simulated instance (None without data)
     verified: bool | None = None        #: outputs compared bit-exactly with the numpy reference
     seconds: float = 0.0
@@ -457,17 +458,18 @@ class SystolicSim:
                     f"{self.sram_bytes[mem] // 1024} and memory.backing = none (operands must be resident); "
                     f"use a smaller layer or a design with backing: dram")
 
-    def dram_model(self, plan: FoldPlan) -> dict[str, float]:
+    def dram_model(self, plan: FoldPlan, plan_a_elems: int = 0) -> dict[str, float]:
         """DRAM bytes of one instance (estimate). An operand is fetched once if its reuse footprint fits
         in half its SRAM (the other half prefetches), else once per reuse; output partial sums that do not
-        fit in half the output SRAM spill (written every row fold, read back for accumulation)."""
+        fit in half the output SRAM spill (written every row fold, read back for accumulation).
+        ``plan_a_elems``: distinct activation elements (a conv's input, not its im2col matrix)."""
         if self.backing == "none":
             return {"weight_read": 0.0, "activation_read": 0.0, "output_write": 0.0, "output_read": 0.0}
         M, N, K, R, C = plan.M, plan.N, plan.K, self.R, self.C
         wb, ab, ob = self.wfmt.bits, self.afmt.bits, self.acc_bits
         half = {k: v / 2 for k, v in self.sram_bytes.items()}
         kf = -(-K // R)
-        A, W, Y = _bytes(M * K, ab), _bytes(K * N, wb), _bytes(M * N, ob)
+        A, W, Y = _bytes(plan_a_elems if plan_a_elems else M * K, ab), _bytes(K * N, wb), _bytes(M * N, ob)
         out_w, out_r = Y, 0.0
         if self.dataflow == "ws":
             w_read = W
@@ -495,7 +497,7 @@ class SystolicSim:
               "activation_read": _bytes(sram["activation_reads"], self.afmt.bits),
               "output_write": _bytes(sram["output_writes"], self.acc_bits),
               "output_read": _bytes(sram["output_reads"], self.acc_bits)}
-        dram = {k: v * rep for k, v in self.dram_model(plan).items()}
+        dram = {k: v * rep for k, v in self.dram_model(plan, layer.activation_elements).items()}
         compute = plan.cycles * rep
         if self.backing == "dram":
             dram_cycles = math.ceil(sum(dram.values()) / self.design.memory.dram_bytes_per_cycle)
@@ -504,8 +506,10 @@ class SystolicSim:
             stall = 0
         energy = self.energy.estimate(layer.macs, sb["weight_read"] + sb["activation_read"] + sb["output_read"],
                                       sb["output_write"], sum(dram.values()), self.R * self.C * (compute + stall))
+        comp = rep * (_bytes(layer.activation_elements, self.afmt.bits) + _bytes(layer.K * layer.N, self.wfmt.bits)
+                      + _bytes(layer.M * layer.N, self.acc_bits))
         return LayerResult(layer=layer, plan=plan, mode=mode, compute_cycles=compute, stall_cycles=stall,
-                           sram=sram, sram_bytes=sb, dram_bytes=dram, energy=energy)
+                           sram=sram, sram_bytes=sb, dram_bytes=dram, energy=energy, compulsory_bytes=comp)
 
     # -- operands ----------------------------------------------------------------------------------
     def random_operands(self, layer: Gemm, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -632,8 +636,8 @@ class SystolicSim:
             raise WorkloadError("data can only be given for a one-layer workload")
         for l in net.layers:
             self.check_fits(l)
-        show = progress if progress is not None else (len(net.layers) > 3 or mode == "cycle" and
-                                                      self.pe_cycles(net) > 5e8)
+        show = progress if progress is not None else (len(net.layers) > 200 or mode == "cycle" and
+                                                      self.pe_cycles(net) > 2e8)
         bar = Progress(len(net.layers), f"{self.design.name} {mode}", enabled=show)
         results = []
         for i, layer in enumerate(net.layers):

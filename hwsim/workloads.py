@@ -50,6 +50,12 @@ class Gemm:
     repeat: int = 1
     kind: str = "gemm"            #: gemm | conv | attention | projection | ffn | head (for reports)
     source: str = ""              #: where it came from (spec or file:line), for messages
+    unique_a: int = 0             #: distinct activation elements (conv: H*W*C, not M*K); 0 = M*K
+
+    @property
+    def activation_elements(self) -> int:
+        """Distinct activation elements one instance reads from DRAM (im2col duplicates are on-chip)."""
+        return self.unique_a or self.M * self.K
 
     def __post_init__(self):
         where = self.source or f"layer {self.name!r}"
@@ -122,7 +128,8 @@ class Conv:
     def as_gemm(self) -> Gemm:
         """The im2col GEMM: M = output pixels, N = filters, K = R * S * C."""
         return Gemm(M=self.out_h * self.out_w, N=self.N, K=self.R * self.S * self.C, name=self.name,
-                    kind="conv", source=self.source)
+                    kind="conv", source=self.source, unique_a=min(self.H * self.W * self.C,
+                                                                 self.out_h * self.out_w * self.R * self.S * self.C))
 
     def im2col(self, x: np.ndarray, fill) -> np.ndarray:
         """Activation matrix A[M, K] of an input ``x`` [H, W, C] (codes or values).
