@@ -39,7 +39,7 @@ def render(res, scalesim: bool = False) -> str:
         lines.append(f"note      {n}")
     lines += [
         f"cycles    {res.cycles:,} = {res.compute_cycles:,} compute (exact) + {res.stall_cycles:,} stall "
-        f"(DRAM estimate); {st['time_us']:.3f} us at {d.clock_mhz:g} MHz",
+        f"(DRAM estimate); {_si(st['time_us'] * 1e-6, 's')} at {d.clock_mhz:g} MHz",
         f"util      {100 * res.utilization:.2f} % of {res.pes} PEs; mapping efficiency "
         f"{100 * res.mapping_efficiency:.2f} %",
         "SRAM      " + ", ".join(f"{k.replace('_', ' ')} {v:,}" for k, v in res.sram.items()) + " (elements)",
