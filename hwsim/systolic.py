@@ -38,6 +38,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+import datatypes as dt
+
 from . import pe as pe_mod
 from . import systolic_kernels as K_
 from .design import Design, DesignError
@@ -408,6 +410,13 @@ class SystolicSim:
             raise DesignError(f"{design.source}: operands.accumulator = {ops.accumulator!r}: one product of "
                               f"{self.wfmt.name} ({self.wfmt.width}-bit decode) and {self.afmt.name} "
                               f"({self.afmt.width}-bit decode) needs {pw} bits; use int<N> with N >= {pw}")
+        gs = ops.group_size
+        if gs is not None and (isinstance(gs, bool) or gs <= 0):
+            raise DesignError(f"{design.source}: operands.group_size = {gs!r}: must be a positive integer or null")
+        allowed = dt.get(self.wfmt.name).group_sizes
+        if allowed is not None and gs is not None and gs not in allowed:
+            raise DesignError(f"{design.source}: operands.group_size = {gs!r}: format {self.wfmt.name} allows "
+                              f"group sizes {', '.join('null' if a is None else str(a) for a in allowed)}")
         self.frac_bits = self.wfmt.frac_bits + self.afmt.frac_bits
         self.energy = EnergyTable.from_design(design)
         mem = design.memory
@@ -524,13 +533,15 @@ class SystolicSim:
     def quantized_operands(self, layer: Gemm, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Seeded normal floats quantized with the design's formats (weights per output channel, groups of
         ``operands.group_size`` along K; activations per token): codes A [M, K], W [K, N]."""
-        import datatypes as dt
+        def group(name, want):
+            f = dt.get(name)
+            return want if f.group_sizes is None or want in f.group_sizes else f.default_group_size
 
         rng = np.random.default_rng(seed)
         x = rng.standard_normal((layer.M, layer.K)).astype(np.float32)
         wt = rng.standard_normal((layer.N, layer.K)).astype(np.float32) * 0.05
-        qa = dt.quantize(x, self.afmt.name, group_size=None)
-        qw = dt.quantize(wt, self.wfmt.name, group_size=self.design.operands.group_size)
+        qa = dt.quantize(x, self.afmt.name, group_size=group(self.afmt.name, None))
+        qw = dt.quantize(wt, self.wfmt.name, group_size=group(self.wfmt.name, self.design.operands.group_size))
         return qa.codes, np.ascontiguousarray(qw.codes.T)
 
     def _check_data(self, layer: Gemm, data) -> tuple[np.ndarray, np.ndarray]:

@@ -246,3 +246,10 @@ def test_dram_model_refetch_and_stalls():
     # 64x8 int32 partial tile (2 KiB) does not fit half the output SRAM: spills every row fold
     assert l.dram_bytes["output_write"] == 64 * 64 * 4 * 8 and l.dram_bytes["output_read"] == 64 * 64 * 4 * 7
     assert l.stall_cycles == sum(l.dram_bytes.values()) - l.compute_cycles > 0
+
+
+def test_group_size_checked_against_weight_format():
+    with pytest.raises(DesignError, match="operands.group_size = 128: format mxfp4 allows group sizes 32"):
+        hwsim.build(from_dict(systolic(operands={"weight": "mxfp4", "accumulator": "int24", "group_size": 128})))
+    sim = hwsim.build(from_dict(systolic(operands={"weight": "mxfp4", "accumulator": "int24"})))
+    assert sim.run("gemm:5,6,70", mode="cycle", operands="quantized").verified
