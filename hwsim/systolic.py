@@ -118,6 +118,22 @@ class FoldPlan:
             return self.cycles - 1
         return self.cycles - 1 - (self.C - int(self.used_cols()[-1]))
 
+    def write_cycles(self) -> np.ndarray:
+        """Cycle in which each result element Y[m, n] is (finally) written, int64 [M, N] (closed form of
+        docs/systolic.md sections 4-5): a per-element timing oracle for RTL testbenches."""
+        R, C, L, P = self.R, self.C, self.L, self.fold_cycles
+        m = np.arange(self.M, dtype=np.int64)[:, None]
+        n = np.arange(self.N, dtype=np.int64)[None, :]
+        if self.dataflow == "os":
+            f = (n // C) * self.n_inner + m // R
+            return 1 + (f + 1) * P + (R - 1 - m % R)
+        if self.dataflow == "ws":
+            t, col = m, n
+        else:
+            t, col = n, m
+        f = (col // C) * self.n_inner + (self.n_inner - 1)        # last row fold of the column fold
+        return 1 + f * P + R + t + L * R + col % C
+
     def used_rows(self) -> np.ndarray:
         """Array rows used by each inner fold."""
         u = np.full(self.n_inner, self.R, np.int64)
@@ -570,9 +586,11 @@ class SystolicSim:
         return K_.exact_matmul_int(a, w, np.int64(64 - self.acc_bits))
 
     # -- running -----------------------------------------------------------------------------------
-    def run_layer_cycle(self, layer: Gemm, a_codes: np.ndarray, w_codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def run_layer_cycle(self, layer: Gemm, a_codes: np.ndarray, w_codes: np.ndarray,
+                        write_cycles: bool = False):
         """Advance the array clock through one instance of ``layer``; returns (Y int64 [M, N], counters
-        [stationary reads, streaming reads, output writes, output reads, cycles, last write cycle])."""
+        [stationary reads, streaming reads, output writes, output reads, cycles, last write cycle]) and,
+        with ``write_cycles``, also the cycle of the (last) write of each Y element (int64 [M, N])."""
         dt, sh = self.register_dtype()
         a = np.ascontiguousarray(self.afmt.decoded(a_codes), dtype=dt)
         w = np.ascontiguousarray(self.wfmt.decoded(w_codes), dtype=dt)
@@ -581,16 +599,19 @@ class SystolicSim:
         R, C, L = np.int64(self.R), np.int64(self.C), np.int64(self.L)
         if self.dataflow == "ws":
             out = np.zeros((layer.M, layer.N), np.int64)
-            K_.stationary_kernel(w, a, out, R, C, L, sh, sho, cnt)
+            wc = np.full((layer.M, layer.N), -1, np.int64)
+            K_.stationary_kernel(w, a, out, wc, R, C, L, sh, sho, cnt)
         elif self.dataflow == "is":
             out_t = np.zeros((layer.N, layer.M), np.int64)
-            K_.stationary_kernel(np.ascontiguousarray(a.T), np.ascontiguousarray(w.T), out_t, R, C, L, sh, sho,
-                                 cnt)
-            out = np.ascontiguousarray(out_t.T)
+            wc_t = np.full((layer.N, layer.M), -1, np.int64)
+            K_.stationary_kernel(np.ascontiguousarray(a.T), np.ascontiguousarray(w.T), out_t, wc_t, R, C, L, sh,
+                                 sho, cnt)
+            out, wc = np.ascontiguousarray(out_t.T), np.ascontiguousarray(wc_t.T)
         else:
             out = np.zeros((layer.M, layer.N), np.int64)
-            K_.output_stationary_kernel(a, w, out, R, C, L, sh, sho, cnt)
-        return out, cnt
+            wc = np.full((layer.M, layer.N), -1, np.int64)
+            K_.output_stationary_kernel(a, w, out, wc, R, C, L, sh, sho, cnt)
+        return (out, cnt, wc) if write_cycles else (out, cnt)
 
     def register_dtype(self) -> tuple[type, np.int64]:
         """Storage of the PE registers in the kernels and the wrap shift within it: int32 when the

@@ -27,11 +27,12 @@ def _wrap(x, sh):
 
 
 @njit(cache=True, boundscheck=False)
-def stationary_kernel(S, X, out, R, C, L, sh, sho, counters):
+def stationary_kernel(S, X, out, wcyc, R, C, L, sh, sho, counters):
     """Weight-stationary (and, with operands swapped, input-stationary) array.
 
     S: int64 [Kd, Nd] decoded stationary operand (WS: W; IS: A^T); X: int64 [T, Kd] decoded streaming
-    operand (WS: A; IS: W^T); out: int64 [T, Nd], zero on entry, receives wrap(X @ S).
+    operand (WS: A; IS: W^T); out: int64 [T, Nd], zero on entry, receives wrap(X @ S); wcyc: int64 [T, Nd]
+    receives the cycle of the last write of each result element.
     R, C: array rows/cols; L: PE latency (cycles from operands in to partial sum out). S and X are int64,
     or int32 when the accumulator is at most 32 bits (the PE registers then use int32 storage, which is
     two's-complement wrap modulo 2**32 for free); sh wraps PE partial sums to the accumulator width in
@@ -108,6 +109,7 @@ def stationary_kernel(S, X, out, R, C, L, sh, sho, counters):
                                 v = v + out[m, n0 + c]
                                 counters[OUT_READS] += 1
                             out[m, n0 + c] = _wrap(v, sho)
+                            wcyc[m, n0 + c] = cyc
                             counters[OUT_WRITES] += 1
                             counters[LAST_WRITE] = cyc
                 p = (C - (s % C)) % C             # forwarding registers: PE c sees ahist[r, p + c]
@@ -138,11 +140,12 @@ def stationary_kernel(S, X, out, R, C, L, sh, sho, counters):
 
 
 @njit(cache=True, boundscheck=False)
-def output_stationary_kernel(A, W, out, R, C, L, sh, sho, counters):
+def output_stationary_kernel(A, W, out, wcyc, R, C, L, sh, sho, counters):
     """Output-stationary array: PE (r, c) accumulates Y[m0 + r, n0 + c] over k.
 
     A: int64 [M, K] decoded activations, W: int64 [K, N] decoded weights, out: int64 [M, N] receives
-    wrap(A @ W). Fold order: N folds outer, M folds inner. Each fold streams K operand pairs, skewed;
+    wrap(A @ W); wcyc: int64 [M, N] receives the write cycle of each result. Fold order: N folds outer,
+    M folds inner. Each fold streams K operand pairs, skewed;
     at the end of its last cycle every accumulator is copied into its output register and cleared; the
     output registers shift down one row per cycle and the bottom row is written to the result memory
     (rows R-1 .. 0) during the R cycles that follow (overlapping the next fold); after the last fold R
@@ -186,6 +189,7 @@ def output_stationary_kernel(A, W, out, R, C, L, sh, sho, counters):
                     if row < d_ru:
                         for c in range(d_cu):
                             out[d_m0 + row, d_n0 + c] = _wrap(np.int64(outreg[row, c]), sho)
+                            wcyc[d_m0 + row, d_n0 + c] = cyc
                         counters[OUT_WRITES] += d_cu
                         counters[LAST_WRITE] = cyc
                 # operand reads: column s of the A tile, row s of the W tile
@@ -250,6 +254,7 @@ def output_stationary_kernel(A, W, out, R, C, L, sh, sho, counters):
         if row < d_ru:
             for c in range(d_cu):
                 out[d_m0 + row, d_n0 + c] = _wrap(np.int64(outreg[row, c]), sho)
+                wcyc[d_m0 + row, d_n0 + c] = cyc
             counters[OUT_WRITES] += d_cu
             counters[LAST_WRITE] = cyc
         cyc += 1

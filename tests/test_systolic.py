@@ -213,3 +213,16 @@ def test_auto_mode_picks_analytical_for_large():
     sim = hwsim.build("designs/tpu_like_128x128_ws_int8.yaml")
     assert sim.run("gemm:2048,4096,4096").mode == "analytical"
     assert sim.run("gemm:16,16,16").mode == "cycle"
+
+
+@pytest.mark.parametrize("df", ["ws", "is", "os"])
+@pytest.mark.parametrize("L", [1, 2])
+def test_per_element_write_cycles(df, L):
+    """The kernel's write cycle of every result element equals the closed form (docs/systolic.md 4-5)."""
+    sim = hwsim.build(design(4, 3, df, L=L))
+    for M, N, K in [(1, 1, 1), (7, 5, 9), (9, 10, 4), (4, 3, 8)]:
+        g = Gemm(M, N, K)
+        out, cnt, wc = sim.run_layer_cycle(g, *sim.random_operands(g), write_cycles=True)
+        plan = sim.plan(g)
+        assert np.array_equal(wc, plan.write_cycles())
+        assert wc.max() == plan.last_write_cycle == cnt[5]
