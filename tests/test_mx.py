@@ -99,3 +99,29 @@ def test_e2m1_round_equals_the_reference_formula_around_every_power_of_two():
     v = np.concatenate([bits.view(np.float32), np.linspace(0, 40, 200001, dtype=np.float32)])
     v = np.concatenate([v, -v])
     assert np.array_equal(ours(v), reference(v))
+
+
+@pytest.mark.parametrize("name", ["mxfp4", "mxint8", "nvfp4"])
+def test_every_code_round_trips(name):
+    """Blocks holding every code's value at unit scale (the block maximum pins the scale to 1)."""
+    f = dt.get(name)
+    g = f.default_group_size
+    vals = f.code_values()
+    codes = np.nonzero(np.isfinite(vals))[0]
+    top = vals[codes].max()
+    if name == "nvfp4":                   # unit block scale needs block max 6 and tensor scale 1
+        top_t = 6.0 * 448                 # a block at 448 * 6 pins gs = 1; other blocks at max 6
+        blocks = [np.full(g, 0.0) for _ in range(1)]
+        blocks[0][0] = top_t
+    else:
+        blocks = []
+    per = g - 1
+    for s in range(0, len(codes), per):
+        chunk = vals[codes[s:s + per]]
+        blocks.append(np.concatenate([chunk, [top], np.zeros(per - len(chunk))]))
+    x = np.concatenate(blocks).astype(np.float32)[None, :]
+    q = dt.quantize(x, name)
+    start = g if name == "nvfp4" else 0
+    got = q.codes[0, start:].reshape(-1, g)[:, :per].ravel()[:len(codes)]
+    assert np.array_equal(vals[got], vals[codes])
+    assert np.array_equal(q.dequantize()[0, start:], x[0, start:])
