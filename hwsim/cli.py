@@ -122,6 +122,9 @@ def run_quant_study(path, specs, group_size, pattern, out, plot=True) -> int:
     rows = quant_error.error_table({k: np.asarray(v, np.float32) for k, v in tensors.items()}, specs, group_size)
     print(title)
     print(quant_error.render(rows))
+    verdict = quant_error.sf4_verdict(rows)
+    if verdict:
+        print("\n" + verdict)
     if plot:
         paths = quant_error.write_outputs(rows, out, title)
         print(f"\nwrote {paths['txt']}, {paths['csv']}, {paths['png']}")
