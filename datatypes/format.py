@@ -163,7 +163,9 @@ class Format:
 
     def code_values(self, meta: int = 0) -> np.ndarray:
         """Exact decoded value (scale units, float64) of every code ``0 .. 2**bits-1`` under group
-        metadata value ``meta``; NaN marks a code the format never produces or that decodes to NaN."""
+        metadata value ``meta``, as the reference's dequantization uses it (so a float32-arithmetic
+        reference gives float32 values); NaN marks a code the format never produces or that decodes
+        to NaN. This is the decode hardware performs (see ``exact_fixed_point``)."""
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:

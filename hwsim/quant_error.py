@@ -125,6 +125,19 @@ def render(rows: list[ErrorRow], sort: bool = True) -> str:
          for r in rs])
 
 
+def sf4_verdict(rows: list[ErrorRow]) -> str | None:
+    """One line comparing SF4 with NF4 and INT4 (the SF4 paper's claim), when all three are present."""
+    by = {r.label: r for r in rows}
+    if not all(k in by for k in ("sf4_5", "nf4", "int4")):
+        return None
+    sf4 = by["sf4_5"].sqnr_db
+    parts = []
+    for k in ("nf4", "int4"):
+        d = sf4 - by[k].sqnr_db
+        parts.append(f"{'beats' if d > 0 else 'does NOT beat'} {k.upper()} ({d:+.2f} dB)")
+    return "SF4 (sf4_5) " + " and ".join(parts) + " in SQNR on these weights."
+
+
 def write_outputs(rows: list[ErrorRow], outdir: str | Path, title: str) -> dict[str, Path]:
     """Write quant_error.txt, quant_error.csv and quant_error.png (SQNR bar chart) into ``outdir``."""
     import matplotlib
@@ -134,7 +147,8 @@ def write_outputs(rows: list[ErrorRow], outdir: str | Path, title: str) -> dict[
 
     out = Path(outdir)
     paths = {"txt": out / "quant_error.txt", "csv": out / "quant_error.csv", "png": out / "quant_error.png"}
-    atomic_write(paths["txt"], title + "\n\n" + render(rows) + "\n")
+    verdict = sf4_verdict(rows)
+    atomic_write(paths["txt"], title + "\n\n" + render(rows) + "\n" + (f"\n{verdict}\n" if verdict else ""))
     csv = ["format,bits,bits_per_weight,mse,sqnr_db,max_abs_err"]
     csv += [f"{r.label},{r.bits},{r.bits_per_weight:.6f},{r.mse:.8e},{r.sqnr_db:.6f},{r.max_abs_err:.8e}" for r in rows]
     atomic_write(paths["csv"], "\n".join(csv) + "\n")
