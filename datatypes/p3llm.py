@@ -40,6 +40,7 @@ from .registry import register
 from .torchops import as_fp16_values, f16r, fp16_input_lazy, raise_fp16_overflow
 
 _E4M3_MIN_SCALE = np.float32(np.float16(1e-6))
+E4M3_MAX_CODE = E4M3.max_code          # 0x7E = 448
 
 
 # ---- FP8-E4M3 per token -----------------------------------------------------------------------------
@@ -60,7 +61,7 @@ def _fp8_kernel(x, g, smin, codes, scales):
             scales[r, j] = sc
             for i in range(xg.shape[0]):
                 y = f16r(f16r(xg[i]) / sc)
-                codes[r, s + i] = encode(y, 3, 7, 448.0, 7, np.uint8(0x7F))
+                codes[r, s + i] = encode(y, 3, 7, E4M3_MAX_CODE, 7, np.uint8(0x7F))
     return ok
 
 
@@ -251,6 +252,8 @@ class P3LLMScore8(Format):
     scale_rule = "none"
     output_dtype = "float16"
     scale_bits = 0
+    #: the values this 8-bit code holds (0 <= x < 1.96875; larger ones round to 2.0 and beyond)
+    input_range = (0.0, 1.96875)
 
     def __init__(self):
         c = np.arange(256, dtype=np.uint16) << 6

@@ -43,9 +43,9 @@ above: bit 0 = special is negative, bit 1 = special is the large one (8 / o); fo
 the scale carries the sign, so every nibble other than 0x0 / 0x8 has its sign bit inverted; the
 decode is value = (nibble == 0 ? fix : E2M1(nibble)) * signed scale. ``pack()`` with scale='fp16'
 writes one fp16 word per group: |scale| with bit 15 = special negative and bit 14 = special is 8
-(the packer requires |scale| < 2). ``nvfp4_razer`` ``pack()`` writes the g16 kernel's scale byte:
-bits 5..0 = E3M3 payload (bias 3; the E4M3 code of scale/16), bit 6 = special is o, bit 7 =
-special negative. ``nvfp4_razer_act`` ``pack()`` writes the E4M3 scale code with its (otherwise
+(the packer requires |scale| < 2). ``nvfp4_razer`` with block_scale='e3m3' packs the g16 kernel's
+scale byte: bits 5..0 = E3M3 payload (bias 3; the E4M3 code of scale/16), bit 6 = special is o,
+bit 7 = special negative (with 'e4m3', the reference's scales, the E4M3 byte and the selector). ``nvfp4_razer_act`` ``pack()`` writes the E4M3 scale code with its (otherwise
 unused) sign bit = special negative. ``mxfp4_razer`` stores its E8M0 byte and the 2-bit selector.
 ``code_values(meta)`` is the decode of every nibble in units of the stored (positive) scale.
 """
@@ -69,6 +69,8 @@ BASE_LEVELS = np.unique(np.concatenate([-E2M1_MAG, E2M1_MAG]))
 MAG_MIDS = ((E2M1_MAG[:-1] + E2M1_MAG[1:]) / 2).astype(np.float32)
 #: E3M3 (bias 3, no Inf/NaN): the 6-bit payload of the g16 kernel's scale byte.
 E3M3 = MinifloatSpec(3, 3, 3, STYLE_FINITE)
+#: Largest finite E4M3 magnitude code (448).
+E4M3_MAX_CODE = E4M3.max_code
 
 SPECIAL_CODE = 0
 ZERO_CODE = 8
@@ -338,13 +340,14 @@ def _fp16_input(arr: np.ndarray) -> np.ndarray:
 
 # ---- nvfp4_razer (weights, g16) ----------------------------------------------------------------------
 @njit(cache=True, inline="always")
-def _block_scale(v, lo, hi, bias, maxf):
-    """Code of clamp(v, lo, hi) rounded to nearest-even on an E{4|3}M3 grid (bias 7: E4M3, 3: E3M3)."""
-    return encode(min(max(v, lo), hi), 3, bias, maxf, 7, np.uint8(0x7E))
+def _block_scale(v, lo, hi, bias, max_code):
+    """Code of clamp(v, lo, hi) rounded to nearest-even on an E{4|3}M3 grid (bias 7: E4M3, 3: E3M3;
+    ``max_code``: the largest finite magnitude code, never reached after the clamp)."""
+    return encode(min(max(v, lo), hi), 3, bias, max_code, 7, np.uint8(0x7E))
 
 
 @njit(cache=True, error_model="numpy")
-def _nvfp4_razer_kernel(x, g, gs, o, bias, maxf, table, codes, scales, meta):
+def _nvfp4_razer_kernel(x, g, gs, o, bias, max_code, table, codes, scales, meta):
     rows, cols = x.shape
     scratch = np.empty(SUM_SCRATCH, np.float32)
     ws = np.empty(g, np.float32)
@@ -368,8 +371,8 @@ def _nvfp4_razer_kernel(x, g, gs, o, bias, maxf, table, codes, scales, meta):
                 ws[k] = xg[k] / gs
                 a = abs(ws[k])
                 bmax = a if a > bmax else bmax
-            c6 = _block_scale(bmax / np.float32(6.0), smin, smax, bias, maxf)
-            co = _block_scale(bmax / of, smin, smax, bias, maxf)
+            c6 = _block_scale(bmax / np.float32(6.0), smin, smax, bias, max_code)
+            co = _block_scale(bmax / of, smin, smax, bias, max_code)
             b6 = table[c6]
             bo = table[co]
             for k in range(n):
@@ -444,12 +447,12 @@ class NVFP4Razer(_RazerBase):
         scales = np.empty((rows, ng), dtype=np.uint8)
         meta = np.zeros((rows, ng), dtype=np.uint8)
         e3 = opts["block_scale"] == "e3m3"
-        bias, maxf = (3, 30.0) if e3 else (7, 448.0)
+        bias, max_code = (3, E3M3.max_code) if e3 else (7, E4M3_MAX_CODE)
         gs = np.float32(np.abs(x).max() / np.float32(168.0))
         if gs == 0:   # all-zero tensor: the reference divides 0/0; we return zeros
-            scales[:] = _block_scale_code(np.float32(2.0 ** -5), bias, maxf)
+            scales[:] = _block_scale_code(np.float32(2.0 ** -5), bias)
             return codes, scales, meta, 0.0
-        _nvfp4_razer_kernel(x, g, gs, int(opts["outlier"]), bias, maxf, self._table(opts), codes, scales, meta)
+        _nvfp4_razer_kernel(x, g, gs, int(opts["outlier"]), bias, max_code, self._table(opts), codes, scales, meta)
         return codes, scales, meta, float(gs)
 
     def _dequantize2d(self, codes, scales, meta, g, tensor_scale, opts):
@@ -459,35 +462,23 @@ class NVFP4Razer(_RazerBase):
         return out
 
     def pack_group_data(self, scales, meta, opts):
-        """The g16 kernel's scale byte: bits 5..0 = E3M3 payload, bit 6 = special is o, bit 7 = negative."""
-        if scales is None:
+        """block_scale='e3m3': the g16 kernel's scale byte (bits 5..0 = E3M3 payload, bit 6 = special
+        is o, bit 7 = negative). block_scale='e4m3' (the fake quantizer's scales, 79 values, which the
+        6-bit payload cannot hold): the E4M3 code bytes and the selectors as stored."""
+        if scales is None or opts["block_scale"] != "e3m3":
             return scales, meta
-        if opts["block_scale"] == "e3m3":
-            payload = scales.astype(np.uint8)
-        else:
-            vals = self._e4m3[scales]
-            payload = E3M3.encode_array(vals, "saturate")
-            bad = E3M3.table[payload].astype(np.float32) != vals
-            if bad.any():
-                raise InputError(
-                    f"nvfp4_razer: {int(bad.sum())} E4M3 block scale(s) (e.g. {float(vals[bad][0]):g}) are not "
-                    "representable in the 6-bit E3M3 payload of the packed format (E4M3 scales below 0.25 "
-                    "keep 3 mantissa bits, the payload does not); quantize with block_scale='e3m3' to pack")
         m = meta.astype(np.uint8)
-        return (payload | ((m >> 1) << 6) | ((m & 1) << 7)).astype(np.uint8), None
+        return (scales.astype(np.uint8) | ((m >> 1) << 6) | ((m & 1) << 7)).astype(np.uint8), None
 
     def unpack_group_data(self, scales, meta, opts):
-        if scales is None or meta is not None:
+        if scales is None or meta is not None or opts["block_scale"] != "e3m3":
             return scales, meta
         b = np.asarray(scales, dtype=np.uint8)
         meta = (((b >> 7) & 1) | (((b >> 6) & 1) << 1)).astype(np.uint8)
-        payload = b & np.uint8(0x3F)
-        if opts["block_scale"] == "e3m3":
-            return payload, meta
-        return E4M3.encode_array(E3M3.table[payload].astype(np.float32), "saturate"), meta
+        return (b & np.uint8(0x3F)).astype(np.uint8), meta
 
 
-def _block_scale_code(v, bias, maxf) -> np.uint8:
+def _block_scale_code(v, bias) -> np.uint8:
     spec = E3M3 if bias == 3 else E4M3
     return spec.encode_array(np.asarray([v], np.float32), "saturate")[0]
 
@@ -516,7 +507,7 @@ def _nvfp4_razer_act_kernel(x, g, gs, table, codes, scales, meta):
                 xs[k] = xg[k] / gs
                 a = abs(xs[k])
                 bmax = a if a > bmax else bmax
-            c = encode(min(max(bmax / np.float32(6.0), smin), smax), 3, 7, 448.0, 7, np.uint8(0x7E))
+            c = encode(min(max(bmax / np.float32(6.0), smin), smax), 3, 7, E4M3_MAX_CODE, 7, np.uint8(0x7E))
             scales[r, j] = c
             bs = table[c]
             for k in range(n):
@@ -583,7 +574,7 @@ class NVFP4RazerAct(_RazerBase):
         meta = np.ones((rows, ng), dtype=np.uint8)
         gs = np.float32(np.abs(x).max() / np.float32(2688.0))
         if gs == 0:
-            scales[:] = _block_scale_code(np.float32(2.0 ** -9), 7, 448.0)
+            scales[:] = _block_scale_code(np.float32(2.0 ** -9), 7)
             return codes, scales, meta, 0.0
         _nvfp4_razer_act_kernel(x, g, gs, self._e4m3, codes, scales, meta)
         return codes, scales, meta, float(gs)

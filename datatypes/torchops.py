@@ -32,17 +32,7 @@ from llvmlite import ir
 from numba import njit, types
 from numba.extending import intrinsic
 
-
-@intrinsic
-def f32_bits(typingctx, x):
-    """Bit pattern of a float32 as uint32 (no conversion)."""
-    if x != types.float32:
-        return None
-
-    def codegen(context, builder, signature, args):
-        return builder.bitcast(args[0], context.get_value_type(types.uint32))
-
-    return types.uint32(types.float32), codegen
+from .minifloat import f32_bits  # noqa: F401  (float32 -> uint32 bitcast, re-exported)
 
 
 @intrinsic

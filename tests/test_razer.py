@@ -196,7 +196,7 @@ def test_nvfp4_razer_e3m3_pack_is_the_g16_scale_byte():
 
 def test_nvfp4_razer_e3m3_equals_e4m3_when_every_block_scale_is_at_least_quarter():
     """The E3M3 payload grid equals the E4M3 grid from 0.25 up (spec §3.4), so with every
-    candidate block scale >= 0.25 both options agree, and the e4m3 tensor packs losslessly."""
+    candidate block scale >= 0.25 both options agree."""
     rng = np.random.default_rng(6)
     x = rng.standard_normal((16, 128)).astype(np.float32)
     gs = np.abs(x).max() / np.float32(168.0)
@@ -206,17 +206,21 @@ def test_nvfp4_razer_e3m3_equals_e4m3_when_every_block_scale_is_at_least_quarter
     b = dt.quantize(x, "nvfp4_razer", block_scale="e3m3")
     assert np.array_equal(a.codes, b.codes) and np.array_equal(a.meta, b.meta)
     assert np.array_equal(a.dequantize(), b.dequantize())
-    u = dt.unpack(a.pack())
-    assert np.array_equal(u.scales, a.scales) and np.array_equal(u.dequantize(), a.dequantize())
+    import ml_dtypes
+    assert np.array_equal(a.scales.view(ml_dtypes.float8_e4m3fn).astype(np.float64),
+                          dt.get("nvfp4_razer")._e3m3[b.scales].astype(np.float64))
 
 
-def test_nvfp4_razer_e4m3_pack_rejects_unrepresentable_scale():
+def test_nvfp4_razer_e4m3_pack_keeps_e4m3_scales_and_selectors():
+    """The fake quantizer's E4M3 block scales (here one below 0.25, which the 6-bit payload cannot
+    hold) are packed as E4M3 bytes with the selector beside them, losslessly."""
     x = np.ones((1, 32), np.float32)
-    x[0, 0] = 1000.0                 # one huge block: the other block's scale falls below 0.25
+    x[0, 0] = 1000.0
     x[0, 17] = 1.3
     q = dt.quantize(x, "nvfp4_razer")
-    with pytest.raises(dt.InputError, match="block_scale='e3m3'"):
-        q.pack()
+    p = q.pack()
+    assert np.array_equal(p.scales, q.scales) and np.array_equal(p.meta, q.meta)
+    assert np.array_equal(dt.unpack(p).dequantize(), q.dequantize())
 
 
 def test_nvfp4_razer_act_pack_sign_bit():
