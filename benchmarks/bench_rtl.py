@@ -36,7 +36,7 @@ PES = [  # (label, weight, activation, accumulator, weight_meta)
     ("fp4_log x int8", "fp4_log", "int8", "int24", "auto"),
     ("mxfp4 x e4m3", "mxfp4", "float8_e4m3fn", "int32", "auto"),
     ("nf4 x int8", "nf4", "int8", "int48", "auto"),
-    ("sf4 x int8", "sf4_5", "int8", "int80", "auto"),
+    ("sf4 x int8", "sf4_5", "int8", "int40", "auto"),
 ]
 QUICK_PES = [0, 2, 7]
 

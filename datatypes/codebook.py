@@ -195,14 +195,17 @@ class CodebookFormat(Format):
                            "fp32, not quantized")
         self.code_scheme, self.level_codes = code_assignment(self.levels, self.bits)
         self._mids = np.array([(levels[i] + levels[i + 1]) / 2 for i in range(n - 1)], dtype=np.float32)
+        # decoded values are the float32 levels: the reference multiplies fp32(L[idx]) by the scale
         self._values = np.full(1 << self.bits, np.nan)
-        self._values[self.level_codes] = self.levels
+        self._values[self.level_codes] = self.levels.astype(np.float32)
         self._values32 = np.where(np.isnan(self._values), 0.0, self._values).astype(np.float32)
 
     def _validate_options(self, opts):
         check_quantile(self, opts)
 
     def code_values(self, meta: int = 0) -> np.ndarray:
+        """float32 levels (as float64) by code: what dequantization multiplies by the scale. The
+        published float64 levels are ``levels``; they define the midpoints."""
         return self._values.copy()
 
     def describe(self) -> dict[str, Any]:

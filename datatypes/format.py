@@ -163,7 +163,9 @@ class Format:
 
     def code_values(self, meta: int = 0) -> np.ndarray:
         """Exact decoded value (scale units, float64) of every code ``0 .. 2**bits-1`` under group
-        metadata value ``meta``; NaN marks a code the format never produces or that decodes to NaN."""
+        metadata value ``meta``, as the reference's dequantization uses it (so a float32-arithmetic
+        reference gives float32 values); NaN marks a code the format never produces or that decodes
+        to NaN. This is the decode hardware performs (see ``exact_fixed_point``)."""
         raise NotImplementedError
 
     def describe(self) -> dict[str, Any]:
@@ -177,6 +179,24 @@ class Format:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name!r}: {self.bits}-bit {self.family}>"
+
+    def storage_bits(self, opts: dict[str, Any]) -> tuple[int, int, int]:
+        """Bits stored per group scale, per group metadata value and per tensor-level scale value
+        under options ``opts`` (default: the class attributes; a format whose scale encoding
+        depends on an option overrides this)."""
+        return self.scale_bits, self.meta_bits, self.tensor_scale_bits
+
+    def pack_group_data(self, scales: np.ndarray | None, meta: np.ndarray | None,
+                        opts: dict[str, Any]) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Memory image of the per-group scales and metadata, as the RTL reads them next to the
+        packed codes (default: as stored). A format that hides its metadata in spare scale bits
+        returns ``(scale_words, None)``."""
+        return scales, meta
+
+    def unpack_group_data(self, scales: np.ndarray | None, meta: np.ndarray | None,
+                          opts: dict[str, Any]) -> tuple[np.ndarray | None, np.ndarray | None]:
+        """Inverse of :meth:`pack_group_data`."""
+        return scales, meta
 
     # ---- for subclasses ----------------------------------------------------------------------
     def _validate_options(self, opts: dict[str, Any]) -> None:

@@ -10,9 +10,10 @@ the same array ml_dtypes produces):
     float8_e4m3fn  E4M3, bias 7, NaN = S.1111.111    max 448    overflow: NaN
     float8_e5m2    E5M2, bias 15, IEEE Inf/NaN       max 57344  overflow: Inf
 
-Encoding of a finite float32 v (exact, in float64): a = |v|; E = max(floor(log2 a), 1 - bias);
-q = round_half_even(a * 2**(M - E)); q == 2**(M+1) moves to the next binade; a result above the
-largest finite value overflows (saturate / NaN / Inf as the format defines, or ``overflow="saturate"``).
+Encoding of a finite float32 v (exact, integer arithmetic on its bit pattern): with E = max(floor(log2
+|v|), 1 - bias), q = round_half_even(|v| * 2**(M - E)), where q == 2**(M+1) carries into the next
+binade; a result above the largest finite value overflows (saturate / NaN / Inf as the format defines,
+or ``overflow="saturate"``).
 The sign is kept, including that of zero (-0.0 and negative values that round to zero give -0).
 
 ``scaling="absmax"`` (default) divides each group by the fp32 scale absmax / max_finite first, like
@@ -24,7 +25,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit
+from numba import njit, types
+from numba.extending import intrinsic
 
 from .format import Format, check_choice
 from .registry import register
@@ -32,27 +34,45 @@ from .registry import register
 STYLE_FINITE, STYLE_FN, STYLE_IEEE = 0, 1, 2   # no Inf/NaN | only all-ones NaN | IEEE Inf/NaN
 
 
-@njit(cache=True, inline="always")
-def encode(v, mbits, bias, max_finite, sign_shift, overflow_code):
-    """Code of float ``v`` (finite) in a minifloat with ``mbits`` mantissa bits and ``bias``.
+@intrinsic
+def f32_bits(typingctx, x):
+    """The IEEE bit pattern of a float32 as uint32 (a register bitcast)."""
+    if x != types.float32:
+        return None
 
-    ``overflow_code`` (without sign) is returned for results above ``max_finite``."""
-    a = abs(np.float64(v))
-    sign = np.uint8(1 if math.copysign(1.0, v) < 0 else 0) << sign_shift
-    if a == 0.0:
-        return sign
-    _, e = math.frexp(a)
-    ex = max(e - 1, 1 - bias)
-    q = np.rint(math.ldexp(a, mbits - ex))
-    if q >= 2.0 ** (mbits + 1):
-        q *= 0.5
-        ex += 1
-    if math.ldexp(q, ex - mbits) > max_finite:
-        return sign | overflow_code
-    qi = np.int64(q)
-    if qi >= (1 << mbits):
-        return sign | np.uint8(((ex + bias) << mbits) | (qi - (1 << mbits)))
-    return sign | np.uint8(qi)
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.uint32))
+
+    return types.uint32(types.float32), codegen
+
+
+@njit(cache=True, inline="always")
+def encode(v, mbits, bias, max_mag, sign_shift, overflow_code):
+    """Code of finite float32 ``v`` in a minifloat with ``mbits`` mantissa bits and exponent ``bias``,
+    rounded to nearest, ties to even, exactly (integer arithmetic on the float32 bit pattern).
+
+    ``max_mag`` is the largest finite magnitude code; larger results give ``overflow_code``
+    (without sign). The sign is kept, zero included."""
+    u = np.int64(f32_bits(np.float32(v)))
+    sign = (u >> 31) << sign_shift
+    a = u & 0x7FFFFFFF
+    e32 = a >> 23
+    if e32 == 0:                       # zero or a float32 subnormal (below every target's range)
+        return np.uint8(sign)
+    e = e32 - 127
+    if e >= 1 - bias:                  # normal in the target: round the mantissa, carry into exponent
+        sh = 23 - mbits
+        r = (a + ((1 << (sh - 1)) - 1) + ((a >> sh) & 1)) >> sh
+        mag = r - ((127 - bias) << mbits)
+    else:                              # subnormal in the target: round the significand
+        sh = 23 - mbits + (1 - bias - e)
+        if sh > 25:
+            return np.uint8(sign)
+        m = (a & 0x7FFFFF) | 0x800000
+        mag = (m + ((1 << (sh - 1)) - 1) + ((m >> sh) & 1)) >> sh
+    if mag > max_mag:
+        return np.uint8(sign | overflow_code)
+    return np.uint8(sign | mag)
 
 
 @njit(cache=True, inline="always")
@@ -97,7 +117,7 @@ class MinifloatSpec:
         rule = default_overflow(self) if overflow == "default" else overflow
         flat = np.ascontiguousarray(x, dtype=np.float32).ravel()
         out = np.empty(flat.shape, dtype=np.uint8)
-        _encode_array(flat, self.mbits, self.bias, self.max_finite, self.bits - 1,
+        _encode_array(flat, self.mbits, self.bias, self.max_code, self.bits - 1,
                       np.uint8(self.overflow_code(rule)), out)
         return out.reshape(np.shape(x))
 
@@ -107,13 +127,13 @@ def default_overflow(spec: MinifloatSpec) -> str:
 
 
 @njit(cache=True)
-def _encode_array(flat, mbits, bias, max_finite, sign_shift, overflow_code, out):
+def _encode_array(flat, mbits, bias, max_mag, sign_shift, overflow_code, out):
     for i in range(flat.shape[0]):
-        out[i] = encode(flat[i], mbits, bias, max_finite, sign_shift, overflow_code)
+        out[i] = encode(flat[i], mbits, bias, max_mag, sign_shift, overflow_code)
 
 
 @njit(cache=True, error_model="numpy")
-def _quantize_kernel(x, g, mbits, bias, max_finite, sign_shift, overflow_code, scaled, codes, scales):
+def _quantize_kernel(x, g, mbits, bias, max_finite, max_mag, sign_shift, overflow_code, scaled, codes, scales):
     rows, cols = x.shape
     maxf = np.float32(max_finite)
     for r in range(rows):
@@ -131,7 +151,7 @@ def _quantize_kernel(x, g, mbits, bias, max_finite, sign_shift, overflow_code, s
                     scale = np.float32(1.0)   # all-zero group: plain cast keeps the zeros' signs
             scales[r, j] = scale
             for k in range(s, e):
-                codes[r, k] = encode(x[r, k] / scale, mbits, bias, max_finite, sign_shift, overflow_code)
+                codes[r, k] = encode(x[r, k] / scale, mbits, bias, max_mag, sign_shift, overflow_code)
 
 
 @njit(cache=True)
@@ -182,7 +202,7 @@ class MinifloatFormat(Format):
         codes = np.empty((rows, cols), dtype=np.uint8)
         scales = np.empty((rows, -(-cols // g)), dtype=np.float32)
         sp = self.spec
-        _quantize_kernel(x, g, sp.mbits, sp.bias, sp.max_finite, sp.bits - 1,
+        _quantize_kernel(x, g, sp.mbits, sp.bias, sp.max_finite, sp.max_code, sp.bits - 1,
                          np.uint8(sp.overflow_code(opts["overflow"])), scaled, codes, scales)
         return codes, (scales if scaled else None), None, None
 

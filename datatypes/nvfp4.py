@@ -34,7 +34,7 @@ def _nvfp4_kernel(x, g, gs, lut, e4m3_table, codes, scales):
             for k in range(s, e):
                 a = abs(x[r, k] / gs)
                 bmax = a if a > bmax else bmax
-            sc = encode(min(max(bmax / six, lo), hi), 3, 7, 448.0, 7, np.uint8(0x7E))
+            sc = encode(min(max(bmax / six, lo), hi), 3, 7, 0x7E, 7, np.uint8(0x7E))
             scales[r, j] = sc
             bs = e4m3_table[sc]
             for k in range(s, e):

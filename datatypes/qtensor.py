@@ -4,7 +4,9 @@
 metadata and (for two-level formats) the per-tensor scale. ``pack()`` turns it into the memory image
 the RTL reads: codes bit-packed little-end first per row (4-bit: element 2k in bits [3:0] of byte k,
 element 2k+1 in bits [7:4]; b-bit codes in general: element i occupies bits [b*i, b*i+b) of the row's
-little-endian bit stream), each row padded to whole bytes; scales and metadata as stored.
+little-endian bit stream), each row padded to whole bytes; scales and metadata as the format's
+``pack_group_data`` hook writes them (default: as stored; e.g. RaZeR puts its selector into spare
+scale bits).
 """
 
 from __future__ import annotations
@@ -25,7 +27,8 @@ class QuantizedTensor:
     scales: np.ndarray | None         #: per-group scales as stored, shape (..., n_groups)
     meta: np.ndarray | None           #: per-group metadata (selector, zero point, ...) or None
     group_size: int | None            #: None = one group per row
-    tensor_scale: float | None = None #: second-level per-tensor scale (NVFP4-style formats)
+    tensor_scale: Any = None          #: second-level scale: a float per tensor (NVFP4-style), or an
+                                      #: array of per-row / per-channel scales (format-defined)
     options: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -47,24 +50,28 @@ class QuantizedTensor:
         return out.reshape(self.shape)
 
     def bits_per_element(self) -> float:
-        """Storage per element including scales and metadata (and the per-tensor scale, amortised)."""
+        """Storage per element including scales and metadata (and the per-tensor scale(s), amortised)."""
         n = self.codes.size
+        scale_bits, meta_bits, tensor_bits = self.format.storage_bits(self.options)
         total = n * self.format.bits
         if self.scales is not None:
-            total += self.scales.size * self.format.scale_bits
+            total += self.scales.size * scale_bits
         if self.meta is not None:
-            total += self.meta.size * self.format.meta_bits
+            total += self.meta.size * meta_bits
         if self.tensor_scale is not None:
-            total += self.format.tensor_scale_bits
+            total += np.size(self.tensor_scale) * tensor_bits
         return total / n
 
     def pack(self) -> "PackedTensor":
+        scales, meta = self.format.pack_group_data(
+            None if self.scales is None else self.scales.copy(),
+            None if self.meta is None else self.meta.copy(), self.options)
+        ts = self.tensor_scale
         return PackedTensor(
             format=self.format.name, shape=self.shape, group_size=self.group_size,
             bits=self.format.bits, data=pack_codes(self.codes.reshape(-1, self.shape[-1]), self.format.bits),
-            scales=None if self.scales is None else self.scales.copy(),
-            meta=None if self.meta is None else self.meta.copy(),
-            tensor_scale=self.tensor_scale, options=dict(self.options))
+            scales=scales, meta=meta, tensor_scale=ts.copy() if isinstance(ts, np.ndarray) else ts,
+            options=dict(self.options))
 
 
 @dataclass(frozen=True, eq=False)
@@ -78,7 +85,7 @@ class PackedTensor:
     data: np.ndarray
     scales: np.ndarray | None
     meta: np.ndarray | None
-    tensor_scale: float | None
+    tensor_scale: Any
     options: dict[str, Any]
 
     @property
@@ -86,7 +93,8 @@ class PackedTensor:
         n = self.data.nbytes
         n += 0 if self.scales is None else self.scales.nbytes
         n += 0 if self.meta is None else self.meta.nbytes
-        return n + (0 if self.tensor_scale is None else 4)
+        ts = self.tensor_scale
+        return n + (0 if ts is None else ts.nbytes if isinstance(ts, np.ndarray) else 4)
 
 
 def pack_codes(codes2d: np.ndarray, bits: int) -> np.ndarray:
@@ -127,6 +135,7 @@ def unpack(packed: PackedTensor) -> QuantizedTensor:
     if packed.data.shape[0] != rows:
         raise InputError(f"packed data has {packed.data.shape[0]} rows, shape {packed.shape} needs {rows}")
     codes = unpack_codes(packed.data, packed.bits, packed.shape[-1]).reshape(packed.shape)
-    return QuantizedTensor(format=fmt, codes=codes, scales=packed.scales, meta=packed.meta,
+    scales, meta = fmt.unpack_group_data(packed.scales, packed.meta, dict(packed.options))
+    return QuantizedTensor(format=fmt, codes=codes, scales=scales, meta=meta,
                            group_size=packed.group_size, tensor_scale=packed.tensor_scale,
                            options=dict(packed.options))

@@ -16,10 +16,14 @@ from rtl_gen.errors import RTLError  # numpy-free, Amaranth-free: cheap to impor
 from . import quant_error, rtl_cli
 from .design import DesignError
 from .report import format_table
+from .pe import PEError
+from .scalesim_io import ScaleSimFileError
 from .weights import WeightFileError, bundled_model, linear_weights, read_tensors
+from .workloads import WorkloadError
 
 #: Errors that are the user's to fix: printed as one line, exit status 2.
-USER_ERRORS = (dt.FormatError, dt.InputError, dt.InputTypeError, DesignError, WeightFileError, RTLError)
+USER_ERRORS = (dt.FormatError, dt.InputError, dt.InputTypeError, DesignError, WeightFileError, WorkloadError,
+               ScaleSimFileError, PEError, RTLError)
 
 
 # ---- formats --------------------------------------------------------------------------------------
@@ -119,6 +123,9 @@ def run_quant_study(path, specs, group_size, pattern, out, plot=True) -> int:
     rows = quant_error.error_table({k: np.asarray(v, np.float32) for k, v in tensors.items()}, specs, group_size)
     print(title)
     print(quant_error.render(rows))
+    verdict = quant_error.sf4_verdict(rows)
+    if verdict:
+        print("\n" + verdict)
     if plot:
         paths = quant_error.write_outputs(rows, out, title)
         print(f"\nwrote {paths['txt']}, {paths['csv']}, {paths['png']}")
@@ -134,19 +141,61 @@ def cmd_quantize(args) -> int:
 def _add_flow(sub):
     p = sub.add_parser("flow", help="the main flow on bundled data (quantization study of real weights)",
                        description="Quantize every Linear weight of the bundled all-MiniLM-L6-v2 model "
-                                   "with every 4-bit format (group 128), print the error table and "
-                                   "save a bar plot.")
+                                   "with every 4-bit weight format and BitMoD 3-bit (group 128), print "
+                                   "the error table and save a bar plot; then the BBS bit-sparsity table "
+                                   "of the same weights in INT8.")
     p.add_argument("-o", "--out", default="results/flow", help="output directory (default results/flow)")
     return p
 
 
 def cmd_flow(args) -> int:
-    return run_quant_study(bundled_model(), quant_error.four_bit_specs(), 128, None, args.out)
+    path = bundled_model()
+    status = run_quant_study(path, quant_error.flow_specs(), 128, None, args.out)
+    from . import bbs_report
+    bbs_report.run(linear_weights(read_tensors(path)), args.out, Path(path).name)
+    return status
+
+
+# ---- simulate -------------------------------------------------------------------------------------
+def _add_simulate(sub):
+    p = sub.add_parser("simulate", help="simulate a design on a workload (cycles, utilisation, memory, energy)",
+                       description="Simulate a design (YAML, or a SCALE-Sim .cfg) on a workload: gemm:M,N,K | "
+                                   "conv:H,W,R,S,C,N[,stride[,pad]] | llm:<preset>[,seq=..,batch=..,phase=..] | "
+                                   "a SCALE-Sim topology .csv (several joined with ';'). Writes report.txt/json, "
+                                   "layers.csv and PNG plots.")
+    p.add_argument("design", help="design file (designs/*.yaml) or SCALE-Sim configuration (.cfg)")
+    p.add_argument("-w", "--workload", required=True, help="workload spec (see above)")
+    p.add_argument("-m", "--mode", default="auto", choices=("auto", "cycle", "analytical"),
+                   help="cycle: advance the RTL clock (outputs checked bit-exactly); analytical: closed forms; "
+                        "auto (default): cycle-level when small enough")
+    p.add_argument("--operands", default="quantized", choices=("quantized", "random"),
+                   help="operand data of the cycle-level run: normal floats quantized with the design's "
+                        "formats (default), or uniformly random codes")
+    p.add_argument("--seed", type=int, default=0, help="seed of the operand data (default 0)")
+    p.add_argument("--scalesim", action="store_true", help="also print SCALE-Sim 3.0.0-compatible numbers")
+    p.add_argument("-o", "--out", help="output directory (default results/simulate/<design>-<workload>)")
+    p.add_argument("--no-plot", action="store_true", help="skip the PNG plots")
+    return p
+
+
+def cmd_simulate(args) -> int:
+    import re
+
+    from . import build
+    from .sim_report import render, write_reports
+
+    sim = build(args.design)
+    res = sim.run(args.workload, mode=args.mode, seed=args.seed, operands=args.operands)
+    print(render(res, scalesim=args.scalesim))
+    out = args.out or f"results/simulate/{sim.design.name}-{re.sub(r'[^A-Za-z0-9_.+-]+', '_', res.workload.name)}"
+    paths = write_reports(res, out, scalesim=args.scalesim, plots=not args.no_plot)
+    print(f"\nwrote {', '.join(str(p) for p in paths.values())}")
+    return 0
 
 
 COMMANDS = [("formats", _add_formats, cmd_formats), ("quantize", _add_quantize, cmd_quantize),
-            ("flow", _add_flow, cmd_flow), ("rtl", rtl_cli.add_rtl, rtl_cli.cmd_rtl),
-            ("verify", rtl_cli.add_verify, rtl_cli.cmd_verify)]
+            ("flow", _add_flow, cmd_flow), ("simulate", _add_simulate, cmd_simulate),
+            ("rtl", rtl_cli.add_rtl, rtl_cli.cmd_rtl), ("verify", rtl_cli.add_verify, rtl_cli.cmd_verify)]
 
 
 def build_parser() -> argparse.ArgumentParser:

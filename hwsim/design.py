@@ -20,6 +20,8 @@ from typing import Any, Callable, Mapping
 
 import yaml
 
+from .energy import DEFAULTS as _ENERGY
+
 SCHEMA_VERSION = 1
 REQUIRED = object()
 
@@ -80,6 +82,8 @@ register_kind("systolic", {
         "rows": Field(int, positive=True, doc="PE rows"),
         "cols": Field(int, positive=True, doc="PE columns"),
         "dataflow": Field(str, choices=("ws", "os", "is"), doc="weight / output / input stationary"),
+        "pe_latency": Field(int, default=1, positive=True,
+                            doc="PE latency, cycles from operands in to partial sum out (II = 1)"),
     },
     "operands": {
         "weight": Field(str, default="int8", check=_format_name, doc="weight format (datatypes name)"),
@@ -92,6 +96,16 @@ register_kind("systolic", {
         "filter_kb": Field(int, default=64, positive=True, doc="weight SRAM, KiB"),
         "ofmap_kb": Field(int, default=64, positive=True, doc="output SRAM, KiB"),
         "dram_bytes_per_cycle": Field((int, float), default=32, positive=True, doc="DRAM bandwidth, bytes/cycle"),
+        "backing": Field(str, default="dram", choices=("dram", "none"),
+                         doc="dram: SRAMs are double-buffered tiles of DRAM operands; none: each layer's "
+                             "operands and results live entirely in the SRAMs (the RTL-verified designs)"),
+    },
+    "energy": {
+        "mac_pj": Field((int, float), default=_ENERGY["mac_pj"], minimum=0, doc="energy per MAC, pJ"),
+        "sram_read_pj_per_byte": Field((int, float), default=_ENERGY["sram_read_pj_per_byte"], minimum=0, doc="SRAM read, pJ/byte"),
+        "sram_write_pj_per_byte": Field((int, float), default=_ENERGY["sram_write_pj_per_byte"], minimum=0, doc="SRAM write, pJ/byte"),
+        "dram_pj_per_byte": Field((int, float), default=_ENERGY["dram_pj_per_byte"], minimum=0, doc="DRAM transfer, pJ/byte"),
+        "idle_pe_pj": Field((int, float), default=_ENERGY["idle_pe_pj"], minimum=0, doc="per PE per cycle (clock/leakage), pJ"),
     },
 })
 

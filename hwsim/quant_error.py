@@ -49,17 +49,30 @@ def parse_specs(text: str | Iterable[str]) -> list[FormatSpec]:
     return [parse_spec(t) for t in items if t.strip()]
 
 
+def _weight_format(name: str) -> bool:
+    """Formats of the weight study: not BitMoD's single candidate tables ('bitmod.*', parts of the
+    bitmod mixtures) nor the P3-LLM activation / KV-cache formats."""
+    return not name.startswith("bitmod.") and dt.get(name).family != "p3llm"
+
+
 def four_bit_specs() -> list[FormatSpec]:
-    """Every registered 4-bit format with its defaults, plus the option variants worth comparing
-    (asymmetric INT4, MXFP4 with the 'better' scale rule, per-group absmax E2M1 minifloat)."""
-    specs = [FormatSpec(dt.get(n)) for n in dt.formats(bits=4)]
-    extra = {"int4": {"symmetric": False}, "mxfp4": {"rule": "better"}}
+    """Every registered 4-bit weight format with its defaults, plus the option variants worth
+    comparing (asymmetric INT4, MXFP4 with the 'better' scale rule, RaZeR with the scale formats of
+    its GPU kernels, BitMoD with INT8 double-quantized group scales)."""
+    specs = [FormatSpec(dt.get(n)) for n in dt.formats(bits=4) if _weight_format(n)]
+    extra = {"int4": {"symmetric": False}, "mxfp4": {"rule": "better"}, "razer4": {"scale": "fp16"},
+             "nvfp4_razer": {"block_scale": "e3m3"}, "bitmod4": {"double_quant": True}}
     out = []
     for s in specs:
         out.append(s)
         if s.fmt.name in extra:
             out.append(FormatSpec(s.fmt, extra[s.fmt.name]))
     return out
+
+
+def flow_specs() -> list[FormatSpec]:
+    """The main flow's formats: every 4-bit weight format and BitMoD 3-bit."""
+    return four_bit_specs() + [FormatSpec(dt.get("bitmod3")), FormatSpec(dt.get("bitmod3"), {"double_quant": True})]
 
 
 @dataclass
@@ -112,6 +125,19 @@ def render(rows: list[ErrorRow], sort: bool = True) -> str:
          for r in rs])
 
 
+def sf4_verdict(rows: list[ErrorRow]) -> str | None:
+    """One line comparing SF4 with NF4 and INT4 (the SF4 paper's claim), when all three are present."""
+    by = {r.label: r for r in rows}
+    if not all(k in by for k in ("sf4_5", "nf4", "int4")):
+        return None
+    sf4 = by["sf4_5"].sqnr_db
+    parts = []
+    for k in ("nf4", "int4"):
+        d = sf4 - by[k].sqnr_db
+        parts.append(f"{'beats' if d > 0 else 'does NOT beat'} {k.upper()} ({d:+.2f} dB)")
+    return "SF4 (sf4_5) " + " and ".join(parts) + " in SQNR on these weights."
+
+
 def write_outputs(rows: list[ErrorRow], outdir: str | Path, title: str) -> dict[str, Path]:
     """Write quant_error.txt, quant_error.csv and quant_error.png (SQNR bar chart) into ``outdir``."""
     import matplotlib
@@ -121,7 +147,8 @@ def write_outputs(rows: list[ErrorRow], outdir: str | Path, title: str) -> dict[
 
     out = Path(outdir)
     paths = {"txt": out / "quant_error.txt", "csv": out / "quant_error.csv", "png": out / "quant_error.png"}
-    atomic_write(paths["txt"], title + "\n\n" + render(rows) + "\n")
+    verdict = sf4_verdict(rows)
+    atomic_write(paths["txt"], title + "\n\n" + render(rows) + "\n" + (f"\n{verdict}\n" if verdict else ""))
     csv = ["format,bits,bits_per_weight,mse,sqnr_db,max_abs_err"]
     csv += [f"{r.label},{r.bits},{r.bits_per_weight:.6f},{r.mse:.8e},{r.sqnr_db:.6f},{r.max_abs_err:.8e}" for r in rows]
     atomic_write(paths["csv"], "\n".join(csv) + "\n")

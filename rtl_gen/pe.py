@@ -21,7 +21,7 @@ Two layers, so a systolic array can reuse the arithmetic without the handshake:
     stages=1: decode, multiply and accumulate in the accepting cycle.
     stages=2: the product is registered first, accumulated in the next cycle.
 
-Arithmetic: ``rtl_gen.arith.MacSpec`` (exact, documented there); ``hwsim.pe`` is the cycle model.
+Arithmetic: ``rtl_gen.arith.MacSpec`` (exact, documented there); ``hwsim.pe_stream`` is the cycle model.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@
     print(report.summary())
 
 Backends, all compared with the same expected arrays (``testbenches.vectors.check``):
-  model      rtl_gen.arith (values) + hwsim.pe (cycles), numpy
+  model      rtl_gen.arith (values) + hwsim.pe_stream (cycles), numpy
   amaranth   amaranth.sim on the Amaranth component
   verilator  the emitted Verilog under Verilator, driven by cocotb (build cached by design hash)
 The report is written to build/<name>-<hash>/verify.txt (atomically).
@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from hwsim.design import Design
-from hwsim.pe import simulate_pe
+from hwsim.pe_stream import simulate_pe
 from hwsim.report import atomic_write
 
 from .vectors import CheckResult, VectorSet, check, decoder_vectors, pe_vectors

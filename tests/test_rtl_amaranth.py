@@ -10,7 +10,7 @@ import pytest
 from amaranth.sim import Simulator
 
 import datatypes as dt
-from hwsim.pe import simulate_pe
+from hwsim.pe_stream import simulate_pe
 from rtl_gen import Decoder, MacDatapath, ProcessingElement, arith
 from rtl_gen.errors import NoDecoderError, RTLError
 from testbenches import amaranth_sim
@@ -83,6 +83,15 @@ def test_pe_stages_stalls_and_model(stages):
     run = simulate_pe(pe.spec, stages, vs.inputs["w_code"], vs.inputs["a_code"], vs.inputs["last"],
                       None, sched["in_valid"], sched["out_ready"])
     assert np.array_equal(run.outputs, got["outputs"]) and run.cycles == int(got["cycles"][0])
+
+
+def test_pe_wider_than_64_bits():
+    """Accumulators above 64 bits: the model switches to exact Python ints; the RTL agrees."""
+    pe = ProcessingElement("sf4", "float8_e4m3fn", 100)
+    vs = pe_vectors(pe.spec, pe.latency, seed=4, n_packets=6, max_packet=32)
+    assert vs.expected["outputs"].dtype == object
+    res = check(vs, amaranth_sim.run_pe(pe, vs), "amaranth")
+    assert res.ok, res.summary()
 
 
 def test_mac_datapath_wraps_psum():

@@ -1,4 +1,4 @@
-"""The arithmetic contract of the RTL (rtl_gen.arith) and the PE cycle model (hwsim.pe), checked
+"""The arithmetic contract of the RTL (rtl_gen.arith) and the PE cycle model (hwsim.pe_stream), checked
 against the datatypes model and plain Python integers. No simulator involved."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import datatypes as dt
-from hwsim.pe import pe_timing
+from hwsim.pe_stream import pe_timing
 from rtl_gen import arith
 from rtl_gen.errors import NoDecoderError, UnsupportedKindError, WidthError
 
@@ -118,7 +118,26 @@ def test_mac_widths_and_errors():
         arith.MacSpec.make("int4", "int8", "i32")
     with pytest.raises(UnsupportedKindError, match="integer"):
         arith.MacSpec.make("int4", "int8", "fp32")
-    assert arith.MacSpec.make("sf4_5", "int8", "int72").product_width == 65
+    assert arith.MacSpec.make("sf4_5", "int8", "int40").product_width == 35
+    assert arith.MacSpec.make("sf4_5", "float8_e4m3fn", "int100").acc_width == 100   # > 64: exact Python ints
+
+
+def test_rtl_decode_matches_the_systolic_pe_model():
+    """hwsim.pe (the systolic array's PE model) and rtl_gen.arith decode every format both accept
+    to the same integers and binary point, and wrap accumulators the same way."""
+    from hwsim import pe as spe
+
+    names = spe.pe_formats()
+    assert {"int4", "int8", "fp4_basic", "float8_e4m3fn", "sf4_5"} <= set(names)
+    for name in names:
+        p = spe.pe_format(name)
+        t = arith.decode_table(name, use_meta=False)
+        assert t.frac_bits == p.frac_bits, name
+        assert np.array_equal(t.valid_array()[0], p.valid), name
+        assert np.array_equal(t.array()[0], np.where(p.valid, p.decode, 0)), name
+    x = np.random.default_rng(0).integers(-(1 << 62), 1 << 62, 1000, dtype=np.int64)
+    for bits in (2, 12, 33, 63, 64):
+        assert np.array_equal(arith.wrap(x, bits), spe.wrap(x, bits))
 
 
 def _py_wrap(x, w):

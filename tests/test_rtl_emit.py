@@ -107,7 +107,7 @@ def _lint_components():
     comps += [(f"{n}_table", Decoder(n, style="table")) for n in ("fp4_range", "float8_e4m3fn")]
     comps += [("pe1", ProcessingElement("int4", "int8", 16, weight_meta=True)),
               ("pe2", ProcessingElement("fp4_range", "float8_e4m3fn", 24, stages=2)),
-              ("pe_wide", ProcessingElement("sf4", "int8", 72))]
+              ("pe_wide", ProcessingElement("sf4", "float8_e4m3fn", 100))]
     return comps
 
 

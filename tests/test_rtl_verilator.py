@@ -110,8 +110,8 @@ def test_verilator_is_found_without_path(monkeypatch):
 def test_metadata_dependent_special_value_under_verilator(tmp_path):
     """The decoder shape RaZeR/BitMoD will use (E2M1 whose negative-zero code takes a per-group
     special value picked by a 2-bit selector), as a PE under Verilator: every (selector, weight,
-    activation) triple plus a wrapping stream. The format is not registered, so the component is
-    emitted directly."""
+    activation) triple plus a random stream, with a 70-bit accumulator (wider than int64 end to
+    end). The format is not registered, so the component is emitted directly."""
     from rtl_test_formats import RazerLike
 
     from rtl_gen import ProcessingElement
@@ -119,7 +119,7 @@ def test_metadata_dependent_special_value_under_verilator(tmp_path):
     from testbenches.vectors import check, pe_vectors
     from testbenches.verify import run_verilator
 
-    pe = ProcessingElement(RazerLike(), "float8_e4m3fn", 26)
+    pe = ProcessingElement(RazerLike(), "float8_e4m3fn", 70)      # > 64-bit accumulator through cocotb too
     art = emit_component(pe, "pe_razer_like", tmp_path)
     vs = pe_vectors(pe.spec, pe.latency, seed=5, n_packets=9, max_packet=64)
     got, b, run = run_verilator(art.directory, json.loads(art.ports.read_text()), vs)

@@ -1,0 +1,94 @@
+"""Straightforward vectorised numpy implementations of ``razer4`` and ``bitmod4`` for the
+quantization benchmark (benchmarks/bench_quantize.py measures them in the same run as the library
+and prints the ratio).
+
+``CASES = [(format_name, options, numpy_reference_function), ...]``; each function takes a float32
+2-D array whose row length is a multiple of 128 and returns the dequantized array (float16), the
+same algorithm as the library (spec §3.3, §4.2): whole-tensor numpy ops per candidate, group means
+summed in PyTorch's CPU order so that candidate ties resolve as in the reference. tests/
+test_refs_research.py checks that both agree with the library bit for bit.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+GROUP = 128
+
+
+def torch_row_sum_f32(e: np.ndarray) -> np.ndarray:
+    """Row sums of a float32 [R, n] array in the order of PyTorch's CPU sum kernel (AVX2: 8 float32
+    lanes, 4 interleaved vector accumulators; valid for n a multiple of 8 below 512, where no
+    cascade level completes)."""
+    r, n = e.shape
+    if n % 8 or n >= 512:
+        raise ValueError("torch_row_sum_f32: row length must be a multiple of 8 below 512")
+    v = e.reshape(r, n // 8, 8)
+    nv = n // 8
+    full = nv // 4 * 4
+    acc = [np.zeros((r, 8), np.float32) for _ in range(4)]
+    for i in range(0, full, 4):
+        for k in range(4):
+            acc[k] = acc[k] + v[:, i + k]
+    for i in range(full, nv):
+        acc[0] = acc[0] + v[:, i]
+    lanes = ((acc[0] + acc[1]) + acc[2]) + acc[3]
+    total = np.zeros(r, np.float32)
+    for lane in range(8):
+        total = total + lanes[:, lane]
+    return total
+
+
+E2M1 = [-6.0, -4.0, -3.0, -2.0, -1.5, -1.0, -0.5, 0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]
+
+
+def razer4_numpy(x: np.ndarray) -> np.ndarray:
+    """FP4-RaZeR, group 128 (quant_fp4_razer): fp16 input, fp32 math, fp16 output."""
+    w = x.astype(np.float16).astype(np.float32).reshape(-1, GROUP)
+    amax = np.abs(w).max(axis=1, keepdims=True)
+    best_err = np.full(w.shape[0], 1e4, np.float32)
+    out = np.zeros_like(w)
+    for special, qmax in ((5.0, 6.0), (-5.0, 6.0), (8.0, 8.0), (-8.0, 8.0)):
+        levels = np.sort(np.array(E2M1 + [special], np.float32))
+        mids = ((levels[:-1].astype(np.float64) + levels[1:]) / 2).astype(np.float32)
+        scale = amax / np.float32(qmax)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            xs = w / scale
+        q = levels[np.searchsorted(mids, xs, side="left")]      # #{mids < x}: ties to the lower level
+        dq = np.where(scale == 0, np.float32(0.0), q * scale)   # 0/0 groups reconstruct 0
+        err = torch_row_sum_f32((dq - w) ** 2) / np.float32(GROUP)
+        better = err < best_err
+        best_err = np.where(better, err, best_err)
+        out[better] = dq[better]
+    return out.astype(np.float16).reshape(x.shape)
+
+
+FP4_X2 = [-12.0, -8.0, -6.0, -4.0, -3.0, -2.0, -1.0, 0.0, 1.0, 2.0, 3.0, 4.0, 6.0, 8.0, 12.0]
+
+
+def bitmod4_numpy(x: np.ndarray) -> np.ndarray:
+    """BitMoD 4-bit (search_datatype 'mixed_bitmod'), group 128: every op in fp16 (numpy float16
+    arithmetic rounds each op once, as PyTorch does), squared errors averaged in fp32."""
+    w = x.astype(np.float16).reshape(-1, GROUP)
+    amax = np.abs(w).max(axis=1, keepdims=True)
+    lo, hi = np.float16(1e-5), np.float16(1e4)
+    best_err = np.full(w.shape[0], 1000.0, np.float16)
+    out = np.zeros_like(w)
+    for special in (10.0, -10.0, 16.0, -16.0):
+        levels = np.sort(np.array(FP4_X2 + [special])).astype(np.float16)
+        mids = ((levels[:-1].astype(np.float64) + levels[1:]) / 2).astype(np.float16)
+        scale = np.clip(amax / np.float16(np.abs(levels).max()), lo, hi)
+        xs = w / scale
+        dq = levels[np.searchsorted(mids, xs, side="left")] * scale
+        e = (dq - w) ** 2
+        err = (torch_row_sum_f32(e.astype(np.float32)) / np.float32(GROUP)).astype(np.float16)
+        better = err < best_err
+        best_err = np.where(better, err, best_err)
+        out[better] = dq[better]
+    return out.reshape(x.shape)
+
+
+CASES = [
+    ("bitmod4", {}, bitmod4_numpy),
+    ("razer4", {}, razer4_numpy),
+]

@@ -1,0 +1,444 @@
+"""SCALE-Sim 3.0.0 files, read as they are: configuration (.cfg) and topology (.csv); writers for the
+same files (used to produce reference numbers with SCALE-Sim itself) and a runner for an external
+SCALE-Sim installation.
+
+Reading follows SCALE-Sim's own parsers (``scale_config.read_conf_file``,
+``topology_utils.load_arrays_conv/gemm``):
+
+* .cfg: INI sections; keys are case-insensitive and separated from values by ``:`` or ``=``; full-line
+  comments start with ``#`` or ``;``. ``[architecture_presets]`` gives ArrayHeight, ArrayWidth,
+  Dataflow (ws/os/is), IfmapSramSzkB, FilterSramSzkB, OfmapSramSzkB (and Bandwidth in USER mode).
+* topology .csv: the first line is a header; blank lines are skipped; each row ends with a comma
+  (SCALE-Sim drops the field after the last comma; rows without the trailing comma are accepted too).
+  Conv rows: ``name, IFMAP H, IFMAP W, Filter H, Filter W, Channels, Num Filter, Stride[, N:M]``; a
+  layer whose name contains ``DP`` is depthwise and becomes one layer per channel (as SCALE-Sim does).
+  GEMM rows (header ``Layer, M, N, K``): ``name, M, N, K[, N:M]``. Output sizes use SCALE-Sim's
+  ``ceil((H - R + stride) / stride)``.
+
+Every error names the file, the line and the field.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from .workloads import Conv, Gemm, Network, WorkloadError, network
+
+
+class ScaleSimFileError(ValueError):
+    """A malformed SCALE-Sim file: the message names file, line and field."""
+
+
+# ---- configuration ---------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ScaleSimConfig:
+    run_name: str
+    rows: int
+    cols: int
+    dataflow: str
+    ifmap_kb: int
+    filter_kb: int
+    ofmap_kb: int
+    bandwidth: int | None          #: words/cycle (USER mode), None in CALC mode
+    interface: str                 #: USER | CALC
+    source: str
+
+    def design_dict(self) -> dict:
+        """A ``kind: systolic`` design equivalent to this configuration (1-byte words: INT8 operands)."""
+        mem = {"ifmap_kb": self.ifmap_kb, "filter_kb": self.filter_kb, "ofmap_kb": self.ofmap_kb}
+        if self.bandwidth is not None:
+            mem["dram_bytes_per_cycle"] = self.bandwidth
+        return {"schema": 1, "name": self.run_name, "kind": "systolic",
+                "description": f"from SCALE-Sim configuration {Path(self.source).name}",
+                "array": {"rows": self.rows, "cols": self.cols, "dataflow": self.dataflow},
+                "operands": {"weight": "int8", "activation": "int8", "accumulator": "int32"},
+                "memory": mem}
+
+
+def _read_ini(path: Path) -> dict[str, dict[str, tuple[str, int]]]:
+    """configparser-like reading that remembers line numbers: {section: {key: (value, line)}}."""
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise ScaleSimFileError(f"{path}: cannot read ({e.strerror})") from None
+    except UnicodeDecodeError:
+        raise ScaleSimFileError(f"{path}: not a text file") from None
+    out: dict[str, dict[str, tuple[str, int]]] = {}
+    section = None
+    last_key = None
+    for i, raw in enumerate(text.splitlines(), 1):
+        line = raw.rstrip()
+        stripped = line.strip()
+        if not stripped or stripped[0] in "#;":
+            continue
+        if raw[:1] in (" ", "\t") and section is not None and last_key is not None:
+            v, ln = out[section][last_key]                    # continuation line
+            out[section][last_key] = ((v + "\n" + stripped).strip(), ln)
+            continue
+        m = re.fullmatch(r"\[([^\]]+)\]", stripped)
+        if m:
+            section = m.group(1).strip()
+            if section in out:
+                raise ScaleSimFileError(f"{path}:{i}: section [{section}] appears twice")
+            out[section] = {}
+            last_key = None
+            continue
+        if section is None:
+            raise ScaleSimFileError(f"{path}:{i}: {stripped!r} comes before any [section] header")
+        pos = [p for p in (stripped.find(":"), stripped.find("=")) if p >= 0]
+        if not pos:
+            raise ScaleSimFileError(f"{path}:{i}: [{section}] {stripped!r} is not 'key : value'")
+        p = min(pos)
+        key = stripped[:p].strip().lower()
+        if not key:
+            raise ScaleSimFileError(f"{path}:{i}: [{section}] line has no key before the separator")
+        if key in out[section]:
+            raise ScaleSimFileError(f"{path}:{i}: [{section}] {key} is set twice (first on line "
+                                    f"{out[section][key][1]})")
+        out[section][key] = (stripped[p + 1:].strip(), i)
+        last_key = key
+    return out
+
+
+def read_config(path: str | Path) -> ScaleSimConfig:
+    """Read a SCALE-Sim .cfg file (errors name file, line and field)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ScaleSimFileError(f"{p}: no such SCALE-Sim configuration file")
+    ini = _read_ini(p)
+
+    def get(section: str, key: str, required: bool = True) -> tuple[str, int] | None:
+        sec = next((s for s in ini if s == section), None)
+        if sec is None:
+            if not required:
+                return None
+            raise ScaleSimFileError(f"{p}: missing section [{section}] (SCALE-Sim needs it for {key})")
+        item = ini[sec].get(key.lower())
+        if item is None and required:
+            raise ScaleSimFileError(f"{p}: [{section}] has no {key}")
+        return item
+
+    def integer(section: str, key: str, positive: bool = True) -> int:
+        text, line = get(section, key)
+        try:
+            v = int(text)
+        except ValueError:
+            raise ScaleSimFileError(f"{p}:{line}: [{section}] {key} = {text!r}: expected an integer") from None
+        if positive and v <= 0:
+            raise ScaleSimFileError(f"{p}:{line}: [{section}] {key} = {v}: must be a positive integer")
+        return v
+
+    run_name = get("general", "run_name")[0]
+    arch = "architecture_presets"
+    rows, cols = integer(arch, "ArrayHeight"), integer(arch, "ArrayWidth")
+    df, line = get(arch, "Dataflow")
+    if df not in ("ws", "os", "is"):
+        raise ScaleSimFileError(f"{p}:{line}: [{arch}] Dataflow = {df!r}: allowed: ws, os, is")
+    sizes = [integer(arch, k) for k in ("IfmapSramSzkB", "FilterSramSzkB", "OfmapSramSzkB")]
+    mode = get("run_presets", "InterfaceBandwidth", required=False)
+    interface = "CALC"
+    bandwidth = None
+    if mode is not None:
+        interface = mode[0]
+        if interface not in ("USER", "CALC"):
+            raise ScaleSimFileError(f"{p}:{mode[1]}: [run_presets] InterfaceBandwidth = {interface!r}: "
+                                    f"allowed: USER, CALC")
+        if interface == "USER":
+            text, line = get(arch, "Bandwidth")
+            try:
+                bws = [int(x.strip()) for x in text.split(",")]
+            except ValueError:
+                raise ScaleSimFileError(f"{p}:{line}: [{arch}] Bandwidth = {text!r}: expected integers "
+                                        f"(words per cycle)") from None
+            if not bws or bws[0] <= 0:
+                raise ScaleSimFileError(f"{p}:{line}: [{arch}] Bandwidth = {text!r}: must be positive")
+            bandwidth = bws[0]
+    sp = get("sparsity", "SparsitySupport", required=False)
+    if sp is not None and sp[0].lower() == "true":
+        raise ScaleSimFileError(f"{p}:{sp[1]}: [sparsity] SparsitySupport = {sp[0]}: sparse mapping is not "
+                                f"modelled by hwsim's systolic simulator; set it to false")
+    for key in ("IfmapCustomLayout", "FilterCustomLayout"):
+        item = get("layout", key, required=False)
+        if item is not None and item[0].lower() in ("true", "yes", "on", "1"):
+            raise ScaleSimFileError(f"{p}:{item[1]}: [layout] {key} = {item[0]}: custom SRAM layouts (bank "
+                                    f"conflicts) are not modelled; set it to False")
+    return ScaleSimConfig(run_name=run_name, rows=rows, cols=cols, dataflow=df, ifmap_kb=sizes[0],
+                          filter_kb=sizes[1], ofmap_kb=sizes[2], bandwidth=bandwidth, interface=interface,
+                          source=str(p))
+
+
+def load_design(path: str | Path):
+    """A SCALE-Sim .cfg file as a hwsim Design."""
+    from .design import from_dict
+
+    cfg = read_config(path)
+    return from_dict(cfg.design_dict(), source=str(path))
+
+
+# ---- topology --------------------------------------------------------------------------------------
+_CONV_FIELDS = ["Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels",
+                "Num Filter", "Strides"]
+_GEMM_FIELDS = ["Layer", "M", "N", "K"]
+
+
+def _row_fields(row: str) -> list[str]:
+    elems = row.split(",")
+    if elems and elems[-1].strip() == "":
+        elems = elems[:-1]                 # the trailing comma SCALE-Sim writes (it drops that field)
+    return elems
+
+
+def topology_kind(path: str | Path) -> str:
+    """"gemm" if the header reads ``Layer, M, N, K``, else "conv"."""
+    p = Path(path)
+    with p.open() as f:
+        header = f.readline()
+    fields = [h.strip().lower() for h in _row_fields(header.strip())]
+    return "gemm" if fields[1:4] == ["m", "n", "k"] else "conv"
+
+
+def read_topology(path: str | Path, kind: str | None = None) -> Network:
+    """Read a SCALE-Sim topology file (conv or GEMM form, detected from the header unless ``kind``)."""
+    p = Path(path)
+    if not p.is_file():
+        raise ScaleSimFileError(f"{p}: no such SCALE-Sim topology file")
+    try:
+        lines = p.read_text().splitlines()
+    except UnicodeDecodeError:
+        raise ScaleSimFileError(f"{p}: not a text file") from None
+    if not lines:
+        raise ScaleSimFileError(f"{p}: empty file (SCALE-Sim expects a header line, then one layer per line)")
+    if kind is None:
+        kind = topology_kind(p)
+    if kind not in ("conv", "gemm"):
+        raise ScaleSimFileError(f"{p}: topology kind {kind!r}: allowed: conv, gemm")
+    names = _GEMM_FIELDS if kind == "gemm" else _CONV_FIELDS
+    items = []
+    for i, raw in enumerate(lines[1:], 2):
+        row = raw.strip()
+        if row == "":
+            continue
+        elems = _row_fields(row)
+        where = f"{p}:{i}"
+        need = len(names)
+        if len(elems) < need or len(elems) > need + 1:
+            raise ScaleSimFileError(
+                f"{where}: {len(elems)} fields; a {kind} row is {', '.join(names)}[, N:M sparsity] "
+                f"({need} or {need + 1} fields)")
+        name = elems[0].strip()
+        if not name:
+            raise ScaleSimFileError(f"{where}: field '{names[0]}' is empty")
+        vals = []
+        for f, text in zip(names[1:], elems[1:need]):
+            try:
+                v = int(text.strip())
+            except ValueError:
+                raise ScaleSimFileError(f"{where}: field '{f}' = {text.strip()!r}: expected a positive "
+                                        f"integer") from None
+            if v <= 0:
+                raise ScaleSimFileError(f"{where}: field '{f}' = {v}: must be a positive integer")
+            vals.append(v)
+        if len(elems) == need + 1:
+            sp = elems[need].strip()
+            if not re.fullmatch(r"\d+\s*:\s*\d+", sp):
+                raise ScaleSimFileError(f"{where}: field 'Sparsity' = {sp!r}: expected N:M (e.g. 1:1)")
+        try:
+            if kind == "gemm":
+                m, n, k = vals
+                items.append(Gemm(M=m, N=n, K=k, name=name, source=where))
+            else:
+                h, w, r, s, c, nf, st = vals
+                if r > h:
+                    raise ScaleSimFileError(f"{where}: field 'Filter Height' = {r} is larger than "
+                                            f"'IFMAP Height' = {h}")
+                if s > w:
+                    raise ScaleSimFileError(f"{where}: field 'Filter Width' = {s} is larger than "
+                                            f"'IFMAP Width' = {w}")
+                if "DP" in name:                    # depthwise: one single-channel layer per channel
+                    for ch in range(c):
+                        items.append(Conv(h, w, r, s, 1, nf, st, st, name=f"{name}Channel_{ch}",
+                                          convention="scalesim", source=where))
+                else:
+                    items.append(Conv(h, w, r, s, c, nf, st, st, name=name, convention="scalesim",
+                                      source=where))
+        except WorkloadError as e:
+            raise ScaleSimFileError(str(e)) from None
+    if not items:
+        raise ScaleSimFileError(f"{p}: no layers (SCALE-Sim expects a header line, then one layer per line)")
+    return network(items, name=p.stem)
+
+
+# ---- writers (inputs for SCALE-Sim itself) ---------------------------------------------------------
+CONFIG_TEMPLATE = """\
+[general]
+run_name = {run_name}
+
+[architecture_presets]
+ArrayHeight:    {rows}
+ArrayWidth:     {cols}
+IfmapSramSzkB:   {ifmap_kb}
+FilterSramSzkB:  {filter_kb}
+OfmapSramSzkB:   {ofmap_kb}
+IfmapOffset:    0
+FilterOffset:   10000000
+OfmapOffset:    20000000
+Bandwidth : 10
+Dataflow : {dataflow}
+MemoryBanks:   1
+ReadRequestBuffer: 32
+WriteRequestBuffer: 32
+
+[layout]
+IfmapCustomLayout: False
+IfmapSRAMBankBandwidth: 10
+IfmapSRAMBankNum: 10
+IfmapSRAMBankPort: 2
+FilterCustomLayout: False
+FilterSRAMBankBandwidth: 10
+FilterSRAMBankNum: 10
+FilterSRAMBankPort: 2
+
+[sparsity]
+SparsitySupport : false
+SparseRep : ellpack_block
+OptimizedMapping : false
+BlockSize : 8
+RandomNumberGeneratorSeed : 40
+
+[run_presets]
+InterfaceBandwidth: CALC
+UseRamulatorTrace: False
+"""
+
+_LAYOUT_HEADER = ("Layer name, IFMAP Height Intraline Factor, IFMAP Width Intraline Factor, Filter Height "
+                  "Intraline Factor, Filter Width Intraline Factor, Channel Intraline Factor, Num Filter "
+                  "Intraline Factor, IFMAP Height Intraline Order, IFMAP Width Intraline Order, Channel "
+                  "Intraline Order, IFMAP Height Interline Order, IFMAP Width Interline Order, Channel "
+                  "Interline Order, Num Filter Intraline Order, Channel Intraline Order, Filter Height "
+                  "Intraline Order, Filter Width Intraline Order, Num Filter Interline Order, Channel "
+                  "Interline Order, Filter Height Interline Order, Filter Width Interline Order, ")
+
+
+def config_text(run_name: str, rows: int, cols: int, dataflow: str, ifmap_kb: int = 64,
+                filter_kb: int = 64, ofmap_kb: int = 64) -> str:
+    """A SCALE-Sim 3.0.0 configuration in the layout of its shipped ``configs/scale.cfg`` (CALC mode)."""
+    return CONFIG_TEMPLATE.format(run_name=run_name, rows=rows, cols=cols, dataflow=dataflow,
+                                  ifmap_kb=ifmap_kb, filter_kb=filter_kb, ofmap_kb=ofmap_kb)
+
+
+def topology_text(layers, kind: str) -> str:
+    """Topology CSV text; ``layers`` are Gemm (kind "gemm") or Conv with the SCALE-Sim convention."""
+    if kind == "gemm":
+        out = ["Layer, M, N, K,"]
+        out += [f"{g.name}, {g.M}, {g.N}, {g.K}," for g in layers]
+    else:
+        out = ["Layer name, IFMAP Height, IFMAP Width, Filter Height, Filter Width, Channels, Num Filter, "
+               "Strides,"]
+        for c in layers:
+            if c.stride_h != c.stride_w or c.pad_h or c.pad_w:
+                raise ValueError(f"{c.name}: SCALE-Sim topologies have one stride and no padding")
+            out.append(f"{c.name}, {c.H}, {c.W}, {c.R}, {c.S}, {c.C}, {c.N}, {c.stride_h},")
+    return "\n".join(out) + "\n"
+
+
+def layout_text(layer_names) -> str:
+    """A layout file with one default row per layer (SCALE-Sim reads it even when custom layouts are off)."""
+    rows = [_LAYOUT_HEADER] + [f"{n}, 2, 2, 1, 1, 16, 4,     0, 1, 2,     4, 5, 3,     3, 2, 1, 0,     4, 5, 6, 7,"
+                               for n in layer_names]
+    return "\n".join(rows) + "\n"
+
+
+# ---- running SCALE-Sim -----------------------------------------------------------------------------
+def scalesim_python() -> str | None:
+    """The Python interpreter of a SCALE-Sim 3.0.0 installation: $SCALESIM_PYTHON, else
+    ``<repo>/.scalesim-venv/bin/python`` (see tests/reference/generate_scalesim_reference.py)."""
+    cands = [os.environ.get("SCALESIM_PYTHON", "")]
+    cands.append(str(Path(__file__).resolve().parent.parent / ".scalesim-venv" / "bin" / "python"))
+    for c in cands:
+        if c and Path(c).is_file():
+            try:
+                r = subprocess.run([c, "-c", "import scalesim, importlib.metadata as m; "
+                                       "print(m.version('scalesim'))"], capture_output=True, text=True,
+                                   timeout=60)
+            except (OSError, subprocess.TimeoutExpired):
+                continue
+            if r.returncode == 0:
+                return c
+    return None
+
+
+#: Driver run inside SCALE-Sim's interpreter: runs one configuration/topology, times the simulation
+#: itself (not the interpreter start), and prints the report rows as JSON.
+DRIVER = r"""
+import contextlib, io, json, sys, time
+from scalesim.scale_sim import scalesim
+cfg, topo, layout, out, gemm = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4], sys.argv[5] == "gemm"
+buf = io.StringIO()
+with contextlib.redirect_stdout(buf):
+    s = scalesim(save_disk_space=True, verbose=False, config=cfg, topology=topo, layout=layout,
+                 input_type_gemm=gemm)
+    t0 = time.perf_counter()
+    s.run_scale(top_path=out)
+    t1 = time.perf_counter()
+import importlib.metadata as m
+print(json.dumps({"seconds": t1 - t0, "version": m.version("scalesim")}))
+"""
+
+
+def parse_reports(run_dir: str | Path) -> list[dict]:
+    """COMPUTE_REPORT.csv + DETAILED_ACCESS_REPORT.csv of one SCALE-Sim run -> one dict per layer."""
+    run_dir = Path(run_dir)
+
+    def rows(name):
+        lines = (run_dir / name).read_text().splitlines()
+        head = [h.strip() for h in lines[0].split(",") if h.strip()]
+        out = []
+        for ln in lines[1:]:
+            vals = [v.strip() for v in ln.split(",")]
+            out.append(dict(zip(head, vals)))
+        return out
+
+    comp, det = rows("COMPUTE_REPORT.csv"), rows("DETAILED_ACCESS_REPORT.csv")
+    res = []
+    for c, d in zip(comp, det):
+        res.append({
+            "total_cycles_incl_prefetch": int(float(c["Total Cycles (incl. prefetch)"])),
+            "compute_cycles": int(float(c["Total Cycles"])),
+            "stall_cycles": int(float(c["Stall Cycles"])),
+            "overall_util_pct": float(c["Overall Util %"]),
+            "mapping_efficiency_pct": float(c["Mapping Efficiency %"]),
+            "compute_util_pct": float(c["Compute Util %"]),
+            "ifmap_sram_reads": int(float(d["SRAM IFMAP Reads"])),
+            "filter_sram_reads": int(float(d["SRAM Filter Reads"])),
+            "ofmap_sram_writes": int(float(d["SRAM OFMAP Writes"])),
+            "ifmap_dram_reads": int(float(d["DRAM IFMAP Reads"])),
+            "filter_dram_reads": int(float(d["DRAM Filter Reads"])),
+            "ofmap_dram_writes": int(float(d["DRAM OFMAP Writes"])),
+        })
+    return res
+
+
+def run_scalesim(python: str, workdir: str | Path, run_name: str, rows: int, cols: int, dataflow: str,
+                 layers, kind: str, ifmap_kb: int = 64, filter_kb: int = 64, ofmap_kb: int = 64,
+                 timeout: float = 3600) -> tuple[list[dict], float]:
+    """Run SCALE-Sim (interpreter ``python``) on ``layers``; returns (per-layer report dicts, seconds of
+    simulation wall time measured inside SCALE-Sim's process)."""
+    import json
+
+    wd = Path(workdir)
+    wd.mkdir(parents=True, exist_ok=True)
+    cfg, topo, lay = wd / f"{run_name}.cfg", wd / f"{run_name}_topo.csv", wd / f"{run_name}_layout.csv"
+    cfg.write_text(config_text(run_name, rows, cols, dataflow, ifmap_kb, filter_kb, ofmap_kb))
+    topo.write_text(topology_text(layers, kind))
+    lay.write_text(layout_text([l.name for l in layers]))
+    out = wd / "out"
+    r = subprocess.run([python, "-c", DRIVER, str(cfg), str(topo), str(lay), str(out), kind],
+                       capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        raise RuntimeError(f"SCALE-Sim failed on {run_name}:\n{r.stderr[-2000:]}")
+    info = json.loads(r.stdout.strip().splitlines()[-1])
+    return parse_reports(out / run_name), float(info["seconds"])

@@ -1,0 +1,66 @@
+"""YAML design loading: defaults, hashing and errors that name file, key path, value and what is allowed."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import hwsim
+from hwsim.design import DesignError, loads
+
+GOOD = """
+schema: 1
+name: t
+kind: systolic
+array: {rows: 4, cols: 2, dataflow: os}
+"""
+
+
+def test_defaults_and_access():
+    d = loads(GOOD, "g.yaml")
+    assert (d.array.rows, d.array.cols, d.array.dataflow) == (4, 2, "os")
+    assert d.operands.weight == "int8" and d.memory.ifmap_kb == 64 and d.clock_mhz == 500.0
+    r = d.resolved()
+    assert r["operands"]["accumulator"] == "int32" and r["verify"] is False
+    assert loads(d.to_yaml()).resolved() == r
+
+
+def test_hash_is_of_the_resolved_design():
+    a = loads(GOOD)
+    b = loads(GOOD + "operands: {weight: int8}\nclock_mhz: 500\n")   # only defaults spelt out
+    c = loads(GOOD.replace("rows: 4", "rows: 8"))
+    assert a.hash == b.hash != c.hash and len(a.hash) == 12
+
+
+@pytest.mark.parametrize("text, msg", [
+    ("schema: 1\nname: t\nkind: gpu\n", r"f.yaml: kind = 'gpu': allowed: systolic"),
+    (GOOD.replace("rows: 4", "rows: 0"), r"f.yaml: array.rows = 0: must be > 0"),
+    (GOOD.replace("rows: 4", "rows: 2.5"), r"array.rows = 2.5: expected integer"),
+    (GOOD.replace("rows: 4", "rows: true"), r"array.rows = True: expected integer"),
+    (GOOD.replace("dataflow: os", "dataflow: xs"), r"array.dataflow = 'xs': allowed: ws, os, is"),
+    (GOOD.replace("rows: 4, ", ""), r"array.rows is missing"),
+    (GOOD + "operands: {weight: sf5}\n", r"operands.weight = 'sf5': unknown format.*did you mean"),
+    (GOOD + "operands: {accumulator: int99}\n", r"operands.accumulator = 'int99': expected int<bits>"),
+    (GOOD + "memory: {ifmap: 3}\n", r"memory.ifmap: unknown key; allowed in memory: ifmap_kb"),
+    (GOOD + "colour: red\n", r"colour: unknown key for kind systolic"),
+    (GOOD.replace("schema: 1", "schema: 2"), r"schema = 2: allowed: 1"),
+    ("- a\n- b\n", r"a design must be a YAML mapping"),
+    ("a: [1,\n", r"not valid YAML"),
+])
+def test_errors(text, msg):
+    with pytest.raises(DesignError, match=msg):
+        loads(text, "f.yaml")
+
+
+def test_bundled_designs_load():
+    files = sorted(Path(__file__).parents[1].joinpath("designs").glob("*.yaml"))
+    assert files
+    for f in files:
+        d = hwsim.load(f)
+        assert d.name == f.stem
+
+
+def test_missing_file():
+    with pytest.raises(DesignError, match="no such design file"):
+        hwsim.load("designs/does-not-exist.yaml")
