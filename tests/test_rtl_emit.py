@@ -102,7 +102,18 @@ def test_emit_artefacts(tmp_path):
 
 
 def _lint_components():
-    comps = [(n, Decoder(n)) for n in arith.hardware_formats(8)]
+    """One decoder per distinct generated shape (structure kind, metadata, exceptions that do or do
+    not depend on the metadata), the table style, and PEs of both stage counts and a wide one."""
+    comps, shapes = [], set()
+    for n in arith.hardware_formats(8):
+        t = arith.decode_table(n)
+        s = arith.find_structure(t)
+        meta_dep = any(len({t.ints[m][c] for m in range(t.n_meta)}) > 1 for c in s.exceptions)
+        shape = (s.kind, t.use_meta, bool(s.exceptions), meta_dep, not all(map(all, t.valid)))
+        if shape not in shapes:
+            shapes.add(shape)
+            comps.append((n, Decoder(n)))
+    assert len(comps) >= 8
     comps += [(f"{n}_meta", Decoder(n, use_meta=True)) for n in ("int2", "int4")]
     comps += [(f"{n}_table", Decoder(n, style="table")) for n in ("fp4_range", "float8_e4m3fn")]
     comps += [("pe1", ProcessingElement("int4", "int8", 16, weight_meta=True)),
