@@ -35,10 +35,12 @@ PES = [  # (label, weight, activation, accumulator, weight_meta)
     ("e2m1-SR x e4m3", "fp4_range", "float8_e4m3fn", "int32", "auto"),
     ("fp4_log x int8", "fp4_log", "int8", "int24", "auto"),
     ("mxfp4 x e4m3", "mxfp4", "float8_e4m3fn", "int32", "auto"),
+    ("nvfp4_razer x e4m3", "nvfp4_razer", "float8_e4m3fn", "int32", "auto"),
+    ("bitmod4 x int8", "bitmod4", "int8", "int24", "auto"),
     ("nf4 x int8", "nf4", "int8", "int48", "auto"),
     ("sf4 x int8", "sf4_5", "int8", "int40", "auto"),
 ]
-QUICK_PES = [0, 2, 7]
+QUICK_PES = [0, 2, 6]
 
 
 def pe_design(i: int, label, w, a, acc, meta, stages=1):
