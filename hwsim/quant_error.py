@@ -154,8 +154,12 @@ def write_outputs(rows: list[ErrorRow], outdir: str | Path, title: str) -> dict[
     atomic_write(paths["csv"], "\n".join(csv) + "\n")
     rs = sorted(rows, key=lambda r: -r.sqnr_db)
     fig, ax = plt.subplots(figsize=(max(6, 0.38 * len(rs)), 4.2))
-    colors = ["tab:red" if r.label.startswith(("sf4", "nf4", "int4")) else "tab:blue" for r in rs]
+    paper = ("sf4_5", "nf4", "int4")            # the SF4 paper's comparison, highlighted
+    colors = ["tab:red" if r.label in paper else "tab:blue" for r in rs]
     ax.bar(range(len(rs)), [r.sqnr_db for r in rs], color=colors)
+    if any(r.label in paper for r in rs):
+        from matplotlib.patches import Patch
+        ax.legend(handles=[Patch(color="tab:red", label="SF4 (sf4_5), NF4, INT4")], loc="upper right", fontsize=8)
     ax.set_xticks(range(len(rs)))
     ax.set_xticklabels([r.label for r in rs], rotation=75, ha="right", fontsize=8)
     ax.set_ylabel("SQNR (dB, higher is better)")
