@@ -15,6 +15,7 @@ from rtl_gen.errors import RTLError  # numpy-free, Amaranth-free: cheap to impor
 
 from . import quant_error, rtl_cli
 from .design import DesignError
+from .flow import FlowError
 from .report import format_table
 from .pe import PEError
 from .scalesim_io import ScaleSimFileError
@@ -23,7 +24,7 @@ from .workloads import WorkloadError
 
 #: Errors that are the user's to fix: printed as one line, exit status 2.
 USER_ERRORS = (dt.FormatError, dt.InputError, dt.InputTypeError, DesignError, WeightFileError, WorkloadError,
-               ScaleSimFileError, PEError, RTLError)
+               ScaleSimFileError, PEError, RTLError, FlowError)
 
 
 # ---- formats --------------------------------------------------------------------------------------
@@ -139,21 +140,31 @@ def cmd_quantize(args) -> int:
 
 # ---- flow -------------------------------------------------------------------------------------------
 def _add_flow(sub):
-    p = sub.add_parser("flow", help="the main flow on bundled data (quantization study of real weights)",
-                       description="Quantize every Linear weight of the bundled all-MiniLM-L6-v2 model "
-                                   "with every 4-bit weight format and BitMoD 3-bit (group 128), print "
-                                   "the error table and save a bar plot; then the BBS bit-sparsity table "
-                                   "of the same weights in INT8.")
+    p = sub.add_parser("flow", help="the whole loop on bundled data: quantize, simulate, RTL, verify, report",
+                       description="The main flow on the bundled all-MiniLM-L6-v2: (1) quantization study of "
+                                   "its Linear weights with every 4-bit format and the BBS table; (2) real "
+                                   "MiniLM data (a sentence's encoder input, layer 0's query projection) on a "
+                                   "realistic design at cycle level, bit-exact with numpy, and the whole model; "
+                                   "(3) RTL of the small verified DESIGN; (4) a real-data slice and a seeded "
+                                   "workload set on numpy, hwsim, amaranth.sim and Verilator; (5) report and "
+                                   "plots. See hwsim/flow.py.")
+    p.add_argument("design", nargs="?", help="small systolic design to generate and verify (default "
+                                             "designs/sa_ws_4x4_sf4_e4m3.yaml)")
+    p.add_argument("--at-scale", metavar="DESIGN", help="realistic design for the model simulation (default: "
+                                                        "the catalog design sharing DESIGN's formats)")
+    p.add_argument("--seq", type=int, default=128, help="sequence length of the whole-model run (default 128)")
+    p.add_argument("--no-quantize", action="store_true", help="skip step 1 (the quantization study, ~1 min)")
     p.add_argument("-o", "--out", default="results/flow", help="output directory (default results/flow)")
+    p.add_argument("--build", default="build", help="RTL artefact root (default build/)")
     return p
 
 
 def cmd_flow(args) -> int:
-    path = bundled_model()
-    status = run_quant_study(path, quant_error.flow_specs(), 128, None, args.out)
-    from . import bbs_report
-    bbs_report.run(linear_weights(read_tensors(path)), args.out, Path(path).name)
-    return status
+    from . import flow
+
+    if args.seq < 1:
+        raise WorkloadError(f"--seq {args.seq}: must be a positive integer")
+    return flow.run(args.design, args.at_scale, args.out, args.build, seq=args.seq, quantize=not args.no_quantize)
 
 
 # ---- simulate -------------------------------------------------------------------------------------

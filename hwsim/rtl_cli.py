@@ -19,7 +19,7 @@ def add_rtl(sub):
     p = sub.add_parser("rtl", help="emit Verilog + ports.json for designs; --area synthesizes, --lint lints",
                        description="Generate the RTL of each design into build/<name>-<hash>/ "
                                    "(<name>.v, ports.json, design.resolved.yaml).")
-    p.add_argument("designs", nargs="+", help="design YAML files (kinds with RTL: decoder, pe)")
+    p.add_argument("designs", nargs="+", help="design YAML files (kinds with RTL: decoder, pe, systolic)")
     p.add_argument("--area", action="store_true", help="Yosys synthesis: LUT/FF/carry/DSP counts (area-<target>.txt)")
     p.add_argument("--target", default="xc7", help="synthesis target: xc7 (default), ecp5, ice40, generic")
     p.add_argument("--lint", action="store_true", help="verilator --lint-only -Wall with the named Amaranth waivers")
@@ -80,6 +80,13 @@ def _describe(comp) -> str:
         t = comp.table
         return (f"decoder {t.describe()}; {comp.structure.describe()}; combinational")
     sp = comp.spec
+    if hasattr(comp, "config"):             # systolic array
+        c = comp.config
+        mems = ", ".join(f"{k} {g.depth}x{g.word_bits}b" for k, g in c.memories().items())
+        return (f"systolic {c.rows}x{c.cols} {c.dataflow.upper()}, PE latency {c.pe_latency}: "
+                f"{sp.weight.format} ({sp.weight.width}b, 2^-{sp.weight.frac_bits}) x {sp.activation.format} "
+                f"({sp.activation.width}b, 2^-{sp.activation.frac_bits}) -> int{sp.acc_width} (2^-{sp.product_frac}, "
+                f"wraps); memories (words x bits): {mems}; GEMM shape inputs {c.dim_bits}b")
     return (f"PE {sp.weight.format} ({sp.weight.width}b, 2^-{sp.weight.frac_bits}"
             f"{f', {sp.weight.meta_bits}-bit meta' if sp.weight.use_meta else ''}) x {sp.activation.format} "
             f"({sp.activation.width}b, 2^-{sp.activation.frac_bits}) -> product {sp.product_width}b, "

