@@ -63,6 +63,19 @@ def plot_layers(res, path: str | Path) -> Path:
     return p
 
 
+def _label_clusters(pts, ratio: float = 1.25):
+    """Greedily merge points within `ratio` of each other on both log axes (labels would overlap)."""
+    clusters = []
+    for x, y, name in sorted(pts):
+        for c in clusters:
+            if max(x / c[0], c[0] / x) < ratio and max(y / c[1], c[1] / y) < ratio:
+                c[2].append(name)
+                break
+        else:
+            clusters.append((x, y, [name]))
+    return clusters
+
+
 def plot_roofline(res, path: str | Path) -> Path:
     plt = _plt()
     d = res.design
@@ -81,9 +94,10 @@ def plot_roofline(res, path: str | Path) -> Path:
     lo, hi = min(xs.min(), peak / bw) / 4, max(xs.max(), peak / bw) * 4
     xr = np.logspace(np.log10(lo), np.log10(hi), 200)
     ax.loglog(xr, np.minimum(peak, bw * xr), "k-", lw=2, label=f"roof: {peak} MAC/cycle, {bw:g} B/cycle")
-    for ai, perf, name in pts:
+    for ai, perf, _ in pts:
         ax.loglog([ai], [perf], "o", ms=6)
-        ax.annotate(name, (ai, perf), fontsize=7, xytext=(3, 3), textcoords="offset points")
+    for ai, perf, names in _label_clusters(pts):  # one label per cluster of nearby points
+        ax.annotate(", ".join(names), (ai, perf), fontsize=7, xytext=(4, 4), textcoords="offset points")
     ax.set_xlabel("arithmetic intensity (MAC / DRAM byte" + (", compulsory traffic)" if compulsory else ")"))
     ax.set_ylabel("achieved MAC / cycle")
     ax.set_ylim(top=peak * 2)
