@@ -22,7 +22,7 @@ from hwsim.design import load, loads
 from rtl_gen.errors import NoDecoderError, RTLError, UnsupportedKindError, WidthError
 from rtl_gen.systolic import (SEL, SystolicArray, SystolicConfig, WorkloadTooLarge, pack_lanes, tile_words,
                               unpack_lanes, untile_words)
-from rtl_gen.verilog import component_for, emit, to_verilog, verilog_ports
+from rtl_gen.verilog import emit, verilog_ports
 from testbenches import systolic as S
 from testbenches.amaranth_sim import AmaranthIO, port_signals
 from testbenches.verilator import lint
@@ -285,7 +285,8 @@ def test_design_on_every_level(name):
     by = {r.backend: r for r in rep.results}
     assert list(by) == ["model", "hwsim", "amaranth", "verilator"]
     assert by["verilator"].cycles == by["amaranth"].cycles == by["hwsim"].cycles > 0
-    assert by["verilator"].checked == by["hwsim"].checked == 2 * by["model"].checked
+    assert by["verilator"].checked == by["hwsim"].checked == by["model"].checked > 0
+    assert by["model"].cycles is None   # values only; the other three also match every write cycle
     assert (rep.directory / "verify.txt").read_text().startswith("PASS")
 
 
