@@ -63,14 +63,35 @@ def _fresh_copy(art_dir: Path, root: Path, tag: str) -> Path:
     return d
 
 
-def _test_seconds(results_xml: Path) -> float:
+def build_times(art_dir: Path, root: Path, have_ccache: bool) -> tuple[float, float | None, float]:
+    """Seconds of a cold Verilator build, one with a warm ccache (None without ccache) and a cached
+    one, each on its own copy of the artefacts; leaves the real build in art_dir."""
+    from testbenches import runner
+
+    t = time.perf_counter()
+    runner.build(_fresh_copy(art_dir, root, "cold"), use_ccache=False)
+    cold = time.perf_counter() - t
+    cc = None
+    if have_ccache:
+        runner.build(_fresh_copy(art_dir, root, "warmup"), use_ccache=True)   # populate ccache
+        t = time.perf_counter()
+        runner.build(_fresh_copy(art_dir, root, "ccache"), use_ccache=True)
+        cc = time.perf_counter() - t
+    runner.build(art_dir)                                                     # the real one
+    t = time.perf_counter()
+    runner.build(art_dir)
+    return cold, cc, time.perf_counter() - t
+
+
+def cocotb_seconds(results_xml: Path) -> float:
+    """Simulation time of the (single) cocotb test, from its results.xml."""
     tc = ET.parse(results_xml).getroot().find(".//testcase")
     return float(tc.get("time"))
 
 
 def bench_builds(indices, root: Path) -> list[list]:
     from rtl_gen.verilog import emit
-    from testbenches import amaranth_sim, runner
+    from testbenches import amaranth_sim
     from testbenches.verilator import ccache
     from testbenches.verify import run_verilator, vectors_for
     from rtl_gen.verilog import component_for
@@ -84,25 +105,13 @@ def bench_builds(indices, root: Path) -> list[list]:
         d = pe_design(i, label, w, a, acc, meta)
         comp = component_for(d)
         art = emit(d, root, component=comp)
-        t = time.perf_counter()
-        runner.build(_fresh_copy(art.directory, root, "cold"), use_ccache=False)
-        cold = time.perf_counter() - t
-        cc = None
-        if have_ccache:
-            runner.build(_fresh_copy(art.directory, root, "warmup"), use_ccache=True)   # populate ccache
-            t = time.perf_counter()
-            runner.build(_fresh_copy(art.directory, root, "ccache"), use_ccache=True)
-            cc = time.perf_counter() - t
-        runner.build(art.directory)                                                     # the real one
-        t = time.perf_counter()
-        runner.build(art.directory)
-        cached = time.perf_counter() - t
+        cold, cc, cached = build_times(art.directory, root, have_ccache)
         # simulation speed on the design's verification vectors
         vs = vectors_for(comp, seed=0)
         got, b, run = run_verilator(art.directory, __import__("json").loads(art.ports.read_text()), vs)
         ok_v = check(vs, got, "verilator").ok
         cycles = int(got["cycles"][0])
-        tsim = _test_seconds(run.results_xml)
+        tsim = cocotb_seconds(run.results_xml)
         t = time.perf_counter()
         got_a = amaranth_sim.run_pe(comp, vs)
         tam = time.perf_counter() - t

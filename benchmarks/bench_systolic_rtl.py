@@ -20,7 +20,6 @@ import shutil
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -29,22 +28,11 @@ sys.path.insert(0, str(REPO))
 from hwsim.design import load  # noqa: E402
 from hwsim.report import Progress, atomic_write, format_table  # noqa: E402
 
+from bench_rtl import build_times, cocotb_seconds  # noqa: E402  (same folder)
+
 DESIGNS = ["sa_ws_2x2_int8", "sa_ws_4x4_int8", "sa_ws_8x8_int8", "sa_os_8x8_int8", "sa_is_8x8_int8",
            "sa_ws_4x4_sf4_e4m3"]
 QUICK = ["sa_ws_2x2_int8", "sa_ws_8x8_int8"]
-
-
-def _fresh_copy(art_dir: Path, root: Path, tag: str) -> Path:
-    d = root / f"{art_dir.name}-{tag}"
-    d.mkdir(parents=True)
-    for f in art_dir.iterdir():
-        if f.is_file():
-            shutil.copy(f, d / f.name)
-    return d
-
-
-def _test_seconds(results_xml: Path) -> float:
-    return float(ET.parse(results_xml).getroot().find(".//testcase").get("time"))
 
 
 def bench(names, root: Path, area: bool) -> tuple[list[list], list[list]]:
@@ -52,7 +40,7 @@ def bench(names, root: Path, area: bool) -> tuple[list[list], list[list]]:
 
     from rtl_gen.systolic import SystolicArray
     from rtl_gen.verilog import emit
-    from testbenches import runner
+
     from testbenches import systolic as S
     from testbenches.verilator import ccache
 
@@ -66,25 +54,13 @@ def bench(names, root: Path, area: bool) -> tuple[list[list], list[list]]:
         t = time.perf_counter()
         art = emit(d, root, component=comp)
         t_emit = time.perf_counter() - t
-        t = time.perf_counter()
-        runner.build(_fresh_copy(art.directory, root, "cold"), use_ccache=False)
-        cold = time.perf_counter() - t
-        cc = None
-        if have_ccache:
-            runner.build(_fresh_copy(art.directory, root, "warmup"), use_ccache=True)
-            t = time.perf_counter()
-            runner.build(_fresh_copy(art.directory, root, "ccache"), use_ccache=True)
-            cc = time.perf_counter() - t
-        runner.build(art.directory)
-        t = time.perf_counter()
-        runner.build(art.directory)
-        cached = time.perf_counter() - t
+        cold, cc, cached = build_times(art.directory, root, have_ccache)
         # the design's seeded workload set, three seeds (18 GEMMs)
         shapes = S.default_shapes(cfg.rows, cfg.cols) * 3
         vs = S.systolic_vectors(cfg, shapes, seed=11)
         got, b, run = S.run_verilator(cfg, art.directory, vs)
         ok_v = S.check(vs, got, "verilator").ok
-        tsim = _test_seconds(run.results_xml)
+        tsim = cocotb_seconds(run.results_xml)
         arr = int(np.sum(got["cycles"]))
         allc = arr + int(np.sum(got["io_cycles"]))
         t = time.perf_counter()
