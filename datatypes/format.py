@@ -11,11 +11,14 @@ elements) and ``code_values`` (the exact decoded value of every code under a met
 from __future__ import annotations
 
 import math
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 
 from .errors import FormatError, InputError, InputTypeError
+
+if TYPE_CHECKING:
+    from .qtensor import QuantizedTensor
 
 #: Sentinel for "use the format's default group size".
 DEFAULT = object()

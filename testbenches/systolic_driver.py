@@ -16,9 +16,12 @@ after edge e_c, and ``done`` reads 1 in cycle N.
 
 from __future__ import annotations
 
-from typing import Any, Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import numpy as np
+
+if TYPE_CHECKING:   # annotations only: importing it here would load the heavy modules in cocotb
+    from .vectorset import VectorSet
 
 
 def fill_pattern(addr: int, width: int) -> int:
