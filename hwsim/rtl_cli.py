@@ -97,15 +97,20 @@ def _describe(comp) -> str:
 # ---- verify -----------------------------------------------------------------------------------------
 def add_verify(sub):
     p = sub.add_parser("verify", help="build and run a design on every level; pass/fail with counts",
-                       description="Emit each design, generate its vectors (exhaustive codes / code pairs + "
-                                   "a random overflowing accumulate stream), and check the numpy model, "
-                                   "amaranth.sim and cocotb/Verilator against the datatypes model, bit-exact, "
-                                   "and against the cycle model, cycle-exact.")
+                       description="Emit each design, generate its vectors and check every level against "
+                                   "the datatypes model (bit-exact) and the cycle model (cycle-exact). "
+                                   "Decoders and PEs: exhaustive codes / code pairs + a random overflowing "
+                                   "accumulate stream on the numpy model, amaranth.sim and cocotb/Verilator. "
+                                   "Systolic arrays: a seeded GEMM set on the numpy reference, hwsim's "
+                                   "cycle-level kernels (both under 'model'), amaranth.sim and "
+                                   "cocotb/Verilator, including the cycle of every result write.")
     p.add_argument("designs", nargs="+", help="design YAML files")
     p.add_argument("--waves", action="store_true", help="write an FST waveform (build/<name>-<hash>/run/dump.fst)")
     p.add_argument("--backends", default="model,amaranth,verilator",
-                   help="comma-separated subset of model,amaranth,verilator (default all)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random accumulate stream (default 0)")
+                   help="comma-separated subset of model,amaranth,verilator (default all; for a systolic "
+                        "array 'model' runs numpy and hwsim)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the random accumulate stream / GEMM operands (default 0)")
     p.add_argument("-o", "--out", default="build", help="artefact root (default build/)")
     return p
 
