@@ -139,6 +139,18 @@ def stationary_kernel(S, X, out, wcyc, R, C, L, sh, sho, counters):
     counters[CYCLES] = cyc
 
 
+@njit(cache=True, inline="always")
+def _drain_row(out, wcyc, outreg, row, m0, n0, ru, cu, sho, cyc, counters):
+    """OS drain: in cycle ``cyc`` output-register row ``row`` of the fold at (m0, n0) (ru x cu used)
+    is written to the result memory, if that row is used."""
+    if row < ru:
+        for c in range(cu):
+            out[m0 + row, n0 + c] = _wrap(np.int64(outreg[row, c]), sho)
+            wcyc[m0 + row, n0 + c] = cyc
+        counters[OUT_WRITES] += cu
+        counters[LAST_WRITE] = cyc
+
+
 @njit(cache=True, boundscheck=False)
 def output_stationary_kernel(A, W, out, wcyc, R, C, L, sh, sho, counters):
     """Output-stationary array: PE (r, c) accumulates Y[m0 + r, n0 + c] over k.
@@ -185,13 +197,7 @@ def output_stationary_kernel(A, W, out, wcyc, R, C, L, sh, sho, counters):
             for s in range(P):
                 # drain of the previous fold: bottom output register row = tile row R-1-s
                 if draining and s < R:
-                    row = R - 1 - s
-                    if row < d_ru:
-                        for c in range(d_cu):
-                            out[d_m0 + row, d_n0 + c] = _wrap(np.int64(outreg[row, c]), sho)
-                            wcyc[d_m0 + row, d_n0 + c] = cyc
-                        counters[OUT_WRITES] += d_cu
-                        counters[LAST_WRITE] = cyc
+                    _drain_row(out, wcyc, outreg, R - 1 - s, d_m0, d_n0, d_ru, d_cu, sho, cyc, counters)
                 # operand reads: column s of the A tile, row s of the W tile
                 sa = s % R
                 sw = s % C
@@ -250,13 +256,7 @@ def output_stationary_kernel(A, W, out, wcyc, R, C, L, sh, sho, counters):
             d_cu = cu
     # drain of the last fold
     for s in range(R):
-        row = R - 1 - s
-        if row < d_ru:
-            for c in range(d_cu):
-                out[d_m0 + row, d_n0 + c] = _wrap(np.int64(outreg[row, c]), sho)
-                wcyc[d_m0 + row, d_n0 + c] = cyc
-            counters[OUT_WRITES] += d_cu
-            counters[LAST_WRITE] = cyc
+        _drain_row(out, wcyc, outreg, R - 1 - s, d_m0, d_n0, d_ru, d_cu, sho, cyc, counters)
         cyc += 1
     counters[CYCLES] = cyc
 
