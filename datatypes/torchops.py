@@ -138,6 +138,15 @@ def _ceil_log2(x):
     return n
 
 
+@njit(cache=True, inline="always")
+def _add_ilp_block(acc, buf, i, lanes):
+    """Level-0 accumulators += block ``i`` of SUM_ILP elements (ATen's inner ``row_sum`` loop)."""
+    for k in range(SUM_ILP):
+        base = (i * SUM_ILP + k) * lanes
+        for l in range(lanes):
+            acc[0, k, l] += buf[base + l]
+
+
 @njit(cache=True)
 def _row_sum(buf, size, lanes, scratch):
     """ATen ``row_sum`` of ``size`` elements of ``lanes`` float32 each (element i = buf[i*lanes :
@@ -152,10 +161,7 @@ def _row_sum(buf, size, lanes, scratch):
     i = 0
     while i + level_step <= size_ilp:
         for _ in range(level_step):
-            for k in range(SUM_ILP):
-                base = (i * SUM_ILP + k) * lanes
-                for l in range(lanes):
-                    acc[0, k, l] += buf[base + l]
+            _add_ilp_block(acc, buf, i, lanes)
             i += 1
         for j in range(1, num_levels):
             for k in range(SUM_ILP):
@@ -165,10 +171,7 @@ def _row_sum(buf, size, lanes, scratch):
             if (i & (level_mask << (j * level_power))) != 0:
                 break
     while i < size_ilp:
-        for k in range(SUM_ILP):
-            base = (i * SUM_ILP + k) * lanes
-            for l in range(lanes):
-                acc[0, k, l] += buf[base + l]
+        _add_ilp_block(acc, buf, i, lanes)
         i += 1
     for j in range(1, num_levels):
         for k in range(SUM_ILP):
