@@ -58,6 +58,18 @@ def run_decoder(dec, vs: VectorSet) -> dict[str, np.ndarray]:
     return {"value": result["value"], "invalid": result["invalid"].astype(bool)}
 
 
+def run_clocked_sim(dut, testbench, vcd: str | None = None) -> None:
+    """Run the async ``testbench(ctx)`` against ``dut`` under a clock, writing a VCD if asked."""
+    sim = Simulator(dut)
+    sim.add_clock(1e-8)
+    sim.add_testbench(testbench)
+    if vcd:
+        with sim.write_vcd(vcd):
+            sim.run()
+    else:
+        sim.run()
+
+
 def run_pe(pe, vs: VectorSet, vcd: str | None = None) -> dict[str, np.ndarray]:
     """Run the PE vectors under amaranth.sim; returns outputs, in/out handshake cycles, cycles."""
     ports = describe_ports(pe, "dut")
@@ -76,14 +88,7 @@ def run_pe(pe, vs: VectorSet, vcd: str | None = None) -> dict[str, np.ndarray]:
         box["cycles"] = await run_clocked(io, [drv, mon], lambda: mon.count >= n_out, _nothing, tick,
                                           max_cycles=4 * (vs.n + 64) + len(vs.schedule.get("in_valid", ())))
 
-    sim = Simulator(pe)
-    sim.add_clock(1e-8)
-    sim.add_testbench(tb)
-    if vcd:
-        with sim.write_vcd(vcd):
-            sim.run()
-    else:
-        sim.run()
+    run_clocked_sim(pe, tb, vcd)
     return {"outputs": int_array(mon.values, pe.spec.acc_width),
             "in_cycles": np.array(drv.accepted_cycles, dtype=np.int64),
             "out_cycles": np.array(mon.cycles, dtype=np.int64),

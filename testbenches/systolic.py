@@ -213,11 +213,9 @@ def decode_raw(cfg, vs: VectorSet, raw: dict[str, list]) -> dict[str, np.ndarray
 
 def run_amaranth(comp, vs: VectorSet, vcd: str | None = None) -> dict[str, np.ndarray]:
     """The generated component under amaranth.sim, driven by the same host driver as cocotb."""
-    from amaranth.sim import Simulator
-
     from rtl_gen.verilog import describe_ports
 
-    from .amaranth_sim import AmaranthIO, port_signals
+    from .amaranth_sim import AmaranthIO, port_signals, run_clocked_sim
     from .systolic_driver import run_gemms
 
     sysdoc = describe_ports(comp, "dut")["systolic"]
@@ -234,14 +232,7 @@ def run_amaranth(comp, vs: VectorSet, vcd: str | None = None) -> dict[str, np.nd
 
         box["raw"] = await run_gemms(io, nothing, tick, sysdoc, jobs_of(vs))
 
-    sim = Simulator(comp)
-    sim.add_clock(1e-8)
-    sim.add_testbench(tb)
-    if vcd:
-        with sim.write_vcd(vcd):
-            sim.run()
-    else:
-        sim.run()
+    run_clocked_sim(comp, tb, vcd)
     return decode_raw(comp.config, vs, box["raw"])
 
 
