@@ -58,9 +58,7 @@ def plot_layers(res, path: str | Path) -> Path:
     ax.legend(h1 + h2, l1 + l2, fontsize=7, loc="lower left")
     ax.set_title(_title(res), fontsize=9)
     fig.tight_layout()
-    p = save_figure(fig, path)
-    plt.close(fig)
-    return p
+    return save_figure(fig, path)
 
 
 def _label_clusters(pts, ratio: float = 1.25):
@@ -105,9 +103,7 @@ def plot_roofline(res, path: str | Path) -> Path:
     ax.legend(fontsize=7, loc="lower right")
     ax.set_title(_title(res), fontsize=9)
     fig.tight_layout()
-    p = save_figure(fig, path)
-    plt.close(fig)
-    return p
+    return save_figure(fig, path)
 
 
 def timeline_segments(res, max_folds_per_layer: int = 5000):
@@ -168,9 +164,7 @@ def plot_timeline(res, path: str | Path) -> Path:
     ax.set_ylabel("fold utilisation %")
     ax.set_title(_title(res) + f"  ({res.cycles:,} cycles)", fontsize=9)
     fig.tight_layout()
-    p = save_figure(fig, path)
-    plt.close(fig)
-    return p
+    return save_figure(fig, path)
 
 
 def write_all(res, outdir: str | Path, stem: str = "systolic") -> dict[str, Path]:

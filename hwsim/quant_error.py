@@ -168,5 +168,4 @@ def write_outputs(rows: list[ErrorRow], outdir: str | Path, title: str) -> dict[
     ax.set_ylim(bottom=max(0.0, lo - 2))
     ax.grid(axis="y", alpha=0.3)
     save_figure(fig, paths["png"])
-    plt.close(fig)
     return paths

@@ -26,11 +26,16 @@ def atomic_write(path: str | Path, data: str | bytes) -> Path:
 
 
 def save_figure(fig: Any, path: str | Path, dpi: int = 120) -> Path:
-    """Save a matplotlib figure as PNG atomically."""
+    """Save a matplotlib figure as PNG atomically and close it."""
     import io
 
+    import matplotlib.pyplot as plt
+
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    try:
+        fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return atomic_write(path, buf.getvalue())
 
 
