@@ -43,7 +43,6 @@ where it works in bf16, and integer weights as int16. fp16 results are stored as
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import io
 import sys
@@ -52,7 +51,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate_vectors import COMMITS, load_functions, to_np  # noqa: E402
+from generate_vectors import COMMITS, generate, load_functions, to_np  # noqa: E402
 
 OUT = Path(__file__).resolve().parents[1] / "data" / "reference_vectors_research.npz"
 
@@ -256,37 +255,7 @@ CASES = {
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--repo", action="append", default=[], metavar="NAME=GITDIR",
-                    help=f"reference repository git dir; NAME one of {', '.join(CASES)}")
-    ap.add_argument("--out", type=Path, default=OUT, help=f"npz file to update (default {OUT})")
-    args = ap.parse_args()
-    repos = dict(r.split("=", 1) for r in args.repo)
-    unknown = set(repos) - set(CASES)
-    if unknown:
-        ap.error(f"unknown repository name(s) {sorted(unknown)}; known: {sorted(CASES)}")
-    import torch
-
-    torch.set_num_threads(1)
-    inputs = make_inputs()
-    data = dict(np.load(args.out)) if args.out.exists() else {}
-    data.update({f"input/{k}": v for k, v in inputs.items()})
-    data["meta/torch_version"] = np.array(torch.__version__)
-    for name, fn in CASES.items():
-        if name not in repos:
-            print(f"skip {name}: no --repo {name}=... given", file=sys.stderr)
-            continue
-        res = fn(repos[name], inputs)
-        data.update(res)
-        data[f"meta/commit/{name}"] = np.array(COMMITS[name])
-        if name == "nvfp4-razer":
-            data["meta/commit/nvfp4-razer-v0"] = np.array(COMMITS["nvfp4-razer-v0"])
-        print(f"{name}: {len(res)} vectors", file=sys.stderr)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp.npz")
-    np.savez_compressed(tmp, **data)
-    tmp.replace(args.out)
-    print(f"wrote {args.out} ({args.out.stat().st_size} bytes, {len(data)} arrays)", file=sys.stderr)
+    generate(__doc__, CASES, make_inputs, OUT, also_commits={"nvfp4-razer": ("nvfp4-razer-v0",)})
 
 
 if __name__ == "__main__":

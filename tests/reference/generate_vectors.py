@@ -151,17 +151,20 @@ CASES = {
 }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def generate(doc: str, cases: dict, make_inputs, default_out: Path, also_commits: dict | None = None) -> None:
+    """The command line of a vector generator: run every case whose repository is given and merge
+    the results (with the inputs, torch version and commits) into the npz file, atomically.
+    ``also_commits`` names further COMMITS entries to record with a case (its older versions)."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--repo", action="append", default=[], metavar="NAME=GITDIR",
-                    help=f"reference repository git dir; NAME one of {', '.join(CASES)}")
-    ap.add_argument("--out", type=Path, default=OUT, help=f"npz file to update (default {OUT})")
+                    help=f"reference repository git dir; NAME one of {', '.join(cases)}")
+    ap.add_argument("--out", type=Path, default=default_out, help=f"npz file to update (default {default_out})")
     args = ap.parse_args()
     out_path = args.out
     repos = dict(r.split("=", 1) for r in args.repo)
-    unknown = set(repos) - set(CASES)
+    unknown = set(repos) - set(cases)
     if unknown:
-        ap.error(f"unknown repository name(s) {sorted(unknown)}; known: {sorted(CASES)}")
+        ap.error(f"unknown repository name(s) {sorted(unknown)}; known: {sorted(cases)}")
     import torch
 
     torch.set_num_threads(1)
@@ -169,19 +172,24 @@ def main() -> None:
     data = dict(np.load(out_path)) if out_path.exists() else {}
     data.update({f"input/{k}": v for k, v in inputs.items()})
     data["meta/torch_version"] = np.array(torch.__version__)
-    for name, fn in CASES.items():
+    for name, fn in cases.items():
         if name not in repos:
             print(f"skip {name}: no --repo {name}=... given", file=sys.stderr)
             continue
         res = fn(repos[name], inputs)
         data.update(res)
-        data[f"meta/commit/{name}"] = np.array(COMMITS[name])
+        for c in (name, *(also_commits or {}).get(name, ())):
+            data[f"meta/commit/{c}"] = np.array(COMMITS[c])
         print(f"{name}: {len(res)} vectors", file=sys.stderr)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     tmp = out_path.with_suffix(".tmp.npz")
     np.savez_compressed(tmp, **data)
     tmp.replace(out_path)
     print(f"wrote {out_path} ({out_path.stat().st_size} bytes, {len(data)} arrays)", file=sys.stderr)
+
+
+def main() -> None:
+    generate(__doc__, CASES, make_inputs, OUT)
 
 
 if __name__ == "__main__":
