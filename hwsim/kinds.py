@@ -1,0 +1,81 @@
+"""The kind registry: the one plug-in point of an accelerator kind.
+
+Each kind is registered once, below, with the modules that implement it, named by string so that
+importing this registry imports no Amaranth, Numba or cocotb. Every command (``simulate``, ``rtl``,
+``verify``, ``flow``, ``sweep``) looks a kind up here; nothing else dispatches on kind names.
+
+A kind's modules, by role (``module`` or ``module:attribute``):
+
+spec       module with ``SECTIONS: dict[str, type]`` -- one frozen dataclass per YAML section
+           (:mod:`hwsim.spec`) -- and optionally ``check(design) -> None`` for rules across sections
+           (raises :class:`hwsim.spec.SpecError`).
+simulator  ``build(design) -> Simulator``; ``Simulator.run(workload, mode=..., compat=..., seed=...)``
+           returns a result with ``to_dict()`` (``stats.cycles``, ``layers[]``), ``render()`` (the
+           text report) and ``layer_rows()`` (header, rows of ``layers.csv``).
+report     optional: ``plots(result, out_dir) -> list[Path]`` (PNG files next to the report).
+rtl        ``component(design) -> amaranth.lib.wiring.Component`` (the generated top).
+bench      module with the level-independent bench: ``vectors(design, seed)``, ``run(level, ...)``,
+           ``check(...)`` (see :mod:`testbenches.bench`).
+compat     published simulators the kind reproduces: ``{name: what it is}`` (``--compat NAME``).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    summary: str
+    spec: str
+    simulator: str | None = None
+    report: str | None = None
+    rtl: str | None = None
+    bench: str | None = None
+    modes: tuple[str, ...] = ()
+    compat: Mapping[str, str] = field(default_factory=dict)
+
+    def load(self, role: str) -> Any:
+        """Import what the kind registered for ``role`` (``spec``, ``simulator``, ``rtl``, ...)."""
+        ref = getattr(self, role)
+        if ref is None:
+            raise LookupError(f"kind {self.name!r} has no {role}; kinds with one: "
+                              f"{', '.join(k.name for k in KINDS.values() if getattr(k, role))}")
+        module, _, attr = ref.partition(":")
+        obj = importlib.import_module(module)
+        return getattr(obj, attr) if attr else obj
+
+    @property
+    def sections(self) -> dict[str, type]:
+        return self.load("spec").SECTIONS
+
+
+def _register(*kinds: Kind) -> dict[str, Kind]:
+    return {k.name: k for k in kinds}
+
+
+KINDS: dict[str, Kind] = _register(
+    Kind("systolic", "systolic array (weight/output/input stationary), SCALE-Sim-compatible reporting",
+         spec="hwsim.systolic.spec", simulator="hwsim.systolic.sim:build", report="hwsim.systolic.plots",
+         rtl="rtl_gen.systolic:component", bench="testbenches.systolic",
+         modes=("auto", "cycle", "analytical"), compat={"scalesim": "SCALE-Sim 3.0.0"}),
+    Kind("pe", "one multiply-accumulate processing element (stream in, accumulator out)",
+         spec="hwsim.pe.spec", rtl="rtl_gen.pe:component", bench="testbenches.pe"),
+    Kind("decoder", "a number-format decoder (code + group metadata -> exact fixed-point value)",
+         spec="hwsim.pe.decoder_spec", rtl="rtl_gen.decoder:component", bench="testbenches.pe"),
+)
+
+
+def get(name: str) -> Kind:
+    try:
+        return KINDS[name]
+    except (KeyError, TypeError):
+        raise LookupError(f"kind = {name!r}: allowed: {', '.join(KINDS)}") from None
+
+
+def with_role(role: str) -> list[Kind]:
+    """The kinds that registered ``role`` (e.g. every kind with RTL)."""
+    return [k for k in KINDS.values() if getattr(k, role)]
