@@ -318,7 +318,8 @@ def _codes(slot, cap, levels, lut, half, row, s, n):
     out = row[s:s + n]
     for i in range(n):
         lv = levels[i]
-        m = lut[np.int64(abs(lv))]
+        a = abs(lv)
+        m = lut[np.int64(a)] if a < lut.shape[0] else lut[lut.shape[0] - 1]   # bounded index
         code = (m | half) if lv < np.float32(0.0) else m
         out[i] = half if (slot > 0) & (cap[i] == slot) else code
 

@@ -38,7 +38,10 @@ def as_float_array(x: Any, *, what: str = "x") -> np.ndarray:
     """
     if isinstance(x, (str, bytes)):
         raise InputTypeError(f"{what} must be an array of real floating-point values, not {type(x).__name__}")
-    arr = np.asarray(x)
+    try:
+        arr = np.asarray(x)
+    except (ValueError, TypeError) as e:       # ragged nested lists, objects numpy cannot hold
+        raise InputError(f"{what} is not a rectangular array of numbers ({str(e).splitlines()[0][:120]})") from None
     kind = arr.dtype.kind
     if kind in "iub":
         raise InputTypeError(
@@ -141,7 +144,7 @@ class Format:
         shape = arr.shape
         x2 = np.ascontiguousarray(arr.reshape(-1, shape[-1]))
         geff, _ = group_layout(shape[-1], g)
-        codes, scales, meta, tscale = self._quantize2d(x2, geff, opts)
+        codes, scales, meta, tscale = self._quantize2d_checked(x, shape, x2, geff, opts)
         lead = shape[:-1]
         return QuantizedTensor(
             format=self, codes=codes.reshape(shape),
@@ -196,6 +199,46 @@ class Format:
         """Inverse of :meth:`pack_group_data`."""
         return scales, meta
 
+    def _quantize2d_checked(self, x: Any, shape: tuple, x2: np.ndarray, g: int, opts: dict[str, Any]):
+        """``_quantize2d`` between two checks: the input converted to the compute dtype is finite (a
+        float64 value beyond the float32 range becomes inf there), and the result is finite (near
+        the top of that range a format's scale or range arithmetic can overflow): an InputError
+        saying so instead of inf scales or NaN outputs. The result is dequantized for the check only
+        when max |x| is within 2**8 of the dtype's maximum (or a scale is not finite)."""
+        hi, lo = x2.max(), x2.min()
+        if not (np.isfinite(hi) and np.isfinite(lo)):
+            bad = np.flatnonzero(~np.isfinite(x2))
+            first = tuple(int(i) for i in np.unravel_index(int(bad[0]), shape))
+            value = np.asarray(x).reshape(-1)[int(bad[0])] if np.size(x) == x2.size else x2.flat[int(bad[0])]
+            raise InputError(
+                f"x: {len(bad)} value(s) beyond the {x2.dtype} range of format {self.name!r} (|x| <= "
+                f"{float(np.finfo(x2.dtype).max):.7g}), first at index {first} = {float(value):.6g}; scale "
+                f"the tensor down")
+        res = self._quantize2d(x2, g, opts)
+        amax = max(abs(float(hi)), abs(float(lo)))
+        top = min(float(np.finfo(x2.dtype).max), float(np.finfo(_OUTPUT_DTYPES.get(self.output_dtype, x2.dtype)).max))
+        bad_scale = _nonfinite(res[1]) or _nonfinite(res[3])
+        tiny_scale = _subnormal(res[1]) or _subnormal(res[3])
+        big = amax > top * 2.0 ** -8
+        if bad_scale or tiny_scale or big:
+            from .qtensor import QuantizedTensor
+
+            lead = shape[:-1]
+            scales, meta = res[1], res[2]
+            q = QuantizedTensor(format=self, codes=res[0].reshape(shape),
+                                scales=None if scales is None else scales.reshape(lead + scales.shape[-1:]),
+                                meta=None if meta is None else meta.reshape(lead + meta.shape[-1:]),
+                                group_size=g, tensor_scale=res[3], options=opts)
+            with np.errstate(all="ignore"):
+                out = None if bad_scale else q.dequantize()
+            if bad_scale or not np.isfinite(out).all():
+                why = (f"max |x| = {amax:.6g} is too close to the top of the range ({top:.6g})" if big else
+                       "a group scale is subnormal (a group's values are all below ~1e-38)")
+                raise InputError(
+                    f"x: format {self.name!r} cannot quantize these values: its "
+                    f"{'scales' if bad_scale else 'reconstruction'} would hold inf/NaN; {why}")
+        return res
+
     # ---- for subclasses ----------------------------------------------------------------------
     def _validate_options(self, opts: dict[str, Any]) -> None:
         """Raise FormatError for option values the format cannot take."""
@@ -210,6 +253,25 @@ class Format:
 
     def _dequantize2d(self, codes, scales, meta, g: int, tensor_scale, opts) -> np.ndarray:
         raise NotImplementedError
+
+
+_OUTPUT_DTYPES = {"float16": np.float16, "float32": np.float32, "bfloat16": np.float32}
+
+
+def _subnormal(a: Any) -> bool:
+    """True for a float scale (array or number) with a subnormal value (0 < |s| < 2**-126)."""
+    if a is None:
+        return False
+    arr = np.abs(np.asarray(a))
+    return arr.dtype.kind == "f" and bool(((arr > 0) & (arr < np.finfo(np.float32).tiny)).any())
+
+
+def _nonfinite(a: Any) -> bool:
+    """True for a float scale (array or number) that holds inf or NaN."""
+    if a is None:
+        return False
+    arr = np.asarray(a)
+    return arr.dtype.kind == "f" and not np.isfinite(arr).all()
 
 
 def check_choice(fmt: Format, opts: dict, key: str, allowed: tuple) -> None:

@@ -50,8 +50,10 @@ def e2m1_round(x):
 
 @njit(cache=True, inline="always")
 def e2m1_code(q, lut):
-    """E2M1 code of an E2M1 value ``q`` (|q| <= 6); zero (either sign) gives code 0."""
-    c = lut[np.int64(abs(q) * np.float32(2.0))]
+    """E2M1 code of an E2M1 value ``q`` (|q| <= 6); zero (either sign) gives code 0. The table index
+    is bounded (|q| > 6, inf or NaN read the last entry), never a read outside the table."""
+    t = abs(q) * np.float32(2.0)
+    c = lut[np.int64(t)] if t < np.float32(lut.shape[0]) else lut[lut.shape[0] - 1]
     return c | np.uint8(8) if q < 0 else c
 
 
