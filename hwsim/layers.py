@@ -10,6 +10,15 @@ from typing import Iterable
 import numpy as np
 
 
+#: Largest GEMM dimension (M, N, K, and repeat) and most layers in one workload: bounds that keep every
+#: count an exact 64-bit integer and every per-layer report finite in size.
+MAX_DIM = 2 ** 31 - 1
+MAX_LAYERS = 10_000
+#: Most multiply-accumulates of one layer (all repeats) and of a whole workload: cycle and access counts
+#: then stay within int64 on every array the spec allows.
+MAX_MACS = 2 ** 56
+
+
 class WorkloadError(ValueError):
     """A workload that cannot be built: the message names the spec (or file and line), the field and the
     allowed values."""
@@ -20,7 +29,16 @@ def _positive(value, what: str, where: str) -> int:
         raise WorkloadError(f"{where}: {what} = {value!r}: expected a positive integer")
     if value <= 0:
         raise WorkloadError(f"{where}: {what} = {value}: must be a positive integer")
+    if value > MAX_DIM:
+        raise WorkloadError(f"{where}: {what} = {value}: at most {MAX_DIM:,} (2**31 - 1)")
     return int(value)
+
+
+def check_seed(seed) -> int:
+    """A simulator's ``seed`` argument: an integer 0 .. 2**32 - 1 (the CLI's --seed range)."""
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or not 0 <= seed < 2 ** 32:
+        raise WorkloadError(f"seed = {seed!r}: expected an integer 0 .. 2**32-1")
+    return int(seed)
 
 
 @dataclass(frozen=True)
@@ -45,6 +63,9 @@ class Gemm:
         where = self.source or f"layer {self.name!r}"
         for k in ("M", "N", "K", "repeat"):
             _positive(getattr(self, k), k, where)
+        if self.macs > MAX_MACS:
+            raise WorkloadError(f"{where}: layer {self.name!r}: M*N*K*repeat = {self.macs:,} multiply-"
+                                f"accumulates; at most {MAX_MACS:,} (2**56)")
 
     @property
     def macs(self) -> int:
@@ -178,6 +199,11 @@ def network(items: Iterable[Gemm | Conv], name: str = "network") -> Network:
             raise WorkloadError(f"not a layer: {it!r}")
     if not layers:
         raise WorkloadError(f"workload {name!r} has no layers")
+    if len(layers) > MAX_LAYERS:
+        raise WorkloadError(f"workload {name!r} has {len(layers):,} layers; at most {MAX_LAYERS:,}")
+    macs = sum(l.macs for l in layers)
+    if macs > MAX_MACS:
+        raise WorkloadError(f"workload {name!r}: {macs:,} multiply-accumulates in all; at most {MAX_MACS:,} (2**56)")
     return Network(name=name, layers=tuple(layers), convs=tuple(convs))
 
 

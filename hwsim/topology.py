@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from .layers import Conv, Gemm, Network, WorkloadError, network
+from .layers import MAX_LAYERS, Conv, Gemm, Network, WorkloadError, network
 
 
 class ScaleSimFileError(ValueError):
@@ -103,6 +103,10 @@ def read_topology(path: str | Path, kind: str | None = None) -> Network:
                     raise ScaleSimFileError(f"{where}: field 'Filter Width' = {s} is larger than "
                                             f"'IFMAP Width' = {w}")
                 if "DP" in name:                    # depthwise: one single-channel layer per channel
+                    if len(items) + c > MAX_LAYERS:
+                        raise ScaleSimFileError(f"{where}: field 'Channels' = {c}: a depthwise layer becomes "
+                                                f"one layer per channel; a workload has at most "
+                                                f"{MAX_LAYERS:,} layers")
                     for ch in range(c):
                         items.append(Conv(h, w, r, s, 1, nf, st, st, name=f"{name}Channel_{ch}",
                                           convention="scalesim", source=where))

@@ -21,7 +21,7 @@ import re
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from .layers import Conv, Gemm, Network, WorkloadError, _positive, network
+from .layers import Conv, Gemm, Network, WorkloadError, _positive, check_seed, network  # noqa: F401
 from .topology import read_topology
 
 
@@ -224,6 +224,8 @@ def parse(spec: str) -> Network:
         raise WorkloadError("empty workload; use gemm:M,N,K, conv:H,W,R,S,C,N[,stride[,pad]], "
                             "llm:<preset>[,seq=..], or a SCALE-Sim topology .csv")
     pieces = [s.strip() for s in spec.split(";") if s.strip()]
+    if not pieces:
+        raise WorkloadError(f"workload {spec!r}: no workload between the ';' separators")
     if len(pieces) > 1:
         nets = [parse(p) for p in pieces]
         return network([l for n in nets for l in n.layers], name="+".join(n.name for n in nets))

@@ -17,6 +17,11 @@ import numpy as np
 from ..report import save_figure
 
 
+#: Layers up to which the plots name each layer (and draw its boundary); a depthwise SCALE-Sim layer
+#: alone can bring thousands (hwsim.layers.MAX_LAYERS bounds them).
+MAX_LABELLED = 200
+
+
 def _plt():
     import matplotlib
 
@@ -36,20 +41,31 @@ def plot_layers(res, path: str | Path) -> Path:
     plt = _plt()
     names = [l.name for l in res.layers]
     x = np.arange(len(names))
-    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(names) + 3), 4.2))
+    # the figure grows with the layers up to MAX_LABELLED of them; beyond, a fixed width without names
+    fig, ax = plt.subplots(figsize=(max(6.0, 0.45 * len(names) + 3) if len(names) <= MAX_LABELLED else 12.0, 4.2))
     comp = np.array([l.compute_cycles for l in res.layers], float)
     stall = np.array([l.stall_cycles for l in res.layers], float)
-    ax.bar(x, comp, color="#4c72b0", label="compute cycles")
-    ax.bar(x, stall, bottom=comp, color="#dd8452", label="stall cycles (DRAM estimate)")
+    if len(names) <= MAX_LABELLED:
+        ax.bar(x, comp, color="#4c72b0", label="compute cycles")
+        ax.bar(x, stall, bottom=comp, color="#dd8452", label="stall cycles (DRAM estimate)")
+    else:                                    # one step outline per series, not a patch per layer
+        edges = np.arange(len(names) + 1) - 0.5
+        ax.stairs(comp, edges, fill=True, color="#4c72b0", label="compute cycles")
+        ax.stairs(comp + stall, edges, baseline=comp, fill=True, color="#dd8452",
+                  label="stall cycles (DRAM estimate)")
     ax.set_yscale("log")
     tot = comp + stall
     ax.set_ylim(max(0.5, tot.min() / 4), tot.max() * 3)
     ax.set_ylabel("cycles (all repeats)")
-    ax.set_xticks(x)
-    ax.set_xticklabels(names, rotation=60, ha="right", fontsize=8)
+    if len(names) <= MAX_LABELLED:
+        ax.set_xticks(x)
+        ax.set_xticklabels(names, rotation=60, ha="right", fontsize=8)
+    else:
+        ax.set_xlabel(f"layer (1..{len(names)})")
+    mk = ("o-", "s--") if len(names) <= MAX_LABELLED else ("-", "--")
     ax2 = ax.twinx()
-    ax2.plot(x, [100 * l.utilization for l in res.layers], "o-", color="#55a868", label="utilisation %")
-    ax2.plot(x, [100 * l.mapping_efficiency for l in res.layers], "s--", color="#c44e52",
+    ax2.plot(x, [100 * l.utilization for l in res.layers], mk[0], color="#55a868", label="utilisation %")
+    ax2.plot(x, [100 * l.mapping_efficiency for l in res.layers], mk[1], color="#c44e52",
              label="mapping efficiency %")
     ax2.set_ylim(0, 105)
     ax2.set_ylabel("%")
@@ -92,10 +108,14 @@ def plot_roofline(res, path: str | Path) -> Path:
     lo, hi = min(xs.min(), peak / bw) / 4, max(xs.max(), peak / bw) * 4
     xr = np.logspace(np.log10(lo), np.log10(hi), 200)
     ax.loglog(xr, np.minimum(peak, bw * xr), "k-", lw=2, label=f"roof: {peak} MAC/cycle, {bw:g} B/cycle")
-    for ai, perf, _ in pts:
-        ax.loglog([ai], [perf], "o", ms=6)
-    for ai, perf, names in _label_clusters(pts):  # one label per cluster of nearby points
-        ax.annotate(", ".join(names), (ai, perf), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    if len(pts) <= MAX_LABELLED:
+        for ai, perf, _ in pts:
+            ax.loglog([ai], [perf], "o", ms=6)
+        for ai, perf, names in _label_clusters(pts):  # one label per cluster of nearby points
+            ax.annotate(", ".join(names), (ai, perf), fontsize=7, xytext=(4, 4), textcoords="offset points")
+    else:                                            # many layers: one unlabelled scatter
+        ax.loglog([p[0] for p in pts], [p[1] for p in pts], "o", ms=3, alpha=0.5,
+                  label=f"{len(pts)} layers")
     ax.set_xlabel("arithmetic intensity (MAC / DRAM byte" + (", compulsory traffic)" if compulsory else ")"))
     ax.set_ylabel("achieved MAC / cycle")
     ax.set_ylim(top=peak * 2)
@@ -155,7 +175,7 @@ def plot_timeline(res, path: str | Path) -> Path:
     edges = np.append(s, s[-1] + dur[-1]).astype(float)
     ax.stairs(100 * u, edges, fill=True, alpha=0.6, color="#4c72b0")
     t = 0
-    for l in res.layers:
+    for l in res.layers[:MAX_LABELLED]:        # layer boundaries (not for thousands of layers)
         ax.axvline(t, color="k", lw=0.3, alpha=0.4)
         t += l.cycles
     ax.set_xlim(0, edges[-1])

@@ -44,15 +44,21 @@ from ..energy import EnergyTable
 
 from ..pe.model import PEError, PEFormat, pe_format, reference_gemm
 from ..report import Progress
-from ..workloads import Conv, Gemm, Network, WorkloadError, network, parse
+from ..workloads import Conv, Gemm, Network, WorkloadError, check_seed, network, parse
 from . import kernels as K_
 from .memory import memories, misfit
 from .result import LayerResult, SystolicResult
-from .timing import FoldPlan
+from .timing import MAX_COMPAT_FOLDS, FoldPlan
 
 #: mode="auto" runs the cycle-level kernels when a workload needs at most this many PE-cycles
 #: (one instance of every layer), else the analytical mode.
 AUTO_CYCLE_LIMIT = 3e8
+#: The cycle-level mode holds a layer's A, W and Y (M*K + K*N + M*N elements) in memory: at most this many.
+CYCLE_MAX_ELEMENTS = 1 << 26
+
+
+def _elements(layer: Gemm) -> int:
+    return layer.M * layer.K + layer.K * layer.N + layer.M * layer.N
 
 
 def _bytes(elements: int, bits: int) -> float:
@@ -264,13 +270,26 @@ class SystolicSim:
             raise WorkloadError(f"compat = {compat!r}: the systolic kind reproduces scalesim (SCALE-Sim 3.0.0)")
         if operands not in ("random", "quantized"):
             raise WorkloadError(f"operands = {operands!r}: allowed: random, quantized")
+        check_seed(seed)
         notes = []
+        big = max(net.layers, key=_elements)
         if mode == "auto":
             pc = self.pe_cycles(net)
-            mode = "cycle" if pc <= AUTO_CYCLE_LIMIT else "analytical"
+            mode = "cycle" if pc <= AUTO_CYCLE_LIMIT and _elements(big) <= CYCLE_MAX_ELEMENTS else "analytical"
             if mode == "analytical":
                 notes.append(f"auto mode: {pc:.3g} PE-cycles > {AUTO_CYCLE_LIMIT:.0e}; analytical mode "
                              f"(equal to the cycle-level model by construction and by test)")
+        if mode == "cycle" and _elements(big) > CYCLE_MAX_ELEMENTS:
+            raise WorkloadError(f"{big.source or 'workload'}: layer {big.name!r}: the cycle-level mode holds "
+                                f"M*K + K*N + M*N = {_elements(big):,} operand and result elements; at most "
+                                f"{CYCLE_MAX_ELEMENTS:,} (use mode analytical)")
+        if compat == "scalesim":
+            worst = max(net.layers, key=lambda l: self.plan(l).folds)
+            if self.plan(worst).folds > MAX_COMPAT_FOLDS:
+                raise WorkloadError(f"{worst.source or 'workload'}: layer {worst.name!r} has "
+                                    f"{self.plan(worst).folds:,} folds on the {self.R}x{self.C} array; the "
+                                    f"SCALE-Sim-compatible report averages per fold and takes at most "
+                                    f"{MAX_COMPAT_FOLDS:,}")
         if data is not None and len(net.layers) != 1:
             raise WorkloadError("data can only be given for a one-layer workload")
         for l in net.layers:

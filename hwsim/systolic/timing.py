@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from ..layers import WorkloadError
 from . import kernels as K_
 
 
@@ -70,7 +71,7 @@ class FoldPlan:
         last column fold (ws/is) the last write comes C - cols_used cycles before the schedule ends."""
         if self.dataflow == "os":
             return self.cycles - 1
-        return self.cycles - 1 - (self.C - int(self.used_cols()[-1]))
+        return self.cycles - 1 - (self.C - self.last_cols)
 
     def write_cycles(self) -> np.ndarray:
         """Cycle in which each result element Y[m, n] is (finally) written, int64 [M, N] (closed form of
@@ -88,6 +89,16 @@ class FoldPlan:
         f = (col // C) * self.n_inner + (self.n_inner - 1)        # last row fold of the column fold
         return 1 + f * P + R + t + L * R + col % C
 
+    @property
+    def last_rows(self) -> int:
+        """Array rows used by the last inner fold (every other inner fold uses all R)."""
+        return self.rows_dim - self.R * (self.n_inner - 1)
+
+    @property
+    def last_cols(self) -> int:
+        """Array columns used by the last outer fold."""
+        return self.cols_dim - self.C * (self.n_outer - 1)
+
     def used_rows(self) -> np.ndarray:
         """Array rows used by each inner fold."""
         u = np.full(self.n_inner, self.R, np.int64)
@@ -104,9 +115,8 @@ class FoldPlan:
         ``limit`` caps the number of folds returned (the plan itself is O(1) in size)."""
         F = self.folds if limit is None else min(self.folds, limit)
         idx = np.arange(F, dtype=np.int64)
-        ur, uc = self.used_rows(), self.used_cols()
-        rows = ur[idx % self.n_inner]
-        cols = uc[idx // self.n_inner]
+        rows = np.where(idx % self.n_inner == self.n_inner - 1, self.last_rows, self.R).astype(np.int64)
+        cols = np.where(idx // self.n_inner == self.n_outer - 1, self.last_cols, self.C).astype(np.int64)
         macs = rows * cols * self.T
         P = self.fold_cycles
         return {"start": 1 + idx * P, "cycles": np.full(F, P, np.int64), "rows": rows, "cols": cols,
@@ -127,12 +137,16 @@ class FoldPlan:
 
     def trace(self) -> dict[str, Any]:
         """Compact trace (size independent of the number of folds)."""
-        ur, uc = self.used_rows(), self.used_cols()
+        lr, lc = self.last_rows, self.last_cols
         return {"fold_order": "column folds outer, row folds inner", "outer_folds": self.n_outer,
                 "inner_folds": self.n_inner, "fold_cycles": self.fold_cycles, "first_fold_start": 1,
-                "rows_per_inner_fold": [int(self.R), int(ur[-1])] if self.n_inner > 1 else [int(ur[-1])],
-                "cols_per_outer_fold": [int(self.C), int(uc[-1])] if self.n_outer > 1 else [int(uc[-1])],
+                "rows_per_inner_fold": [int(self.R), lr] if self.n_inner > 1 else [lr],
+                "cols_per_outer_fold": [int(self.C), lc] if self.n_outer > 1 else [lc],
                 "drain_tail": self.R if self.dataflow == "os" else 0}
+
+
+#: Most folds per layer of the SCALE-Sim-compatible report (its averages run over every fold).
+MAX_COMPAT_FOLDS = 10 ** 7
 
 
 def scalesim_metrics(plan: FoldPlan) -> dict[str, Any]:
@@ -146,6 +160,10 @@ def scalesim_metrics(plan: FoldPlan) -> dict[str, Any]:
     """
     R, C, T = plan.R, plan.C, plan.T
     F = plan.folds
+    if F > MAX_COMPAT_FOLDS:
+        raise WorkloadError(f"GEMM M={plan.M} N={plan.N} K={plan.K} has {F:,} folds on the {R}x{C} array; "
+                         f"the SCALE-Sim-compatible report averages per fold and takes at most "
+                         f"{MAX_COMPAT_FOLDS:,}")
     if plan.dataflow == "os":
         per_fold, util_cycles = T + R + C - 2, T + R + C - 2
     else:
