@@ -17,7 +17,7 @@ import yaml
 
 import datatypes as dt
 
-from .report import Progress, atomic_write, format_table, save_figure
+from .report import Progress, format_table, save_figure
 
 
 @dataclass(frozen=True)
@@ -39,14 +39,22 @@ def parse_spec(text: str) -> FormatSpec:
         if "=" not in p:
             raise dt.FormatError(f"format spec {text!r}: expected option=value after ':', got {p!r}")
         k, v = p.split("=", 1)
-        opts[k.strip()] = yaml.safe_load(v)
+        try:
+            opts[k.strip()] = yaml.safe_load(v)
+        except yaml.YAMLError as e:
+            raise dt.FormatError(f"format spec {text!r}: option value {v!r} is not a number, true/false or "
+                                 f"word ({str(e).splitlines()[0]})") from None
     fmt.check_options(opts)
     return FormatSpec(fmt, opts)
 
 
 def parse_specs(text: str | Iterable[str]) -> list[FormatSpec]:
     items = text.split(",") if isinstance(text, str) else list(text)
-    return [parse_spec(t) for t in items if t.strip()]
+    specs = [parse_spec(t) for t in items if t.strip()]
+    if not specs:
+        raise dt.FormatError(f"format specs {text!r}: no format named; give name[:option=value...] "
+                             f"separated by commas, or '4bit'")
+    return specs
 
 
 def _weight_format(name: str) -> bool:
@@ -84,6 +92,11 @@ class ErrorRow:
     sqnr_db: float
     max_abs_err: float
     seconds: float
+    error: str = ""             #: why the format failed on these tensors ("" = it did not)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.error)
 
 
 def error_table(tensors: dict[str, np.ndarray], specs: list[FormatSpec], group_size: int | None = 128,
@@ -105,12 +118,26 @@ def error_table(tensors: dict[str, np.ndarray], specs: list[FormatSpec], group_s
         err = 0.0
         bits = 0.0
         maxerr = 0.0
-        for t in tensors.values():
-            q = dt.quantize(t, spec.fmt, group_size=g, **spec.options)
-            d = q.dequantize().astype(np.float64) - t.astype(np.float64)
-            err += float(np.dot(d.ravel(), d.ravel()))
+        why = ""
+        for tname, t in tensors.items():
+            try:
+                q = dt.quantize(t, spec.fmt, group_size=g, **spec.options)
+            except dt.InputError as e:          # e.g. values the format's arithmetic overflows on
+                why = f"{tname}: {e}"
+                break
+            with np.errstate(all="ignore"):
+                d = q.dequantize().astype(np.float64) - t.astype(np.float64)
+                err += float(np.dot(d.ravel(), d.ravel()))
             maxerr = max(maxerr, float(np.abs(d).max()))
             bits += q.bits_per_element() * t.size
+            if not (math.isfinite(err) and math.isfinite(maxerr)):
+                why = f"{tname}: the reconstruction is not finite (inf/NaN)"
+                break
+        if why:                                  # never a number that could read as a result
+            rows.append(ErrorRow(spec.label, spec.fmt.bits, math.nan, math.nan, math.nan, math.nan,
+                                 time.perf_counter() - t0, error=why))
+            bar.step(spec.label)
+            continue
         sqnr = 10 * math.log10(signal / err) if err > 0 else math.inf
         rows.append(ErrorRow(spec.label, spec.fmt.bits, bits / n, err / n, sqnr, maxerr, time.perf_counter() - t0))
         bar.step(spec.label)
@@ -118,16 +145,21 @@ def error_table(tensors: dict[str, np.ndarray], specs: list[FormatSpec], group_s
 
 
 def render(rows: list[ErrorRow], sort: bool = True) -> str:
-    rs = sorted(rows, key=lambda r: -r.sqnr_db) if sort else rows
-    return format_table(
+    ok = [r for r in rows if not r.failed]
+    rs = sorted(ok, key=lambda r: -r.sqnr_db) if sort else ok
+    text = format_table(
         ["format", "bits/weight", "MSE", "SQNR dB", "max |err|"],
         [[r.label, f"{r.bits_per_weight:.3f}", f"{r.mse:.4e}", f"{r.sqnr_db:.2f}", f"{r.max_abs_err:.3e}"]
          for r in rs])
+    failed = [r for r in rows if r.failed]
+    if failed:
+        text += "\n\nFAILED (no error statistics):\n" + "\n".join(f"  {r.label}: {r.error}" for r in failed)
+    return text
 
 
 def sf4_verdict(rows: list[ErrorRow]) -> str | None:
     """One line comparing SF4 with NF4 and INT4 (the SF4 paper's claim), when all three are present."""
-    by = {r.label: r for r in rows}
+    by = {r.label: r for r in rows if not r.failed}
     if not all(k in by for k in ("sf4_5", "nf4", "int4")):
         return None
     sf4 = by["sf4_5"].sqnr_db
@@ -138,21 +170,31 @@ def sf4_verdict(rows: list[ErrorRow]) -> str | None:
     return "SF4 (sf4_5) " + " and ".join(parts) + " in SQNR on these weights."
 
 
-def write_outputs(rows: list[ErrorRow], outdir: str | Path, title: str) -> dict[str, Path]:
-    """Write quant_error.txt, quant_error.csv and quant_error.png (SQNR bar chart) into ``outdir``."""
+def write_outputs(rows: list[ErrorRow], outdir: str | Path, title: str, plot: bool = True) -> dict[str, Path]:
+    """Write quant_error.txt, quant_error.csv and quant_error.png (SQNR bar chart) into ``outdir``, as a
+    set (hwsim.report.write_set: all of them or none, with the user's umask)."""
+    from .report import csv_text, write_set
+
+    verdict = sf4_verdict(rows)
+    txt = title + "\n\n" + render(rows) + "\n" + (f"\n{verdict}\n" if verdict else "")
+    csv = csv_text(["format", "bits", "bits_per_weight", "mse", "sqnr_db", "max_abs_err", "error"],
+                   [[r.label, r.bits, "" if r.failed else f"{r.bits_per_weight:.6f}",
+                     "" if r.failed else f"{r.mse:.8e}", "" if r.failed else f"{r.sqnr_db:.6f}",
+                     "" if r.failed else f"{r.max_abs_err:.8e}", r.error] for r in rows])
+    files = {"quant_error.txt": txt, "quant_error.csv": csv}
+    extra = (lambda d: plot_sqnr(rows, Path(d) / "quant_error.png", title)) if plot else None
+    paths = write_set(outdir, files, extra)
+    return {k: paths[f"quant_error.{k}"] for k in ("txt", "csv", "png") if f"quant_error.{k}" in paths}
+
+
+def plot_sqnr(rows: list[ErrorRow], path: Path, title: str) -> Path:
+    """SQNR bar chart of the formats that did not fail."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    out = Path(outdir)
-    paths = {"txt": out / "quant_error.txt", "csv": out / "quant_error.csv", "png": out / "quant_error.png"}
-    verdict = sf4_verdict(rows)
-    atomic_write(paths["txt"], title + "\n\n" + render(rows) + "\n" + (f"\n{verdict}\n" if verdict else ""))
-    csv = ["format,bits,bits_per_weight,mse,sqnr_db,max_abs_err"]
-    csv += [f"{r.label},{r.bits},{r.bits_per_weight:.6f},{r.mse:.8e},{r.sqnr_db:.6f},{r.max_abs_err:.8e}" for r in rows]
-    atomic_write(paths["csv"], "\n".join(csv) + "\n")
-    rs = sorted(rows, key=lambda r: -r.sqnr_db)
+    rs = sorted([r for r in rows if not r.failed], key=lambda r: -r.sqnr_db)
     fig, ax = plt.subplots(figsize=(max(6, 0.38 * len(rs)), 4.2))
     paper = ("sf4_5", "nf4", "int4")            # the SF4 paper's comparison, highlighted
     colors = ["tab:red" if r.label in paper else "tab:blue" for r in rs]
@@ -164,11 +206,11 @@ def write_outputs(rows: list[ErrorRow], outdir: str | Path, title: str) -> dict[
     ax.set_xticklabels([r.label for r in rs], rotation=75, ha="right", fontsize=8)
     ax.set_ylabel("SQNR (dB, higher is better)")
     ax.set_title(title, fontsize=10)
-    lo = min(r.sqnr_db for r in rs if math.isfinite(r.sqnr_db))
-    ax.set_ylim(bottom=max(0.0, lo - 2))
+    finite = [r.sqnr_db for r in rs if math.isfinite(r.sqnr_db)]
+    if finite:
+        ax.set_ylim(bottom=max(0.0, min(finite) - 2))
     ax.grid(axis="y", alpha=0.3)
-    save_figure(fig, paths["png"])
-    return paths
+    return save_figure(fig, path)
 
 
 def run_study(path, specs, group_size, pattern, out, plot=True) -> int:
@@ -185,11 +227,20 @@ def run_study(path, specs, group_size, pattern, out, plot=True) -> int:
     if not tensors:
         what = f"matching {pattern!r}" if pattern else "that look like Linear weights (2-D, name ending in 'weight')"
         raise WeightFileError(f"{path}: no 2-D floating-point tensors {what}; try --tensors REGEX")
+    data = {}
+    for k, v in tensors.items():
+        with np.errstate(over="ignore", invalid="ignore"):
+            t = np.asarray(v, np.float32)
+        if not np.isfinite(t).all():
+            bad = int(np.count_nonzero(~np.isfinite(t)))
+            raise WeightFileError(f"{path}: tensor {k!r} has {bad} value(s) that are NaN, inf or beyond the "
+                                  f"float32 range (|x| <= 3.4e38); the study needs finite float32 weights")
+        data[k] = t
     n = sum(t.size for t in tensors.values())
     title = (f"{Path(path).name}: {len(tensors)} tensors, {n:,} weights, group "
              f"{'per row' if group_size is None else group_size}")
     print(title, file=sys.stderr)
-    rows = error_table({k: np.asarray(v, np.float32) for k, v in tensors.items()}, specs, group_size)
+    rows = error_table(data, specs, group_size)
     print(title)
     print(render(rows))
     verdict = sf4_verdict(rows)
@@ -197,5 +248,10 @@ def run_study(path, specs, group_size, pattern, out, plot=True) -> int:
         print("\n" + verdict)
     if plot:
         paths = write_outputs(rows, out, title)
-        print(f"\nwrote {paths['txt']}, {paths['csv']}, {paths['png']}")
+        print(f"\nwrote {', '.join(str(p) for p in paths.values())}")
+    failed = [r.label for r in rows if r.failed]
+    if failed:
+        print(f"{len(failed)} format(s) failed on these tensors: {', '.join(failed)} (see the table)",
+              file=sys.stderr)
+        return 1
     return 0

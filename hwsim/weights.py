@@ -37,7 +37,8 @@ def bundled_model() -> Path:
 
 
 def read_safetensors(path: str | Path) -> dict[str, np.ndarray]:
-    """All tensors of a .safetensors file as numpy arrays (bf16 is widened to float32 exactly)."""
+    """All tensors of a .safetensors file as numpy arrays (bf16 is widened to float32 exactly). Every
+    header field is checked (a corrupt or truncated file is a WeightFileError naming file and tensor)."""
     p = Path(path)
     raw = p.read_bytes()
     if len(raw) < 8:
@@ -47,44 +48,74 @@ def read_safetensors(path: str | Path) -> dict[str, np.ndarray]:
         raise WeightFileError(f"{p}: header length {n} exceeds the file size {len(raw)}")
     try:
         header = json.loads(raw[8:8 + n])
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise WeightFileError(f"{p}: header is not valid JSON ({e})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
+        raise WeightFileError(f"{p}: header is not valid JSON ({str(e)[:100]})") from None
+    if not isinstance(header, dict):
+        raise WeightFileError(f"{p}: header is a JSON {type(header).__name__}; a .safetensors header is an "
+                              f"object of tensor name -> {{dtype, shape, data_offsets}}")
     base = 8 + n
+    data_len = len(raw) - base
     out = {}
     for name, info in header.items():
         if name == "__metadata__":
             continue
-        dt = _ST_DTYPES.get(info.get("dtype"))
+        where = f"{p}: tensor {name[:60]!r}"
+        if not isinstance(info, dict):
+            raise WeightFileError(f"{where}: header entry is not an object with dtype, shape, data_offsets")
+        dt = _ST_DTYPES.get(info.get("dtype")) if isinstance(info.get("dtype"), str) else None
         if dt is None:
             continue
-        start, end = info["data_offsets"]
+        offs, shape = info.get("data_offsets"), info.get("shape")
+        if not (isinstance(offs, list) and len(offs) == 2 and all(_uint(o) for o in offs)
+                and offs[0] <= offs[1] <= data_len):
+            raise WeightFileError(f"{where}: data_offsets = {str(offs)[:60]}: expected [start, end] with "
+                                  f"0 <= start <= end <= {data_len} (the data after the header)")
+        if not (isinstance(shape, list) and len(shape) <= 16 and all(_uint(d) for d in shape)):
+            raise WeightFileError(f"{where}: shape = {str(shape)[:60]}: expected a list of integers >= 0")
+        start, end = offs
         buf = raw[base + start: base + end]
-        shape = tuple(info["shape"])
+        itemsize = 2 if dt == "bf16" else np.dtype(dt).itemsize
+        count = int(np.prod(shape, dtype=object)) if shape else 1
+        if len(buf) != count * itemsize:
+            raise WeightFileError(f"{where}: {len(buf)} bytes of data, shape {tuple(shape)} of "
+                                  f"{info['dtype']} needs {count * itemsize}")
         if dt == "bf16":
             bits = np.frombuffer(buf, dtype="<u2").astype(np.uint32) << 16
             arr = bits.view(np.float32)
         else:
             arr = np.frombuffer(buf, dtype=np.dtype(dt).newbyteorder("<"))
-        if arr.size != int(np.prod(shape)):
-            raise WeightFileError(f"{p}: tensor {name!r} has {arr.size} elements, shape {shape} needs more")
-        out[name] = arr.reshape(shape)
+        out[name] = arr.reshape(tuple(shape))
     return out
 
 
+def _uint(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
 def read_tensors(path: str | Path) -> dict[str, np.ndarray]:
-    """Tensors of a .safetensors, .npy (one tensor, named by the file) or .npz file."""
+    """Tensors of a .safetensors, .npy (one tensor, named by the file) or .npz file (a file that cannot
+    be read is a WeightFileError naming it)."""
+    import zipfile
+
     p = Path(path)
     if not p.is_file():
         raise WeightFileError(f"{p}: no such file")
     suffix = p.suffix.lower()
-    if suffix == ".safetensors":
-        return read_safetensors(p)
-    if suffix == ".npy":
-        return {p.stem: np.load(p, allow_pickle=False)}
-    if suffix == ".npz":
+    if suffix not in (".safetensors", ".npy", ".npz"):
+        raise WeightFileError(f"{p}: unsupported file type {suffix!r}; use .safetensors, .npy or .npz")
+    try:
+        if suffix == ".safetensors":
+            return read_safetensors(p)
+        if suffix == ".npy":
+            return {p.stem: np.load(p, allow_pickle=False)}
         with np.load(p, allow_pickle=False) as z:
             return {k: z[k] for k in z.files}
-    raise WeightFileError(f"{p}: unsupported file type {suffix!r}; use .safetensors, .npy or .npz")
+    except WeightFileError:
+        raise
+    except (ValueError, OSError, EOFError, KeyError, zipfile.BadZipFile, UnicodeError, SyntaxError) as e:
+        kind = suffix[1:]
+        why = str(e).splitlines()[0][:120] if str(e) else type(e).__name__
+        raise WeightFileError(f"{p}: not a readable .{kind} file ({why})") from None
 
 
 _NOT_LINEAR = re.compile(r"embed|norm|ln_|layernorm|position|token_type", re.IGNORECASE)

@@ -34,8 +34,15 @@ def user_errors() -> tuple[type, ...]:
             ScaleSimFileError, PEError, RTLError, FlowError, OutputError)
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors as one line naming the option (and exit status 2), not the usage block."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    ap = argparse.ArgumentParser(prog="hwsim", description="Bit-accurate datatypes, cycle-level simulators "
+    ap = _Parser(prog="hwsim", description="Bit-accurate datatypes, cycle-level simulators "
                                  "and verified RTL for ML accelerators.")
     sub = ap.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
@@ -45,7 +52,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    try:
+        args = build_parser().parse_args(argv)
+    except KeyboardInterrupt:
+        print("hwsim: interrupted", file=sys.stderr)
+        return 130
     try:
         return args.func(args)
     except KeyboardInterrupt:

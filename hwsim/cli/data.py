@@ -75,6 +75,16 @@ def _group_size(text: str):
     return g
 
 
+def _regex(text: str) -> str:
+    import re
+
+    try:
+        re.compile(text)
+    except re.error as e:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a regular expression ({e})") from None
+    return text
+
+
 def _add_quantize(sub):
     p = sub.add_parser("quantize", help="error statistics of formats on a .safetensors/.npy/.npz file",
                        description="Quantize the Linear weights (or chosen tensors) of a file with each "
@@ -86,7 +96,7 @@ def _add_quantize(sub):
                         "4-bit format (default)")
     p.add_argument("-g", "--group-size", type=_group_size, default=128,
                    help="elements per group along the last axis, or 'none' for one per row (default 128)")
-    p.add_argument("-t", "--tensors", metavar="REGEX",
+    p.add_argument("-t", "--tensors", metavar="REGEX", type=_regex,
                    help="quantize every 2-D float tensor whose name matches (default: Linear weights)")
     p.add_argument("-o", "--out", default="results/quantize", help="directory for .txt/.csv/.png")
     p.add_argument("--no-plot", action="store_true", help="print the table only")
