@@ -49,8 +49,14 @@ def param(default: Any = REQUIRED, *, choices=None, minimum=None, maximum=None, 
 
 
 def short(value: Any, limit: int = 60) -> str:
-    """``repr(value)`` cut to ``limit`` characters: error messages never embed a huge value."""
-    text = repr(value)
+    """``repr(value)`` cut to ``limit`` characters: error messages never embed a huge value (the repr is
+    bounded while it is built, so a deeply nested YAML value costs no time either)."""
+    import reprlib
+
+    r = reprlib.Repr()
+    r.maxlevel, r.maxlist, r.maxtuple, r.maxdict, r.maxset = 3, 8, 8, 8, 8
+    r.maxstring = r.maxother = r.maxlong = limit
+    text = r.repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
