@@ -217,7 +217,7 @@ def fpga_flow(verilog: str | Path, top: str, family: str, net: LutNet, pnr: bool
             lines = [ln for ln in (r.stdout + r.stderr).splitlines() if "ERROR" in ln]
             raise LutnetRTLError(f"Yosys {family} synthesis of {top} failed: " + "; ".join(lines[:5]))
         mods = json.loads(stat.read_text()).get("modules", {})
-        mod = mods.get(f"\{top}") or next(iter(mods.values()))
+        mod = mods.get("\\" + top) or next(iter(mods.values()))
         cells = {k: int(v) for k, v in mod.get("num_cells_by_type", {}).items()}
         cat = _categorise(cells)
         if cat["bram"] or cat["lutram"]:

@@ -108,7 +108,7 @@ class _Net:
     """Masked dense layers with batch norm and (optionally) STE quantizers; numpy float32 training."""
 
     def __init__(self, cfg: TrainConfig, masks, quant: bool, rng):
-        self.cfg, self.quant = cfg, quant
+        self.cfg, self.cfg0, self.quant = cfg, cfg, quant
         self.qs = _quantizers(cfg)
         self.M, self.W, self.g, self.beta, self.rm, self.rv = [], [], [], [], [], []
         for i, idx in enumerate(masks):
@@ -203,7 +203,7 @@ class _Net:
             layers.append(QLayer(n_in=self.cfg.sizes[i], indptr=np.concatenate([[0], np.cumsum(fan)]).astype(np.int64),
                                  indices=flat, weights=self.W[i][owner, flat].astype(np.float32), a=a, c=c,
                                  out=self.qs[i + 1]))
-        return QuantMLP(self.qs[0], layers, {"trainer": "hwsim.lutnet.train", "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.cfg.__dict__.items()}})
+        return QuantMLP(self.qs[0], layers, {"trainer": "hwsim.lutnet.train", "config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in self.cfg0.__dict__.items()}})
 
 
 def _fit(net: _Net, data: Dataset, x, xt, cfg: TrainConfig, rng, history, tag) -> None:
