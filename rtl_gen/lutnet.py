@@ -115,6 +115,61 @@ class LutNetPipeline(wiring.Component):
         return m
 
 
+class KratosGemv(wiring.Component):
+    """Kratos' fully unrolled constant-weight GEMV (hwsim.lutnet.kratos): registered inputs, registered w-bit
+    products with the constant weights, a registered zero-padded adder tree; everything modulo 2**w."""
+
+    def __init__(self, spec):
+        from hwsim.lutnet.kratos import GemvSpec
+
+        if not isinstance(spec, GemvSpec):
+            raise TypeError(f"KratosGemv: spec must be a GemvSpec, got {type(spec).__name__}")
+        self.spec = spec
+        self.latency = spec.latency
+        self.initiation_interval = 1
+        super().__init__({"in_data": In(spec.length * spec.width), "in_valid": In(1),
+                          "out_data": Out(spec.rows * spec.width), "out_valid": Out(1)})
+
+    def elaborate(self, platform):
+        m = Module()
+        sp, w = self.spec, self.spec.width
+        W = sp.weights
+        xin = [Signal(w, name=f"x{k}") for k in range(sp.length)]
+        m.d.sync += [xin[k].eq(self.in_data.word_select(k, w)) for k in range(sp.length)]
+        valid = Signal(name="v_in")
+        m.d.sync += valid.eq(self.in_valid)
+        pow2 = 1 << max(0, (sp.length - 1).bit_length())
+        levels = []
+        for r in range(sp.rows):
+            level = []
+            for k in range(sp.length):
+                p = Signal(w, name=f"p{r}_{k}")
+                m.d.sync += p.eq((xin[k] * int(W[r, k]))[:w])
+                level.append(p)
+            level += [0] * (pow2 - sp.length)
+            levels.append(level)
+        v = Signal(name="v_prod")
+        m.d.sync += v.eq(valid)
+        valid = v
+        depth = 0
+        while len(levels[0]) > 1:
+            depth += 1
+            for r in range(sp.rows):
+                nxt = []
+                for j in range(0, len(levels[r]), 2):
+                    a, b = levels[r][j], levels[r][j + 1]
+                    sgn = Signal(w, name=f"s{r}_{depth}_{j // 2}")
+                    m.d.sync += sgn.eq((a + b)[:w] if not (isinstance(a, int) and isinstance(b, int)) else 0)
+                    nxt.append(sgn)
+                levels[r] = nxt
+            v = Signal(name=f"v_l{depth}")
+            m.d.sync += v.eq(valid)
+            valid = v
+        m.d.comb += [self.out_data.word_select(r, w).eq(levels[r][0]) for r in range(sp.rows)]
+        m.d.comb += self.out_valid.eq(valid)
+        return m
+
+
 def component(design) -> LutNetPipeline:
     """The registered RTL role: the design's netlist as a pipeline."""
     from hwsim.lutnet.sim import build_netlist

@@ -392,3 +392,55 @@ class TestLutnetLevels:
                               np.argmax(built.info["model"].forward_codes(digits(2).x_test), 1) == digits(2).y_test)
         if level != "model":
             assert np.array_equal(got["out_cycles"], vs.in_cycles + net.depth + 1)
+
+
+# -- Kratos-style constant-weight primitives --------------------------------------------------------------
+KRATOS = json.loads((ROOT / "tests" / "data" / "lutnet_kratos_ref.json").read_text())
+
+
+def test_kratos_weights_match_reference():
+    from hwsim.lutnet.kratos import hex_literal, kratos_weights
+
+    for c in KRATOS["cases"]:
+        w = kratos_weights(c["n"], c["width"], c["sparsity"])
+        assert hex_literal(w, c["width"]) == c["literal"], c
+        assert int(np.count_nonzero(w == 0)) >= int(c["n"] * c["sparsity"])
+        assert w.max(initial=0) <= 2 ** c["width"] - 2
+
+
+@pytest.mark.parametrize("rows,length,width,sparsity", [(3, 13, 4, 0.5), (2, 8, 8, 0.0), (1, 1, 4, 0.0),
+                                                        (2, 5, 2, 0.9)])
+def test_kratos_gemv_rtl(rows, length, width, sparsity):
+    from amaranth.sim import Simulator
+
+    from hwsim.lutnet.kratos import GemvSpec, gemv_model
+    from rtl_gen.lutnet import KratosGemv
+
+    sp = GemvSpec(rows, length, width, sparsity)
+    comp = KratosGemv(sp)
+    x = np.random.default_rng(length).integers(0, 1 << width, (25, length))
+    valid = [1, 1, 0] + [1] * 22 + [0, 1]
+    stream, k = [], 0
+    for v in valid:
+        stream.append((sum(int(c) << (width * j) for j, c in enumerate(x[k])) if v and k < len(x) else 0,
+                       int(v and k < len(x))))
+        k += int(v and k < len(x))
+    outs = []
+
+    async def tb(ctx):
+        for c in range(len(stream) + sp.latency + 1):
+            d, v = stream[c] if c < len(stream) else (0, 0)
+            ctx.set(comp.in_data, d)
+            ctx.set(comp.in_valid, v)
+            if ctx.get(comp.out_valid):
+                outs.append((c, ctx.get(comp.out_data)))
+            await ctx.tick()
+
+    sim = Simulator(comp)
+    sim.add_clock(1e-8)
+    sim.add_testbench(tb)
+    sim.run()
+    got = np.array([[(v >> (width * r)) & ((1 << width) - 1) for r in range(rows)] for _, v in outs])
+    assert np.array_equal(got, gemv_model(sp, x))
+    in_cycles = [c for c, (_, v) in enumerate(stream) if v]
+    assert [c for c, _ in outs] == [c + sp.latency for c in in_cycles]
