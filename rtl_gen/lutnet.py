@@ -250,14 +250,21 @@ def _yosys(script: str, cwd: str, timeout: float) -> subprocess.CompletedProcess
     return subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
 
 
-def fpga_flow(verilog: str | Path, top: str, family: str, net: LutNet, pnr: bool = True,
-              freq_mhz: float = 100.0, timeout: float = 1200, seed: int = 1) -> FlowResult:
-    """Synthesize (Yosys, tables in logic) and, for ice40/ecp5, place and route (nextpnr) for Fmax."""
+def fpga_flow(verilog: str | Path, top: str, family: str, net: LutNet | None = None, pnr: bool = True,
+              freq_mhz: float = 100.0, timeout: float = 1200, seed: int = 1, io_bits: int | None = None) -> FlowResult:
+    """Synthesize (Yosys, tables in logic) and, for ice40/ecp5, place and route (nextpnr) for Fmax.
+    ``net``: the netlist (family check, LUTCost, LUTs/neuron); other units pass ``io_bits`` instead."""
     import time
 
     from .area import _categorise
 
-    check_family(net, family)
+    if family not in SYNTH:
+        raise LutnetRTLError(f"FPGA family {family!r}: allowed {', '.join(SYNTH)}")
+    if net is not None:
+        check_family(net, family)
+        io_bits = net.n_in * net.b_in + net.n_out * net.b_out + 2
+    elif io_bits is None:
+        raise TypeError("fpga_flow: give the netlist or io_bits")
     t0 = time.perf_counter()
     flags = SYNTH[family].format(top=top)
     with tempfile.TemporaryDirectory(prefix="hwsim-lutnet-") as tmp:
@@ -277,11 +284,12 @@ def fpga_flow(verilog: str | Path, top: str, family: str, net: LutNet, pnr: bool
         cat = _categorise(cells)
         if cat["bram"] or cat["lutram"]:
             raise LutnetRTLError(f"{family}: synthesis mapped tables to RAM ({cells}) despite '{flags}'")
-        res = FlowResult(family, top, flags, cat["lut"], cat["ff"], cells, net.lut_cost(), net.neurons)
+        res = FlowResult(family, top, flags, cat["lut"], cat["ff"], cells, net.lut_cost() if net else 0.0,
+                         net.neurons if net else 0)
         if pnr and family in PNR:
             mod_name, dev, cap, io = PNR[family]
             res.device = " ".join(dev)
-            n_io = net.n_in * net.b_in + net.n_out * net.b_out + 4
+            n_io = io_bits + 2                      # + clk, rst
             if n_io > io:
                 res.pnr = f"{n_io} IO > {io} on {res.device}: needs a narrow host-bus wrapper"
             elif cat["lut"] > cap:

@@ -52,7 +52,7 @@ def _build(design) -> Built:
         if not p.is_absolute():
             p = Path(design.source).parent / p
         net = LutNet.load(p, max_address_bits=n.max_address_bits)
-        want = (list(n.sizes), list(n.bits))
+        want = [list(n.sizes), list(n.bits)]
         have = ([net.n_in] + [layer.n_out for layer in net.layers], [net.b_in] + [layer.b_out for layer in net.layers])
         if want != [list(x) for x in have]:
             raise NetlistError(f"{design.source}: network.netlist {p}: sizes/bits {have} do not match the design's "
