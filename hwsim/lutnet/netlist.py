@@ -74,15 +74,6 @@ class Layer:
         return len(self.indptr) - 1
 
     @property
-    def tables32(self) -> np.ndarray:
-        """The tables widened to uint32 (what the kernel gathers: AVX2/AVX-512 gathers are 32-bit)."""
-        t = self.__dict__.get("_t32")
-        if t is None:
-            t = self.tables.astype(np.uint32)
-            object.__setattr__(self, "_t32", t)
-        return t
-
-    @property
     def fanin(self) -> np.ndarray:
         return np.diff(self.indptr)
 
@@ -232,7 +223,7 @@ class LutNet:
         x = np.ascontiguousarray(self.check_inputs(x))
         N = x.shape[0]
         outs = [np.empty((N, layer.n_out), np.uint8) for layer in self.layers]
-        tabs = [layer.tables32 for layer in self.layers]
+        tabs = [layer.tables for layer in self.layers]
         for s0 in range(0, max(N, 1), chunk):
             cur = _transpose(x[s0:s0 + chunk])                           # feature-major [n, chunk]
             for i, layer in enumerate(self.layers):
