@@ -38,7 +38,15 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="digits-s only, three sparsities")
     ap.add_argument("--build", default=str(ROOT / "build"))
+    ap.add_argument("--part", choices=("all", "designs", "kratos"), default="all")
     a = ap.parse_args()
+    if a.part in ("all", "designs"):
+        run_designs(a)
+    if a.part in ("all", "kratos"):
+        run_kratos(a)
+
+
+def run_designs(a) -> None:
     designs = DESIGNS[:1] if a.quick else DESIGNS
     rows = []
     for name, fams in designs:
@@ -65,19 +73,22 @@ def main() -> None:
                         "Fmax MHz", "LUTCost (6-LUT)", "note"], rows))
     print("synthesis flags: " + "; ".join(f"{k}: {v.format(top='<top>')}" for k, v in SYNTH.items()))
 
-    # Kratos-style sweep: 4 outputs x 32 inputs, 4-bit weights and activations, constant weights
+
+def run_kratos(a) -> None:
+    # Kratos-style sweeps, constant weights, 4-bit weights and activations: a 4 x 32 GEMV and a 1-D
+    # convolution of 32 pixels with a 9-tap filter
     sweep = SPARSITY[::2] if a.quick else SPARSITY
     krows = []
-    for s in sweep:
-        sp = GemvSpec(rows=4, length=32, width=4, sparsity=s)
-        art = emit_component(KratosGemv(sp), f"kratos_gemv_s{int(s * 100):02d}", a.build)
-        line = [f"{s:.2f}", sp.nonzeros, sp.latency]
+    for kind, s in [(k, s) for k in ("gemv 4x32", "conv1d 32/9") for s in sweep]:
+        sp = GemvSpec(rows=4, length=32, width=4, sparsity=s, conv_kernel=9 if kind.startswith("conv") else 0)
+        art = emit_component(KratosGemv(sp), f"kratos_{kind.split()[0]}_s{int(s * 100):02d}", a.build)
+        line = [kind, f"{s:.2f}", sp.nonzeros, sp.latency]
         for fam in ("ecp5", "xc7"):
             r = fpga_flow(art.verilog, art.top, fam, io_bits=(sp.length + sp.rows) * sp.width + 2)
             line += [r.lut, r.ff] + ([f"{r.fmax_mhz:.1f}" if r.fmax_mhz else (r.pnr or "")[:30]] if fam == "ecp5" else [])
         krows.append(line)
         print(" | ".join(map(str, line)), flush=True)
-    print(format_table(["sparsity", "nonzero weights", "latency", "ecp5 LUT4", "ecp5 FF", "ecp5 Fmax MHz",
+    print(format_table(["primitive", "sparsity", "nonzero weights", "latency", "ecp5 LUT4", "ecp5 FF", "ecp5 Fmax MHz",
                         "xc7 LUT", "xc7 FF"], krows))
 
 

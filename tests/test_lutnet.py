@@ -408,15 +408,22 @@ def test_kratos_weights_match_reference():
         assert w.max(initial=0) <= 2 ** c["width"] - 2
 
 
-@pytest.mark.parametrize("rows,length,width,sparsity", [(3, 13, 4, 0.5), (2, 8, 8, 0.0), (1, 1, 4, 0.0),
-                                                        (2, 5, 2, 0.9)])
-def test_kratos_gemv_rtl(rows, length, width, sparsity):
+@pytest.mark.parametrize("rows,length,width,sparsity,conv", [(3, 13, 4, 0.5, 0), (2, 8, 8, 0.0, 0),
+                                                             (1, 1, 4, 0.0, 0), (2, 5, 2, 0.9, 0),
+                                                             (1, 10, 4, 0.25, 3)])
+def test_kratos_gemv_rtl(rows, length, width, sparsity, conv):
     from amaranth.sim import Simulator
 
     from hwsim.lutnet.kratos import GemvSpec, gemv_model
     from rtl_gen.lutnet import KratosGemv
 
-    sp = GemvSpec(rows, length, width, sparsity)
+    sp = GemvSpec(rows, length, width, sparsity, conv_kernel=conv)
+    rows = sp.rows
+    if conv:          # the model is the valid correlation with the filter (independent of the Toeplitz form)
+        x0 = np.random.default_rng(1).integers(0, 1 << width, (5, length))
+        corr = np.array([[sum(int(sp.filter[j]) * int(r[i + j]) for j in range(conv)) % (1 << width)
+                          for i in range(rows)] for r in x0])
+        assert np.array_equal(gemv_model(sp, x0), corr)
     comp = KratosGemv(sp)
     x = np.random.default_rng(length).integers(0, 1 << width, (25, length))
     valid = [1, 1, 0] + [1] * 22 + [0, 1]

@@ -46,19 +46,41 @@ def hex_literal(params: np.ndarray, w: int) -> str:
 
 @dataclass(frozen=True)
 class GemvSpec:
+    """A GEMV ``rows x length`` (``conv_kernel`` = 0), or a 1-D convolution (one channel, stride 1, valid
+    padding) of a ``length``-pixel input with a ``conv_kernel``-tap constant filter: the same unrolled
+    datapath with the Toeplitz matrix of the filter (rows = length - conv_kernel + 1; ``rows`` is ignored).
+    The conv filter is drawn with the same generator (Kratos' conv wrappers use ``gen_long_constant_bits``,
+    which we do not reproduce)."""
+
     rows: int
     length: int
     width: int
     sparsity: float
     seed: int = SEED
+    conv_kernel: int = 0
 
     def __post_init__(self):
         if self.rows < 1 or self.length < 1:
             raise ValueError(f"kratos gemv rows/length = {self.rows}/{self.length}: must be >= 1")
+        if self.conv_kernel and not 1 <= self.conv_kernel <= self.length:
+            raise ValueError(f"kratos conv_kernel = {self.conv_kernel}: allowed 1..length ({self.length})")
+        if self.conv_kernel:
+            object.__setattr__(self, "rows", self.length - self.conv_kernel + 1)
+
+    @property
+    def filter(self) -> np.ndarray:
+        return kratos_weights(self.conv_kernel, self.width, self.sparsity, self.seed)
 
     @property
     def weights(self) -> np.ndarray:
-        """[rows, length], row-major from one Kratos stream of rows*length weights."""
+        """[rows, length]: row-major from one Kratos stream of rows*length weights (GEMV), or the filter's
+        Toeplitz matrix (conv1d)."""
+        if self.conv_kernel:
+            W = np.zeros((self.rows, self.length), np.int64)
+            f = self.filter
+            for r in range(self.rows):
+                W[r, r:r + self.conv_kernel] = f
+            return W
         return kratos_weights(self.rows * self.length, self.width, self.sparsity, self.seed).reshape(
             self.rows, self.length)
 
@@ -72,7 +94,8 @@ class GemvSpec:
 
 
 def gemv_model(spec: GemvSpec, x: np.ndarray) -> np.ndarray:
-    """y[s, r] = sum_k W[r, k] * x[s, k] mod 2**w (x: [N, length] unsigned w-bit codes)."""
+    """y[s, r] = sum_k W[r, k] * x[s, k] mod 2**w (x: [N, length] unsigned w-bit codes); for a conv spec this
+    is the valid 1-D correlation ``y[s, r] = sum_j f[j] * x[s, r + j]``."""
     x = np.asarray(x, np.int64)
     if x.ndim != 2 or x.shape[1] != spec.length or x.min() < 0 or x.max() >= (1 << spec.width):
         raise ValueError(f"gemv inputs: expected [N, {spec.length}] codes 0..{(1 << spec.width) - 1}")
