@@ -225,6 +225,10 @@ class LutnetResult:
             if "netlist_equals_model" in s:
                 lines.append(f"netlist outputs == quantized model outputs on every sample: "
                              f"{'yes' if s['netlist_equals_model'] else 'NO'}")
+        if "unshrunk_quant_acc" in s:
+            lines.append(f"Logic Shrinkage: quantized accuracy {s['unshrunk_quant_acc']:.4f} -> {s.get('quant_acc', 0):.4f}, "
+                         f"LUTCost {s['unshrunk_lut_cost']:,.0f} -> {s['lut_cost']:,.0f}, "
+                         f"{s['exact_removed_inputs']} table inputs removed exactly after retraining")
         h, rows = self.layer_rows()
         lines.append(format_table(h, rows))
         if self.compat:
@@ -285,6 +289,9 @@ class LutnetSim:
                     stats[k] = info[k]
             if "model" in info:
                 stats["netlist_equals_model"] = bool(np.array_equal(out, info["model"].forward_codes(x)))
+        for k in ("unshrunk_quant_acc", "unshrunk_lut_cost", "exact_removed_inputs"):
+            if k in self.built.info:
+                stats[k] = self.built.info[k]
         layers = []
         for i, layer in enumerate(net.layers):
             f = layer.fanin
