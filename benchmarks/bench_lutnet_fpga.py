@@ -24,7 +24,14 @@ from hwsim.lutnet import spec  # noqa: E402
 from hwsim.lutnet.kratos import GemvSpec  # noqa: E402
 from hwsim.lutnet.sim import build_netlist  # noqa: E402
 from hwsim.report import format_table  # noqa: E402
-from rtl_gen.lutnet import SYNTH, KratosGemv, LutnetRTLError, check_family, emit, fpga_flow  # noqa: E402
+from rtl_gen.lutnet import (  # noqa: E402
+    SYNTH,
+    KratosGemv,
+    LutnetRTLError,
+    check_family,
+    emit,
+    fpga_flow,
+)
 from rtl_gen.verilog import emit_component  # noqa: E402
 from testbenches.lutnet import verify  # noqa: E402
 

@@ -23,7 +23,6 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -62,7 +61,7 @@ class LutVectors:
         return path
 
     @classmethod
-    def load(cls, path: str | Path) -> "LutVectors":
+    def load(cls, path: str | Path) -> LutVectors:
         z = np.load(path)
         meta = json.loads(bytes(z["meta"]).decode())
         return cls(x=z["x"], valid=z["valid"], expected=z["expected"], **meta)

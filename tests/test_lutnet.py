@@ -10,8 +10,21 @@ import numpy as np
 import pytest
 
 from hwsim.lutnet import netlist as nl
-from hwsim.lutnet.model import QLayer, Quantizer, QuantMLP, input_importance, shrink, to_netlist
-from hwsim.lutnet.netlist import Layer, LutNet, NetlistError, random_netlist, remove_unused_inputs
+from hwsim.lutnet.model import (
+    QLayer,
+    Quantizer,
+    QuantMLP,
+    input_importance,
+    shrink,
+    to_netlist,
+)
+from hwsim.lutnet.netlist import (
+    Layer,
+    LutNet,
+    NetlistError,
+    random_netlist,
+    remove_unused_inputs,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 DESIGNS = ROOT / "designs" / "lutnet"
@@ -219,7 +232,7 @@ def test_importance_one_bit_matches_published_saliency():
                    weights=rng.standard_normal(6).astype(np.float32), a=np.ones(2, np.float32),
                    c=np.zeros(2, np.float32), out=qo)
     model = QuantMLP(qi, [layer])
-    imp, dep = input_importance(model, 0)
+    imp, _ = input_importance(model, 0)
     from hwsim.lutnet.model import _neuron_pre, enumerate_values
 
     for n, (lo, hi) in enumerate([(0, 4), (4, 6)]):

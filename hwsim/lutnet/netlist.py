@@ -274,7 +274,7 @@ class LutNet:
         return p
 
     @classmethod
-    def load(cls, path: str | Path, max_address_bits: int = MAX_ADDRESS_BITS) -> "LutNet":
+    def load(cls, path: str | Path, max_address_bits: int = MAX_ADDRESS_BITS) -> LutNet:
         p = Path(path)
         if not p.is_file():
             raise NetlistError(f"{p}: no such netlist file")
@@ -338,7 +338,7 @@ class LutNet:
             raise NetlistError(f"{p}: header.meta must be a mapping")
         return cls(layers, meta, where=str(p), max_address_bits=max_address_bits)
 
-    def equals(self, other: "LutNet") -> bool:
+    def equals(self, other: LutNet) -> bool:
         if self.depth != other.depth:
             return False
         for a, b in zip(self.layers, other.layers):

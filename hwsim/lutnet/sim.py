@@ -24,7 +24,13 @@ from typing import Any
 
 import numpy as np
 
-from .netlist import LutNet, NetlistError, neuron_lut_cost, random_netlist, remove_unused_inputs
+from .netlist import (
+    LutNet,
+    NetlistError,
+    neuron_lut_cost,
+    random_netlist,
+    remove_unused_inputs,
+)
 
 
 class WorkloadError(ValueError):

@@ -117,8 +117,12 @@ def main() -> None:
     pkg = types.ModuleType("logicnets")
     pkg.__path__ = [str(repo / "src" / "logicnets")]
     sys.modules["logicnets"] = pkg
-    from logicnets.nn import (RandomFixedSparsityMask2D, ScalarBiasScale, SparseLinearNeq,
-                              generate_neuron_connection_verilog)
+    from logicnets.nn import (
+        RandomFixedSparsityMask2D,
+        ScalarBiasScale,
+        SparseLinearNeq,
+        generate_neuron_connection_verilog,
+    )
     from logicnets.quant import QuantBrevitasActivation
     from logicnets.util import get_lut_cost
 
