@@ -189,8 +189,8 @@ def emit(design, root: str | Path = "build", net: LutNet | None = None):
 #: Synthesis commands per family (tables must land in logic, never in block or LUT RAM).
 SYNTH = {
     "ice40": "synth_ice40 -nobram -top {top}",
-    "ecp5": "synth_ecp5 -nobram -nolutram -top {top}",
-    "xc7": "synth_xilinx -family xc7 -nobram -nolutram -flatten -noiopad -top {top}",
+    "ecp5": "synth_ecp5 -nobram -nolutram -nodsp -top {top}",
+    "xc7": "synth_xilinx -family xc7 -nobram -nolutram -nodsp -flatten -noiopad -top {top}",
 }
 #: Place-and-route parts (yowasp-nextpnr-*): HX8K ct256 (7,680 LC, 206 IO), ECP5-25k CABGA381 (24k LUT4, 197 IO).
 PNR = {

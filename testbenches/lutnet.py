@@ -255,7 +255,7 @@ def verify(design, levels=LEVELS, root: str | Path = "build", n_random: int = 0,
 
     net = build_netlist(design).net
     out_reg = design.pipeline.out_reg
-    if design.network.source == "digits":
+    if design.network.source != "random" and net.n_in == 64:       # trained or loaded digits netlists
         from hwsim.lutnet.train import digits
 
         x = digits(net.b_in).x_test
