@@ -247,14 +247,12 @@ def check(vs: LutVectors, got: dict[str, np.ndarray], level: str, net=None,
     return LutCheck(level, not lines, len(vs.expected), lines)
 
 
-def verify(design, levels=LEVELS, root: str | Path = "build", n_random: int = 0, seed: int = 0,
-           max_samples: int | None = None) -> list[LutCheck]:
-    """The whole loop for a design on its dataset's test set (digits) or random codes."""
+def design_vectors(design, seed: int = 0, n_random: int = 0, max_samples: int | None = None) -> LutVectors:
+    """The vector set of a design: the digits test split for trained/loaded digits netlists (else 256
+    random codes), plus ``n_random`` random codes, seeded bubbles."""
     from hwsim.lutnet.sim import build_netlist
-    from rtl_gen.lutnet import LutNetPipeline, emit
 
     net = build_netlist(design).net
-    out_reg = design.pipeline.out_reg
     if design.network.source != "random" and net.n_in == 64:       # trained or loaded digits netlists
         from hwsim.lutnet.train import digits
 
@@ -263,7 +261,19 @@ def verify(design, levels=LEVELS, root: str | Path = "build", n_random: int = 0,
         x = np.random.default_rng(seed).integers(0, 1 << net.b_in, (256, net.n_in), dtype=np.uint8)
     if max_samples is not None:
         x = x[:max_samples]
-    vs = vectors(net, x, net.depth + int(out_reg), seed=seed, name=design.name, n_random=n_random)
+    return vectors(net, x, net.depth + int(design.pipeline.out_reg), seed=seed, name=design.name,
+                   n_random=n_random)
+
+
+def verify(design, levels=LEVELS, root: str | Path = "build", n_random: int = 0, seed: int = 0,
+           max_samples: int | None = None) -> list[LutCheck]:
+    """The whole loop for a design on its dataset's test set (digits) or random codes."""
+    from hwsim.lutnet.sim import build_netlist
+    from rtl_gen.lutnet import LutNetPipeline, emit
+
+    net = build_netlist(design).net
+    out_reg = design.pipeline.out_reg
+    vs = design_vectors(design, seed=seed, n_random=n_random, max_samples=max_samples)
     ref = run("hwsim", vs, net=net, out_reg=out_reg)
     results = []
     for level in levels:

@@ -478,8 +478,10 @@ def test_bundled_netlist_and_flow_step(tmp_path):
     assert res.stats["accuracy"] == sim.net.meta["netlist_acc"] >= 0.78
     # the bundled file is what training lutnet_digits_s.yaml gives (seeded): same tables
     assert sim.net.meta["design_hash"] == load_design("lutnet_digits_s").hash
-    s = lut_step(d, tmp_path, build_root=tmp_path / "build", verilator=False, synthesize=False, log=lambda m: None)
+    s = lut_step(d, tmp_path, build_root=tmp_path / "build", verilator=False, synthesize=False, n_random=0,
+                 log=lambda m: None)
     assert s["bit_exact"] and s["accuracy"]["netlist_acc"] == res.stats["accuracy"]
+    assert s["verify"]["amaranth"]["samples"] == 360
     assert {p.name for p in (tmp_path / "lutnet").iterdir()} == {"report.txt", "report.json",
                                                                 "lutnet_digits_s_bundled.npz"}
     assert LutNet.load(tmp_path / "lutnet" / "lutnet_digits_s_bundled.npz").equals(sim.net)

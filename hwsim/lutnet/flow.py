@@ -20,10 +20,11 @@ import numpy as np
 
 
 def lut_step(design: Any, out_dir: str | Path, family: str | None = None, build_root: str | Path = "build",
-             verilator: bool = True, synthesize: bool = True, pnr: bool = True,
+             verilator: bool = True, synthesize: bool = True, pnr: bool = True, n_random: int = 10_000,
              log: Callable[[str], None] = print) -> dict[str, Any]:
     """Run the LUT flow for ``design`` (a loaded design or a path); returns the summary written to
-    report.json. ``family`` defaults to the design's ``fpga.family``."""
+    report.json. ``family`` defaults to the design's ``fpga.family``; the RTL levels run the test split plus
+    ``n_random`` uniformly random input codes (shared/spec/lutnets.md section 6: >= 10**4)."""
     from hwsim.report import atomic_write
     from rtl_gen.lutnet import check_family, emit, fpga_flow
     from testbenches.lutnet import LEVELS, verify
@@ -65,7 +66,7 @@ def lut_step(design: Any, out_dir: str | Path, family: str | None = None, build_
             log(f"[lutnet] {family}: {e}")
             summary["fpga"] = {"family": family, "error": str(e)}
     levels = [lv for lv in LEVELS if verilator or lv != "verilator"]
-    checks = verify(design, levels=levels, root=build_root)
+    checks = verify(design, levels=levels, root=build_root, n_random=n_random)
     for c in checks:
         log(f"[lutnet] {c.summary()}")
     summary["verify"] = {c.level: {"ok": c.ok, "samples": c.samples, "lines": c.lines} for c in checks}
