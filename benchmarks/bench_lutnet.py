@@ -7,7 +7,8 @@ For each netlist shape (the digits designs and LogicNets' JSC-S/JSC-M/NID-S shap
 evaluates N random samples with
 
 * ``LutNet.forward`` (Numba, one thread: chunks of samples, feature-major, address formed in registers,
-  table gathered), timed end to end (input transposes included) -- best of 5;
+  table gathered), timed end to end (input/output transposes included) -- best of 5; and the layer kernels
+  alone on feature-major input ("kernels");
 * ``LutNet.forward_numpy`` (address per neuron with numpy shifts, fancy-index gather) on the same samples;
 * LogicNets' LUT inference strategy (``nn.py::table_lookup``: every sample compared against every table row,
   written here in numpy) on a slice, extrapolated per evaluation;
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from hwsim.lutnet.netlist import random_netlist  # noqa: E402
+from hwsim.lutnet.netlist import _layer_fm, _transpose, random_netlist  # noqa: E402
 from hwsim.report import format_table  # noqa: E402
 
 SHAPES = [
@@ -50,6 +51,15 @@ def best(f, *a, reps=5):
         r = f(*a)
         t = min(t, time.perf_counter() - t0)
     return t, r
+
+
+def layers_only(net, xt):
+    """The layer kernels alone on feature-major input (no transposes), chunk by chunk as forward does."""
+    N = xt.shape[1]
+    for s0 in range(0, N, 8192):
+        cur = np.ascontiguousarray(xt[:, s0:s0 + 8192])
+        for layer in net.layers:
+            cur = _layer_fm(cur, layer.indptr, layer.indices, layer.offsets, layer.tables, layer.b_in)
 
 
 def logicnets_lookup(net, x):
@@ -74,6 +84,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="fewer samples")
     a = ap.parse_args()
     N = 50_000 if a.quick else 400_000
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (timings are best of 5)")
     rows = []
     all_equal = True
     rates = []
@@ -82,6 +93,8 @@ def main() -> None:
         x = np.random.default_rng(0).integers(0, 1 << net.b_in, (N, net.n_in)).astype(np.uint8)
         net.forward(x[:100])                                   # compile outside the timing
         tn, y = best(net.forward, x)
+        xt = _transpose(x)
+        tk, _ = best(layers_only, net, xt)
         m = N // 10
         tp, yp = best(net.forward_numpy, x[:m], reps=2)
         k = 200
@@ -92,10 +105,12 @@ def main() -> None:
         rate = ev * N / tn
         rates.append(rate)
         rows.append([name, net.neurons, f"{net.lut_cost():,.0f}", f"{N:,}", f"{rate / 1e9:.2f}",
+                     f"{ev * N / tk / 1e9:.2f}",
                      f"{ev * m / tp / 1e9:.3f}", f"{(ev * m / tp) and rate / (ev * m / tp):.1f}x",
                      f"{ev * k / tl / 1e6:.2f}", f"{rate / (ev * k / tl):,.0f}x", "yes" if eq else "NO"])
-    print(format_table(["netlist", "neurons", "LUTCost", "samples", "Numba G/s", "numpy G/s", "ratio",
+    print(format_table(["netlist", "neurons", "LUTCost", "samples", "Numba G/s", "kernels G/s", "numpy G/s", "ratio",
                         "LogicNets-lookup M/s", "ratio", "identical"], rows))
+    print(f"load average at end: {os.getloadavg()[0]:.1f}")
     print(f"\nNumba LUT evaluations/s on one core: min {min(rates) / 1e9:.2f} G, max {max(rates) / 1e9:.2f} G "
           f"(target >= 1 G); outputs identical across the three evaluations: {'yes' if all_equal else 'NO'}")
 
