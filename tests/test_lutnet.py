@@ -96,6 +96,9 @@ def _broken(tmp_path, **change):
     ({"header": lambda h: h["layers"][0].update(b_in=0)}, "header.layers[0].b_in"),
     ({"header": lambda h: h["layers"][0].update(n_out=5)}, "l0_indptr"),
     ({"l0_indptr": lambda a: a[:-1]}, "l0_indptr"),
+    ({"l0_tables": lambda a: a.astype(np.uint16) + 256}, "does not fit b_out = 2"),       # no silent wrap to uint8
+    ({"l0_indices": lambda a: a.astype(np.int64) + (1 << 32)}, "out of range"),          # no silent wrap to int32
+    ({"l0_tables": lambda a: a.astype(np.float32)}, "expected a 1-D integer array"),
 ])
 def test_load_validation(tmp_path, change, message):
     with pytest.raises(NetlistError, match=None) as e:

@@ -326,6 +326,12 @@ class LutNet:
             if ip[0] != 0 or np.any(np.diff(ip.astype(np.int64)) < 0) or int(ip[-1]) != len(arrs["indices"]):
                 raise NetlistError(f"{p}: array 'l{i}_indptr' must start at 0, not decrease and end at "
                                    f"len(l{i}_indices) = {len(arrs['indices'])}")
+            ix, tb = arrs["indices"], arrs["tables"]
+            if len(ix) and (int(ix.min()) < 0 or int(ix.max()) >= h["n_in"]):
+                bad = int(ix[(ix < 0) | (ix >= h["n_in"])][0])
+                raise NetlistError(f"{p}: layer {i}: input index {bad} out of range: allowed 0..{h['n_in'] - 1}")
+            if len(tb) and int(tb.max()) >= (1 << min(h["b_out"], MAX_BITS)):
+                raise NetlistError(f"{p}: layer {i}: table entry {int(tb.max())} does not fit b_out = {h['b_out']} bits")
             fan_bits = int(np.diff(ip.astype(np.int64)).max()) * h["b_in"]
             if fan_bits > max_address_bits:
                 raise NetlistError(f"{p}: layer {i}: fan-in x b_in = {fan_bits} address bits > the limit "
