@@ -67,7 +67,8 @@ KINDS: dict[str, Kind] = _register(
     Kind("decoder", "a number-format decoder (code + group metadata -> exact fixed-point value)",
          spec="hwsim.pe.decoder_spec", rtl="rtl_gen.decoder:component", bench="testbenches.pe"),
     Kind("lutnet", "LogicNets-style LUT netlist (truth-table neurons, pipelined layers), trained on digits",
-         spec="hwsim.lutnet.spec", simulator="hwsim.lutnet.sim:build", rtl="rtl_gen.lutnet:component",
+         spec="hwsim.lutnet.spec", simulator="hwsim.lutnet.sim:build", report="hwsim.lutnet.plots",
+         rtl="rtl_gen.lutnet:component",
          bench="testbenches.lutnet", modes=("auto", "cycle", "analytical"),
          compat={"logicnets": "Xilinx/logicnets (LUTCost, latency in cycles)"}),
 )

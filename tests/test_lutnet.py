@@ -517,3 +517,12 @@ def test_amaranth_trace_equals_cycle_model_random(out_reg):
     res = check(vs, run("amaranth", vs, comp=LutNetPipeline(net, out_reg)), "amaranth", net, ref)
     assert res.ok, res.summary()
     assert check(vs, ref, "hwsim", net).ok
+
+
+def test_plots(xs, tmp_path):
+    from hwsim.lutnet.plots import plots
+    from hwsim.lutnet.sim import build
+
+    d, _ = xs
+    paths = plots(build(d).run("samples:10"), tmp_path)
+    assert [p.name for p in paths] == ["lutnet_layers.png"] and paths[0].stat().st_size > 1000
