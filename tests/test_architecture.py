@@ -128,12 +128,14 @@ def test_no_import_cycles():
 
 
 def test_registry_import_is_light():
-    """Importing the registry (and every kind's spec) imports no Amaranth, Numba or cocotb."""
+    """Importing the registry, every kind's spec, the datatypes library and the CLI, and loading a design,
+    import no Amaranth, Numba or cocotb (start-up of everyday commands)."""
     import subprocess
     import sys
 
-    code = ("import sys, hwsim, hwsim.kinds as k\n"
+    code = ("import sys, hwsim, hwsim.kinds as k, datatypes, hwsim.cli\n"
             "[kind.sections for kind in k.KINDS.values()]\n"
+            "hwsim.load('designs/sa_ws_4x4_int8.yaml'); datatypes.formats()\n"
             "print(','.join(m for m in ('amaranth', 'numba', 'cocotb') if m in sys.modules))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
     assert r.stdout.strip() == "", f"importing the registry pulled in {r.stdout.strip()}"
