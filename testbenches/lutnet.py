@@ -1,10 +1,14 @@
 """The lutnet verification loop: one seeded vector set, four levels, one checker.
 
-    vs = vectors(net, x, seed=0)                  # samples + a valid schedule with bubbles
-    got = run("model", vs, net=net)               # hwsim.lutnet.netlist (functional, Numba)
-    got = run("hwsim", vs, net=net, out_reg=..)   # hwsim.lutnet.sim.Pipeline (cycle-level)
-    got = run("amaranth", vs, comp=comp)          # amaranth.sim on the generated component
-    got = run("verilator", vs, artefacts=dir)     # cocotb + Verilator on the emitted Verilog
+The kind's bench (testbenches.bench.verify / ``hwsim verify``): ``LEVELS``, ``vectors(design, component)``,
+``describe``, ``run(level, design, component, vs, art_dir)``, ``check(vs, got, level) -> CheckResult``.
+Underneath, usable on any netlist:
+
+    vs = make_vectors(net, x, out_reg, seed=0)          # samples + a valid schedule with bubbles
+    got = run_level("model", vs)                        # hwsim.lutnet.netlist (functional, Numba)
+    got = run_level("hwsim", vs)                        # hwsim.lutnet.sim.Pipeline (cycle-level)
+    got = run_level("amaranth", vs, comp=comp)          # amaranth.sim on the generated component
+    got = run_level("verilator", vs, artefacts=dir)     # cocotb + Verilator on the emitted Verilog
     res = check(vs, got, "verilator")
 
 Expected values do not come from the levels under test: the outputs of the valid samples are the
@@ -12,8 +16,9 @@ Expected values do not come from the levels under test: the outputs of the valid
 evaluation), the output cycles are ``input cycle + latency`` (the closed form of docs/lutnet.md). The clocked
 levels also return the whole per-cycle ``out_data``/``out_valid`` trace, including the cycles right after
 reset (outputs = the tables of all-zero registers), which must equal the cycle-level model's trace exactly.
-A failure names the first mismatching sample and, re-running the model layer by layer, the first layer and
-neuron whose output differs from what the RTL's output implies.
+A failure names the first mismatching sample and, re-running the model layer by layer, the neuron of the last
+layer whose table read disagrees. The vector file (``run-lutnet/vectors.npz``: inputs, valid schedule,
+expected outputs and trace) is LogicNets' ``--dump-io`` equivalent: a suite can replay it outside the project.
 """
 
 from __future__ import annotations
@@ -21,10 +26,12 @@ from __future__ import annotations
 import io
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
+
+from .vectors import CheckResult
 
 LEVELS = ("model", "hwsim", "amaranth", "verilator")
 
@@ -40,6 +47,14 @@ class LutVectors:
     b_in: int
     n_out: int
     b_out: int
+    trace: np.ndarray | None = None        #: uint8 [C, n_out] the cycle-level model's out_data per cycle
+    trace_valid: np.ndarray | None = None  #: int64 [C]
+    net: Any = field(default=None, repr=False, compare=False)       #: the netlist (not saved)
+    out_reg: bool = True
+
+    @property
+    def n(self) -> int:
+        return len(self.x)
 
     @property
     def in_cycles(self) -> np.ndarray:
@@ -52,10 +67,11 @@ class LutVectors:
 
     def save(self, path: Path) -> Path:
         buf = io.BytesIO()
-        np.savez(buf, x=self.x, valid=self.valid, expected=self.expected,
+        np.savez(buf, x=self.x, valid=self.valid, expected=self.expected, trace=self.trace,
+                 trace_valid=self.trace_valid,
                  meta=np.frombuffer(json.dumps({"name": self.name, "latency": self.latency, "n_in": self.n_in,
-                                                "b_in": self.b_in, "n_out": self.n_out,
-                                                "b_out": self.b_out}).encode(), np.uint8))
+                                                "b_in": self.b_in, "n_out": self.n_out, "b_out": self.b_out,
+                                                "out_reg": self.out_reg}).encode(), np.uint8))
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(buf.getvalue())
         return path
@@ -64,13 +80,15 @@ class LutVectors:
     def load(cls, path: str | Path) -> LutVectors:
         z = np.load(path)
         meta = json.loads(bytes(z["meta"]).decode())
-        return cls(x=z["x"], valid=z["valid"], expected=z["expected"], **meta)
+        return cls(x=z["x"], valid=z["valid"], expected=z["expected"], trace=z["trace"],
+                   trace_valid=z["trace_valid"], **meta)
 
 
-def vectors(net, x: np.ndarray, latency: int, seed: int = 0, bubbles: float = 0.1, name: str = "lutnet",
-            n_random: int = 0) -> LutVectors:
+def make_vectors(net, x: np.ndarray, out_reg: bool = True, seed: int = 0, bubbles: float = 0.1,
+                 name: str = "lutnet", n_random: int = 0) -> LutVectors:
     """The samples ``x`` (plus ``n_random`` uniformly random codes) streamed with seeded bubbles (cycles
-    without ``in_valid``, probability ``bubbles``), and the netlist's expected outputs."""
+    without ``in_valid``, probability ``bubbles``), the netlist's expected outputs and the cycle-level model's
+    per-cycle trace."""
     rng = np.random.default_rng(seed)
     x = np.asarray(x, np.uint8)
     if n_random:
@@ -79,8 +97,10 @@ def vectors(net, x: np.ndarray, latency: int, seed: int = 0, bubbles: float = 0.
     valid = []
     while sum(valid) < T:
         valid.append(0 if rng.random() < bubbles else 1)
-    return LutVectors(name, x, np.array(valid, np.int64), net.forward(x), latency, net.n_in, net.b_in,
-                      net.n_out, net.b_out)
+    vs = LutVectors(name, x, np.array(valid, np.int64), net.forward(x), net.depth + int(out_reg), net.n_in,
+                    net.b_in, net.n_out, net.b_out, net=net, out_reg=out_reg)
+    ref = _run_hwsim(vs)
+    return replace(vs, trace=ref["trace"], trace_valid=ref["trace_valid"])
 
 
 def pack(codes: np.ndarray, b: int) -> list[int]:
@@ -117,19 +137,23 @@ def _trace_to_result(od: np.ndarray, ov: np.ndarray) -> dict[str, np.ndarray]:
             "trace_valid": ov.astype(np.int64)}
 
 
-def run(level: str, vs: LutVectors, net=None, out_reg: bool = True, comp=None, artefacts: str | Path | None = None,
-        run_dir: str | Path | None = None) -> dict[str, np.ndarray]:
+def _run_hwsim(vs: LutVectors) -> dict[str, np.ndarray]:
+    from hwsim.lutnet.sim import Pipeline
+
+    p = Pipeline(vs.net, vs.out_reg)
+    x_full = np.zeros((len(vs.valid), vs.n_in), np.uint8)
+    x_full[vs.in_cycles] = vs.x
+    od, ov = p.run(x_full, vs.valid, extra=vs.cycles - len(vs.valid) - p.latency)
+    return _trace_to_result(od, ov)
+
+
+def run_level(level: str, vs: LutVectors, comp=None, artefacts: str | Path | None = None,
+              run_dir: str | Path | None = None) -> dict[str, np.ndarray]:
     """Run the vector set on one level; returns outputs (and, clocked levels, out_cycles and the trace)."""
     if level == "model":
-        return {"outputs": net.forward(vs.x)}
+        return {"outputs": vs.net.forward(vs.x)}
     if level == "hwsim":
-        from hwsim.lutnet.sim import Pipeline
-
-        p = Pipeline(net, out_reg)
-        x_full = np.zeros((len(vs.valid), vs.n_in), np.uint8)
-        x_full[vs.in_cycles] = vs.x
-        od, ov = p.run(x_full, vs.valid, extra=vs.cycles - len(vs.valid) - p.latency)
-        return _trace_to_result(od, ov)
+        return _run_hwsim(vs)
     if level == "amaranth":
         return _run_amaranth(comp, vs)
     if level == "verilator":
@@ -185,18 +209,6 @@ def _run_verilator(artefacts, vs: LutVectors, run_dir=None) -> dict[str, np.ndar
     return _trace_to_result(od, z["out_valid"].astype(np.int64))
 
 
-@dataclass
-class LutCheck:
-    level: str
-    ok: bool
-    samples: int
-    lines: list[str]
-
-    def summary(self) -> str:
-        return f"{self.level}: {self.samples} samples, bit-exact: {'yes' if self.ok else 'NO'}" + \
-            ("" if self.ok else "\n  " + "\n  ".join(self.lines))
-
-
 def _locate(net, x: np.ndarray, got: np.ndarray) -> str:
     """The first layer and neuron at fault: the model's per-layer codes and the last layer's table read."""
     layers = net.forward(x[None, :], all_layers=True)
@@ -215,36 +227,42 @@ def _locate(net, x: np.ndarray, got: np.ndarray) -> str:
             f"{addr}, table says {int(last.table(n)[addr])}, RTL gave {int(got[n])}")
 
 
-def check(vs: LutVectors, got: dict[str, np.ndarray], level: str, net=None,
-          reference_trace: dict[str, np.ndarray] | None = None) -> LutCheck:
+def check(vs: LutVectors, got: dict[str, np.ndarray], level: str, limit: int = 5) -> CheckResult:
     """Outputs bit-exact with the netlist; output cycles = input cycles + latency; the per-cycle trace equal to
-    ``reference_trace`` (the cycle-level model's) when given."""
+    the cycle-level model's (clocked levels)."""
     lines = []
     out = np.asarray(got["outputs"])
     if out.shape != vs.expected.shape:
-        lines.append(f"{len(out)} outputs of shape {out.shape[1:]}, expected {vs.expected.shape}")
+        lines.append(f"outputs: {len(out)} of shape {out.shape[1:]}, expected {vs.expected.shape}")
     elif not np.array_equal(out.astype(np.uint8), vs.expected):
-        s = int(np.flatnonzero(np.any(out != vs.expected, axis=1))[0])
-        lines.append(f"sample {s}: got {out[s].tolist()}, expected {vs.expected[s].tolist()}")
-        if net is not None:
-            lines.append(_locate(net, vs.x[s], out[s]))
-    if "out_cycles" in got:
+        bad = np.flatnonzero(np.any(out != vs.expected, axis=1))
+        for s_ in bad[:limit]:
+            lines.append(f"sample {int(s_)}: {level} {out[s_].tolist()}, expected {vs.expected[s_].tolist()}")
+        if vs.net is not None:
+            lines.append(_locate(vs.net, vs.x[int(bad[0])], out[int(bad[0])]))
+        if len(bad) > limit:
+            lines.append(f"{len(bad) - limit} more samples differ")
+    clocked = "out_cycles" in got
+    if clocked:
         want = vs.in_cycles + vs.latency
         oc = np.asarray(got["out_cycles"])
         if not np.array_equal(oc, want):
-            k = int(np.flatnonzero(oc[:len(want)] != want[:len(oc)])[0]) if len(oc) and len(want) and \
-                np.any(oc[:len(want)] != want[:len(oc)]) else min(len(oc), len(want))
+            k = next((i for i in range(min(len(oc), len(want))) if oc[i] != want[i]), min(len(oc), len(want)))
             lines.append(f"output cycles: {len(oc)} valid beats; first differing beat {k}: got "
                          f"{oc[k] if k < len(oc) else None}, expected {want[k] if k < len(want) else None} "
                          f"(input cycle + latency {vs.latency})")
-    if reference_trace is not None and "trace" in got:
-        for key in ("trace", "trace_valid"):
-            a, b = np.asarray(got[key]), np.asarray(reference_trace[key])
-            if a.shape != b.shape or not np.array_equal(a, b):
-                c = int(np.flatnonzero(np.any((a != b).reshape(len(a), -1), axis=1))[0]) if a.shape == b.shape else -1
-                lines.append(f"{key} differs from the cycle-level model" + (f" first in cycle {c}" if c >= 0 else
-                                                                             f": shapes {a.shape} vs {b.shape}"))
-    return LutCheck(level, not lines, len(vs.expected), lines)
+        if vs.trace is not None:
+            for key, ref in (("trace", vs.trace), ("trace_valid", vs.trace_valid)):
+                a, b = np.asarray(got[key]), np.asarray(ref)
+                if a.shape != b.shape:
+                    lines.append(f"{key}: shape {a.shape}, the cycle-level model's {b.shape}")
+                elif not np.array_equal(a, b):
+                    c = int(np.flatnonzero(np.any((a != b).reshape(len(a), -1), axis=1))[0])
+                    lines.append(f"{key} differs from the cycle-level model first in cycle {c}")
+    checked = int(vs.expected.size) + (len(vs.expected) + int(vs.trace.size if vs.trace is not None else 0)
+                                       if clocked else 0)
+    return CheckResult(name=vs.name, backend=level, ok=not lines, vectors=vs.n, checked=checked,
+                       cycles=vs.cycles if clocked else None, mismatches=lines)
 
 
 def design_vectors(design, seed: int = 0, n_random: int = 0, max_samples: int | None = None) -> LutVectors:
@@ -261,30 +279,32 @@ def design_vectors(design, seed: int = 0, n_random: int = 0, max_samples: int | 
         x = np.random.default_rng(seed).integers(0, 1 << net.b_in, (256, net.n_in), dtype=np.uint8)
     if max_samples is not None:
         x = x[:max_samples]
-    return vectors(net, x, net.depth + int(design.pipeline.out_reg), seed=seed, name=design.name,
-                   n_random=n_random)
+    return make_vectors(net, x, design.pipeline.out_reg, seed=seed, name=design.name, n_random=n_random)
+
+
+# -- the kind's bench (testbenches.bench.verify) -------------------------------------------------------------
+def vectors(design, component, seed: int = 0, n_random: int = 0, max_samples: int | None = None) -> LutVectors:
+    return design_vectors(design, seed=seed, n_random=n_random, max_samples=max_samples)
+
+
+def describe(design, component, vs: LutVectors) -> str:
+    bubbles = len(vs.valid) - vs.n
+    return (f"{vs.n:,} samples ({design.name}: {vs.n_in} x {vs.b_in}-bit codes in, {vs.n_out} x {vs.b_out}-bit "
+            f"out), {bubbles} bubble cycles, latency {vs.latency}, {vs.cycles:,} cycles per clocked level")
+
+
+def run(level, design, component, vs: LutVectors, art_dir: Path, waves: bool = False, log=None):
+    if level == "verilator":
+        got = run_level("verilator", vs, artefacts=art_dir)
+        return got, f"verilator: cocotb testbenches.tb_lutnet on {art_dir}"
+    return run_level(level, vs, comp=component), None
 
 
 def verify(design, levels=LEVELS, root: str | Path = "build", n_random: int = 0, seed: int = 0,
-           max_samples: int | None = None) -> list[LutCheck]:
-    """The whole loop for a design on its dataset's test set (digits) or random codes."""
-    from hwsim.lutnet.sim import build_netlist
-    from rtl_gen.lutnet import LutNetPipeline, emit
+           max_samples: int | None = None) -> list[CheckResult]:
+    """The whole loop for a design (through testbenches.bench.verify, the same path as ``hwsim verify``)."""
+    from .bench import verify as bench_verify
 
-    net = build_netlist(design).net
-    out_reg = design.pipeline.out_reg
-    vs = design_vectors(design, seed=seed, n_random=n_random, max_samples=max_samples)
-    ref = run("hwsim", vs, net=net, out_reg=out_reg)
-    results = []
-    for level in levels:
-        if level == "model":
-            got = run("model", vs, net=net)
-        elif level == "hwsim":
-            got = ref
-        elif level == "amaranth":
-            got = run("amaranth", vs, comp=LutNetPipeline(net, out_reg))
-        else:
-            art = emit(design, root, net=net)
-            got = run("verilator", vs, artefacts=art.directory)
-        results.append(check(vs, got, level, net, ref if level != "hwsim" else None))
-    return results
+    rep = bench_verify(design, root=root, levels=levels, seed=seed, log=lambda m: None, n_random=n_random,
+                       max_samples=max_samples)
+    return rep.results

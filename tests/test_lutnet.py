@@ -362,7 +362,7 @@ def test_ice40_refuses_wide_tables():
 
 def test_checker_reports_first_bad_neuron(xs):
     from rtl_gen.lutnet import LutNetPipeline
-    from testbenches.lutnet import check, run, vectors
+    from testbenches.lutnet import check, make_vectors, run_level
 
     _, built = xs
     net = built.net
@@ -372,11 +372,10 @@ def test_checker_reports_first_bad_neuron(xs):
     bad = LutNet(net.layers[:-1] + [Layer(n_in=last.n_in, b_in=last.b_in, b_out=last.b_out, indptr=last.indptr,
                                           indices=last.indices, tables=bad_tables, signed_out=last.signed_out)])
     x = np.random.default_rng(0).integers(0, 4, (30, 64)).astype(np.uint8)
-    vs = vectors(net, x, net.depth + 1)
-    res = check(vs, run("amaranth", vs, comp=LutNetPipeline(bad)), "amaranth", net,
-                run("hwsim", vs, net=net))
-    assert not res.ok and "bit-exact: NO" in res.summary()
-    assert f"layer {net.depth - 1} neuron 3" in res.summary()
+    vs = make_vectors(net, x)
+    res = check(vs, run_level("amaranth", vs, comp=LutNetPipeline(bad)), "amaranth")
+    assert not res.ok and res.summary().startswith("FAIL")
+    assert f"layer {net.depth - 1} neuron 3" in res.summary() and "trace differs" in res.summary()
 
 
 @pytest.mark.parametrize("level", ["model", "hwsim", "amaranth", "verilator"])
@@ -386,28 +385,26 @@ class TestLutnetLevels:
 
     def test_digits_xs(self, level, xs, tmp_path_factory):
         from hwsim.lutnet.train import digits
-        from rtl_gen.lutnet import LutNetPipeline, emit
-        from testbenches.lutnet import check, run, vectors
+        from rtl_gen.lutnet import component
+        from rtl_gen.verilog import emit
+        from testbenches import lutnet as bench
 
         d, built = xs
         net = built.net
-        vs = vectors(net, digits(2).x_test, net.depth + 1, seed=0, n_random=200)
-        ref = run("hwsim", vs, net=net)
-        if level == "model":
-            got = run("model", vs, net=net)
-        elif level == "hwsim":
-            got = ref
-        elif level == "amaranth":
-            got = run("amaranth", vs, comp=LutNetPipeline(net))
-        else:
-            art = emit(d, tmp_path_factory.mktemp("lutnet-build"), net=net)
-            got = run("verilator", vs, artefacts=art.directory)
-        res = check(vs, got, level, net, None if level == "hwsim" else ref)
+        comp = component(d)
+        vs = bench.vectors(d, comp, seed=0, n_random=200)
+        assert vs.n == 360 + 200 and vs.latency == net.depth + 1
+        art_dir = emit(d, tmp_path_factory.mktemp("lutnet-build"), component=comp).directory \
+            if level == "verilator" else None
+        got, _ = bench.run(level, d, comp, vs, art_dir)
+        res = bench.check(vs, got, level)
         assert res.ok, res.summary()
-        assert np.array_equal(np.argmax(got["outputs"][:360], 1) == digits(2).y_test,
-                              np.argmax(built.info["model"].forward_codes(digits(2).x_test), 1) == digits(2).y_test)
+        y = digits(2).y_test
+        assert np.array_equal(np.argmax(got["outputs"][:360], 1) == y,
+                              np.argmax(built.info["model"].forward_codes(digits(2).x_test), 1) == y)
         if level != "model":
             assert np.array_equal(got["out_cycles"], vs.in_cycles + net.depth + 1)
+            assert res.cycles == vs.cycles
 
 
 # -- Kratos-style constant-weight primitives --------------------------------------------------------------
@@ -508,15 +505,14 @@ def test_synthesis_keeps_tables_in_logic(tmp_path):
 def test_amaranth_trace_equals_cycle_model_random(out_reg):
     # variable fan-in (incl. constants), wide codes, both pipeline variants: per-cycle trace incl. reset
     from rtl_gen.lutnet import LutNetPipeline
-    from testbenches.lutnet import check, run, vectors
+    from testbenches.lutnet import check, make_vectors, run_level
 
     net = random_netlist([12, 9, 7, 4], [4, 3, 2], [2, 3, 1, 4], seed=11, vary_fanin=True)
     x = np.random.default_rng(2).integers(0, 4, (60, 12)).astype(np.uint8)
-    vs = vectors(net, x, net.depth + int(out_reg), seed=5, bubbles=0.3)
-    ref = run("hwsim", vs, net=net, out_reg=out_reg)
-    res = check(vs, run("amaranth", vs, comp=LutNetPipeline(net, out_reg)), "amaranth", net, ref)
+    vs = make_vectors(net, x, out_reg, seed=5, bubbles=0.3)
+    res = check(vs, run_level("amaranth", vs, comp=LutNetPipeline(net, out_reg)), "amaranth")
     assert res.ok, res.summary()
-    assert check(vs, ref, "hwsim", net).ok
+    assert check(vs, run_level("hwsim", vs), "hwsim").ok and check(vs, run_level("model", vs), "model").ok
 
 
 def test_plots(xs, tmp_path):

@@ -69,7 +69,8 @@ def lut_step(design: Any, out_dir: str | Path, family: str | None = None, build_
     checks = verify(design, levels=levels, root=build_root, n_random=n_random)
     for c in checks:
         log(f"[lutnet] {c.summary()}")
-    summary["verify"] = {c.level: {"ok": c.ok, "samples": c.samples, "lines": c.lines} for c in checks}
+    summary["verify"] = {c.backend: {"ok": c.ok, "samples": c.vectors, "outputs_compared": c.checked,
+                                     "cycles": c.cycles, "mismatches": c.mismatches} for c in checks}
     summary["bit_exact"] = all(c.ok for c in checks)
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     text = "\n".join([net.describe(), json.dumps(summary, indent=2, default=_plain)])
