@@ -289,7 +289,7 @@ def test_spec_errors(tmp_path):
         assert msg in str(e.value) and "d.yaml" in str(e.value)
 
 
-def test_simulator_protocol(xs):
+def test_simulator_protocol(xs, tmp_path):
     from hwsim.lutnet.sim import WorkloadError, build
 
     d, built = xs
@@ -305,6 +305,11 @@ def test_simulator_protocol(xs):
     assert "bit-exact" not in a.render() and "netlist outputs == quantized model outputs on every sample: yes" in a.render()
     header, rows = a.layer_rows()
     assert len(rows) == built.net.depth and header[0] == "layer"
+    from hwsim.report import write_run
+
+    files = write_run(a, tmp_path / "run", plots=False)
+    assert set(files) == {"report.txt", "report.json", "layers.csv", "design.resolved.yaml"}
+    assert json.loads(files["report.json"].read_text())["stats"]["cycles"] == 360 + sim.latency
     r = sim.run("samples:500", mode="cycle", seed=3)
     assert np.array_equal(r.outputs, built.net.forward(sim.inputs("samples:500", seed=3)[0]))
     for bad in ("samples:0", "gemm:1,2,3", ""):

@@ -23,7 +23,7 @@ def plots(result, out_dir: str | Path) -> list[Path]:
     ax.set_yscale("log")
     ax.set_xticks(x)
     ax.set_xticklabels([f"L{r['layer']}\n{r['n_in']}->{r['n_out']}\nF {r['fanin_max']}" for r in rows], fontsize=8)
-    ax.set_title(f"{result.design}: {result.stats['neurons']} neurons, LUTCost {result.stats['lut_cost']:,.0f}",
+    ax.set_title(f"{result.design.name}: {result.stats['neurons']} neurons, LUTCost {result.stats['lut_cost']:,.0f}",
                  fontsize=9)
     ax.legend(fontsize=8)
     return [save_figure(fig, Path(out_dir) / "lutnet_layers.png")]

@@ -195,8 +195,7 @@ def parse_workload(workload: str) -> tuple[str, Any]:
 
 @dataclass
 class LutnetResult:
-    design: str
-    design_hash: str
+    design: Any                  #: the design (its name and hash go into to_dict)
     workload: str
     mode: str
     stats: dict[str, Any]
@@ -205,7 +204,7 @@ class LutnetResult:
     compat: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        d = {"design": self.design, "design_hash": self.design_hash, "workload": self.workload, "mode": self.mode,
+        d = {"design": self.design.name, "design_hash": self.design.hash, "workload": self.workload, "mode": self.mode,
              "stats": self.stats, "layers": self.layers}
         if self.compat is not None:
             d["compat"] = self.compat
@@ -220,7 +219,7 @@ class LutnetResult:
         from hwsim.report import format_table
 
         s = self.stats
-        lines = [f"design {self.design} ({self.design_hash}), kind lutnet, workload {self.workload}, mode {self.mode}",
+        lines = [f"design {self.design.name} ({self.design.hash}), kind lutnet, workload {self.workload}, mode {self.mode}",
                  f"samples {s['samples']}, cycles {s['cycles']} (latency {s['latency']} cycles, II 1), "
                  f"LUT evaluations {s['lut_evals']:,}",
                  f"table bits {s['table_bits']:,}, LUTCost {s['lut_cost']:,.0f} (6-LUTs, LogicNets' upper bound)"]
@@ -309,7 +308,7 @@ class LutnetSim:
         if compat == "logicnets":
             # LogicNets' own names: get_lut_cost() (util.py), "Latency (cycles)" = layers (no output register)
             cp = {"LUTCost": net.lut_cost(), "Latency (cycles)": net.depth}
-        return LutnetResult(self.design.name, self.design.hash, workload, mode, stats, layers, out, cp)
+        return LutnetResult(self.design, workload, mode, stats, layers, out, cp)
 
 
 def build(design) -> LutnetSim:
