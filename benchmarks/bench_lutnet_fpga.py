@@ -83,11 +83,12 @@ def run_designs(a) -> None:
 
 def run_kratos(a) -> None:
     # Kratos-style sweeps, constant weights, 4-bit weights and activations: a 4 x 32 GEMV and a 1-D
-    # convolution of 32 pixels with a 9-tap filter
+    # convolution of 24 pixels with a 5-tap filter (20 outputs; its IO fits the ECP5-25k package)
     sweep = SPARSITY[::2] if a.quick else SPARSITY
     krows = []
-    for kind, s in [(k, s) for k in ("gemv 4x32", "conv1d 32/9") for s in sweep]:
-        sp = GemvSpec(rows=4, length=32, width=4, sparsity=s, conv_kernel=9 if kind.startswith("conv") else 0)
+    for kind, s in [(k, s) for k in ("gemv 4x32", "conv1d 24/5") for s in sweep]:
+        conv = kind.startswith("conv")
+        sp = GemvSpec(rows=4, length=24 if conv else 32, width=4, sparsity=s, conv_kernel=5 if conv else 0)
         art = emit_component(KratosGemv(sp), f"kratos_{kind.split()[0]}_s{int(s * 100):02d}", a.build)
         line = [kind, f"{s:.2f}", sp.nonzeros, sp.latency]
         for fam in ("ecp5", "xc7"):
