@@ -45,13 +45,17 @@ def lut_step(design: Any, out_dir: str | Path, family: str | None = None, build_
     summary: dict[str, Any] = {"design": design.name, "design_hash": design.hash, "netlist": {
         "neurons": net.neurons, "layers": net.depth, "table_bits": net.table_bits, "lut_cost": net.lut_cost()}}
     acc = {k: info[k] for k in ("float_acc", "quant_acc", "netlist_acc") if k in info}
+    if "recorded_in" in info:
+        acc["model_acc_recorded_in"] = info["recorded_in"]
     if design.network.source in ("digits", "file"):
         res = build(design).run("dataset:digits", mode="analytical")
         acc["netlist_acc"] = res.stats["accuracy"]
         if "model" in info:
             acc["netlist_equals_model"] = res.stats["netlist_equals_model"]
         log("[lutnet] test accuracy: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
-                                                   for k, v in acc.items()))
+                                                   for k, v in acc.items() if k != "model_acc_recorded_in")
+            + (f" (float/quantized as recorded in {acc['model_acc_recorded_in']}; netlist measured now)"
+               if "model_acc_recorded_in" in acc else ""))
     summary["accuracy"] = acc
     art = emit(design, build_root, net=net)
     log(f"[lutnet] Verilog: {art.verilog} ({art.verilog.stat().st_size:,} bytes), ports.json")
@@ -72,6 +76,8 @@ def lut_step(design: Any, out_dir: str | Path, family: str | None = None, build_
     summary["verify"] = {c.backend: {"ok": c.ok, "samples": c.vectors, "outputs_compared": c.checked,
                                      "cycles": c.cycles, "mismatches": c.mismatches} for c in checks}
     summary["bit_exact"] = all(c.ok for c in checks)
+    log(f"[lutnet] bit-exact and cycle-exact on every level run ({', '.join(c.backend for c in checks)}): "
+        f"{'yes' if summary['bit_exact'] else 'NO'}")
     summary["seconds"] = round(time.perf_counter() - t0, 1)
     text = "\n".join([net.describe(), json.dumps(summary, indent=2, default=_plain)])
     atomic_write(out / f"{design.name}.npz", net.to_bytes())

@@ -63,7 +63,8 @@ def _build(design) -> Built:
         if want != [list(x) for x in have]:
             raise NetlistError(f"{design.source}: network.netlist {p}: sizes/bits {have} do not match the design's "
                                f"network.sizes/bits {want}")
-        return Built(net, {"source": str(p)} | {k: v for k, v in net.meta.items() if k.endswith("_acc")})
+        recorded = {k: v for k, v in net.meta.items() if k in ("float_acc", "quant_acc")}
+        return Built(net, {"source": str(p), "recorded_in": str(p)} | recorded)
     if n.source == "random":
         if n.shrink:
             raise NetlistError(f"{design.source}: network.shrink needs a trained model (source: digits)")
@@ -226,7 +227,9 @@ class LutnetResult:
         if "accuracy" in s:
             lines.append(f"accuracy on the test set: netlist {s['accuracy']:.4f}"
                          + (f", quantized model {s['quant_acc']:.4f}, float model {s['float_acc']:.4f}"
-                            if "quant_acc" in s else ""))
+                            if "quant_acc" in s else "")
+                         + (f" (model accuracies as recorded in {s['model_acc_recorded_in']} when it was trained)"
+                            if "model_acc_recorded_in" in s else ""))
             if "netlist_equals_model" in s:
                 lines.append(f"netlist outputs == quantized model outputs on every sample: "
                              f"{'yes' if s['netlist_equals_model'] else 'NO'}")
@@ -292,6 +295,8 @@ class LutnetSim:
             for k in ("float_acc", "quant_acc"):
                 if k in info:
                     stats[k] = info[k]
+            if "recorded_in" in info and "quant_acc" in info:
+                stats["model_acc_recorded_in"] = info["recorded_in"]
             if "model" in info:
                 stats["netlist_equals_model"] = bool(np.array_equal(out, info["model"].forward_codes(x)))
         for k in ("unshrunk_quant_acc", "unshrunk_lut_cost", "exact_removed_inputs"):
