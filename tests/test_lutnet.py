@@ -43,6 +43,7 @@ def load_design(name: str):
     (1, [20, 30, 7], [7, 5], [1, 2, 4], True),           # fan-in 0..7: constants and the generic path
     (2, [9, 12, 5], [2, 3], [3, 4, 8], True),
     (3, [16, 8], [6], 1, False),
+    (4, [24, 9, 4], [12, 7], [1, 1, 3], True),          # fan-in 8..12: the generic address-vector path
 ])
 def test_forward_matches_numpy(seed, sizes, fanin, bits, vary):
     net = random_netlist(sizes, fanin, bits, seed=seed, vary_fanin=vary)

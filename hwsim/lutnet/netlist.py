@@ -356,7 +356,7 @@ class LutNet:
 
 
 # -- kernels -------------------------------------------------------------------------------------------
-# One specialised loop per fan-in up to 6: the address is formed in registers from contiguous input rows
+# One specialised loop per fan-in up to 7: the address is formed in registers from contiguous input rows
 # (feature-major codes) and the table gathered; wider neurons build the address vector input by input.
 
 
@@ -407,6 +407,19 @@ def _k6(out, r0, r1, r2, r3, r4, r5, tab, b):
     for s in range(out.shape[0]):
         out[s] = tab[(np.uint32(r0[s]) << b5) | (np.uint32(r1[s]) << b4) | (np.uint32(r2[s]) << b3)
                      | (np.uint32(r3[s]) << b2) | (np.uint32(r4[s]) << b) | np.uint32(r5[s])]
+
+
+@njit(cache=True, nogil=True)
+def _k7(out, r0, r1, r2, r3, r4, r5, r6, tab, b):
+    b2 = b + b
+    b3 = b2 + b
+    b4 = b3 + b
+    b5 = b4 + b
+    b6 = b5 + b
+    for s in range(out.shape[0]):
+        out[s] = tab[(np.uint32(r0[s]) << b6) | (np.uint32(r1[s]) << b5) | (np.uint32(r2[s]) << b4)
+                     | (np.uint32(r3[s]) << b3) | (np.uint32(r4[s]) << b2) | (np.uint32(r5[s]) << b)
+                     | np.uint32(r6[s])]
 
 
 @njit(cache=True, nogil=True)
@@ -467,6 +480,9 @@ def _layer_fm(x, indptr, indices, offsets, tables, b_in):
         elif F == 6:
             _k6(out, x[indices[k0]], x[indices[k0 + 1]], x[indices[k0 + 2]], x[indices[k0 + 3]],
                 x[indices[k0 + 4]], x[indices[k0 + 5]], tab, b)
+        elif F == 7:
+            _k7(out, x[indices[k0]], x[indices[k0 + 1]], x[indices[k0 + 2]], x[indices[k0 + 3]],
+                x[indices[k0 + 4]], x[indices[k0 + 5]], x[indices[k0 + 6]], tab, b)
         else:
             if len(addr) < N:
                 addr = np.empty(N, np.uint32)
