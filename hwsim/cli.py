@@ -206,7 +206,9 @@ def cmd_simulate(args) -> int:
 
 COMMANDS = [("formats", _add_formats, cmd_formats), ("quantize", _add_quantize, cmd_quantize),
             ("flow", _add_flow, cmd_flow), ("simulate", _add_simulate, cmd_simulate),
-            ("rtl", rtl_cli.add_rtl, rtl_cli.cmd_rtl), ("verify", rtl_cli.add_verify, rtl_cli.cmd_verify)]
+            ("rtl", rtl_cli.add_rtl, rtl_cli.cmd_rtl), ("verify", rtl_cli.add_verify, rtl_cli.cmd_verify),
+            ("sweep", lambda sub: _dse_cli().add_sweep(sub), lambda a: _dse_cli().cmd_sweep(a))]
+_dse_cli = lambda: __import__("hwsim.dse.cli", fromlist=["cli"])  # noqa: E731 -- lazy: Dask loads on use
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,321 @@
+"""Sweep files: a base design, parameter ranges and workloads, expanded into points.
+
+::
+
+    sweep: 1
+    name: bitmod_like
+    base: ../bitmod_like_32x32_os_fp4_e4m3.yaml   # a design file, relative to this file
+    # design: {...}                               # ... or the base design inline
+    parameters:                                   # a mapping is the product of its entries
+      array.dataflow: [ws, os]                    # a list of values
+      array.rows: {from: 8, to: 64, times: 2}     # 8, 16, 32, 64 (geometric, inclusive)
+      memory.filter_kb: {from: 64, to: 256, step: 64}   # 64, 128, 192, 256 (arithmetic, inclusive)
+      zip:                                        # entries advance together (equal lengths)
+        operands.weight: [int3, int4, int6]
+        operands.accumulator: [int24, int24, int32]
+      # product: [E, E, ...]   union: [E, E, ...]   (E: any such mapping; union concatenates)
+    workloads: ["llm:llama3-8b,seq=1,phase=decode"]
+    mode: analytical                              # or cycle (--mode overrides)
+    max_points: 100000                            # points = designs x workloads; --max-points raises it
+
+A parameter is ``section.field`` of the base design's kind (looked up in the kind registry) or a
+top-level key (``clock_mhz``, ``name``, ...). Unknown parameters, empty ranges and mismatched zips are
+errors of the sweep file; a *value* that the design schema rejects makes that point invalid (reported
+with the schema's reason and skipped), not the sweep.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from . import SweepError
+
+SWEEP_VERSION = 1
+#: points (designs x workloads) a sweep may have without ``--max-points``
+DEFAULT_MAX_POINTS = 100_000
+MODES = ("analytical", "cycle")
+_OPS = ("product", "zip", "union")
+_TOP_KEYS = ("sweep", "name", "description", "base", "design", "parameters", "workloads", "mode", "max_points")
+
+
+def _short(value: Any, limit: int = 60) -> str:
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class Point:
+    """One design of the sweep: the parameter values and the design they make (or why they do not)."""
+
+    params: dict[str, Any]
+    design: dict[str, Any] | None = None      #: resolved design (plain data), None when invalid
+    design_hash: str = ""                     #: the design's hash; for an invalid one a hash of params
+    reason: str = ""                          #: why the design is invalid ("" when valid)
+
+    @property
+    def valid(self) -> bool:
+        return self.design is not None
+
+
+@dataclass
+class Sweep:
+    name: str
+    source: str
+    base: Any                                  #: the base Design
+    parameters: list[str]                      #: parameter paths, in file order
+    space: list[dict[str, Any]]                #: one assignment per design point
+    workloads: list[str]
+    mode: str = "analytical"
+    max_points: int = DEFAULT_MAX_POINTS
+    description: str = ""
+    points: list[Point] = field(default_factory=list)
+
+    @property
+    def n_points(self) -> int:
+        """Evaluations: design points x workloads."""
+        return len(self.space) * len(self.workloads)
+
+    def describe(self) -> str:
+        return (f"{self.name}: {len(self.space):,} designs x {len(self.workloads)} workload(s) = "
+                f"{self.n_points:,} points ({self.mode}; base {self.base.name}, kind {self.base.kind}; "
+                f"parameters {', '.join(self.parameters) or 'none'})")
+
+
+# ---- kind schema (through the registry) ------------------------------------------------------------
+def section_fields(kind: str) -> dict[str, list[str]]:
+    """``{section: [field, ...]}`` of a kind, from the kind registry's typed spec."""
+    from hwsim import kinds
+
+    k = kinds.get(kind)
+    try:
+        sections = k.sections
+    except ImportError:   # registry entry whose spec module has not landed yet: the design schema
+        from hwsim import design as _design
+
+        sections = _design.KINDS[kind]
+    out = {}
+    for name, sec in sections.items():
+        if dataclasses.is_dataclass(sec):
+            out[name] = [f.name for f in dataclasses.fields(sec)]
+        else:
+            out[name] = list(sec)
+    return out
+
+
+def allowed_parameters(base) -> list[str]:
+    """Every parameter path of the base design's kind."""
+    resolved = base.resolved()
+    secs = section_fields(base.kind)
+    top = [k for k, v in resolved.items() if k not in secs and k not in ("schema", "kind") and not isinstance(v, dict)]
+    return top + [f"{s}.{f}" for s, fs in secs.items() for f in fs]
+
+
+# ---- parameter expressions -------------------------------------------------------------------------
+def _values(src: str, path: str, spec: Any) -> list[Any]:
+    where = f"{src}: parameters.{path}"
+    if isinstance(spec, list):
+        if not spec:
+            raise SweepError(f"{where} = []: empty list; give at least one value")
+        return list(spec)
+    if isinstance(spec, dict):
+        keys = set(spec)
+        if not keys <= {"from", "to", "step", "times"} or not {"from", "to"} <= keys or \
+                len(keys & {"step", "times"}) != 1:
+            raise SweepError(f"{where} = {_short(spec)}: a range is {{from: A, to: B, step: S}} (arithmetic) or "
+                             f"{{from: A, to: B, times: F}} (geometric), both inclusive")
+        a, b = spec["from"], spec["to"]
+        for k in spec:
+            v = spec[k]
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+                raise SweepError(f"{where}.{k} = {_short(v)}: expected a finite number")
+        if "step" in spec:
+            s = spec["step"]
+            if s <= 0:
+                raise SweepError(f"{where}.step = {s!r}: must be > 0")
+            n = int(math.floor((b - a) / s + 1e-9)) + 1 if b >= a else 0
+            out = [a + i * s for i in range(n)]
+            if all(isinstance(x, int) for x in (a, s)):
+                out = [int(x) for x in out]
+        else:
+            f = spec["times"]
+            if f <= 1:
+                raise SweepError(f"{where}.times = {f!r}: must be > 1")
+            if a <= 0:
+                raise SweepError(f"{where}.from = {a!r}: a geometric range starts at a positive number")
+            out, x = [], a
+            while x <= b * (1 + 1e-12):
+                out.append(x)
+                x = x * f
+            if isinstance(a, int) and isinstance(f, int):
+                out = [int(v) for v in out]
+        if not out:
+            raise SweepError(f"{where} = {_short(spec)}: empty range (from {a} > to {b})")
+        return out
+    raise SweepError(f"{where} = {_short(spec)}: expected a list of values or a range "
+                     f"{{from: A, to: B, step: S | times: F}}")
+
+
+def _product(parts: list[list[dict]]) -> list[dict]:
+    out: list[dict] = [{}]
+    for p in parts:
+        out = [{**a, **b} for a in out for b in p]
+    return out
+
+
+def _expand(src: str, expr: Any, allowed: set[str], where: str, seen: list[str]) -> list[dict]:
+    if isinstance(expr, list):           # a list of expressions (inside product/zip/union)
+        raise SweepError(f"{src}: {where}: expected a mapping, got a list")
+    if not isinstance(expr, dict):
+        raise SweepError(f"{src}: {where} = {_short(expr)}: expected a mapping of parameter: values")
+    if not expr:
+        raise SweepError(f"{src}: {where}: empty mapping; give at least one parameter")
+    parts = []
+    for key, val in expr.items():
+        if key in _OPS:
+            subs = val if isinstance(val, list) else [{k: v} for k, v in val.items()] if isinstance(val, dict) else None
+            if not subs:
+                raise SweepError(f"{src}: {where}.{key} = {_short(val)}: expected a non-empty list of parameter "
+                                 f"mappings (or for zip/product a mapping of parameter: values)")
+            spaces = [_expand(src, s, allowed, f"{where}.{key}[{i}]", seen) for i, s in enumerate(subs)]
+            if key == "product":
+                parts.append(_product(spaces))
+            elif key == "union":
+                parts.append([p for s in spaces for p in s])
+            else:
+                lens = {len(s) for s in spaces}
+                if len(lens) != 1:
+                    raise SweepError(f"{src}: {where}.zip: entries have different lengths "
+                                     f"({', '.join(str(len(s)) for s in spaces)}); zip needs equal lengths")
+                parts.append([{k: v for d in row for k, v in d.items()} for row in zip(*spaces)])
+            continue
+        if not isinstance(key, str) or key not in allowed:
+            near = [a for a in sorted(allowed) if isinstance(key, str) and key.split(".")[-1] in a] or sorted(allowed)
+            raise SweepError(f"{src}: {where}.{key}: unknown parameter; allowed: {', '.join(near)}")
+        if key not in seen:
+            seen.append(key)
+        parts.append([{key: v} for v in _values(src, key, val)])
+    return _product(parts)
+
+
+def apply(base: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
+    """The base design (plain data) with ``params`` (``section.field`` or top-level keys) set."""
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
+    for path, v in params.items():
+        sec, dot, key = path.partition(".")
+        if dot:
+            out[sec][key] = v
+        else:
+            out[sec] = v
+    return out
+
+
+def params_hash(params: dict[str, Any]) -> str:
+    canon = json.dumps(params, sort_keys=True, default=str, separators=(",", ":"))
+    return "x" + hashlib.sha256(canon.encode()).hexdigest()[:11]
+
+
+def make_points(sweep: Sweep) -> list[Point]:
+    """Build every design of the space through the design schema (``hwsim.design.from_dict``); a point
+    whose values the schema rejects is kept as invalid, with the schema's one-line reason."""
+    from hwsim.design import from_dict
+
+    base = sweep.base.resolved()
+    points = []
+    for params in sweep.space:
+        label = ", ".join(f"{k}={v}" for k, v in params.items()) or "base"
+        try:
+            d = from_dict(apply(base, params), source=f"point {label}")
+        except ValueError as e:
+            points.append(Point(params, None, params_hash(params), str(e)))
+            continue
+        points.append(Point(params, d.resolved(), d.hash))
+    sweep.points = points
+    return points
+
+
+# ---- loading ----------------------------------------------------------------------------------------
+def loads(data: Any, source: str = "<string>", base_dir: Path | None = None) -> Sweep:
+    """A sweep from parsed YAML (the space is expanded, the designs are not built: see make_points)."""
+    from hwsim.design import from_dict, load
+
+    src = source
+    if not isinstance(data, dict):
+        raise SweepError(f"{src}: a sweep file must be a YAML mapping, got {type(data).__name__}")
+    unknown = [k for k in data if k not in _TOP_KEYS]
+    if unknown:
+        raise SweepError(f"{src}: {unknown[0]}: unknown key; allowed: {', '.join(_TOP_KEYS)}")
+    if data.get("sweep") != SWEEP_VERSION:
+        raise SweepError(f"{src}: sweep = {_short(data.get('sweep'))}: expected {SWEEP_VERSION} (the sweep-file version)")
+    if ("base" in data) == ("design" in data):
+        raise SweepError(f"{src}: give exactly one of base (a design file) or design (an inline design)")
+    if "base" in data:
+        b = data["base"]
+        if not isinstance(b, str) or not b:
+            raise SweepError(f"{src}: base = {_short(b)}: expected a design file path")
+        p = Path(b)
+        if not p.is_absolute() and base_dir is not None:
+            p = base_dir / p
+        base = load(p)
+    else:
+        base = from_dict(data["design"], f"{src}: design")
+    name = data.get("name", Path(src).stem)
+    if not isinstance(name, str) or not name:
+        raise SweepError(f"{src}: name = {_short(name)}: expected a non-empty string")
+    mode = data.get("mode", "analytical")
+    if mode not in MODES:
+        raise SweepError(f"{src}: mode = {_short(mode)}: allowed: {', '.join(MODES)}")
+    mp = data.get("max_points", DEFAULT_MAX_POINTS)
+    if isinstance(mp, bool) or not isinstance(mp, int) or mp < 1:
+        raise SweepError(f"{src}: max_points = {_short(mp)}: expected a positive integer")
+    wl = data.get("workloads")
+    from hwsim import kinds
+
+    has_sim = kinds.get(base.kind).simulator is not None
+    if wl is None and has_sim:
+        raise SweepError(f"{src}: workloads is missing: a list of workload specs (gemm:M,N,K, llm:<preset>,...)")
+    wl = [] if wl is None else wl
+    if isinstance(wl, str):
+        wl = [wl]
+    if not isinstance(wl, list) or not all(isinstance(w, str) and w.strip() for w in wl):
+        raise SweepError(f"{src}: workloads = {_short(wl)}: expected a list of workload spec strings")
+    if has_sim and not wl:
+        raise SweepError(f"{src}: workloads = []: empty; give at least one workload")
+    if not has_sim and wl:
+        raise SweepError(f"{src}: workloads: kind {base.kind} has no simulator (kinds with one: "
+                         f"{', '.join(k.name for k in kinds.with_role('simulator'))}); drop workloads and "
+                         f"sweep its area with --area")
+    if len(set(wl)) != len(wl):
+        raise SweepError(f"{src}: workloads: {_short([w for w in wl if wl.count(w) > 1][0])} is listed twice")
+    if has_sim:
+        from hwsim.workloads import parse
+
+        for w in wl:
+            try:
+                parse(w)
+            except ValueError as e:
+                raise SweepError(f"{src}: workloads: {e}") from None
+    allowed = set(allowed_parameters(base))
+    seen: list[str] = []
+    params = data.get("parameters")
+    space = [{}] if params in (None, {}) else _expand(src, params, allowed, "parameters", seen)
+    return Sweep(name=name, source=src, base=base, parameters=seen, space=space, workloads=wl or ["-"],
+                 mode=mode, max_points=mp, description=str(data.get("description", "")))
+
+
+def load_sweep(path: str | Path) -> Sweep:
+    p = Path(path)
+    if not p.is_file():
+        raise SweepError(f"{p}: no such sweep file")
+    try:
+        data = yaml.safe_load(p.read_text())
+    except yaml.YAMLError as e:
+        raise SweepError(f"{p}: not valid YAML: {str(e).splitlines()[0]}") from None
+    return loads(data, str(p), p.parent)
