@@ -94,7 +94,6 @@ def _run(args) -> int:
     sweep = load_sweep(args.sweep)
     out = Path(args.out or f"results/sweep/{sweep.name}")
     backend = "inline" if args.inline else "scheduler" if args.scheduler else "local"
-    print(sweep.describe(), file=sys.stderr, flush=True)
     res = run_sweep(sweep, out, backend=backend, scheduler=args.scheduler, workers=args.workers, mode=args.mode,
                     area=args.area, target=args.target, max_points=args.max_points, progress=not args.quiet)
     shutil.copyfile(args.sweep, out / ".sweep.yaml.tmp")

@@ -41,7 +41,7 @@ POINT_COLUMNS: dict[str, str] = {
 }
 AREA_COLUMNS: dict[str, str] = {
     "design_hash": "string", "design": "string", "target": "string", "status": "string", "reason": "string",
-    "lut": "int64", "ff": "int64", "carry": "int64", "dsp": "int64", "ram": "int64", "seconds": "float64",
+    "params": "string", "lut": "int64", "ff": "int64", "carry": "int64", "dsp": "int64", "ram": "int64", "seconds": "float64",
 }
 
 INVALID_ERRORS = (ValueError, TypeError, LookupError)
@@ -104,7 +104,7 @@ def evaluate(design: dict[str, Any], design_hash: str, workload: str, mode: str,
     for attempt in range(1, retries + 2):
         row["attempts"] = attempt
         try:
-            d = from_dict(design, source=f"design {design_hash}")
+            d = from_dict(design, source="point")
             stats = hwsim.build(d).run(workload, mode=mode).to_dict()["stats"]
             row.update(_metrics(stats))
             row["stats"] = json.dumps(stats, default=str, separators=(",", ":"))
@@ -129,18 +129,20 @@ def evaluate_chunk(items: list[tuple[dict, str, str, dict]], mode: str) -> list[
     return [evaluate(d, h, w, mode, p) for d, h, w, p in items]
 
 
-def area(design: dict[str, Any], design_hash: str, build_root: str, target: str = "xc7") -> dict[str, Any]:
+def area(design: dict[str, Any], design_hash: str, build_root: str, target: str = "xc7",
+         params: dict[str, Any] | None = None) -> dict[str, Any]:
     """Yosys area of one design's RTL (emitted into ``build_root/<name>-<hash>/``; cached there)."""
     from hwsim.design import from_dict
 
     row = {c: None for c in AREA_COLUMNS}
-    row.update(design_hash=design_hash, design=design.get("name"), target=target)
+    row.update(design_hash=design_hash, design=design.get("name"), target=target,
+               params=json.dumps(params or {}, sort_keys=True, default=str))
     t0 = time.perf_counter()
     try:
         from rtl_gen.area import area_report
         from rtl_gen.verilog import component_for, emit
 
-        d = from_dict(design, source=f"design {design_hash}")
+        d = from_dict(design, source="point")
         art = emit(d, build_root, component=component_for(d))
         a, _, _ = area_report(art.directory, art.top, target)
         row.update(status="ok", reason="", lut=a.lut, ff=a.ff, carry=a.carry, dsp=a.dsp, ram=a.bram + a.lutram)

@@ -57,7 +57,7 @@ def load_rows(out: str | Path) -> tuple[list[dict], dict[str, dict]]:
     store = Store(out)
     if not store.points.files() and not store.area.files():
         raise StoreError(f"{out}: no sweep results here (expected {Path(out) / 'points'}/*.parquet)")
-    rows = store.latest_points()
+    rows = [r for r in store.latest_points()]
     for r in rows:
         r["_params"] = json.loads(r["params"]) if r["params"] else {}
     return rows, store.latest_area()
@@ -119,6 +119,20 @@ def render(rows: list[dict], area: dict[str, dict], fr: list[dict], limit: int =
         lines += [f"  {r['workload']} {r['params']}: {r['reason']}" for r in bad[:10]]
         lines += [f"  area of {a['design']} {a['design_hash']}: {a['status']}: {a['reason']}" for a in bad_area[:10]]
     pnames = _param_names(rows)
+    ok_area = sorted((a for a in area.values() if a["status"] == "ok"), key=lambda a: (a["lut"], a["ff"]))
+    if ok_area:
+        ap = list(dict.fromkeys(k for a in ok_area for k in json.loads(a["params"] or "{}")))
+        x = np.array([[a["lut"], a["ff"]] for a in ok_area], float)
+        nd = non_dominated(x)
+        cols = ap + ["LUT", "FF", "carry", "DSP", "RAM", "non-dominated"]
+        body = [[_g(json.loads(a["params"] or "{}").get(p)) for p in ap] +
+                [_g(a[c]) for c in ("lut", "ff", "carry", "dsp", "ram")] + ["yes" if m else ""]
+                for a, m in zip(ok_area, nd)][:limit]
+        lines += ["", f"area (Yosys, {ok_area[0]['target']}) of {len(ok_area)} distinct designs, by LUTs; "
+                      f"non-dominated in (LUT, FF): {int(nd.sum())}",
+                  format_table(cols, body, align="l" * len(ap) + "r" * (len(cols) - len(ap)))]
+        if len(ok_area) > limit:
+            lines.append(f"... {len(ok_area) - limit} more in area/*.parquet")
     for f in fr:
         n_all = len(f["all"])
         objs = f["objectives"]
@@ -185,27 +199,36 @@ def plot_design(f: dict, path: Path, pnames: list[str]) -> Path:
 
 
 def plot_formats(f: dict, path: Path) -> Path:
+    """Left: bits/weight vs error, one marker per format (labelled with its fewest cycles); right: cycles
+    vs error of every point, a colour per format; non-dominated points in (bits/weight, error, cycles)
+    circled on both."""
     plt = _plt()
     allr, front = f["all"], f["rows"]
-    fig, ax = plt.subplots(figsize=(6.6, 4.6))
-    cyc = np.array([r["cycles"] for r in allr], float)
-    sc = ax.scatter([r["bits_per_weight"] for r in allr], [r["weight_rel_mse"] for r in allr], c=np.log10(cyc),
-                    s=14, cmap="viridis", label=f"all ({len(allr)})")
-    fig.colorbar(sc, ax=ax, label="log10 cycles")
-    ax.scatter([r["bits_per_weight"] for r in front], [r["weight_rel_mse"] for r in front], s=60,
+    fmts = list(dict.fromkeys(r["weight_format"] for r in sorted(allr, key=lambda r: r["bits_per_weight"])))
+    colors = plt.get_cmap("tab10" if len(fmts) <= 10 else "tab20")
+    fig, (a1, a2) = plt.subplots(1, 2, figsize=(12.4, 4.6))
+    for i, fm in enumerate(fmts):
+        rs = [r for r in allr if r["weight_format"] == fm]
+        best = min(rs, key=lambda r: r["cycles"])
+        c = colors(i % colors.N)
+        a1.scatter([best["bits_per_weight"]], [best["weight_rel_mse"]], s=40, color=c)
+        a1.annotate(f"{fm} ({best['cycles']:.3g} cyc)", (best["bits_per_weight"], best["weight_rel_mse"]),
+                    fontsize=7, xytext=(4, 2), textcoords="offset points")
+        a2.scatter([r["cycles"] for r in rs], [r["weight_rel_mse"] for r in rs], s=12, color=c, label=fm)
+    a1.scatter([r["bits_per_weight"] for r in front], [r["weight_rel_mse"] for r in front], s=110,
                facecolors="none", edgecolors="#c44e52", label="non-dominated in (bits/weight, error, cycles)")
-    seen = set()
-    for r in front:
-        if r["weight_format"] not in seen:
-            seen.add(r["weight_format"])
-            ax.annotate(r["weight_format"], (r["bits_per_weight"], r["weight_rel_mse"]), fontsize=7,
-                        xytext=(4, 2), textcoords="offset points")
-    ax.set_yscale("log")
-    ax.set_xlabel("bits per weight (codes + scales + metadata)")
-    ax.set_ylabel("weight error: relative MSE on N(0,1)")
-    ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize=7)
-    ax.set_title(f["workload"], fontsize=9)
+    a2.scatter([r["cycles"] for r in front], [r["weight_rel_mse"] for r in front], s=70, facecolors="none",
+               edgecolors="#c44e52")
+    a1.set_xlabel("bits per weight (codes + scales + metadata)")
+    a2.set_xlabel("cycles")
+    a2.set_xscale("log")
+    for a in (a1, a2):
+        a.set_yscale("log")
+        a.set_ylabel("weight error: relative MSE on N(0,1)")
+        a.grid(True, which="both", alpha=0.3)
+    a1.legend(fontsize=7)
+    a2.legend(fontsize=7, ncol=2)
+    fig.suptitle(f"{f['workload']}: formats", fontsize=9)
     fig.tight_layout()
     return save_figure(fig, path)
 

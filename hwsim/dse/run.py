@@ -18,6 +18,7 @@ finished point and a rerun skips them.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import os
@@ -140,6 +141,8 @@ def run_sweep(sweep: Sweep, out: str | Path, *, backend: str = "local", schedule
     if sweep.n_points > limit:
         raise SweepError(f"{sweep.source}: {sweep.n_points:,} points (designs x workloads) exceed the limit of "
                          f"{limit:,}; pass --max-points {sweep.n_points} to run them")
+    if progress:
+        log(sweep.describe(mode))
     from hwsim import kinds
 
     has_sim = kinds.get(sweep.base.kind).simulator is not None
@@ -157,14 +160,12 @@ def run_sweep(sweep: Sweep, out: str | Path, *, backend: str = "local", schedule
     for p in points:
         for w in sweep.workloads:
             key = point_key(p.design_hash, w, mode)
-            st = done.get(key)
+            st = done.get(key) if has_sim or not p.valid else done_area.get(p.design_hash)
             if st in ("ok", "invalid"):
                 res.skipped += 1
                 continue
             if not p.valid:
                 from .evaluate import POINT_COLUMNS
-
-                import json
 
                 row = {c: None for c in POINT_COLUMNS}
                 row.update(key=key, design_hash=p.design_hash, design=sweep.base.name, kind=sweep.base.kind,
@@ -177,7 +178,7 @@ def run_sweep(sweep: Sweep, out: str | Path, *, backend: str = "local", schedule
     if area:
         for p in points:
             if p.valid and done_area.get(p.design_hash) not in ("ok", "invalid"):
-                area_items.setdefault(p.design_hash, p.design)
+                area_items.setdefault(p.design_hash, (p.design, p.params))
     for r in invalid_rows:
         res.invalid_reasons[r["reason"]] = res.invalid_reasons.get(r["reason"], 0) + 1
 
@@ -225,16 +226,17 @@ def run_sweep(sweep: Sweep, out: str | Path, *, backend: str = "local", schedule
             size = chunk_size or 256
             for chunk in _chunks(items, size):
                 take(evaluate_chunk(chunk, mode))
-            for h, d in area_items.items():
-                take_area(area_task(d, h, build_root, target))
+            for h, (d, prm) in area_items.items():
+                take_area(area_task(d, h, build_root, target, prm))
         else:
             from distributed import as_completed
 
             nw = max(res.workers, 1)
             size = chunk_size or max(1, min(1000, math.ceil(len(items) / (nw * 8))))
             futs = {}
-            for h, d in area_items.items():         # the slow ones first
-                futs[client.submit(area_task, d, h, build_root, target, pure=False, retries=1)] = ("area", h, d)
+            for h, (d, prm) in area_items.items():         # the slow ones first
+                futs[client.submit(area_task, d, h, build_root, target, prm, pure=False,
+                                   retries=1)] = ("area", h, d, prm)
             for chunk in _chunks(items, size):
                 futs[client.submit(evaluate_chunk, chunk, mode, pure=False, retries=1)] = ("points", chunk)
             for fut in as_completed(list(futs)):
@@ -248,7 +250,8 @@ def run_sweep(sweep: Sweep, out: str | Path, *, backend: str = "local", schedule
 
                         result = {c: None for c in AREA_COLUMNS}
                         result.update(design_hash=what[1], design=what[2].get("name"), target=target,
-                                      status="failed", reason=why)
+                                      status="failed", reason=why, params=json.dumps(what[3], sort_keys=True,
+                                                                                     default=str))
                     else:
                         result = [_failed_row(item, mode, why) for item in what[1]]
                 if what[0] == "area":
@@ -267,8 +270,6 @@ def run_sweep(sweep: Sweep, out: str | Path, *, backend: str = "local", schedule
 
 
 def _failed_row(item, mode: str, why: str) -> dict:
-    import json
-
     from .evaluate import POINT_COLUMNS
 
     design, h, w, params = item

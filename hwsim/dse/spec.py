@@ -70,6 +70,7 @@ class Sweep:
     name: str
     source: str
     base: Any                                  #: the base Design
+    base_data: dict[str, Any]                  #: the base design as written (points override this)
     parameters: list[str]                      #: parameter paths, in file order
     space: list[dict[str, Any]]                #: one assignment per design point
     workloads: list[str]
@@ -83,9 +84,9 @@ class Sweep:
         """Evaluations: design points x workloads."""
         return len(self.space) * len(self.workloads)
 
-    def describe(self) -> str:
+    def describe(self, mode: str | None = None) -> str:
         return (f"{self.name}: {len(self.space):,} designs x {len(self.workloads)} workload(s) = "
-                f"{self.n_points:,} points ({self.mode}; base {self.base.name}, kind {self.base.kind}; "
+                f"{self.n_points:,} points ({mode or self.mode}; base {self.base.name}, kind {self.base.kind}; "
                 f"parameters {', '.join(self.parameters) or 'none'})")
 
 
@@ -197,8 +198,11 @@ def _expand(src: str, expr: Any, allowed: set[str], where: str, seen: list[str])
                 parts.append([{k: v for d in row for k, v in d.items()} for row in zip(*spaces)])
             continue
         if not isinstance(key, str) or key not in allowed:
-            near = [a for a in sorted(allowed) if isinstance(key, str) and key.split(".")[-1] in a] or sorted(allowed)
-            raise SweepError(f"{src}: {where}.{key}: unknown parameter; allowed: {', '.join(near)}")
+            import difflib
+
+            near = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            hint = f" (did you mean {near[0]}?)" if near else ""
+            raise SweepError(f"{src}: {where}.{key}: unknown parameter{hint}; allowed: {', '.join(sorted(allowed))}")
         if key not in seen:
             seen.append(key)
         parts.append([{key: v} for v in _values(src, key, val)])
@@ -206,11 +210,14 @@ def _expand(src: str, expr: Any, allowed: set[str], where: str, seen: list[str])
 
 
 def apply(base: dict[str, Any], params: dict[str, Any]) -> dict[str, Any]:
-    """The base design (plain data) with ``params`` (``section.field`` or top-level keys) set."""
+    """The base design (plain data, as written: a point with no parameters is the base design itself,
+    with the same hash) with ``params`` (``section.field`` or top-level keys) set."""
     out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in base.items()}
     for path, v in params.items():
         sec, dot, key = path.partition(".")
         if dot:
+            if not isinstance(out.get(sec), dict):
+                out[sec] = {}
             out[sec][key] = v
         else:
             out[sec] = v
@@ -227,12 +234,11 @@ def make_points(sweep: Sweep) -> list[Point]:
     whose values the schema rejects is kept as invalid, with the schema's one-line reason."""
     from hwsim.design import from_dict
 
-    base = sweep.base.resolved()
+    base = sweep.base_data
     points = []
     for params in sweep.space:
-        label = ", ".join(f"{k}={v}" for k, v in params.items()) or "base"
         try:
-            d = from_dict(apply(base, params), source=f"point {label}")
+            d = from_dict(apply(base, params), source="point")
         except ValueError as e:
             points.append(Point(params, None, params_hash(params), str(e)))
             continue
@@ -264,8 +270,10 @@ def loads(data: Any, source: str = "<string>", base_dir: Path | None = None) -> 
         if not p.is_absolute() and base_dir is not None:
             p = base_dir / p
         base = load(p)
+        base_data = yaml.safe_load(p.read_text())
     else:
         base = from_dict(data["design"], f"{src}: design")
+        base_data = data["design"]
     name = data.get("name", Path(src).stem)
     if not isinstance(name, str) or not name:
         raise SweepError(f"{src}: name = {_short(name)}: expected a non-empty string")
@@ -306,7 +314,7 @@ def loads(data: Any, source: str = "<string>", base_dir: Path | None = None) -> 
     seen: list[str] = []
     params = data.get("parameters")
     space = [{}] if params in (None, {}) else _expand(src, params, allowed, "parameters", seen)
-    return Sweep(name=name, source=src, base=base, parameters=seen, space=space, workloads=wl or ["-"],
+    return Sweep(name=name, source=src, base=base, base_data=base_data, parameters=seen, space=space, workloads=wl or ["-"],
                  mode=mode, max_points=mp, description=str(data.get("description", "")))
 
 
