@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import os
 import socket
 import time
@@ -68,8 +69,8 @@ def weight_error(fmt: str, group_size: int | None) -> tuple[float, float]:
     w = np.random.default_rng(0).standard_normal(ERROR_TENSOR).astype(np.float32)
     q = dt.quantize(w, f, group_size=g)
     d = q.dequantize().astype(np.float64) - w.astype(np.float64)
-    return float(q.bits_per_element()), float(np.dot(d.ravel(), d.ravel()) / np.dot(w.ravel().astype(np.float64),
-                                                                                     w.ravel().astype(np.float64)))
+    # exactly rounded sums: the same bits in every process (a BLAS dot may differ in the last bits)
+    return float(q.bits_per_element()), math.fsum((d * d).ravel()) / math.fsum(np.square(w.astype(np.float64)).ravel())
 
 
 def _metrics(stats: dict[str, Any]) -> dict[str, Any]:

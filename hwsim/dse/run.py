@@ -111,7 +111,7 @@ def connect(scheduler: str | None, workers: int, timeout: float = 5.0):
             why = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
             raise SchedulerUnreachable(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({why})") from None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address=None, silence_logs=logging.ERROR)
+                           dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
     return Client(cluster)
 
 
@@ -127,11 +127,14 @@ def run_sweep(sweep: Sweep, out: str | Path, *, backend: str = "local", schedule
               workers: int | None = None, mode: str | None = None, area: bool = False, target: str = "xc7",
               max_points: int | None = None, chunk_size: int | None = None, progress: bool = True,
               flush_every: int = 5000, flush_seconds: float = 2.0, client: Any = None,
-              log: Callable[[str], None] | None = None) -> Outcome:
+              log: Callable[[str], None] | None = None,
+              on_rows: Callable[[list[dict]], None] | None = None) -> Outcome:
     """Evaluate every point of ``sweep`` not yet in ``out`` and append the results there.
 
     backend: "inline" | "local" | "scheduler" (``scheduler`` gives the address); ``client``: an existing
-    Dask client to use instead (not closed here).
+    Dask client to use instead (not closed here); ``on_rows``: called with every batch of point rows
+    once it is handed to the writer (rows are on disk after the next flush: ``flush_every`` rows or
+    ``flush_seconds``).
     """
     log = log or (lambda m: print(m, file=sys.stderr, flush=True))
     mode = mode or sweep.mode
@@ -207,6 +210,8 @@ def run_sweep(sweep: Sweep, out: str | Path, *, backend: str = "local", schedule
     def take(rows: list[dict]) -> None:
         wp.add(rows)
         bar.update(rows)
+        if on_rows is not None:
+            on_rows(rows)
         for r in rows:
             res.evaluated += 1
             setattr(res, r["status"], getattr(res, r["status"]) + 1)
