@@ -366,3 +366,55 @@ def test_bundled_example_expands():
     assert all(p.valid for p in pts)
     assert {p.design["operands"]["weight"] for p in pts} == {"int3", "bitmod.fp3", "int4", "fp4_basic",
                                                              "bitmod.fp4", "int6", "float6_e3m2fn"}
+
+
+# ---- area ------------------------------------------------------------------------------------------
+def test_area_joins_the_points_and_adds_an_objective(tmp_path, monkeypatch):
+    """The Pareto front in (cycles, energy, LUT) of points joined with per-design area rows (the area
+    task is replaced by a stand-in here; the real synthesis is test_area_of_a_decoder_sweep)."""
+    import hwsim.dse.run as run_mod
+
+    calls = []
+
+    def fake_area(design, h, build_root, target="xc7", params=None):
+        calls.append(h)
+        a = design["array"]
+        return {"design_hash": h, "design": design["name"], "target": target, "status": "ok", "reason": "",
+                "params": json.dumps(params, sort_keys=True), "lut": 50 * a["rows"] * a["cols"] + 7 * (a["dataflow"] == "os"),
+                "ff": 9 * a["rows"] * a["cols"], "carry": 0, "dsp": 0, "ram": 0, "seconds": 0.0}
+
+    monkeypatch.setattr(run_mod, "area_task", fake_area)
+    s = _sweep(tmp_path, workloads=["gemm:32,48,64", "gemm:1,64,64"])
+    out = tmp_path / "out"
+    r = run_sweep(s, out, backend="inline", progress=False, area=True)
+    assert r.ok == 24 and len(calls) == 12 == r.area_evaluated        # one area per distinct design
+    r = run_sweep(s, out, backend="inline", progress=False, area=True)
+    assert r.evaluated == 0 and len(calls) == 12                       # cached by design hash
+    text, _ = write_report(out, plots=True)
+    assert "non-dominated in (cycles, energy_pj, lut" in text and "area (Yosys, xc7) of 12 distinct designs" in text
+    area = Store(out).latest_area()
+    rows_csv = list(csv.reader(io.StringIO((out / "pareto.csv").read_text())))[1:]
+    for w in ("gemm:32,48,64", "gemm:1,64,64"):
+        ok = [x for x in Store(out).latest_points() if x["workload"] == w]
+        x = np.array([[p["cycles"], p["energy_pj"], area[p["design_hash"]]["lut"]] for p in ok], float)
+        front = {p["design_hash"] for p, m in zip(ok, brute_force(x)) if m}
+        assert {c[-2] for c in rows_csv if c[0] == "design" and c[1] == w} == front
+    assert (out / "pareto-0.png").stat().st_size > 0
+
+
+def test_area_of_a_decoder_sweep(tmp_path, capsys):
+    """A kind without a simulator: the sweep is its Yosys area, once per distinct design."""
+    doc = {"sweep": 1, "base": str(ROOT / "designs/dec_sf4.yaml"), "parameters": {"decoder.format": ["int4"]}}
+    p = write(tmp_path, doc)
+    out = tmp_path / "out"
+    assert cli.main(["sweep", str(p), "-o", str(out), "--inline", "--area", "-q", "--no-plot"]) == 0
+    assert "1 RTL area(s) synthesized" in capsys.readouterr().out
+    (row,) = Store(out).latest_area().values()
+    d = from_dict({**yaml.safe_load((ROOT / "designs/dec_sf4.yaml").read_text()), "decoder": {"format": "int4"}})
+    assert row["design_hash"] == d.hash and row["status"] == "ok", row
+    cached = json.loads((out / "build" / f"{d.name}-{d.hash}" / "area-xc7.json").read_text())
+    assert (row["lut"], row["ff"], row["carry"], row["dsp"]) == (cached["lut"], cached["ff"], cached["carry"], cached["dsp"])
+    assert cli.main(["sweep", str(p), "-o", str(out), "--inline", "--area", "-q", "--no-plot"]) == 0
+    o = capsys.readouterr().out
+    assert "1 finished earlier (skipped)" in o and "synthesized" not in o.splitlines()[0]
+    assert "decoder.format" in o and "int4" in o

@@ -111,7 +111,7 @@ def connect(scheduler: str | None, workers: int, timeout: float = 5.0):
             why = str(e).splitlines()[0][:160] if str(e) else type(e).__name__
             raise SchedulerUnreachable(f"--scheduler {scheduler}: cannot reach the Dask scheduler ({why})") from None
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                           dashboard_address="127.0.0.1:0", silence_logs=logging.ERROR)
+                           dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
     return Client(cluster)
 
 
