@@ -109,6 +109,7 @@ def test_bad_parameters(params, msg):
     ({"max_points": 0}, "max_points = 0: expected a positive integer"),
     ({"extra": 1}, "extra: unknown key"),
     ({"base": "x.yaml"}, "give exactly one of base"),
+    ({"name": "../up"}, "name = '../up': expected letters, digits"),
 ])
 def test_bad_sweep_file(change, msg):
     doc = sweep_doc({"array.rows": [4]})
@@ -418,3 +419,17 @@ def test_area_of_a_decoder_sweep(tmp_path, capsys):
     o = capsys.readouterr().out
     assert "1 finished earlier (skipped)" in o and "synthesized" not in o.splitlines()[0]
     assert "decoder.format" in o and "int4" in o
+
+
+def test_progress_line():
+    from hwsim.dse.run import Progress
+
+    buf = io.StringIO()
+    bar = Progress(4, stream=buf, every=0.0)
+    bar.update([{"status": "ok"}, {"status": "failed"}])
+    bar.update([{"status": "invalid"}, {"status": "ok"}])
+    bar.update([], force=True)                     # nothing new: no repeated line
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 2
+    assert lines[0].startswith("sweep 2/4 done  1 failed  0 invalid  ") and "pt/s  ETA " in lines[0]
+    assert lines[1].startswith("sweep 4/4 done  1 failed  1 invalid  ") and lines[1].endswith("ETA 0 s")

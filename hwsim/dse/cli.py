@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import shutil
+import signal
 import sys
+import threading
 from pathlib import Path
 
 
@@ -59,6 +61,10 @@ def cmd_sweep(args) -> int:
 
     from . import SchedulerUnreachable, StoreError, SweepError
 
+    def on_term(signum, frame):
+        raise KeyboardInterrupt
+
+    old = signal.signal(signal.SIGTERM, on_term) if threading.current_thread() is threading.main_thread() else None
     try:
         return _run(args)
     except SchedulerUnreachable as e:
@@ -70,6 +76,9 @@ def cmd_sweep(args) -> int:
     except KeyboardInterrupt:
         _err("interrupted; finished points are saved (a rerun resumes)")
         return 130
+    finally:
+        if old is not None:
+            signal.signal(signal.SIGTERM, old)
 
 
 def _run(args) -> int:

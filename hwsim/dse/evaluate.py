@@ -20,7 +20,9 @@ is a *failure*: retried once in place, then recorded with its error.
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import json
 import math
 import os
@@ -106,7 +108,8 @@ def evaluate(design: dict[str, Any], design_hash: str, workload: str, mode: str,
         row["attempts"] = attempt
         try:
             d = from_dict(design, source="point")
-            stats = hwsim.build(d).run(workload, mode=mode).to_dict()["stats"]
+            with contextlib.redirect_stderr(io.StringIO()):     # the simulator's own progress lines
+                stats = hwsim.build(d).run(workload, mode=mode).to_dict()["stats"]
             row.update(_metrics(stats))
             row["stats"] = json.dumps(stats, default=str, separators=(",", ":"))
             ops = design.get("operands")

@@ -30,6 +30,7 @@ import dataclasses
 import hashlib
 import json
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -275,8 +276,9 @@ def loads(data: Any, source: str = "<string>", base_dir: Path | None = None) -> 
         base = from_dict(data["design"], f"{src}: design")
         base_data = data["design"]
     name = data.get("name", Path(src).stem)
-    if not isinstance(name, str) or not name:
-        raise SweepError(f"{src}: name = {_short(name)}: expected a non-empty string")
+    if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z0-9_+-][A-Za-z0-9_.+-]*", name):
+        raise SweepError(f"{src}: name = {_short(name)}: expected letters, digits and _ . + - (it names the "
+                         f"default output directory results/sweep/<name>)")
     mode = data.get("mode", "analytical")
     if mode not in MODES:
         raise SweepError(f"{src}: mode = {_short(mode)}: allowed: {', '.join(MODES)}")
