@@ -87,6 +87,7 @@ def main() -> int:
     n = sweep.n_points
     print(f"# .venv/bin/python benchmarks/bench_sweep.py, {time.strftime('%Y-%m-%d')}, {os.cpu_count()} CPU core(s) "
           f"(shared with other jobs); measured, printed, never asserted.")
+    print(f"# load average at start (1/5/15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print(f"sweep: {sweep.describe()}")
     print(f"expansion + design validation + hashing in the client (warm): {t_expand:.2f} s "
           f"({1e6 * t_expand / len(sweep.space):.0f} us per design)\n")
@@ -144,6 +145,7 @@ def main() -> int:
         tot = float(two[0][4])
         print(f"10,000-point target on 2 local workers (start-up included): {tot:.1f} s; target < 60 s: "
               f"{'met' if tot < 60 and n >= 10_000 else 'NOT met'}")
+    print(f"# load average at end (1/5/15 min): {', '.join(f'{x:.1f}' for x in os.getloadavg())}")
     print("\nCPU us/point: CPU seconds of every worker process and of the client (this process) over the Dask run, "
           "per point; Dask overhead = that minus the loop's CPU per point (serialization, scheduling, result "
           "transfer) once every worker has imported hwsim and filled its weight-error cache (the warm-up, timed "

@@ -433,3 +433,11 @@ def test_progress_line():
     assert len(lines) == 2
     assert lines[0].startswith("sweep 2/4 done  1 failed  0 invalid  ") and "pt/s  ETA " in lines[0]
     assert lines[1].startswith("sweep 4/4 done  1 failed  1 invalid  ") and lines[1].endswith("ETA 0 s")
+
+
+def test_duplicate_designs_are_evaluated_once(tmp_path):
+    # array.pe_latency 1 is the default: the two values make the same design (same hash)
+    s = _sweep(tmp_path, {"array.rows": [2, 4], "union": [{"array.pe_latency": [1]}, {"clock_mhz": [500]}]})
+    r = run_sweep(s, tmp_path / "out", backend="inline", progress=False)
+    assert r.total == 4 and r.evaluated == 2 and r.duplicates == 2
+    assert len(Store(tmp_path / "out").latest_points()) == 2

@@ -45,6 +45,7 @@ class Outcome:
     invalid: int = 0
     failed: int = 0
     area_evaluated: int = 0
+    duplicates: int = 0       #: points whose design hash + workload another point has already
     seconds: float = 0.0
     backend: str = ""
     workers: int = 0
@@ -55,6 +56,8 @@ class Outcome:
         s = (f"{self.total:,} points: {self.skipped:,} finished earlier (skipped), {self.evaluated:,} evaluated "
              f"in {self.seconds:.1f} s ({rate:,.0f} points/s, {self.backend}, {self.workers} worker(s)): "
              f"{self.ok:,} ok, {self.invalid:,} invalid, {self.failed:,} failed")
+        if self.duplicates:
+            s += f"; {self.duplicates:,} duplicate point(s) (same design hash as another) evaluated once"
         if self.area_evaluated:
             s += f"; {self.area_evaluated} RTL area(s) synthesized"
         return s
@@ -160,9 +163,14 @@ def run_sweep(sweep: Sweep, out: str | Path, *, backend: str = "local", schedule
 
     res = Outcome(out=Path(out), total=sweep.n_points, backend=backend)
     invalid_rows, items = [], []
+    queued: set[str] = set()
     for p in points:
         for w in sweep.workloads:
             key = point_key(p.design_hash, w, mode)
+            if key in queued:          # the same design twice (e.g. a parameter set to its default)
+                res.duplicates += 1
+                continue
+            queued.add(key)
             st = done.get(key) if has_sim or not p.valid else done_area.get(p.design_hash)
             if st in ("ok", "invalid"):
                 res.skipped += 1
@@ -196,7 +204,8 @@ def run_sweep(sweep: Sweep, out: str | Path, *, backend: str = "local", schedule
         except Exception:    # noqa: BLE001 -- dask raises TimeoutError (or OSError when the scheduler went away)
             if own_client:
                 _close(client)
-            raise SchedulerUnreachable(f"--scheduler {scheduler}: the scheduler has no workers (waited 30 s)") from None
+            raise SchedulerUnreachable(f"{'--scheduler ' + scheduler if scheduler else 'LocalCluster'}: no workers "
+                                       f"joined the scheduler within 30 s") from None
         res.workers = len(client.nthreads())
     else:
         res.workers = 1 if backend == "inline" else 0
