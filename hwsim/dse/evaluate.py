@@ -10,8 +10,9 @@ and, when the design has a weight format (``operands.weight``), the quantization
 the relative mean squared error ``sum (w - w_hat)^2 / sum w^2`` -- an estimate of the format's accuracy
 cost, not a model-accuracy measurement.
 
-Area (``--area``) is a separate task per distinct design hash: the kind's RTL is emitted and
-synthesized with Yosys (``rtl_gen.area.area_report``, cached in ``build/<name>-<hash>/``).
+Area (``--area``) is a separate task per distinct design hash, given by the caller (rtl_gen sits above
+hwsim's core: the command line passes :func:`hwsim.cli.sweep.area_of`, which emits the kind's RTL and
+synthesizes it with Yosys, cached in ``build/<name>-<hash>/``).
 
 A value error (the design schema, the simulator's own design checks, a layer that does not fit) makes
 the point *invalid*: deterministic, recorded with its one-line reason, never retried. Any other exception
@@ -48,6 +49,12 @@ AREA_COLUMNS: dict[str, str] = {
 }
 
 INVALID_ERRORS = (ValueError, TypeError, LookupError)
+
+
+def one_line(e: BaseException) -> str:
+    """An exception as the one line a report shows."""
+    text = str(e)
+    return text.splitlines()[0] if text else type(e).__name__
 
 
 def point_key(design_hash: str, workload: str, mode: str) -> str:
@@ -119,7 +126,7 @@ def evaluate(design: dict[str, Any], design_hash: str, workload: str, mode: str,
             row["status"], row["reason"] = "ok", ""
             break
         except INVALID_ERRORS as e:
-            row["status"], row["reason"] = "invalid", str(e).splitlines()[0] if str(e) else type(e).__name__
+            row["status"], row["reason"] = "invalid", one_line(e)
             break
         except Exception as e:     # noqa: BLE001 -- a failed point is recorded, not fatal
             last = traceback.format_exception_only(type(e), e)[-1].strip()
@@ -131,28 +138,3 @@ def evaluate(design: dict[str, Any], design_hash: str, workload: str, mode: str,
 def evaluate_chunk(items: list[tuple[dict, str, str, dict]], mode: str) -> list[dict[str, Any]]:
     """Evaluate ``[(design, design_hash, workload, params), ...]``: one Dask task."""
     return [evaluate(d, h, w, mode, p) for d, h, w, p in items]
-
-
-def area(design: dict[str, Any], design_hash: str, build_root: str, target: str = "xc7",
-         params: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Yosys area of one design's RTL (emitted into ``build_root/<name>-<hash>/``; cached there)."""
-    from hwsim.design import from_dict
-
-    row = {c: None for c in AREA_COLUMNS}
-    row.update(design_hash=design_hash, design=design.get("name"), target=target,
-               params=json.dumps(params or {}, sort_keys=True, default=str))
-    t0 = time.perf_counter()
-    try:
-        from rtl_gen.area import area_report
-        from rtl_gen.verilog import component_for, emit
-
-        d = from_dict(design, source="point")
-        art = emit(d, build_root, component=component_for(d))
-        a, _, _ = area_report(art.directory, art.top, target)
-        row.update(status="ok", reason="", lut=a.lut, ff=a.ff, carry=a.carry, dsp=a.dsp, ram=a.bram + a.lutram)
-    except INVALID_ERRORS as e:
-        row.update(status="invalid", reason=str(e).splitlines()[0] if str(e) else type(e).__name__)
-    except Exception as e:      # noqa: BLE001 -- e.g. a synthesis failure: recorded
-        row.update(status="failed", reason=traceback.format_exception_only(type(e), e)[-1].strip())
-    row["seconds"] = time.perf_counter() - t0
-    return row

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any, Callable, TextIO
 
 from . import SchedulerUnreachable, SweepError
-from .evaluate import area as area_task
 from .evaluate import evaluate_chunk, point_key
 from .spec import Sweep, make_points
 from .store import Store, Writer
@@ -127,14 +126,17 @@ def _chunks(items: list, size: int) -> list[list]:
 
 
 def run_sweep(sweep: Sweep, out: str | Path, *, backend: str = "local", scheduler: str | None = None,
-              workers: int | None = None, mode: str | None = None, area: bool = False, target: str = "xc7",
+              workers: int | None = None, mode: str | None = None, area: Callable[..., dict] | None = None,
+              target: str = "xc7",
               max_points: int | None = None, chunk_size: int | None = None, progress: bool = True,
               flush_every: int = 5000, flush_seconds: float = 2.0, client: Any = None,
               log: Callable[[str], None] | None = None,
               on_rows: Callable[[list[dict]], None] | None = None) -> Outcome:
     """Evaluate every point of ``sweep`` not yet in ``out`` and append the results there.
 
-    backend: "inline" | "local" | "scheduler" (``scheduler`` gives the address); ``client``: an existing
+    backend: "inline" | "local" | "scheduler" (``scheduler`` gives the address); ``area``: the area task
+    ``area(design, design_hash, build_root, target, params) -> row`` (a module-level function, so Dask can
+    ship it; the command line passes :func:`hwsim.cli.sweep.area_of`), None for no area; ``client``: an existing
     Dask client to use instead (not closed here); ``on_rows``: called with every batch of point rows
     once it is handed to the writer (rows are on disk after the next flush: ``flush_every`` rows or
     ``flush_seconds``).
@@ -241,7 +243,7 @@ def run_sweep(sweep: Sweep, out: str | Path, *, backend: str = "local", schedule
             for chunk in _chunks(items, size):
                 take(evaluate_chunk(chunk, mode))
             for h, (d, prm) in area_items.items():
-                take_area(area_task(d, h, build_root, target, prm))
+                take_area(area(d, h, build_root, target, prm))
         else:
             from distributed import as_completed
 
@@ -249,7 +251,7 @@ def run_sweep(sweep: Sweep, out: str | Path, *, backend: str = "local", schedule
             size = chunk_size or max(1, min(1000, math.ceil(len(items) / (nw * 8))))
             futs = {}
             for h, (d, prm) in area_items.items():         # the slow ones first
-                futs[client.submit(area_task, d, h, build_root, target, prm, pure=False,
+                futs[client.submit(area, d, h, build_root, target, prm, pure=False,
                                    retries=1)] = ("area", h, d, prm)
             for chunk in _chunks(items, size):
                 futs[client.submit(evaluate_chunk, chunk, mode, pure=False, retries=1)] = ("points", chunk)

@@ -96,13 +96,7 @@ def section_fields(kind: str) -> dict[str, list[str]]:
     """``{section: [field, ...]}`` of a kind, from the kind registry's typed spec."""
     from hwsim import kinds
 
-    k = kinds.get(kind)
-    try:
-        sections = k.sections
-    except ImportError:   # registry entry whose spec module has not landed yet: the design schema
-        from hwsim import design as _design
-
-        sections = _design.KINDS[kind]
+    sections = kinds.get(kind).sections
     out = {}
     for name, sec in sections.items():
         if dataclasses.is_dataclass(sec):

@@ -1,6 +1,8 @@
-"""``hwsim sweep``: the parser setup and the command (registered in hwsim.cli.COMMANDS).
+"""``hwsim sweep``: the parser setup and the command (registered in hwsim.cli.COMMANDS), and the Yosys
+area task of ``--area`` (RTL emission and synthesis belong to rtl_gen, above hwsim's core, so the
+application layer hands them to :mod:`hwsim.dse`).
 
-Importing this module is cheap (argparse only); Dask, pyarrow and the simulators load when the
+Importing this module is cheap (argparse only); Dask, pyarrow, the simulators and rtl_gen load when the
 command runs.
 """
 
@@ -24,7 +26,7 @@ def _positive(text: str) -> int:
     return n
 
 
-def add_sweep(sub):
+def _add_sweep(sub):
     p = sub.add_parser(
         "sweep", help="design-space sweep: points on a Dask cluster, resumable Parquet results, Pareto fronts",
         description="Expand SWEEP.yaml (a base design, parameter ranges, workloads) into points, evaluate each "
@@ -55,11 +57,10 @@ def _err(msg: str) -> None:
 
 
 def cmd_sweep(args) -> int:
-    from hwsim.design import DesignError
-    from hwsim.spec import SpecError
-    from hwsim.workloads import WorkloadError
-
-    from . import SchedulerUnreachable, StoreError, SweepError
+    from ..design import DesignError
+    from ..dse import SchedulerUnreachable, StoreError, SweepError
+    from ..spec import SpecError
+    from ..workloads import WorkloadError
 
     def on_term(signum, frame):
         raise KeyboardInterrupt
@@ -82,10 +83,10 @@ def cmd_sweep(args) -> int:
 
 
 def _run(args) -> int:
-    from . import SweepError
-    from .report import write_report
-    from .run import run_sweep
-    from .spec import load_sweep
+    from ..dse import SweepError
+    from ..dse.report import write_report
+    from ..dse.run import run_sweep
+    from ..dse.spec import load_sweep
 
     if args.report:
         if args.sweep:
@@ -104,7 +105,8 @@ def _run(args) -> int:
     out = Path(args.out or f"results/sweep/{sweep.name}")
     backend = "inline" if args.inline else "scheduler" if args.scheduler else "local"
     res = run_sweep(sweep, out, backend=backend, scheduler=args.scheduler, workers=args.workers, mode=args.mode,
-                    area=args.area, target=args.target, max_points=args.max_points, progress=not args.quiet)
+                    area=area_of if args.area else None, target=args.target, max_points=args.max_points,
+                    progress=not args.quiet)
     shutil.copyfile(args.sweep, out / ".sweep.yaml.tmp")
     (out / ".sweep.yaml.tmp").replace(out / "sweep.yaml")
     print(res.summary())
@@ -113,3 +115,33 @@ def _run(args) -> int:
     print(text)
     print(f"\nwrote {out}/points/*.parquet, {', '.join(str(p) for p in paths)}")
     return 0 if res.failed == 0 else 1
+
+
+def area_of(design: dict, design_hash: str, build_root: str, target: str = "xc7", params: dict | None = None) -> dict:
+    """Yosys area of one design's RTL, emitted into ``build_root/<name>-<hash>/`` and cached there (the code
+    and cache of ``hwsim rtl --area``): a row of the sweep's area dataset. Runs in the sweep's workers."""
+    import json
+    import time
+    import traceback
+
+    from rtl_gen.area import area_report
+    from rtl_gen.verilog import component_for, emit
+
+    from ..design import from_dict
+    from ..dse.evaluate import AREA_COLUMNS, INVALID_ERRORS, one_line
+
+    row = {c: None for c in AREA_COLUMNS}
+    row.update(design_hash=design_hash, design=design.get("name"), target=target,
+               params=json.dumps(params or {}, sort_keys=True, default=str))
+    t0 = time.perf_counter()
+    try:
+        d = from_dict(design, source="point")
+        art = emit(d, build_root, component=component_for(d))
+        a, _, _ = area_report(art.directory, art.top, target)
+        row.update(status="ok", reason="", lut=a.lut, ff=a.ff, carry=a.carry, dsp=a.dsp, ram=a.bram + a.lutram)
+    except INVALID_ERRORS as e:
+        row.update(status="invalid", reason=one_line(e))
+    except Exception as e:      # noqa: BLE001 -- e.g. a synthesis failure: recorded
+        row.update(status="failed", reason=traceback.format_exception_only(type(e), e)[-1].strip())
+    row["seconds"] = time.perf_counter() - t0
+    return row
