@@ -132,7 +132,7 @@ def area_of(design: dict, design_hash: str, build_root: str, target: str = "xc7"
 
     row = {c: None for c in AREA_COLUMNS}
     row.update(design_hash=design_hash, design=design.get("name"), target=target,
-               params=json.dumps(params or {}, sort_keys=True, default=str))
+               params=json.dumps(params or {}, default=str))
     t0 = time.perf_counter()
     try:
         d = from_dict(design, source="point")

@@ -98,7 +98,7 @@ def _row(design: dict[str, Any], design_hash: str, workload: str, mode: str, par
     row = {c: None for c in POINT_COLUMNS}
     row.update(key=point_key(design_hash, workload, mode), design_hash=design_hash,
                design=design.get("name") if design else None, kind=design.get("kind") if design else None,
-               workload=workload, mode=mode, params=json.dumps(params, sort_keys=True, default=str),
+               workload=workload, mode=mode, params=json.dumps(params, default=str),
                worker=_worker_name(), attempts=0)
     return row
 

@@ -183,7 +183,7 @@ def run_sweep(sweep: Sweep, out: str | Path, *, backend: str = "local", schedule
                 row = {c: None for c in POINT_COLUMNS}
                 row.update(key=key, design_hash=p.design_hash, design=sweep.base.name, kind=sweep.base.kind,
                            workload=w, mode=mode, status="invalid", reason=p.reason, attempts=0,
-                           params=json.dumps(p.params, sort_keys=True, default=str))
+                           params=json.dumps(p.params, default=str))
                 invalid_rows.append(row)
             elif has_sim:
                 items.append((p.design, p.design_hash, w, p.params))
@@ -266,7 +266,7 @@ def run_sweep(sweep: Sweep, out: str | Path, *, backend: str = "local", schedule
 
                         result = {c: None for c in AREA_COLUMNS}
                         result.update(design_hash=what[1], design=what[2].get("name"), target=target,
-                                      status="failed", reason=why, params=json.dumps(what[3], sort_keys=True,
+                                      status="failed", reason=why, params=json.dumps(what[3],
                                                                                      default=str))
                     else:
                         result = [_failed_row(item, mode, why) for item in what[1]]
@@ -292,7 +292,7 @@ def _failed_row(item, mode: str, why: str) -> dict:
     row = {c: None for c in POINT_COLUMNS}
     row.update(key=point_key(h, w, mode), design_hash=h, design=design.get("name"), kind=design.get("kind"),
                workload=w, mode=mode, status="failed", reason=why, attempts=2,
-               params=json.dumps(params, sort_keys=True, default=str))
+               params=json.dumps(params, default=str))
     return row
 
 
