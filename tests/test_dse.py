@@ -313,11 +313,32 @@ def test_corrupt_dataset_is_an_error_naming_the_file(tmp_path):
 
 
 def test_point_limit(tmp_path):
-    s = _sweep(tmp_path, max_points=10)
+    p = write(tmp_path, sweep_doc({"array.rows": [2, 4, 8], "array.cols": [4, 8], "array.dataflow": ["ws", "os"]},
+                                  max_points=10))
     with pytest.raises(SweepError, match="12 points .* exceed the limit of 10; pass --max-points 12"):
+        load_sweep(p)
+    s = load_sweep(p, max_points=12)
+    with pytest.raises(SweepError, match="12 points .* exceed the limit of 10"):
         run_sweep(s, tmp_path / "out", backend="inline", progress=False)
     assert not (tmp_path / "out").exists()
     assert run_sweep(s, tmp_path / "out", backend="inline", progress=False, max_points=12).ok == 12
+
+
+def test_a_huge_space_is_refused_before_it_is_expanded():
+    doc = sweep_doc({"array.rows": {"from": 1, "to": 1000, "step": 1}, "array.cols": {"from": 1, "to": 1000, "step": 1},
+                     "zip": {"clock_mhz": {"from": 1, "to": 100000, "step": 1},
+                             "memory.ifmap_kb": {"from": 1, "to": 100000, "step": 1}}})
+    with pytest.raises(SweepError, match="100,000,000,000 points .* exceed the limit of 100,000"):
+        loads(doc, "s.yaml")
+    with pytest.raises(SweepError, match="2,000,000,001 values; a range has at most 1,000,000"):
+        loads(sweep_doc({"clock_mhz": {"from": 0, "to": 2000, "step": 1e-6}}), "s.yaml")
+
+
+def test_sweep_yaml_is_read_safely(tmp_path):
+    p = tmp_path / "dup.yaml"
+    p.write_text("sweep: 1\nsweep: 1\n")
+    with pytest.raises(ValueError, match="dup.yaml:2: not valid YAML: duplicate key 'sweep'"):
+        load_sweep(p)
 
 
 def test_kind_without_simulator_needs_area(tmp_path):

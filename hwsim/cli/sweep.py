@@ -101,7 +101,7 @@ def _run(args) -> int:
         raise SweepError("--inline runs in this process; it takes no --scheduler or --workers")
     if args.scheduler and args.workers:
         raise SweepError("--workers sizes the embedded LocalCluster; an existing --scheduler brings its own")
-    sweep = load_sweep(args.sweep)
+    sweep = load_sweep(args.sweep, max_points=args.max_points)
     out = Path(args.out or f"results/sweep/{sweep.name}")
     backend = "inline" if args.inline else "scheduler" if args.scheduler else "local"
     res = run_sweep(sweep, out, backend=backend, scheduler=args.scheduler, workers=args.workers, mode=args.mode,

@@ -35,13 +35,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
 
 from . import SweepError
 
 SWEEP_VERSION = 1
 #: points (designs x workloads) a sweep may have without ``--max-points``
 DEFAULT_MAX_POINTS = 100_000
+#: values of one range (a typo like step: 0.000001 must not allocate a huge list)
+MAX_RANGE = 1_000_000
 MODES = ("analytical", "cycle")
 _OPS = ("product", "zip", "union")
 _TOP_KEYS = ("sweep", "name", "description", "base", "design", "parameters", "workloads", "mode", "max_points")
@@ -137,6 +138,8 @@ def _values(src: str, path: str, spec: Any) -> list[Any]:
             if s <= 0:
                 raise SweepError(f"{where}.step = {s!r}: must be > 0")
             n = int(math.floor((b - a) / s + 1e-9)) + 1 if b >= a else 0
+            if n > MAX_RANGE:
+                raise SweepError(f"{where} = {_short(spec)}: {n:,} values; a range has at most {MAX_RANGE:,}")
             out = [a + i * s for i in range(n)]
             if all(isinstance(x, int) for x in (a, s)):
                 out = [int(x) for x in out]
@@ -157,6 +160,42 @@ def _values(src: str, path: str, spec: Any) -> list[Any]:
         return out
     raise SweepError(f"{where} = {_short(spec)}: expected a list of values or a range "
                      f"{{from: A, to: B, step: S | times: F}}")
+
+
+def _count(src: str, expr: Any, allowed: set[str], where: str) -> int:
+    """The number of assignments ``expr`` expands to, without expanding it (same checks as _expand)."""
+    if not isinstance(expr, dict):
+        raise SweepError(f"{src}: {where} = {_short(expr)}: expected a mapping of parameter: values")
+    if not expr:
+        raise SweepError(f"{src}: {where}: empty mapping; give at least one parameter")
+    total = 1
+    for key, val in expr.items():
+        if key in _OPS:
+            subs = val if isinstance(val, list) else [{k: v} for k, v in val.items()] if isinstance(val, dict) else None
+            if not subs:
+                raise SweepError(f"{src}: {where}.{key} = {_short(val)}: expected a non-empty list of parameter "
+                                 f"mappings (or for zip/product a mapping of parameter: values)")
+            ns = [_count(src, x, allowed, f"{where}.{key}[{i}]") for i, x in enumerate(subs)]
+            if key == "zip":
+                if len(set(ns)) != 1:
+                    raise SweepError(f"{src}: {where}.zip: entries have different lengths "
+                                     f"({', '.join(map(str, ns))}); zip needs equal lengths")
+                total *= ns[0]
+            else:
+                total *= math.prod(ns) if key == "product" else sum(ns)
+            continue
+        _check_name(src, key, allowed, where)
+        total *= len(_values(src, key, val))
+    return total
+
+
+def _check_name(src: str, key: Any, allowed: set[str], where: str) -> None:
+    if not isinstance(key, str) or key not in allowed:
+        import difflib
+
+        near = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        raise SweepError(f"{src}: {where}.{key}: unknown parameter{hint}; allowed: {', '.join(sorted(allowed))}")
 
 
 def _product(parts: list[list[dict]]) -> list[dict]:
@@ -192,12 +231,7 @@ def _expand(src: str, expr: Any, allowed: set[str], where: str, seen: list[str])
                                      f"({', '.join(str(len(s)) for s in spaces)}); zip needs equal lengths")
                 parts.append([{k: v for d in row for k, v in d.items()} for row in zip(*spaces)])
             continue
-        if not isinstance(key, str) or key not in allowed:
-            import difflib
-
-            near = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-            hint = f" (did you mean {near[0]}?)" if near else ""
-            raise SweepError(f"{src}: {where}.{key}: unknown parameter{hint}; allowed: {', '.join(sorted(allowed))}")
+        _check_name(src, key, allowed, where)
         if key not in seen:
             seen.append(key)
         parts.append([{key: v} for v in _values(src, key, val)])
@@ -243,9 +277,11 @@ def make_points(sweep: Sweep) -> list[Point]:
 
 
 # ---- loading ----------------------------------------------------------------------------------------
-def loads(data: Any, source: str = "<string>", base_dir: Path | None = None) -> Sweep:
-    """A sweep from parsed YAML (the space is expanded, the designs are not built: see make_points)."""
-    from hwsim.design import from_dict, load
+def loads(data: Any, source: str = "<string>", base_dir: Path | None = None, max_points: int | None = None) -> Sweep:
+    """A sweep from parsed YAML (the space is expanded, the designs are not built: see make_points).
+    ``max_points`` overrides the file's limit (``--max-points``); a larger sweep is an error before
+    anything is expanded."""
+    from hwsim.design import from_dict, load, parse_yaml
 
     src = source
     if not isinstance(data, dict):
@@ -265,7 +301,7 @@ def loads(data: Any, source: str = "<string>", base_dir: Path | None = None) -> 
         if not p.is_absolute() and base_dir is not None:
             p = base_dir / p
         base = load(p)
-        base_data = yaml.safe_load(p.read_text())
+        base_data = parse_yaml(p.read_text(encoding="utf-8"), str(p))
     else:
         base = from_dict(data["design"], f"{src}: design")
         base_data = data["design"]
@@ -309,17 +345,27 @@ def loads(data: Any, source: str = "<string>", base_dir: Path | None = None) -> 
     allowed = set(allowed_parameters(base))
     seen: list[str] = []
     params = data.get("parameters")
+    n = 1 if params in (None, {}) else _count(src, params, allowed, "parameters")
+    limit = max_points if max_points is not None else mp
+    if n * max(len(wl), 1) > limit:
+        raise SweepError(f"{src}: {n * max(len(wl), 1):,} points (designs x workloads) exceed the limit of {limit:,}; "
+                         f"pass --max-points {n * max(len(wl), 1)} to run them")
     space = [{}] if params in (None, {}) else _expand(src, params, allowed, "parameters", seen)
     return Sweep(name=name, source=src, base=base, base_data=base_data, parameters=seen, space=space, workloads=wl or ["-"],
                  mode=mode, max_points=mp, description=str(data.get("description", "")))
 
 
-def load_sweep(path: str | Path) -> Sweep:
+def load_sweep(path: str | Path, max_points: int | None = None) -> Sweep:
+    """Load a sweep file (safe YAML: duplicate keys rejected, aliases bounded; at most 1 MiB)."""
+    from hwsim.design import MAX_FILE_BYTES, parse_yaml
+
     p = Path(path)
     if not p.is_file():
         raise SweepError(f"{p}: no such sweep file")
+    if p.stat().st_size > MAX_FILE_BYTES:
+        raise SweepError(f"{p}: {p.stat().st_size:,} bytes; a sweep file is at most {MAX_FILE_BYTES:,} bytes")
     try:
-        data = yaml.safe_load(p.read_text())
-    except yaml.YAMLError as e:
-        raise SweepError(f"{p}: not valid YAML: {str(e).splitlines()[0]}") from None
-    return loads(data, str(p), p.parent)
+        text = p.read_text(encoding="utf-8")
+    except (UnicodeDecodeError, OSError) as e:
+        raise SweepError(f"{p}: cannot read it as UTF-8 text ({type(e).__name__})") from None
+    return loads(parse_yaml(text, str(p)), str(p), p.parent, max_points=max_points)
