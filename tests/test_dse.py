@@ -459,3 +459,16 @@ def test_duplicate_designs_are_evaluated_once(tmp_path):
     r = run_sweep(s, tmp_path / "out", backend="inline", progress=False)
     assert r.total == 4 and r.evaluated == 2 and r.duplicates == 2
     assert len(Store(tmp_path / "out").latest_points()) == 2
+
+
+def test_modes_are_reported_separately(tmp_path):
+    s = _sweep(tmp_path, {"array.rows": [2, 4]}, workloads=["gemm:8,8,8"])
+    out = tmp_path / "out"
+    run_sweep(s, out, backend="inline", progress=False)
+    r = run_sweep(s, out, backend="inline", progress=False, mode="cycle")
+    assert r.evaluated == 2 and r.skipped == 0            # the key includes the mode
+    text, _ = write_report(out, plots=False)
+    assert "workload gemm:8,8,8 [analytical]: " in text and "workload gemm:8,8,8 [cycle]: " in text
+    rows = Store(out).latest_points()
+    by = {(json.loads(x["params"])["array.rows"], x["mode"]): x["cycles"] for x in rows}
+    assert by[(2, "cycle")] == by[(2, "analytical")] and by[(4, "cycle")] == by[(4, "analytical")]

@@ -65,15 +65,19 @@ def load_rows(out: str | Path) -> tuple[list[dict], dict[str, dict]]:
 
 def fronts(rows: list[dict], area: dict[str, dict]) -> list[dict]:
     """Per workload: the non-dominated ok points in (cycles, energy[, LUT]) and, per weight format, in
-    (bits/weight, error, cycles). Returns ``[{workload, kind, objectives, rows, all}]``."""
+    (bits/weight, error, cycles); per mode too when the dataset holds several. Returns
+    ``[{workload, kind, objectives, rows, all}]``."""
     out = []
     ok = [r for r in rows if r["status"] == "ok"]
     for r in ok:
         a = area.get(r["design_hash"])
         r["lut"] = a["lut"] if a and a["status"] == "ok" else None
         r["ff"] = a["ff"] if a and a["status"] == "ok" else None
-    for w in dict.fromkeys(r["workload"] for r in ok):
-        pts = [r for r in ok if r["workload"] == w]
+    modes = {r["mode"] for r in ok}
+    for w, m in dict.fromkeys((r["workload"], r["mode"]) for r in ok):
+        pts = [r for r in ok if r["workload"] == w and r["mode"] == m]
+        if len(modes) > 1:           # cycle-level and analytical results of one design are not two designs
+            w = f"{w} [{m}]"
         objs = ["cycles", "energy_pj"]
         if area and all(r["lut"] is not None for r in pts):
             objs.append("lut")
