@@ -371,6 +371,7 @@ def test_cli_sweep_and_report(tmp_path, capsys):
     (["SWEEP", "--max-points", "1"], "2 points (designs x workloads) exceed the limit of 1"),
     (["SWEEP", "--inline", "--workers", "2"], "--inline runs in this process"),
     (["missing.yaml"], "missing.yaml: no such sweep file"),
+    (["SWEEP", "--area", "--target", "asic"], "--target 'asic': allowed xc7"),
 ])
 def test_cli_bad_input(tmp_path, capsys, argv, msg):
     p = write(tmp_path, sweep_doc({"array.rows": [2, 4]}))

@@ -101,6 +101,11 @@ def _run(args) -> int:
         raise SweepError("--inline runs in this process; it takes no --scheduler or --workers")
     if args.scheduler and args.workers:
         raise SweepError("--workers sizes the embedded LocalCluster; an existing --scheduler brings its own")
+    if args.area:
+        from rtl_gen.area import TARGETS
+
+        if args.target not in TARGETS:
+            raise SweepError(f"--target {args.target!r}: allowed {', '.join(TARGETS)}")
     sweep = load_sweep(args.sweep, max_points=args.max_points)
     out = Path(args.out or f"results/sweep/{sweep.name}")
     backend = "inline" if args.inline else "scheduler" if args.scheduler else "local"
