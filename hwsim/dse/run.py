@@ -107,6 +107,7 @@ def connect(scheduler: str | None, workers: int, timeout: float = 5.0):
     from distributed import Client, LocalCluster
 
     if scheduler:
+        _probe(scheduler, timeout)
         try:
             return Client(scheduler, timeout=f"{timeout}s")
         except Exception as e:       # noqa: BLE001 -- OSError, TimeoutError, ValueError (bad address), ...
@@ -115,6 +116,29 @@ def connect(scheduler: str | None, workers: int, timeout: float = 5.0):
     cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
                            dashboard_address="127.0.0.1:0", silence_logs=logging.CRITICAL)
     return Client(cluster)
+
+
+def _probe(address: str, timeout: float) -> None:
+    """Fail fast (one line) when a tcp:// scheduler address refuses connections or does not resolve;
+    Dask itself would retry until its timeout."""
+    import socket
+    from urllib.parse import urlsplit
+
+    u = urlsplit(address if "://" in address else f"tcp://{address}")
+    if u.scheme != "tcp":
+        return
+    try:
+        host, port = u.hostname, u.port
+    except ValueError as e:
+        raise SchedulerUnreachable(f"--scheduler {address}: not a scheduler address ({e})") from None
+    if not host or not port:
+        raise SchedulerUnreachable(f"--scheduler {address}: expected tcp://HOST:PORT")
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            pass
+    except OSError as e:
+        why = e.strerror or type(e).__name__
+        raise SchedulerUnreachable(f"--scheduler {address}: cannot reach the Dask scheduler ({why})") from None
 
 
 def default_workers() -> int:
