@@ -245,6 +245,7 @@ def test_run_resume_and_report(tmp_path):
     r = run_sweep(s, out, backend="inline", progress=False, chunk_size=7, flush_every=10)
     assert (r.total, r.evaluated, r.skipped) == (48, 48, 0)
     assert r.ok == 24 and r.invalid == 24 and r.failed == 0      # int8 accumulators cannot hold int8 x int8
+    assert sum(r.invalid_reasons.values()) == 24 and len(r.invalid_reasons) == 1
     rows = Store(out).latest_points()
     assert len(rows) == 48 and len(Store(out).points.files()) >= 3
     for row in rows:

@@ -216,8 +216,6 @@ def run_sweep(sweep: Sweep, out: str | Path, *, backend: str = "local", schedule
         for p in points:
             if p.valid and done_area.get(p.design_hash) not in ("ok", "invalid"):
                 area_items.setdefault(p.design_hash, (p.design, p.params))
-    for r in invalid_rows:
-        res.invalid_reasons[r["reason"]] = res.invalid_reasons.get(r["reason"], 0) + 1
 
     own_client = False
     if backend != "inline" and client is None and (items or area_items):
