@@ -104,8 +104,10 @@ def _row(design: dict[str, Any], design_hash: str, workload: str, mode: str, par
 
 
 def evaluate(design: dict[str, Any], design_hash: str, workload: str, mode: str, params: dict[str, Any],
-             retries: int = 1) -> dict[str, Any]:
-    """Evaluate one point (a resolved design as plain data) and return its row."""
+             retries: int = 1, built: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Evaluate one point (a resolved design as plain data) and return its row. ``built``: a
+    ``{design_hash: Design}`` memo shared by the points of one chunk (a design is validated once, not
+    once per workload)."""
     import hwsim
     from hwsim.design import from_dict
 
@@ -114,7 +116,11 @@ def evaluate(design: dict[str, Any], design_hash: str, workload: str, mode: str,
     for attempt in range(1, retries + 2):
         row["attempts"] = attempt
         try:
-            d = from_dict(design, source="point")
+            d = built.get(design_hash) if built is not None else None
+            if d is None:
+                d = from_dict(design, source="point")
+                if built is not None:
+                    built[design_hash] = d
             with contextlib.redirect_stderr(io.StringIO()):     # the simulator's own progress lines
                 stats = hwsim.build(d).run(workload, mode=mode).to_dict()["stats"]
             row.update(_metrics(stats))
@@ -137,4 +143,5 @@ def evaluate(design: dict[str, Any], design_hash: str, workload: str, mode: str,
 
 def evaluate_chunk(items: list[tuple[dict, str, str, dict]], mode: str) -> list[dict[str, Any]]:
     """Evaluate ``[(design, design_hash, workload, params), ...]``: one Dask task."""
-    return [evaluate(d, h, w, mode, p) for d, h, w, p in items]
+    built: dict[str, Any] = {}
+    return [evaluate(d, h, w, mode, p, built=built) for d, h, w, p in items]
