@@ -178,6 +178,7 @@ def single_layer(kind: str, n_in: int, n_out: int, seq: int, *, p_be: int, p_bu:
     ms_per_clock = (1.0 / frequency / 1000) / efficiency
     return {"simulator": REFERENCE, "call": "run_fft" if kind == "fft" else "run_bfly", "num_len": seq,
             "parallesm_be": p_be, "parallesm_bu": p_bu, "indata_dram_bw": bw[0], "coef_dram_bw": bw[1],
-            "outdata_dram_bw": bw[2], "layer_cycles": {kind: cyc}, "layer_parts": {kind: part},
+            "outdata_dram_bw": bw[2], "frequency": frequency, "efficiency": efficiency,
+            "layer_cycles": {kind: cyc}, "layer_parts": {kind: part},
             "run_cycles": acc.run_cycles, "network_run_cost": acc.run_cycles,
             "overall_latency_ms": acc.run_cycles * ms_per_clock, "counters": acc.c.as_dict()}
