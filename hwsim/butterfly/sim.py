@@ -196,11 +196,21 @@ class ButterflySim:
             return max(drained, _ceil(drained * v * WORD_BITS * co, mem.output_bits))
 
         if mode == "analytical":
-            Lf, Df = t_load(min(p.engines, L.vectors)), t_drain(min(p.engines, L.vectors))
-            first = max(Lf, weight_once) + compute + Df
-            period = (Lf + compute + Df) if fft else max(Lf, compute, Df, (Lf + compute + Df + 1) // 2)
-            cycles = first + (runs - 1) * period
-            load_sum, drain_sum = runs * Lf, runs * Df
+            # run types: full blocks (P_BE vectors) and one partial block, each `stacks` runs
+            full, part = divmod(L.vectors, p.engines)
+            kinds = [(v, cnt * L.stacks) for v, cnt in ((p.engines, full), (part, 1 if part else 0)) if cnt]
+            load_sum = sum(cnt * t_load(v) for v, cnt in kinds)
+            drain_sum = sum(cnt * t_drain(v) for v, cnt in kinds)
+            v0 = kinds[0][0]
+            if fft:   # serial runs: exact
+                cycles = load_sum + runs * compute + drain_sum + max(0, weight_once - t_load(v0))
+            else:     # ping-pong steady state: per run max(load, compute, drain, (load+compute+drain)/2)
+                first = max(t_load(v0), weight_once) + compute + t_drain(v0)
+
+                def period(v):
+                    a, b = t_load(v), t_drain(v)
+                    return max(a, compute, b, (a + compute + b + 1) // 2)
+                cycles = first + sum(cnt * period(v) for v, cnt in kinds) - period(v0)
         else:
             le = ce = 0
             de = [0, 0]           # drain end of runs r-1, r-2
