@@ -102,3 +102,57 @@ def vector_cycles(n: int, units: int, latency: int, drained: int | None = None, 
     d = n if drained is None else drained
     return {"load": n, "compute": compute, "drain": d, "total": n + compute + d,
             "conflict_cycles": sum(issue) - len(issue) * (n // (2 * units)), "issue": issue}
+
+
+# ---- data-carrying engine model (the hwsim level of the RTL bench) --------------------------------------
+DRAIN_LATENCY = 1   #: P2S: the RAM read of the last element, one cycle before ``done``
+
+
+def engine_cycles(n: int, units: int, latency: int, popcount_bits: int = 8) -> int:
+    """Cycles of the RTL engine for one vector, start to done (vector_cycles + the P2S read latency)."""
+    return vector_cycles(n, units, latency, popcount_bits=popcount_bits)["total"] + DRAIN_LATENCY
+
+
+def coefficient_rows(n: int, units: int, words: np.ndarray) -> np.ndarray:
+    """Coefficients in issue order: words[log n, n/2, 4] (per pair in twiddle order b*s + j) ->
+    rows[log n * n/(2P), P, 4] (row j*G + t holds BU i's four words at cycle t of stage j)."""
+    rows = []
+    for j, (s, lo) in enumerate(stage_pairs(n, units)):
+        q = (lo // (2 * s)) * s + lo % s
+        rows.append(words[j][q])
+    return np.concatenate(rows, axis=0)
+
+
+def simulate_vector(n: int, units: int, is_fft: bool, re: np.ndarray, im: np.ndarray, rows: np.ndarray,
+                    popcount_bits: int = 8) -> tuple[np.ndarray, np.ndarray]:
+    """One vector through the engine's banked RAMs, cycle by issue cycle: S2P into (bank, row), each
+    issue cycle reads its 2P operands through the bank map, applies the BU (FP16, the functional
+    model's operation order) with that cycle's coefficient row, writes back in place; P2S in address
+    order. Returns (out_re, out_im) as FP16 arrays."""
+    B = 2 * units
+    k = np.arange(n)
+    bank, row = bank_of(k, units, popcount_bits), row_of(k, units)
+    A = np.zeros((B, max(1, n // B)), dtype=np.float16)
+    Bm = np.zeros_like(A)
+    A[bank, row] = re.astype(np.float16)
+    Bm[bank, row] = im.astype(np.float16) if is_fft else 0
+    r = 0
+    for s, lo in stage_pairs(n, units):
+        for t in range(lo.shape[0]):
+            lw, hw = lo[t], lo[t] + s
+            bl, rl = bank_of(lw, units, popcount_bits), row_of(lw, units)
+            bh, rh = bank_of(hw, units, popcount_bits), row_of(hw, units)
+            w = rows[r].astype(np.uint16).view(np.float16)
+            r += 1
+            x1r, x2r = A[bl, rl], A[bh, rh]
+            if is_fft:
+                x1i, x2i = Bm[bl, rl], Bm[bh, rh]
+                tr = x2r * w[:, 0] - x2i * w[:, 1]
+                ti = x2r * w[:, 1] + x2i * w[:, 0]
+                A[bl, rl], Bm[bl, rl] = x1r + tr, x1i + ti
+                A[bh, rh], Bm[bh, rh] = x1r - tr, x1i - ti
+            else:
+                A[bl, rl] = x1r * w[:, 0] + x2r * w[:, 2]
+                A[bh, rh] = x1r * w[:, 1] + x2r * w[:, 3]
+    out_im = Bm[bank, row] if is_fft else np.zeros(n, np.float16)
+    return A[bank, row], out_im

@@ -192,8 +192,8 @@ class ButterflySim:
         def t_load(v: int) -> int:
             return max(n, _ceil(n * v * WORD_BITS * ci, mem.input_bits))
 
-        def t_drain(v: int) -> int:
-            return max(drained, _ceil(drained * v * WORD_BITS * co, mem.output_bits))
+        def t_drain(v: int) -> int:   # P2S: one element per cycle (or the bus) + the last RAM read
+            return max(drained, _ceil(drained * v * WORD_BITS * co, mem.output_bits)) + engine.DRAIN_LATENCY
 
         if mode == "analytical":
             # run types: full blocks (P_BE vectors) and one partial block, each `stacks` runs

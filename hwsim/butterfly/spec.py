@@ -34,9 +34,9 @@ class Processor:
     popcount_bits: int = param(8, minimum=0, maximum=16,
                                doc="bank map (k mod 2P_BU + popcount of the next bits) mod 2P_BU; "
                                    "artefact: bits 3..10, i.e. 8")
-    pipeline_latency: int = param(3, minimum=1, maximum=64,
-                                  doc="cycles from the last read of a stage to its last write (RAM read + "
-                                      "multiply + add; our choice, the RTL follows it)")
+    pipeline_latency: int = param(4, minimum=1, maximum=64,
+                                  doc="cycles after the last issue of a stage before the next stage may read (multiply, "
+                                      "add/sub, complex add, write; our choice, the RTL follows it)")
     weight_buffer_words: int = param(16384, positive=True,
                                      doc="16-bit words per side of the ping-pong weight buffer "
                                          "(VCU128: 16 banks x 1024)")
