@@ -115,6 +115,10 @@ class ButterflyDesign:
             out[sec] = dc.asdict(getattr(self, sec))
         return out
 
+    def to_yaml(self) -> str:
+        import yaml
+        return yaml.safe_dump(self.resolved(), sort_keys=False)
+
     @property
     def hash(self) -> str:
         import hashlib
