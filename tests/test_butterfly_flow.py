@@ -1,0 +1,33 @@
+"""The butterfly flow step and the dense comparison (systolic kind through hwsim.build(...).run(...)),
+and the kind's registration."""
+
+from __future__ import annotations
+
+from hwsim import kinds
+from hwsim.butterfly.compare import compare, dense_workloads
+from hwsim.butterfly.flow import step
+
+
+def test_registered():
+    k = kinds.get("butterfly")
+    assert k.compat == {"butterfly-acc": "SamsungLabs/Butterfly_Acc 1bb951f"}
+    assert set(k.sections) == {"processor", "memory", "arith", "compat", "energy"}
+    sim = k.load("simulator")(k.load("spec").from_dict(
+        {"schema": 1, "name": "x", "kind": "butterfly", "processor": {"engines": 2}}))
+    assert sim.run("fft:64,batch=3").cycles > 0
+
+
+def test_compare_uses_both_kinds():
+    c = compare(seq=128, hidden=256, ffn=1024, layers=2)
+    b, dense = c["butterfly"], c["dense"]
+    assert b["cycles"] > 0 and set(dense) == {"bert", "fnet-dense"}
+    for d in dense.values():
+        assert d["cycles"] > 0 and d["dram_bytes"] > 0
+        assert abs(d["speedup_cycle"] - d["cycles"] / b["cycles"]) < 1e-9
+    w = dense_workloads(128, 256, 1024, 2)
+    assert w["fnet-dense"].count("gemm:") == 4
+
+
+def test_flow_step_model_levels(tmp_path):
+    r = step(root=tmp_path, levels=("model", "hwsim"), lengths=(4, 16))
+    assert r["ok"] and "PASS" in r["text"] and "speed-up" in r["text"]
