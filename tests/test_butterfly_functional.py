@@ -172,3 +172,42 @@ def test_bad_sizes_are_one_line_errors():
         fn.fft_bitreversed(np.zeros(12, np.float16))
     with pytest.raises(fn.FunctionalError, match="do not match"):
         fn.butterfly_linear(np.zeros(8, np.float16), fn.random_twiddle(16, np.random.default_rng(0))[0])
+
+
+def test_block_arrangement_rule():
+    assert fn.block_types(4) == ["fbfly"] * 4
+    assert fn.block_types(4, 1) == ["softmax", "softmax", "softmax", "fbfly"]
+    assert fn.block_types(3, 0) == ["softmax"] * 3
+    assert fn.block_types(2, 5) == ["fbfly", "fbfly"]
+
+
+def test_attention_block_against_float64():
+    """The softmax block with FP16 rounding points stays within FP16 noise of the unrounded block."""
+    rng = np.random.default_rng(11)
+    S, d, h, heads = 16, 32, 64, 2
+    p = fn.attention_params(rng, d, h)
+    x = rng.standard_normal((S, d)).astype(np.float16)
+    y = fn.attention_block(x, p, heads)
+    assert y.dtype == np.float16 and y.shape == (S, d)
+    # unrounded float64 reference of the same block
+    f = lambda t: np.asarray(t, np.float64)  # noqa: E731
+
+    def ln(v, g, b):
+        mu = v.mean(-1, keepdims=True)
+        return (v - mu) / np.sqrt(((v - mu) ** 2).mean(-1, keepdims=True) + 1e-5) * f(g) + f(b)
+
+    from math import erf
+    xv = f(x)
+    a = ln(xv, *p["ln1"])
+    q, k, v = ((a @ f(p[w]) + f(p["b" + w])).reshape(S, heads, -1).transpose(1, 0, 2) for w in ("wq", "wk", "wv"))
+    sc = q @ k.transpose(0, 2, 1) / math.sqrt(d // heads)
+    pr = np.exp(sc - sc.max(-1, keepdims=True))
+    pr /= pr.sum(-1, keepdims=True)
+    xv = xv + (pr @ v).transpose(1, 0, 2).reshape(S, d) @ f(p["wo"]) + f(p["bo"])
+    a = ln(xv, *p["ln2"])
+    u = a @ f(p["w1"]) + f(p["bf1"])
+    g = 0.5 * u * (1 + np.vectorize(erf)(u / math.sqrt(2)))
+    ref = xv + g @ f(p["w2"]) + f(p["bf2"])
+    err = np.abs(f(y) - ref)
+    assert err.max() <= 40 * fn.U16 * np.abs(ref).max()
+    assert np.mean(y.view(np.uint16) != ref.astype(np.float16).view(np.uint16)) < 0.6

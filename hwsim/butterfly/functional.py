@@ -311,3 +311,25 @@ def attention_block(x: np.ndarray, p: dict, heads: int) -> np.ndarray:
     y1 = gelu(_q(a @ f(p["w1"]) + f(p["bf1"])))
     y2 = _q(f(y1) @ f(p["w2"]) + f(p["bf2"]))
     return _q(f(x) + f(y2))
+
+
+def block_types(n_blocks: int, att_layer: int = -1) -> list[str]:
+    """FABNet's arrangement (``--fabnet_att_layer k``): k = -1 -> every block FBfly; k >= 0 -> block idx
+    (0-based) is FBfly iff n_blocks - (idx + 1) < k, i.e. the last k blocks are FBfly, the first
+    n_blocks - k are softmax-attention blocks."""
+    if att_layer < 0:
+        return ["fbfly"] * n_blocks
+    return ["fbfly" if n_blocks - (i + 1) < att_layer else "softmax" for i in range(n_blocks)]
+
+
+def attention_params(rng: np.random.Generator, d: int, h: int) -> dict:
+    """Random FP16 parameters of the softmax block (dense projections and FFN)."""
+    s = 1 / math.sqrt(d)
+    p = {"ln1": (_q(np.ones(d)), _q(np.zeros(d))), "ln2": (_q(np.ones(d)), _q(np.zeros(d)))}
+    for w in ("wq", "wk", "wv", "wo"):
+        p[w] = _q(rng.standard_normal((d, d)) * s)
+        p["b" + w] = _q(0.02 * rng.standard_normal(d))
+    p["bo"] = p.pop("bwo")
+    p["w1"], p["bf1"] = _q(rng.standard_normal((d, h)) * s), _q(0.02 * rng.standard_normal(h))
+    p["w2"], p["bf2"] = _q(rng.standard_normal((h, d)) / math.sqrt(h)), _q(0.02 * rng.standard_normal(d))
+    return p
