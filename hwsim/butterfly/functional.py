@@ -292,8 +292,9 @@ def fbfly_block(x: np.ndarray, p: dict, arith: str = "hardware") -> np.ndarray:
 
 def attention_block(x: np.ndarray, p: dict, heads: int) -> np.ndarray:
     """FABNet's softmax block (dense Q/K/V/O and dense FFN, as the released code has it), rounded to FP16
-    after LN, each linear, the scores, the softmax, the mixing, GELU and the residuals (our reading of
-    the artefact's quantization points for this block; float64 inside)."""
+    where ``model_quant.py`` / ``attention_quant.py`` quantize: after LN, Q, K, V, the attention output
+    (softmax(QK^T / sqrt(dh)) V, whose scores and probabilities stay unrounded), the output projection,
+    each FFN linear, GELU and the residuals. float64 inside (the artefact: float32)."""
     S, d = x.shape
     dh = d // heads
     x = _q(x)
@@ -301,9 +302,9 @@ def attention_block(x: np.ndarray, p: dict, heads: int) -> np.ndarray:
     a = f(layer_norm(x, *p["ln1"]))
     q, k, v = (_q(a @ f(p[w]) + f(p["b" + w])) for w in ("wq", "wk", "wv"))
     q, k, v = (f(t).reshape(S, heads, dh).transpose(1, 0, 2) for t in (q, k, v))
-    s = f(_q(q @ k.transpose(0, 2, 1) / math.sqrt(dh)))
+    s = q @ k.transpose(0, 2, 1) / math.sqrt(dh)
     s = np.exp(s - s.max(-1, keepdims=True))
-    pr = f(_q(s / s.sum(-1, keepdims=True)))
+    pr = s / s.sum(-1, keepdims=True)
     ctx = f(_q(pr @ v)).transpose(1, 0, 2).reshape(S, d)
     o = _q(ctx @ f(p["wo"]) + f(p["bo"]))
     x = _q(f(x) + f(o))
