@@ -89,6 +89,20 @@ class ButterflyAccCompat:
             bank[0] += depth * n            # P2S read-out
         return reads
 
+    def _accumulate(self, first, count: int, step, first_done: bool = False):
+        """run_cycles += first, then += step ``count`` times, with the reference's float results: one
+        multiplication when every value is an integer (then exact), else the same repeated additions."""
+        start = self.run_cycles
+        if not first_done:
+            self.run_cycles += first
+        if count > 0:
+            if float(step).is_integer() and float(self.run_cycles).is_integer():
+                self.run_cycles += count * step
+            else:
+                for _ in range(count):
+                    self.run_cycles += step
+        return self.run_cycles - start
+
     def run_fft(self, complex_input: bool, complex_output: bool, is_last: bool = False):
         n, log = self.hidden_dim, self.hidden_dim.bit_length() - 1
         self._bram_check(n)
@@ -107,11 +121,8 @@ class ButterflyAccCompat:
         dout = _dram(self.bw_out, n, self.pbe, (2 if complex_output else 1) * BIT_WIDTH)
         self.c.outdata_dram[1] += dout
         out = max(dout, n)
-        cycles = f
         runs = num_run - (0 if is_last else 1)
-        if runs > 1:
-            cycles += (runs - 1) * max(f, out)
-        self.run_cycles += cycles
+        cycles = self._accumulate(f, runs - 1, max(f, out))
         return cycles, {"input_data": inp, "weight_data": wgt, "compute": max(compute, reads),
                         "output_data": out, "runs": num_run}
 
@@ -133,12 +144,14 @@ class ButterflyAccCompat:
         dout = _dram(self.bw_out, w, self.pbe, BIT_WIDTH)
         self.c.outdata_dram[1] += dout
         out = max(dout, w)
-        cycles = a + b
         runs = num_run - (0 if is_last else 1)
+        start = self.run_cycles
+        self.run_cycles += a
+        self.run_cycles += b
         if runs >= 2:
-            cycles += (runs - 2) * max(a, b, out) + max(b, out)
-        self.run_cycles += cycles
-        return cycles, {"input_weight": a, "compute": b, "output_data": out, "runs": num_run}
+            self._accumulate(0, runs - 2, max(a, b, out), first_done=True)
+            self.run_cycles += max(b, out)
+        return self.run_cycles - start, {"input_weight": a, "compute": b, "output_data": out, "runs": num_run}
 
 
 def fabnet(hidden: int, ffn: int, seq: int, layers: int, *, p_be: int, p_bu: int, bw: tuple[int, int, int],

@@ -22,7 +22,7 @@ Two kinds of case:
   counters (``num_read_access`` / ``num_write_access`` of its DRAM and BRAM objects) are stored. The
   simulator's stdout prints are discarded. Cases: the five FABNet LRA configurations
   (software/accuracy/code/fabnet_quant/*.sh, lra_config.py), FABNet-Base/Large, the equal-budget point
-  (P_BE 128, 2048-bit everywhere), the co-design sweep (P_BE x P_BU = 512) and a seeded random grid.
+  (P_BE 128, 2048-bit everywhere), the co-design sweep (P_BE x P_BU = 512), a seeded random grid and 40 cases with non-power-of-two P_BU.
 """
 
 from __future__ import annotations
@@ -142,6 +142,15 @@ def main() -> None:
             case = {"kind": "driver-assert", "params": {"seq": s, "hidden": d, "ffn": h, "p_be": pbe, "p_bu": pbu},
                     "error": repr(e)}
         cases.append(tag(case, "random"))
+
+    # non-power-of-two P_BU (the reference's float sums are then not integers) and odd P_BE
+    rng2 = random.Random(1717)
+    for _ in range(40):
+        d = 2 ** rng2.randint(4, 10)
+        case = run_driver(mod, seq=rng2.randint(2, 3000), hidden=d, ffn=d * rng2.choice((1, 2, 4)),
+                          layers=rng2.randint(1, 12), p_be=rng2.choice((3, 7, 20, 33, 120)),
+                          p_bu=rng2.choice((3, 5, 6, 12)), bw=rng2.choice(("hbm", "equal")))
+        cases.append(tag(case, "random-odd-pbu"))
 
     a.out.parent.mkdir(parents=True, exist_ok=True)
     a.out.write_text(json.dumps({"reference": "SamsungLabs/Butterfly_Acc", "commit": COMMIT,
