@@ -211,3 +211,17 @@ def test_attention_block_against_float64():
     err = np.abs(f(y) - ref)
     assert err.max() <= 40 * fn.U16 * np.abs(ref).max()
     assert np.mean(y.view(np.uint16) != ref.astype(np.float16).view(np.uint16)) < 0.6
+
+
+def test_fabnet_forward_with_quantized_butterflies():
+    rng = np.random.default_rng(13)
+    S, d, h = 16, 16, 32
+    params = [fn.attention_params(rng, d, h), fn.fbfly_params(rng, d, h)]
+    x = rng.standard_normal((S, d)).astype(np.float16)
+    y = fn.fabnet_forward(x, params, heads=2, att_layer=1)
+    manual = fn.fbfly_block(fn.attention_block(x, params[0], 2), params[1])
+    assert np.array_equal(y.view(np.uint16), manual.view(np.uint16))
+    q = fn.quantize_params(params[1], "int8", group_size=128)
+    yq = fn.fbfly_block(x, q)
+    assert yq.dtype == np.float16 and not np.array_equal(yq, fn.fbfly_block(x, params[1]))
+    assert np.abs(yq.astype(np.float64) - fn.fbfly_block(x, params[1])).max() < 0.1 * np.abs(yq).max()

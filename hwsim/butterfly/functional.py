@@ -334,3 +334,17 @@ def attention_params(rng: np.random.Generator, d: int, h: int) -> dict:
     p["w1"], p["bf1"] = _q(rng.standard_normal((d, h)) * s), _q(0.02 * rng.standard_normal(h))
     p["w2"], p["bf2"] = _q(rng.standard_normal((h, d)) / math.sqrt(h)), _q(0.02 * rng.standard_normal(d))
     return p
+
+
+def quantize_params(p: dict, fmt: str, group_size: int | None = 128) -> dict:
+    """An FBfly parameter set with its butterfly twiddles through a library format (see quantize_twiddle)."""
+    return {**p, "tw1": quantize_twiddle(p["tw1"], fmt, group_size), "tw2": quantize_twiddle(p["tw2"], fmt, group_size)}
+
+
+def fabnet_forward(x: np.ndarray, params: list[dict], heads: int = 1, att_layer: int = -1,
+                   arith: str = "hardware") -> np.ndarray:
+    """The encoder blocks of FABNet on x[S, d]: block types by :func:`block_types`; FBfly blocks take
+    fbfly_params-style dicts, softmax blocks attention_params-style dicts."""
+    for kind, p in zip(block_types(len(params), att_layer), params):
+        x = fbfly_block(x, p, arith) if kind == "fbfly" else attention_block(x, p, heads)
+    return x
