@@ -25,6 +25,17 @@ from hwsim.butterfly import engine, functional as fn
 from .vectors import CheckResult
 
 LEVELS = ("model", "hwsim", "amaranth", "verilator")
+
+
+class Vectors(dict):
+    """The vector set: ``jobs`` (inputs per vector), ``expected`` (out_re, out_im, cycles), ``seed``,
+    ``units``; a dict with attribute access and ``n`` (input elements, for the shared verify loop)."""
+
+    __getattr__ = dict.__getitem__
+
+    @property
+    def n(self) -> int:
+        return sum(2 * j["n"] for j in self["jobs"])
 KEYS = ("out_re", "out_im", "cycles")
 
 
@@ -52,7 +63,7 @@ def pack_rows(rows: np.ndarray) -> list[int]:
     return out
 
 
-def vectors(design, component=None, seed: int = 0, lengths: Sequence[int] | None = None) -> dict[str, Any]:
+def vectors(design, component=None, seed: int = 0, lengths: Sequence[int] | None = None) -> Vectors:
     p = design.processor
     if lengths is None:
         lengths = [n for n in (16, 32, 64, 128, 256) if 2 * p.units <= n <= p.max_length]
@@ -75,7 +86,7 @@ def vectors(design, component=None, seed: int = 0, lengths: Sequence[int] | None
             exp["out_re"].append(yr.view(np.uint16).astype(np.int64))
             exp["out_im"].append(yi.view(np.uint16).astype(np.int64))
             exp["cycles"].append(engine.engine_cycles(n, p.units, p.pipeline_latency, p.popcount_bits))
-    return {"seed": seed, "jobs": jobs, "expected": exp, "units": p.units}
+    return Vectors(seed=seed, jobs=jobs, expected=exp, units=p.units)
 
 
 def describe(design, component, vs) -> str:
@@ -216,6 +227,6 @@ def check(vs, got: dict[str, Any], level: str, limit: int = 5) -> CheckResult:
         ge = got["cycles"][i] if i < len(got.get("cycles", [])) else None
         if ge != vs["expected"]["cycles"][i]:
             bad.append(f"{where} cycles: {ge}, expected {vs['expected']['cycles'][i]}")
-    n_vec = sum(2 * j["n"] for j in vs["jobs"])
+    n_vec = vs.n
     return CheckResult(name="butterfly", backend=level, ok=not bad, vectors=n_vec, checked=checked,
                        cycles=int(sum(vs["expected"]["cycles"])), mismatches=bad[:limit])
