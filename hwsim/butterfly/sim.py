@@ -73,11 +73,16 @@ class LayerStats:
     energy_pj: float            #: estimate (design energy section)
     weights_streamed: bool
 
-    def row(self) -> list:
+    def values(self) -> list:
         return [self.name, self.mode, self.length, self.vectors, self.stacks, self.runs, self.cycles,
                 self.load_cycles, self.compute_cycles, self.drain_cycles, self.conflict_cycles,
-                f"{self.bu_utilization:.4f}", self.ram_reads, self.ram_writes, self.weight_buffer_reads,
-                self.dram_read_bytes, self.dram_write_bytes, f"{self.energy_pj:.1f}"]
+                self.bu_utilization, self.ram_reads, self.ram_writes, self.weight_buffer_reads,
+                self.dram_read_bytes, self.dram_write_bytes, self.energy_pj]
+
+    def row(self) -> list:
+        v = self.values()
+        v[11], v[17] = f"{v[11]:.4f}", f"{v[17]:.1f}"
+        return v
 
 
 HEADER = ["layer", "mode", "length", "vectors", "stacks", "runs", "cycles", "load", "compute", "drain",
@@ -122,7 +127,9 @@ class Result:
     def to_dict(self) -> dict:
         out = {"design": self.design.name, "design_hash": self.design.hash, "kind": "butterfly",
                "workload": self.workload.text, "mode": self.mode, "stats": self.stats(),
-               "layers": [dict(zip(HEADER, layer.row())) for layer in self.layers]}
+               "layers": [dict(zip(HEADER, layer.values())) | {"weights_streamed": layer.weights_streamed,
+                                                                  "butterflies": layer.butterflies}
+                          for layer in self.layers]}
         if self.compat is not None:
             out["compat"] = self.compat
         return out
