@@ -31,3 +31,11 @@ def test_compare_uses_both_kinds():
 def test_flow_step_model_levels(tmp_path):
     r = step(root=tmp_path, levels=("model", "hwsim"), lengths=(4, 16))
     assert r["ok"] and "PASS" in r["text"] and "speed-up" in r["text"]
+
+
+def test_plots_written(tmp_path):
+    from hwsim.butterfly.report import plots
+    from hwsim.butterfly.sim import build
+    r = build({"schema": 1, "name": "p", "kind": "butterfly", "processor": {"engines": 8}}).run("fabnet:image")
+    paths = plots(r, tmp_path)
+    assert paths and all(p.is_file() and p.stat().st_size > 1000 for p in paths)
