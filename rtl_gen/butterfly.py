@@ -5,12 +5,13 @@ the quiet NaN 0x7E00): every finite binary16 value is an integer multiple of 2^-
 
 * an add is exact as a 41-bit signed integer in units of 2^-24 (``|a| = m << (e - 1)``) and is then
   rounded once;
-* a multiply is exact as ``ma * mb << (ea + eb - 2)`` in units of 2^-48 and is rounded once.
+* a multiply is exact as P = ma * mb (22 bits) times 2^(ea + eb - 50); with P's leading one at lp the
+  exponent field is lp + ea + eb - 35 (normal if >= 1: keep P's 11 bits from lp down), else the result is
+  subnormal (keep P * 2^(ea + eb - 26)); both are one right shift of P << 24.
 
-``round_fp16(x, frac)`` rounds a non-negative integer x (units of 2^-(24 + frac)) to a binary16 code:
-leading one L; if L - 10 >= frac the result is normal (exponent field L - 10 - frac + 1, keep the 11
-bits below and including L), else subnormal (keep x >> frac); round half to even on the dropped bits;
-the code is keep + ((exp - 1) << 10) (a carry out of the mantissa moves into the exponent by itself).
+Rounding keeps ``y >> shift``, rounds half to even on the dropped bits, and forms the code
+keep + ((exp - 1) << 10) (a carry out of the mantissa moves into the exponent by itself); codes at or
+above 0x7C00 become infinity.
 
 Butterfly Unit (``butterfly_unit_opt`` of the artefact, pipelined here; per-layer flag ``is_fft``):
   cycle 1 four multipliers: linear x1*w1, x1*w2, x2*w3, x2*w4; FFT x2r*Wr, x2r*Wi, x2i*Wi, x2i*Wr
@@ -60,26 +61,19 @@ def _leading_one(m: Module, x, width: int, name: str):
     return pos
 
 
-def round_fp16(m: Module, x, width: int, frac: int, name: str):
-    """Round the non-negative integer x (units of 2^-(24+frac)) to a binary16 magnitude code (15 bits)."""
-    L = _leading_one(m, x, width, f"{name}_l1")
-    normal = Signal(name=f"{name}_norm")
-    shift = Signal(range(width + 1), name=f"{name}_sh")
-    expf = Signal(8, name=f"{name}_exp")
-    m.d.comb += normal.eq(L >= 10 + frac)
-    m.d.comb += shift.eq(Mux(normal, L - 10, frac))
-    m.d.comb += expf.eq(Mux(normal, L - 10 - frac + 1, 0))
+def _round_at(m: Module, y, width: int, shift, normal, expf, name: str):
+    """Keep y >> shift (the 11 significant bits, or the subnormal mantissa), round half to even on the
+    dropped bits, and form the 15-bit magnitude code (exponent field expf when ``normal``)."""
     keep = Signal(12, name=f"{name}_keep")
-    m.d.comb += keep.eq(x >> shift)
-    # dropped bits: rem = x mod 2^shift, compared with half = 2^(shift-1)
+    m.d.comb += keep.eq(y >> shift)
     mask = Signal(width, name=f"{name}_mask")
     m.d.comb += mask.eq((Const(1, width + 1) << shift) - 1)
     rem = Signal(width, name=f"{name}_rem")
-    m.d.comb += rem.eq(x & mask)
+    m.d.comb += rem.eq(y & mask)
     half = Signal(width, name=f"{name}_half")
     m.d.comb += half.eq(Mux(_eq(shift, 0), 0, (Const(1, width + 1) << shift) >> 1))
     up = Signal(name=f"{name}_up")
-    m.d.comb += up.eq((shift != 0) & ((rem > half) | ((rem == half) & keep[0])))
+    m.d.comb += up.eq(shift.any() & ((rem > half) | ((rem == half) & keep[0])))
     rounded = Signal(13, name=f"{name}_rnd")
     m.d.comb += rounded.eq(keep + up)
     code = Signal(17, name=f"{name}_code")
@@ -87,6 +81,18 @@ def round_fp16(m: Module, x, width: int, frac: int, name: str):
     out = Signal(15, name=f"{name}_mag")
     m.d.comb += out.eq(Mux(code >= 0x7C00, 0x7C00, code[:15]))
     return out
+
+
+def round_fp16(m: Module, x, width: int, name: str):
+    """Round the non-negative integer x (units of 2^-24) to a binary16 magnitude code (15 bits)."""
+    L = _leading_one(m, x, width, f"{name}_l1")
+    normal = Signal(name=f"{name}_norm")
+    shift = Signal(range(width + 1), name=f"{name}_sh")
+    expf = Signal(8, name=f"{name}_exp")
+    m.d.comb += normal.eq(L >= 10)
+    m.d.comb += shift.eq(Mux(normal, L - 10, 0))
+    m.d.comb += expf.eq(Mux(normal, L - 9, 0))
+    return _round_at(m, x, width, shift, normal, expf, name)
 
 
 def _unpack(m: Module, a, name: str):
@@ -106,11 +112,24 @@ def fp16_mul(m: Module, a, b, name: str):
     sa, ma, ea, ia, na, za = _unpack(m, a, f"{name}_a")
     sb, mb, eb, ib, nb, zb = _unpack(m, b, f"{name}_b")
     sign = sa ^ sb
-    sh = Signal(6, name=f"{name}_esh")
-    m.d.comb += sh.eq(ea + eb - 2)
-    x = Signal(80, name=f"{name}_x")
-    m.d.comb += x.eq((ma * mb) << sh)
-    mag = round_fp16(m, x, 80, 24, name)
+    # value = P * 2^(E - 50), P = ma * mb (22 bits), E = ea + eb; leading one of P at lp, so the biased
+    # exponent is lp + E - 35. Y = P << 24 is shifted right by lp + 14 (normal: 11 bits kept) or by
+    # 50 - E (subnormal: units of 2^-24; E <= 35 there, so the amount is >= 15).
+    P = Signal(22, name=f"{name}_p")
+    m.d.comb += P.eq(ma * mb)
+    E = Signal(6, name=f"{name}_e")
+    m.d.comb += E.eq(ea + eb)
+    lp = _leading_one(m, P, 22, f"{name}_lp")
+    normal = Signal(name=f"{name}_norm")
+    m.d.comb += normal.eq(lp + E >= 36)
+    shift = Signal(6, name=f"{name}_sh")
+    m.d.comb += shift.eq(Mux(normal, lp + 14, 50 - E))
+    expf = Signal(8, name=f"{name}_exp")
+    m.d.comb += expf.eq(lp + E - 35)
+    Y = Signal(50, name=f"{name}_y")          # shift <= 48: the half bit stays inside
+    m.d.comb += Y.eq(P << 24)
+    mag = Signal(15, name=f"{name}_mag0")
+    m.d.comb += mag.eq(Mux(_eq(P, 0), 0, _round_at(m, Y, 50, shift, normal, expf, name)))
     out = Signal(16, name=name)
     with m.If(na | nb | (ia & zb) | (ib & za)):
         m.d.comb += out.eq(QNAN)
@@ -137,7 +156,7 @@ def fp16_add(m: Module, a, b, name: str, subtract: bool = False):
     neg = s < 0
     mag_in = Signal(44, name=f"{name}_abs")
     m.d.comb += mag_in.eq(Mux(neg, -s, s))
-    mag = round_fp16(m, mag_in, 44, 0, name)
+    mag = round_fp16(m, mag_in, 44, name)
     out = Signal(16, name=name)
     with m.If(na | nb | (ia & ib & (sa != sb))):
         m.d.comb += out.eq(QNAN)
