@@ -202,23 +202,41 @@ def butterfly_unit(m: Module, is_fft, x1r, x1i, x2r, x2i, c, name: str):
          fp16_mul(m, a2, Mux(is_fft, w2, w3), f"{name}_p2"), fp16_mul(m, a2, Mux(is_fft, w1, w4), f"{name}_p3")]
     pr = [Signal(16, name=f"{name}_p{i}_r") for i in range(4)]
     x1r_1, x1i_1 = Signal(16, name=f"{name}_x1r_1"), Signal(16, name=f"{name}_x1i_1")
-    m.d.sync += [pr[i].eq(p[i]) for i in range(4)] + [x1r_1.eq(x1r), x1i_1.eq(x1i)]
+    f1, f2 = Signal(name=f"{name}_fft1"), Signal(name=f"{name}_fft2")   # the mode travels with the data
+    m.d.sync += [pr[i].eq(p[i]) for i in range(4)] + [x1r_1.eq(x1r), x1i_1.eq(x1i), f1.eq(is_fft)]
     # stage 2: add/sub units (FFT: tr = p0 - p2, ti = p1 + p3; linear: lo = p0 + p2, hi = p1 + p3)
-    s0 = Mux(is_fft, fp16_add(m, pr[0], pr[2], f"{name}_sub", subtract=True),
+    s0 = Mux(f1, fp16_add(m, pr[0], pr[2], f"{name}_sub", subtract=True),
              fp16_add(m, pr[0], pr[2], f"{name}_add0"))
     s1 = fp16_add(m, pr[1], pr[3], f"{name}_add1")
     s0r, s1r = Signal(16, name=f"{name}_s0_r"), Signal(16, name=f"{name}_s1_r")
     x1r_2, x1i_2 = Signal(16, name=f"{name}_x1r_2"), Signal(16, name=f"{name}_x1i_2")
-    m.d.sync += [s0r.eq(s0), s1r.eq(s1), x1r_2.eq(x1r_1), x1i_2.eq(x1i_1)]
+    m.d.sync += [s0r.eq(s0), s1r.eq(s1), x1r_2.eq(x1r_1), x1i_2.eq(x1i_1), f2.eq(f1)]
     # stage 3: complex adders (FFT) or pass (linear)
     lo_r = fp16_add(m, x1r_2, s0r, f"{name}_lor")
     lo_i = fp16_add(m, x1i_2, s1r, f"{name}_loi")
     hi_r = fp16_add(m, x1r_2, s0r, f"{name}_hir", subtract=True)
     hi_i = fp16_add(m, x1i_2, s1r, f"{name}_hii", subtract=True)
     outs = [Signal(16, name=f"{name}_{k}") for k in ("lo_r", "lo_i", "hi_r", "hi_i")]
-    m.d.sync += [outs[0].eq(Mux(is_fft, lo_r, s0r)), outs[1].eq(Mux(is_fft, lo_i, 0)),
-                 outs[2].eq(Mux(is_fft, hi_r, s1r)), outs[3].eq(Mux(is_fft, hi_i, 0))]
+    m.d.sync += [outs[0].eq(Mux(f2, lo_r, s0r)), outs[1].eq(Mux(f2, lo_i, 0)),
+                 outs[2].eq(Mux(f2, hi_r, s1r)), outs[3].eq(Mux(f2, hi_i, 0))]
     return outs
+
+
+class ButterflyUnit(wiring.Component):
+    """One adaptable Butterfly Unit: operands x1 = (x1r, x1i), x2 = (x2r, x2i), coefficients
+    ``coef`` = w1 | w2 << 16 | w3 << 32 | w4 << 48 (linear) or Wr | Wi << 16 (FFT), per-layer ``is_fft``;
+    results (lo_r, lo_i, hi_r, hi_i) three cycles later (see the module docstring)."""
+
+    def __init__(self):
+        super().__init__({"is_fft": In(1), "x1r": In(16), "x1i": In(16), "x2r": In(16), "x2i": In(16),
+                          "coef": In(64), "lo_r": Out(16), "lo_i": Out(16), "hi_r": Out(16), "hi_i": Out(16)})
+
+    def elaborate(self, platform):
+        m = Module()
+        c = [self.coef[16 * j:16 * (j + 1)] for j in range(4)]
+        outs = butterfly_unit(m, self.is_fft, self.x1r, self.x1i, self.x2r, self.x2i, c, "bu")
+        m.d.comb += [self.lo_r.eq(outs[0]), self.lo_i.eq(outs[1]), self.hi_r.eq(outs[2]), self.hi_i.eq(outs[3])]
+        return m
 
 
 # ---- Butterfly Engine ---------------------------------------------------------------------------------
@@ -364,8 +382,10 @@ class ButterflyEngine(wiring.Component):
         # butterfly units
         res = []
         for i in range(U):
-            c = [crd.data[64 * i + 16 * j: 64 * i + 16 * (j + 1)] for j in range(4)]
-            res.append(butterfly_unit(m, is_fft, val_r[i], val_i[i], val_r[U + i], val_i[U + i], c, f"bu{i}"))
+            bu = m.submodules[f"bu{i}"] = ButterflyUnit()
+            m.d.comb += [bu.is_fft.eq(is_fft), bu.x1r.eq(val_r[i]), bu.x1i.eq(val_i[i]),
+                         bu.x2r.eq(val_r[U + i]), bu.x2i.eq(val_i[U + i]), bu.coef.eq(crd.data[64 * i:64 * (i + 1)])]
+            res.append((bu.lo_r, bu.lo_i, bu.hi_r, bu.hi_i))
         # write crossbar ("recover"): results to the banks of their operands, in place
         for b in range(B):
             dA, dB, en, wad = Const(0, 16), Const(0, 16), Const(0, 1), Const(0, 1)
