@@ -140,11 +140,14 @@ def fp16_mul(m: Module, a, b, name: str):
     return out
 
 
-def fp16_add(m: Module, a, b, name: str, subtract: bool = False):
-    """a + b (or a - b) in binary16 (combinational). Returns a 16-bit Signal."""
+def fp16_add(m: Module, a, b, name: str, subtract=False):
+    """a + b (or a - b; ``subtract`` a bool or a 1-bit Value) in binary16 (combinational)."""
     sa, ma, ea, ia, na, _ = _unpack(m, a, f"{name}_a")
     sb0, mb, eb, ib, nb, _ = _unpack(m, b, f"{name}_b")
-    sb = ~sb0 if subtract else sb0
+    if isinstance(subtract, bool):
+        sb = ~sb0 if subtract else sb0
+    else:                                   # a runtime add/sub select (one adder, sign flipped)
+        sb = sb0 ^ subtract
     sha, shb = Signal(5, name=f"{name}_sha"), Signal(5, name=f"{name}_shb")
     m.d.comb += [sha.eq(ea - 1), shb.eq(eb - 1)]
     qa, qb = Signal(41, name=f"{name}_qa"), Signal(41, name=f"{name}_qb")
@@ -205,8 +208,7 @@ def butterfly_unit(m: Module, is_fft, x1r, x1i, x2r, x2i, c, name: str):
     f1, f2 = Signal(name=f"{name}_fft1"), Signal(name=f"{name}_fft2")   # the mode travels with the data
     m.d.sync += [pr[i].eq(p[i]) for i in range(4)] + [x1r_1.eq(x1r), x1i_1.eq(x1i), f1.eq(is_fft)]
     # stage 2: add/sub units (FFT: tr = p0 - p2, ti = p1 + p3; linear: lo = p0 + p2, hi = p1 + p3)
-    s0 = Mux(f1, fp16_add(m, pr[0], pr[2], f"{name}_sub", subtract=True),
-             fp16_add(m, pr[0], pr[2], f"{name}_add0"))
+    s0 = fp16_add(m, pr[0], pr[2], f"{name}_addsub0", subtract=f1)
     s1 = fp16_add(m, pr[1], pr[3], f"{name}_add1")
     s0r, s1r = Signal(16, name=f"{name}_s0_r"), Signal(16, name=f"{name}_s1_r")
     x1r_2, x1i_2 = Signal(16, name=f"{name}_x1r_2"), Signal(16, name=f"{name}_x1i_2")
