@@ -227,24 +227,60 @@ def quantize_twiddle(tw: np.ndarray, fmt: str, group_size: int | None = 128) -> 
 
 # ---- FABNet blocks -----------------------------------------------------------------------------------
 def _q(x) -> np.ndarray:
-    """The artefact's quantizer (qtorch FloatingPoint(exp=5, man=10), nearest): to FP16 and back."""
+    """IEEE FP16 rounding (round to nearest even): the hardware arithmetic's rounding."""
     return np.asarray(x).astype(F16)
 
 
-def layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = 1e-5) -> np.ndarray:
+def qtorch_fp16(x) -> np.ndarray:
+    """qtorch 0.3.0 ``float_quantize(x, exp=5, man=10, rounding="nearest")`` (CPU kernel
+    ``quant_cpu.cpp: float_quantize``), bit for bit, on float32 values -- the artefact's quantizer:
+
+    * normal range: add half an ulp to the float32 bit pattern and clear the 13 low bits (ties round
+      away from zero, not to even);
+    * exponent above 2^16 saturates to +-131008 (qtorch reserves no exponent for infinity; inf and NaN
+      inputs saturate too);
+    * below 2^-14: float32 (x + sign 2^-14), rounded as above, minus sign 2^-14 (both float32 operations).
+    Returns float32 (131008 > the IEEE FP16 maximum)."""
+    a = np.ascontiguousarray(x, dtype=np.float32)
+    bits = a.view(np.uint32)
+    exp = ((bits & np.uint32(0x7FFFFFFF)) >> np.uint32(23)).astype(np.int32) - 127
+    sub = exp < -14
+    mask, half = np.uint32((1 << 13) - 1), np.uint32(1 << 12)
+
+    def rnd(b):
+        return (b + half) & ~mask                      # uint32 arithmetic wraps like C
+
+    q = rnd(bits)
+    qexp = (q & np.uint32(0x7FFFFFFF)) >> np.uint32(23)
+    over = (q != 0) & (qexp > 143)
+    q = np.where(over, (bits & np.uint32(0x80000000)) | np.uint32((143 << 23) | 0x7FE000), q)
+    out = q.view(np.float32).copy()
+    if sub.any():
+        shift = ((np.uint32((127 - 14) << 23)) | (bits[sub] & np.uint32(0x80000000))).view(np.float32)
+        val = (a[sub] + shift).astype(np.float32)
+        out[sub] = rnd(val.view(np.uint32)).view(np.float32) - shift
+    return out.reshape(np.shape(a))
+
+
+def _qa(x) -> np.ndarray:
+    """The artefact's quantization point: the value as PyTorch float32 holds it, then qtorch."""
+    return qtorch_fp16(np.asarray(x, dtype=np.float64).astype(np.float32))
+
+
+def layer_norm(x: np.ndarray, gamma: np.ndarray, beta: np.ndarray, eps: float = 1e-5, q=None) -> np.ndarray:
     """LayerNorm over the last axis, computed in float64 from FP16 inputs, rounded once to FP16
     (our choice for the LN unit of the P2S path; the artefact quantizes after LN)."""
     v = x.astype(np.float64)
     mu = v.mean(-1, keepdims=True)
     var = ((v - mu) ** 2).mean(-1, keepdims=True)
-    return _q((v - mu) / np.sqrt(var + eps) * gamma.astype(np.float64) + beta.astype(np.float64))
+    return (q or _q)((v - mu) / np.sqrt(var + eps) * gamma.astype(np.float64) + beta.astype(np.float64))
 
 
-def gelu(x: np.ndarray) -> np.ndarray:
+def gelu(x: np.ndarray, q=None) -> np.ndarray:
     """Exact (erf) GELU of FP16 inputs, float64 inside, rounded once to FP16."""
     from math import erf
     v = x.astype(np.float64)
-    return _q(0.5 * v * (1 + np.vectorize(erf)(v / math.sqrt(2))))
+    return (q or _q)(0.5 * v * (1 + np.vectorize(erf)(v / math.sqrt(2))))
 
 
 def fbfly_params(rng: np.random.Generator, d: int, h: int) -> dict:
@@ -271,47 +307,54 @@ def fft2_real(x: np.ndarray, arith: str) -> np.ndarray:
 def fbfly_block(x: np.ndarray, p: dict, arith: str = "hardware") -> np.ndarray:
     """FABNet FBfly block on x[S, d] (FP16), pre-LN:
         X <- q(X + q(Re FFT2(q(LN1 X))));  X <- q(X + q(B2 q(GELU(q(B1 q(LN2 X))))))
-    ``artefact``: the artefact's rounding points (qtorch after LN, mixing, each linear, GELU, residual),
-    float64 inside each of them. ``hardware``: the same points, with the FFTs and butterfly layers in the
+    ``artefact``: the artefact's rounding points (after LN, mixing, each linear, GELU, residual) with
+    qtorch's quantizer (:func:`qtorch_fp16`; float64 between them, then float32), returning float32. ``hardware``: the same points, with the FFTs and butterfly layers in the
     BU's FP16 operation order (bias added with one FP16 add)."""
     if arith not in ("artefact", "hardware"):
         raise FunctionalError(f"arith = {arith!r}: allowed: artefact, hardware")
     S, d = x.shape
     _log2(S, "sequence length"), _log2(d, "hidden")
-    x = _q(x)
+    q = _qa if arith == "artefact" else _q
+    f = lambda t: np.asarray(t, np.float64)  # noqa: E731
+    x = q(x)
     h = p["b1"].shape[0]
-    mix = _q(fft2_real(layer_norm(x, *p["ln1"]), arith))
-    x = _q(x.astype(np.float64) + mix.astype(np.float64))
-    a = layer_norm(x, *p["ln2"])
-    inner = "hardware" if arith == "hardware" else "reference"
-    y1 = _q(butterfly_layer(a, p["tw1"], h, p["b1"], inner))
-    g = gelu(y1)
-    y2 = _q(butterfly_layer(g, p["tw2"], d, p["b2"], inner))
-    return _q(x.astype(np.float64) + y2.astype(np.float64))
+    mix = q(fft2_real(layer_norm(x, *p["ln1"], q=q), arith))
+    x = q(f(x) + f(mix))
+    a = layer_norm(x, *p["ln2"], q=q)
+    if arith == "hardware":
+        y1 = q(butterfly_layer(a, p["tw1"], h, p["b1"], "hardware"))
+        g = gelu(y1, q)
+        y2 = q(butterfly_layer(g, p["tw2"], d, p["b2"], "hardware"))
+    else:
+        y1 = q(butterfly_layer(f(a), p["tw1"], h, p["b1"], "reference"))
+        g = gelu(y1, q)
+        y2 = q(butterfly_layer(f(g), p["tw2"], d, p["b2"], "reference"))
+    return q(f(x) + f(y2))
 
 
 def attention_block(x: np.ndarray, p: dict, heads: int) -> np.ndarray:
     """FABNet's softmax block (dense Q/K/V/O and dense FFN, as the released code has it), rounded to FP16
     where ``model_quant.py`` / ``attention_quant.py`` quantize: after LN, Q, K, V, the attention output
     (softmax(QK^T / sqrt(dh)) V, whose scores and probabilities stay unrounded), the output projection,
-    each FFN linear, GELU and the residuals. float64 inside (the artefact: float32)."""
+    each FFN linear, GELU and the residuals, with qtorch's quantizer (:func:`qtorch_fp16`); float64
+    between them, then float32 (the artefact: PyTorch float32). Returns float32."""
     S, d = x.shape
     dh = d // heads
-    x = _q(x)
+    x = _qa(x)
     f = lambda t: t.astype(np.float64)  # noqa: E731
-    a = f(layer_norm(x, *p["ln1"]))
-    q, k, v = (_q(a @ f(p[w]) + f(p["b" + w])) for w in ("wq", "wk", "wv"))
+    a = f(layer_norm(x, *p["ln1"], q=_qa))
+    q, k, v = (_qa(a @ f(p[w]) + f(p["b" + w])) for w in ("wq", "wk", "wv"))
     q, k, v = (f(t).reshape(S, heads, dh).transpose(1, 0, 2) for t in (q, k, v))
     s = q @ k.transpose(0, 2, 1) / math.sqrt(dh)
     s = np.exp(s - s.max(-1, keepdims=True))
     pr = s / s.sum(-1, keepdims=True)
-    ctx = f(_q(pr @ v)).transpose(1, 0, 2).reshape(S, d)
-    o = _q(ctx @ f(p["wo"]) + f(p["bo"]))
-    x = _q(f(x) + f(o))
-    a = f(layer_norm(x, *p["ln2"]))
-    y1 = gelu(_q(a @ f(p["w1"]) + f(p["bf1"])))
-    y2 = _q(f(y1) @ f(p["w2"]) + f(p["bf2"]))
-    return _q(f(x) + f(y2))
+    ctx = f(_qa(pr @ v)).transpose(1, 0, 2).reshape(S, d)
+    o = _qa(ctx @ f(p["wo"]) + f(p["bo"]))
+    x = _qa(f(x) + f(o))
+    a = f(layer_norm(x, *p["ln2"], q=_qa))
+    y1 = gelu(_qa(a @ f(p["w1"]) + f(p["bf1"])), _qa)
+    y2 = _qa(f(y1) @ f(p["w2"]) + f(p["bf2"]))
+    return _qa(f(x) + f(y2))
 
 
 def block_types(n_blocks: int, att_layer: int = -1) -> list[str]:
