@@ -130,8 +130,8 @@ class Result:
                "layers": [dict(zip(HEADER, layer.values())) | {"weights_streamed": layer.weights_streamed,
                                                                   "butterflies": layer.butterflies}
                           for layer in self.layers]}
-        if self.compat is not None:
-            out["compat"] = self.compat
+        if self.compat is not None:     # keyed by the compat name, as the systolic kind does
+            out["compat"] = {_compat.NAME: self.compat}
         return out
 
     def layer_rows(self) -> tuple[list[str], list[list]]:
