@@ -134,10 +134,8 @@ def _unpack_rows(n: int, units: int, rows: np.ndarray) -> np.ndarray:
 
 def run_hwsim(design, vs) -> dict[str, Any]:
     from hwsim.butterfly.sim import ButterflySim
-    from dataclasses import replace
     p = design.processor
-    one = replace(design, processor=replace(p, engines=1))
-    sim = ButterflySim(one)
+    sim = ButterflySim(design.replace(processor={"engines": 1}))
     got = {k: [] for k in KEYS}
     for j in vs["jobs"]:
         n = j["n"]

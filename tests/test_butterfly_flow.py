@@ -12,8 +12,9 @@ def test_registered():
     k = kinds.get("butterfly")
     assert k.compat == {"butterfly-acc": "SamsungLabs/Butterfly_Acc 1bb951f"}
     assert set(k.sections) == {"processor", "memory", "arith", "compat", "energy"}
-    sim = k.load("simulator")(k.load("spec").from_dict(
-        {"schema": 1, "name": "x", "kind": "butterfly", "processor": {"engines": 2}}))
+    from hwsim.design import from_dict
+    sim = k.load("simulator")(from_dict({"schema": 1, "name": "x", "kind": "butterfly",
+                                         "processor": {"engines": 2}}))
     assert sim.run("fft:64,batch=3").cycles > 0
 
 

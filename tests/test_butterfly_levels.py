@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from hwsim.butterfly.spec import load
+from hwsim.design import load
 from testbenches import butterfly as bench
 
 ROOT = Path(__file__).resolve().parents[1]

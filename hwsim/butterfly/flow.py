@@ -28,7 +28,7 @@ def step(root: str | Path = "build", seed: int = 0, levels=("model", "hwsim", "a
     from rtl_gen.butterfly import component
     from testbenches import butterfly as bench
 
-    from .spec import load
+    from ..design import load
     d = load(ENGINE_DESIGN)
     comp = component(d)
     vs = bench.vectors(d, seed=seed, lengths=list(lengths))

@@ -30,8 +30,6 @@ from typing import Any
 from ..spec import SpecError
 from . import compat as _compat
 from . import engine
-from .spec import ButterflyDesign
-from .spec import load as _load
 from .workloads import Layer, Workload, parse
 
 MODES = ("auto", "cycle", "analytical")
@@ -162,7 +160,7 @@ class Result:
 
 
 class ButterflySim:
-    def __init__(self, design: ButterflyDesign):
+    def __init__(self, design):
         self.design = design
 
     # ---- one layer ---------------------------------------------------------------------------------
@@ -283,13 +281,16 @@ class ButterflySim:
 
 
 def build(design) -> ButterflySim:
-    """A simulator for a butterfly design (a design object, a mapping, or a YAML path)."""
+    """A simulator for a butterfly design (a :class:`hwsim.design.Design`, a YAML path, or a mapping)."""
+    from ..design import from_dict, load
     if isinstance(design, (str, Path)):
-        design = _load(design)
+        design = load(design)
     elif isinstance(design, dict):
-        from .spec import from_dict
         design = from_dict(design)
     for sec in ("processor", "memory", "arith", "compat", "energy"):
-        if not hasattr(design, sec):
-            raise SpecError(f"{getattr(design, 'source', '<design>')}: not a butterfly design (no {sec} section)")
+        try:
+            getattr(design, sec)
+        except AttributeError:
+            raise SpecError(f"{getattr(design, 'source', '<design>')}: not a butterfly design (no {sec} "
+                            f"section)") from None
     return ButterflySim(design)

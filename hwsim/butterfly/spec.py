@@ -10,6 +10,8 @@ Example (designs/butterfly/vcu128_be40.yaml)::
     memory: {input_bits: 2048, weight_bits: 256, output_bits: 2048}
 
 Choices that the artefact does not fix are parameters here and are marked "(our choice)" in their doc.
+Designs are loaded by :func:`hwsim.design.load` (the one loader), which validates these sections and
+calls :func:`check`.
 """
 
 from __future__ import annotations
@@ -86,87 +88,3 @@ def check(design) -> None:
     p = design.processor
     if p.max_length < 4 * p.units:
         raise SpecError(f"{src}: processor.max_length = {p.max_length}: must be >= 4*units ({4 * p.units})")
-
-
-# ---- a design object for this kind (used until hwsim.design.load dispatches through the registry) ----
-_TOP = {"schema": (int, None), "name": (str, None), "kind": (str, None), "description": (str, ""),
-        "clock_mhz": ((int, float), 200.0), "verify": (bool, False)}
-
-
-@dataclass(frozen=True)
-class ButterflyDesign:
-    name: str
-    source: str
-    clock_mhz: float
-    processor: Processor
-    memory: Memory
-    arith: Arith
-    compat: Compat
-    energy: Energy
-    description: str = ""
-    verify: bool = False
-    kind: str = "butterfly"
-
-    def resolved(self) -> dict:
-        import dataclasses as dc
-        out = {"schema": 1, "name": self.name, "kind": self.kind, "description": self.description,
-               "clock_mhz": self.clock_mhz, "verify": self.verify}
-        for sec in SECTIONS:
-            out[sec] = dc.asdict(getattr(self, sec))
-        return out
-
-    def to_yaml(self) -> str:
-        import yaml
-        return yaml.safe_dump(self.resolved(), sort_keys=False)
-
-    @property
-    def hash(self) -> str:
-        import hashlib
-        import json
-        text = json.dumps(self.resolved(), sort_keys=True)
-        return hashlib.sha256(text.encode()).hexdigest()[:12]
-
-
-def from_dict(data, source: str = "<dict>") -> ButterflyDesign:
-    """Validate a design mapping of kind butterfly (every error names source, key, value, what is allowed)."""
-    from collections.abc import Mapping
-
-    from ..spec import build_section, short
-    if not isinstance(data, Mapping):
-        raise SpecError(f"{source}: a design must be a mapping, got {short(data)}")
-    unknown = sorted(set(map(str, data)) - set(_TOP) - set(SECTIONS))
-    if unknown:
-        raise SpecError(f"{source}: {unknown[0]}: unknown key; allowed: {', '.join([*_TOP, *SECTIONS])}")
-    top = {}
-    for key, (ts, default) in _TOP.items():
-        v = data.get(key, default)
-        if v is None:
-            raise SpecError(f"{source}: {key} is missing")
-        if isinstance(v, bool) and ts is not bool or not isinstance(v, ts):
-            raise SpecError(f"{source}: {key} = {short(v)}: wrong type")
-        top[key] = v
-    if top["schema"] != 1:
-        raise SpecError(f"{source}: schema = {short(top['schema'])}: allowed: 1")
-    if top["kind"] != "butterfly":
-        raise SpecError(f"{source}: kind = {short(top['kind'])}: this loader reads kind: butterfly")
-    if not top["clock_mhz"] > 0:
-        raise SpecError(f"{source}: clock_mhz = {short(top['clock_mhz'])}: must be > 0")
-    secs = {k: build_section(cls, data.get(k), source, k) for k, cls in SECTIONS.items()}
-    d = ButterflyDesign(name=top["name"], source=source, clock_mhz=float(top["clock_mhz"]),
-                        description=top["description"], verify=top["verify"], **secs)
-    check(d)
-    return d
-
-
-def load(path) -> ButterflyDesign:
-    from pathlib import Path
-
-    import yaml
-    p = Path(path)
-    try:
-        data = yaml.safe_load(p.read_text())
-    except OSError as e:
-        raise SpecError(f"{p}: cannot read: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise SpecError(f"{p}: not valid YAML: {str(e).splitlines()[0]}") from None
-    return from_dict(data, str(p))
