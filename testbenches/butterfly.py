@@ -86,6 +86,7 @@ def vectors(design, component=None, seed: int = 0, lengths: Sequence[int] | None
             exp["out_re"].append(yr.view(np.uint16).astype(np.int64))
             exp["out_im"].append(yi.view(np.uint16).astype(np.int64))
             exp["cycles"].append(engine.engine_cycles(n, p.units, p.pipeline_latency, p.popcount_bits))
+    exp["cycles"] = np.array(exp["cycles"], np.int64)
     return Vectors(seed=seed, jobs=jobs, expected=exp, units=p.units)
 
 
@@ -222,8 +223,8 @@ def check(vs, got: dict[str, Any], level: str, limit: int = 5) -> CheckResult:
                 k = int(np.flatnonzero(g != e)[0])
                 bad.append(f"{where} {key}[{k}]: 0x{int(g[k]):04x}, expected 0x{int(e[k]):04x} "
                            f"({int((g != e).sum())} differ)")
-        ge = got["cycles"][i] if i < len(got.get("cycles", [])) else None
-        if ge != vs["expected"]["cycles"][i]:
+        ge = int(got["cycles"][i]) if i < len(got.get("cycles", [])) else None
+        if ge != int(vs["expected"]["cycles"][i]):
             bad.append(f"{where} cycles: {ge}, expected {vs['expected']['cycles'][i]}")
     n_vec = vs.n
     return CheckResult(name="butterfly", backend=level, ok=not bad, vectors=n_vec, checked=checked,
