@@ -270,6 +270,14 @@ class ButterflyEngine(wiring.Component):
             "coef_we": In(1), "coef_addr": In(range(self.coef_depth)), "coef_data": In(64 * units),
         })
 
+    def summary(self) -> str:
+        """One line for ``hwsim rtl``."""
+        lens = [1 << e for e in range(1, self.max_log + 1) if (1 << e) >= self.B]
+        return (f"butterfly engine: P_BU {self.units} FP16 butterfly units (real 2x2 / complex radix-2), "
+                f"lengths {lens[0]}..{self.max_length}, RAM sets A/B of {self.B} banks x {self.rows} x 16b, "
+                f"coefficient memory {self.coef_depth} x {64 * self.units}b, pipeline latency {PIPELINE_LATENCY}; "
+                f"cycles = 2N + 1 + log2 N (N/{self.B} + {PIPELINE_LATENCY})")
+
     # combinational bank / row of an element index
     def _bank_row(self, m: Module, k, name: str):
         lb = self.B.bit_length() - 1

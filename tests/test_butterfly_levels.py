@@ -104,6 +104,7 @@ def test_rtl_parameters_are_validated():
         ButterflyEngine(4, 4096)
     with pytest.raises(ButterflyRTLError, match="max_length"):
         ButterflyEngine(4, 4)
+    assert "cycles = 2N + 1 + log2 N (N/8 + 4)" in ButterflyEngine(4, 256).summary()
 
 
 def test_butterfly_unit_alone_against_the_model():
