@@ -27,8 +27,8 @@ os.environ.setdefault("NUMBA_NUM_THREADS", "1")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from hwsim.butterfly import compat  # noqa: E402
-from hwsim.butterfly.sim import build  # noqa: E402
+from hwsim.butterfly import compat
+from hwsim.butterfly.sim import build
 
 BW = {"hbm": (2048, 256, 2048), "ddr3": (64, 64, 128), "equal": (2048, 2048, 2048)}
 LRA = {"listops": (2000, 128, 256, 2), "text": (4000, 256, 512, 2), "retrieval": (4000, 1024, 1024, 2),

@@ -36,12 +36,13 @@ from amaranth.lib.memory import Memory
 from amaranth.lib.wiring import In, Out
 
 from hwsim.butterfly import engine as eng
+from hwsim.errors import RTLError
 
 QNAN = 0x7E00
 PIPELINE_LATENCY = 4
 
 
-class ButterflyRTLError(ValueError):
+class ButterflyRTLError(RTLError):
     """Parameters the butterfly RTL cannot be built for."""
 
 
@@ -427,7 +428,7 @@ class ButterflyEngine(wiring.Component):
         IDLE, LOAD, ISSUE, WAIT, DRAIN = 1, 2, 3, 4, 5      # no state is 0 (see _eq)
         state = Signal(range(8), init=IDLE)
         with m.If(state == IDLE):
-            with m.If(self.start):
+            with m.If(self.start):  # noqa: SIM117  (an Elif chain follows the outer If)
                 m.d.sync += [is_fft.eq(self.is_fft), logn.eq(self.log_length), k.eq(0)]
                 m.d.sync += state.eq(LOAD)
         with m.Elif(state == LOAD):

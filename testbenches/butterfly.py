@@ -15,12 +15,14 @@ Levels:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
-from hwsim.butterfly import engine, functional as fn
+from hwsim.butterfly import engine
+from hwsim.butterfly import functional as fn
 
 from .vectors import CheckResult
 
@@ -108,7 +110,6 @@ def run_model(design, vs) -> dict[str, Any]:
         re, im = np.array(j["re"], np.uint16).view(np.float16), np.array(j["im"], np.uint16).view(np.float16)
         n = j["n"]
         if j["is_fft"]:
-            _, W16 = fn.fft_twiddles(n)
             yr, yi = fn.fft_bitreversed(re, im)
         else:   # rebuild the twiddle tensor from the packed words (pair order) -- via the rows' inverse
             w = _unpack_rows(n, p.units, j["rows_u16"])

@@ -192,7 +192,7 @@ def test_attention_block_against_float64():
     assert y.dtype == np.float32 and y.shape == (S, d)
     assert np.array_equal(fn.qtorch_fp16(y).view(np.uint32), y.view(np.uint32))    # on qtorch's grid
     # unrounded float64 reference of the same block
-    f = lambda t: np.asarray(t, np.float64)  # noqa: E731
+    f = lambda t: np.asarray(t, np.float64)
 
     def ln(v, g, b):
         mu = v.mean(-1, keepdims=True)

@@ -118,7 +118,7 @@ def test_butterfly_unit_alone_against_the_model():
     x = (rng.standard_normal((n, 4)) * 4).astype(np.float16)
     w = rng.standard_normal((n, 4)).astype(np.float16)
     fft = rng.integers(0, 2, n).astype(bool)
-    u = lambda v: int(np.float16(v).view(np.uint16))  # noqa: E731
+    u = lambda v: int(np.float16(v).view(np.uint16))
     dut = ButterflyUnit()
     got = []
 

@@ -12,9 +12,9 @@ import pytest
 
 from hwsim.butterfly import engine
 from hwsim.butterfly.sim import SimError, build
+from hwsim.butterfly.workloads import WorkloadError, parse
 from hwsim.design import from_dict
 from hwsim.spec import SpecError
-from hwsim.butterfly.workloads import WorkloadError, parse
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -21,12 +21,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+from ..layers import WorkloadError
+
 NAME = "butterfly-acc"
 REFERENCE = "SamsungLabs/Butterfly_Acc 1bb951f"
 BIT_WIDTH = 16
 
 
-class CompatError(ValueError):
+class CompatError(WorkloadError):
     """A configuration the authors' simulator cannot run (it would fail one of its asserts)."""
 
 

@@ -315,7 +315,7 @@ def fbfly_block(x: np.ndarray, p: dict, arith: str = "hardware") -> np.ndarray:
     S, d = x.shape
     _log2(S, "sequence length"), _log2(d, "hidden")
     q = _qa if arith == "artefact" else _q
-    f = lambda t: np.asarray(t, np.float64)  # noqa: E731
+    f = lambda t: np.asarray(t, np.float64)
     x = q(x)
     h = p["b1"].shape[0]
     mix = q(fft2_real(layer_norm(x, *p["ln1"], q=q), arith))
@@ -341,7 +341,7 @@ def attention_block(x: np.ndarray, p: dict, heads: int) -> np.ndarray:
     S, d = x.shape
     dh = d // heads
     x = _qa(x)
-    f = lambda t: t.astype(np.float64)  # noqa: E731
+    f = lambda t: t.astype(np.float64)
     a = f(layer_norm(x, *p["ln1"], q=_qa))
     q, k, v = (_qa(a @ f(p[w]) + f(p["b" + w])) for w in ("wq", "wk", "wv"))
     q, k, v = (f(t).reshape(S, heads, dh).transpose(1, 0, 2) for t in (q, k, v))

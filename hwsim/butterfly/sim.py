@@ -21,7 +21,6 @@ cycle count, ``mode="analytical"`` uses the steady-state closed form):
 
 from __future__ import annotations
 
-import math
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,14 +29,14 @@ from typing import Any
 from ..spec import SpecError
 from . import compat as _compat
 from . import engine
-from .workloads import Layer, Workload, parse
+from .workloads import Layer, Workload, WorkloadError, parse
 
 MODES = ("auto", "cycle", "analytical")
 COMPAT = {_compat.NAME: _compat.REFERENCE}
 WORD_BITS = 16
 
 
-class SimError(ValueError):
+class SimError(WorkloadError):
     """A run that cannot be simulated (names the option and what is allowed)."""
 
 

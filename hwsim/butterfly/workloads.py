@@ -15,8 +15,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..layers import WorkloadError as _WorkloadError
 
-class WorkloadError(ValueError):
+
+class WorkloadError(_WorkloadError):
     """A workload string that cannot be used (names the string, the key and what is allowed)."""
 
 
