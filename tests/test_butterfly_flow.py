@@ -40,3 +40,22 @@ def test_plots_written(tmp_path):
     r = build({"schema": 1, "name": "p", "kind": "butterfly", "processor": {"engines": 8}}).run("fabnet:image")
     paths = plots(r, tmp_path)
     assert paths and all(p.is_file() and p.stat().st_size > 1000 for p in paths)
+
+
+def test_cli_simulate_and_one_line_errors(tmp_path, capsys):
+    import json
+    from pathlib import Path
+
+    from hwsim import cli
+    design = str(Path(__file__).resolve().parents[1] / "designs/butterfly/bfly_vcu128_be120.yaml")
+    out = tmp_path / "run"
+    assert cli.main(["simulate", design, "-w", "fabnet:base", "--compat", "butterfly-acc", "-o", str(out),
+                     "--no-plot"]) == 0
+    rep = json.loads((out / "report.json").read_text())
+    assert rep["compat"]["butterfly-acc"]["overall_latency_ms"] == 1.9968000000000001   # speed_benchmark_sim.sh
+    assert rep["stats"]["cycles"] > 0 and len(rep["layers"]) == 4
+    capsys.readouterr()
+    for w in ("fft:8192", "fabnet:hidden=1024,ffn=256,seq=128,layers=1", "gemm:1,2,3"):
+        assert cli.main(["simulate", design, "-w", w, "--compat", "butterfly-acc", "-o", str(tmp_path / "x")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "Traceback" not in err[0]
