@@ -70,6 +70,10 @@ KINDS: dict[str, Kind] = _register(
          spec="hwsim.pe.spec", rtl="rtl_gen.pe:component", bench="testbenches.pe"),
     Kind("decoder", "a number-format decoder (code + group metadata -> exact fixed-point value)",
          spec="hwsim.pe.decoder_spec", rtl="rtl_gen.decoder:component", bench="testbenches.decoder"),
+    Kind("butterfly", "adaptable butterfly accelerator (FABNet FFT + butterfly layers, FP16, P_BE x P_BU engines)",
+         spec="hwsim.butterfly.spec", simulator="hwsim.butterfly.sim:build", report="hwsim.butterfly.report",
+         rtl="rtl_gen.butterfly:component", bench="testbenches.butterfly",
+         modes=("auto", "cycle", "analytical"), compat={"butterfly-acc": "SamsungLabs/Butterfly_Acc 1bb951f"}),
 )
 
 
