@@ -86,6 +86,25 @@ def lut_step(design: Any, out_dir: str | Path, family: str | None = None, build_
     return summary
 
 
+BUNDLED = Path(__file__).resolve().parents[2] / "designs" / "lutnet" / "lutnet_digits_s_bundled.yaml"
+
+
+def step(root: str | Path = "build", seed: int = 0, log: Callable[[str], None] = print,
+         design: str | Path | None = None, family: str | None = None, n_random: int = 2000) -> dict[str, Any]:
+    """The registry's ``flow`` role (``hwsim flow`` step 5): :func:`lut_step` on ``design`` (default: the
+    bundled trained digits-s netlist, so no training is needed), Verilator included, writing its report set
+    under ``<root>/lutnet-flow/``. Returns ``{"ok", "text", "summary"}``; every verdict is computed here."""
+    lines: list[str] = []
+
+    def say(msg: str) -> None:
+        lines.append(msg)
+        log(msg)
+
+    s = lut_step(design or BUNDLED, Path(root) / "lutnet-flow", family=family, build_root=root, n_random=n_random,
+                 log=say)
+    return {"ok": bool(s["bit_exact"]), "text": "\n".join(lines), "summary": s}
+
+
 def _plain(v: Any) -> Any:
     if isinstance(v, (np.integer, np.floating)):
         return v.item()
