@@ -66,6 +66,10 @@ KINDS: dict[str, Kind] = _register(
          spec="hwsim.pe.spec", rtl="rtl_gen.pe:component", bench="testbenches.pe"),
     Kind("decoder", "a number-format decoder (code + group metadata -> exact fixed-point value)",
          spec="hwsim.pe.decoder_spec", rtl="rtl_gen.decoder:component", bench="testbenches.pe"),
+    Kind("pim", "DRAM processing-in-memory: command-level HBM2 engine, HBM-PIM FP16 blocks, P3-LLM lanes",
+         spec="hwsim.pim.spec", simulator="hwsim.pim.sim:build", report="hwsim.pim.report",
+         rtl="rtl_gen.pim:component", bench="testbenches.pim", modes=("auto", "cycle"),
+         compat={"pimsimulator": "SAITPublic/PIMSimulator b464dde"}),
 )
 
 

@@ -47,7 +47,8 @@ P_NAMES = ("bl2", "rl", "wl", "al", "tccds", "tccdl", "trcdrd", "trcdwr", "tras"
            "trfc", "tcmd", "ranks", "banks", "banks_per_bg", "trans_q", "cmd_q", "faw", "tfaw",
            "refresh_offset_div")
 P = {n: i for i, n in enumerate(P_NAMES)}
-N_STATS = 8   # ACT, PRE, RD, WR, REF, row hits, row misses, row conflicts
+N_STATS = 10  # ACT, PRE, RD, WR, REF, row hits, row misses, row conflicts, ACT in AB mode, RD/WR in AB mode
+STAT_NAMES = ("act", "pre", "rd", "wr", "ref", "row_hits", "row_misses", "row_conflicts", "act_ab", "col_ab")
 
 
 @njit(cache=True)
@@ -375,6 +376,11 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
                 for i in range(cpos, cq_n[cr] - 1):
                     cq[cr, i] = cq[cr, i + 1]
                 cq_n[cr] -= 1
+            if mode[cr] != M_SB:
+                if ctype == C_ACT:
+                    stats[8] += 1
+                elif ctype == C_RD or ctype == C_WR:
+                    stats[9] += 1
             if ctype == C_RD:
                 stats[2] += 1
                 nxt_pre[cr, cb] = max(now + rd_to_pre, nxt_pre[cr, cb])
