@@ -57,10 +57,12 @@ def _bg_same(a, b, bpg):
 
 
 @njit(cache=True)
-def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, max_steps, trace_cap=0):
+def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, max_steps, trace_cap=0,
+                skip=True):
     """Simulate one channel; returns (finish[phases], stats[N_STATS], steps, trace).
 
     ``trace`` holds the first ``trace_cap`` commands as rows (cycle issued, type, rank, bank, row, col).
+    ``skip``: jump over steps in which provably nothing happens (same result, fewer steps).
     """
     bl2 = p[0]; rl = p[1]; wl = p[2]; al = p[3]; tccds = p[4]; tccdl = p[5]; trcdrd = p[6]
     trcdwr = p[7]; tras = p[8]; trrds = p[9]; trrdl = p[10]; trc = p[11]; trp = p[12]
@@ -200,7 +202,9 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
                 rr_h[r] = (rr_h[r] + 1) % 64
                 rr_n[r] -= 1
         # ---- 2. one pending transaction into the transaction queue
+        moved = False
         if pend_tail > pend_head and tq_n < TQD:
+            moved = True
             tq[tq_n] = pend_head
             tq_n += 1
             pend_head += 1
@@ -476,6 +480,7 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
                 tq_n -= 1
                 cq[r, cq_n[r]] = t
                 cq_n[r] += 1
+                moved = True
                 break
         # h. read data back at the controller
         if returns > 0:
@@ -489,6 +494,51 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
         # i. refresh countdowns
         for i in range(R):
             ref_cd[i] -= 1
+        # ---- event skip: when this step changed nothing that the next steps see, and nothing can move
+        # until the next threshold or arrival, jump straight to the step before it (exactly equivalent:
+        # every decision depends on states and on now >= threshold comparisons only)
+        if (skip and ctype == C_NONE and not moved and returns == 0 and on_fly > 0
+                and not (pend_tail > pend_head and tq_n < TQD)):
+            big = now + (1 << 40)
+            tn = big
+            if cmd_due >= 0:
+                tn = min(tn, cmd_due)
+            if wout_due >= 0:
+                tn = min(tn, wout_due)
+            if wd_n > 0:
+                tn = min(tn, wd_due[wd_h])
+            for r in range(R):
+                if rout_due[r] >= 0:
+                    tn = min(tn, rout_due[r])
+                if rr_n[r] > 0:
+                    tn = min(tn, rr_due[r, rr_h[r]])
+                tn = min(tn, now + 1 + ref_cd[r]) if r == ref_rank else tn
+                for b in range(B):
+                    if countdown[r, b] > 0:
+                        tn = min(tn, now + countdown[r, b])
+                    if nxt_act[r, b] > now:
+                        tn = min(tn, nxt_act[r, b])
+                    if nxt_rd[r, b] > now:
+                        tn = min(tn, nxt_rd[r, b])
+                    if nxt_wr[r, b] > now:
+                        tn = min(tn, nxt_wr[r, b])
+                    if nxt_pre[r, b] > now:
+                        tn = min(tn, nxt_pre[r, b])
+                if faw > 0:
+                    for k in range(8):
+                        if faw_t[r, k] + tfaw > now:
+                            tn = min(tn, faw_t[r, k] + tfaw)
+            for ph in range(n_phase):
+                if release[ph] > now:
+                    tn = min(tn, release[ph])
+            if tn < big and tn > now + 1:
+                delta = tn - (now + 1)
+                for r in range(R):
+                    ref_cd[r] -= delta
+                    for b in range(B):
+                        if countdown[r, b] > 0:
+                            countdown[r, b] -= delta
+                now += delta
         now += 1
     # row hits = column commands not preceded by their own ACT
     stats[5] = stats[2] + stats[3] - stats[0]
