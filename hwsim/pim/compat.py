@@ -66,12 +66,16 @@ class _Stream:
         self.row: list[int] = []
         self.col: list[int] = []
         self.bar: list[int] = []
+        self.data: dict[int, np.ndarray] = {}     # transaction index -> 16 uint16 (host write data)
         self.cpr = cols_per_row
 
-    def add(self, write: bool, bg: int, bank: int, row: int, col: int, n: int = 1, barrier=False):
+    def add(self, write: bool, bg: int, bank: int, row: int, col: int, n: int = 1, barrier=False,
+            data: np.ndarray | None = None):
         # PIMAddrManager::addrGenSafe folds columns >= 32 into the following rows
         for i in range(n):
             c = col + i
+            if data is not None:
+                self.data[len(self.w)] = np.asarray(data[i], np.uint16)
             self.w.append(int(write))
             self.bank.append(bg * 4 + bank)
             self.row.append(row + c // self.cpr)
@@ -79,6 +83,12 @@ class _Stream:
             self.bar.append(0)
         if barrier:
             self.barrier()
+
+    def wdata(self) -> np.ndarray:
+        out = np.zeros((len(self.w), 16), np.uint16)
+        for i, d in self.data.items():
+            out[i] = d
+        return out
 
     def barrier(self):
         if self.bar:             # with nothing queued, DRAMSim2 drops the barrier
@@ -111,15 +121,22 @@ def _hab_to_sb(s: _Stream):
     s.barrier()
 
 
-def _pim_mode_switch(s: _Stream):     # HAB <-> HAB_PIM: one control write to row 0x3FFF, column 0
-    s.add(True, 0, 0, 0x3FFF, 0x0, barrier=True)
+def _pim_mode_switch(s: _Stream, ctrl: np.ndarray | None = None):
+    """HAB <-> HAB_PIM: one control write to row 0x3FFF, column 0 (``ctrl``: its burst)."""
+    s.add(True, 0, 0, 0x3FFF, 0x0, barrier=True, data=None if ctrl is None else [ctrl])
 
 
-def _program_crf(s: _Stream, n_cmds: int):
+def _program_crf(s: _Stream, n_cmds: int, program: np.ndarray | None = None):
     for i in range(4):
         if i * 8 >= n_cmds:
             break
-        s.add(True, 0, 1, 0x3FFF, 0x4 + i)
+        burst = None
+        if program is not None:
+            words = np.zeros(8, np.uint32)          # unused slots are NOP 0
+            chunk = program[i * 8:(i + 1) * 8]
+            words[:chunk.size] = chunk
+            burst = [words.view(np.uint16)]
+        s.add(True, 0, 1, 0x3FFF, 0x4 + i, data=burst)
     s.barrier()
 
 

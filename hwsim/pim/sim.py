@@ -156,14 +156,19 @@ class PimSimulator:
         self.design = as_design(design)
 
     # -- one kernel
-    def _kernel(self, k: Kernel, cfg: dict, faw: bool, seed: int, functional: bool) -> KernelResult:
+    def _kernel(self, k: Kernel, cfg: dict, faw: bool, seed: int, functional: bool, compat: bool) -> KernelResult:
+        from . import block
         ch = self.design.dram.pseudo_channels
-        pim, pst = C.pim_cycles(k.op, k.n, k.k, k.batch, ch, cfg, faw)
-        non, nst = C.nonpim_cycles(k.op, k.n, k.k, k.batch, ch, cfg, faw)
         func = None
-        if functional:
-            from .block import run_functional
-            func = run_functional(k, ch, seed)
+        if compat:
+            pim, pst = C.pim_cycles(k.op, k.n, k.k, k.batch, ch, cfg, faw)
+        elif functional:
+            func = block.run_functional(k, ch, seed, cfg, faw)
+            pim, pst = func.pop("cycles"), func.pop("stats") * ch
+        else:
+            pim, pst = block.native_cycles(k, ch, cfg, faw)
+            pst = pst * ch
+        non, nst = C.nonpim_cycles(k.op, k.n, k.k, k.batch, ch, cfg, faw)
         return KernelResult(k, pim, non, dict(zip(engine.STAT_NAMES, map(int, pst))),
                             dict(zip(engine.STAT_NAMES, map(int, nst))), func)
 
@@ -182,7 +187,7 @@ class PimSimulator:
         for k in kernels:
             key = (k.op, k.n, k.k, k.batch)
             if key not in cache:
-                cache[key] = self._kernel(k, cfg, faw, seed, functional)
+                cache[key] = self._kernel(k, cfg, faw, seed, functional, compat is not None)
             r = cache[key]
             out.append(dataclasses.replace(r, kernel=k))
         res = PimResult(d.name, d.hash, name, "cycle" if mode == "auto" else mode, compat, d.dram.tck_ns,
