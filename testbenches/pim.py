@@ -370,3 +370,45 @@ def check_block(even, odd, prog: BlockProgram, lanes: int = 16) -> list[str]:
         if not np.array_equal(g, e):
             bad.append(k)
     return bad
+
+
+# ---- the registry's bench interface ---------------------------------------------------------------------
+def vectors(design=None, seed: int = 0) -> dict:
+    """The one seeded vector set: lane operands and the block program."""
+    return {"lane": lane_vectors(seed), "block": block_program(seed)}
+
+
+def run(level: str, vs: dict) -> dict:
+    """Run both units on one level; returns {"lane": y, "block": (even, odd, write cycles)}."""
+    if level not in LEVELS:
+        raise ValueError(f"level = {level!r}: allowed: {', '.join(LEVELS)}")
+    v, prog = vs["lane"], vs["block"]
+    if level == "model":
+        return {"lane": lane_model(v), "block": None}
+    if level == "hwsim":
+        return {"lane": lane_hwsim(v), "block": block_hwsim(prog)}
+    if level == "amaranth":
+        idx = np.nonzero(prog.cmd[:, 0])[0]
+        e, o, w = run_amaranth_block(dict(block_inputs(prog), cmd=prog.cmd[idx], data=prog.data[idx]), lanes=1)
+        return {"lane": run_amaranth_lane(v), "block": (e, o, idx[w]), "lanes": 1}
+    r = run_verilator("block", block_inputs(prog))
+    return {"lane": run_verilator("lane", v)["y"], "block": (r["even"], r["odd"], r["writes"])}
+
+
+def check(results: dict, vs: dict) -> list[str]:
+    """Problems found (empty = PASS): lane mismatches, block results, block write cycles."""
+    out = []
+    bad = check_lane(results["lane"], vs["lane"])
+    if bad:
+        out.append(f"lane: {bad} results differ from numpy float16")
+    if results.get("block") is not None:
+        e, o, w = results["block"]
+        prog = vs["block"]
+        names = check_block(e, o, prog, results.get("lanes", 16))
+        if names:
+            out.append(f"block: {', '.join(names)} differ from the numpy FP16 reference")
+        c = prog.cmd
+        exp = np.nonzero(c[:, 0] & c[:, 1] & c[:, 5] & (c[:, 3] != 0x3FFF) & ((c[:, 3] & 0x1000) == 0))[0]
+        if not np.array_equal(w, exp):
+            out.append("block: bank-write cycles differ from the engine's command cycles")
+    return out

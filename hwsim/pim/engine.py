@@ -295,7 +295,19 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
             while True:
                 r = next_rank
                 n = cq_n[r]
-                for i in range(n):
+                # fast path: no open bank of this rank can take a column command now -> no scan
+                col_possible = False
+                act_possible = False
+                for b in range(B):
+                    if st[r, b] == ACTIVE and (now >= nxt_rd[r, b] or now >= nxt_wr[r, b]):
+                        col_possible = True
+                    if st[r, b] == IDLE and now >= nxt_act[r, b]:
+                        act_possible = True
+                if not col_possible:
+                    n_scan = 0
+                else:
+                    n_scan = n
+                for i in range(n_scan):
                     t = cq[r, i]
                     b = bank[t]
                     ok = False
@@ -324,7 +336,7 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
                             break
                 if ctype != C_NONE:
                     break
-                for i in range(n):
+                for i in range(n if act_possible else 0):
                     t = cq[r, i]
                     if i != 0 and tagged[t]:
                         break
@@ -346,7 +358,13 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
                 if next_rank == start:
                     break
         # f3. precharge an open bank nobody queued wants (queue scanned up to its first barrier)
+        pre_possible = False
         if ctype == C_NONE:
+            for r in range(R):
+                for b in range(B):
+                    if st[r, b] == ACTIVE and now >= nxt_pre[r, b]:
+                        pre_possible = True
+        if ctype == C_NONE and pre_possible:
             for r in range(R):
                 for b in range(B):
                     wanted[r, b] = 0

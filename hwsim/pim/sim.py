@@ -162,6 +162,13 @@ class PimSimulator:
         func = None
         if compat:
             pim, pst = C.pim_cycles(k.op, k.n, k.k, k.batch, ch, cfg, faw)
+        elif self.design.pim.unit == "p3llm":
+            from .p3llm import p3_cycles
+            if k.op != "gemv":
+                raise PimRunError(f"{getattr(self.design, 'source', 'design')}: pim.unit = p3llm runs GEMV "
+                                  f"and attention (gemv / llm workloads), not {k.op}")
+            pim, pst = p3_cycles(k, ch, cfg, self.design.pim.lanes, faw)
+            pst = pst * ch
         elif functional:
             func = block.run_functional(k, ch, seed, cfg, faw)
             pim, pst = func.pop("cycles"), func.pop("stats") * ch
@@ -181,7 +188,9 @@ class PimSimulator:
         d = self.design
         cfg = dramsim_config(d, compat is not None)
         faw = bool(d.dram.faw) and compat is None
-        functional = compat is None and all(k.count == 1 for k in kernels)
+        if compat is not None and d.pim.unit != "hbm-pim":
+            raise PimRunError(f"compat = {compat!r} reproduces HBM-PIM; this design has pim.unit = {d.pim.unit!r}")
+        functional = compat is None and d.pim.unit == "hbm-pim" and all(k.count == 1 for k in kernels)
         cache: dict[tuple, KernelResult] = {}
         out = []
         for k in kernels:
