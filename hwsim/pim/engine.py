@@ -101,22 +101,12 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
     pend_tail = 0           # pending = [pend_head, pend_tail) (contiguous: adds are in order)
     added_upto = 0          # transactions [0, added_upto) have been handed to the memory system
 
-    # rank side
-    rr_due = np.empty((R, 64), np.int64)   # read data due (ring buffer)
-    rr_h = np.zeros(R, np.int64)
-    rr_n = np.zeros(R, np.int64)
-    rout_due = np.full(R, -1, np.int64)    # rank data bus busy until (return to controller then)
+    # rank side (modes)
     mode = np.zeros(R, np.int64)
     abmr = np.zeros((R, 4), np.uint8)
     sbmr = np.zeros((R, 2), np.uint8)
-    # controller side
-    wd_due = np.empty(256, np.int64)       # write data countdowns (ring buffer)
-    wd_h = 0
-    wd_n = 0
-    wout_due = -1
     cmd_due = -1
     cmd_type = 0; cmd_rank = 0; cmd_bank = 0; cmd_row = 0; cmd_col = 0
-    returns = 0
     on_fly = 0
     # outstanding transactions per phase (for finish times)
     ph_of = np.zeros(ntr, np.int64)
@@ -128,6 +118,8 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
         ph_left[ph] = phase_start[ph + 1] - phase_start[ph]
     # reads outstanding per phase in FIFO order (returns come back in issue order)
     rd_fifo = np.empty(ntr + 1, np.int64)
+    rd_comp = np.empty(ntr + 1, np.int64)
+    wr_comp = np.empty(ntr + 1, np.int64)
     rd_h = 0
     rd_t = 0
     wr_fifo = np.empty(ntr + 1, np.int64)
@@ -192,15 +184,9 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
         if now >= max_steps:
             break
 
-        # ---- 1. ranks
-        for r in range(R):
-            if rout_due[r] >= 0 and rout_due[r] == now:
-                rout_due[r] = -1
-                returns += 1
-            if rr_n[r] > 0 and rr_due[r, rr_h[r]] == now:
-                rout_due[r] = now + bl2
-                rr_h[r] = (rr_h[r] + 1) % 64
-                rr_n[r] -= 1
+        # ---- 1. ranks: read data leaves RL after the command reaches the rank and occupies the bus
+        # BL/2 cycles; column commands are >= BL/2 apart, so data never collides and a read completes
+        # exactly tCMD + RL + BL/2 after issue (a write WL + BL/2): kept as completion times below
         # ---- 2. one pending transaction into the transaction queue
         moved = False
         if pend_tail > pend_head and tq_n < TQD:
@@ -222,11 +208,7 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
         if cmd_due == now:
             cmd_due = -1
             r = cmd_rank
-            if cmd_type == C_RD:
-                idx = (rr_h[r] + rr_n[r]) % 64
-                rr_due[r, idx] = now + rl
-                rr_n[r] += 1
-            elif cmd_type == C_ACT:
+            if cmd_type == C_ACT:
                 if mode[r] == M_SB and cmd_row == 0x17FF and cmd_col == 0x1F:
                     if cmd_bank == 0:
                         abmr[r, 0] = 1
@@ -252,20 +234,21 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
                         sbmr[r, 0] = 0
                         sbmr[r, 1] = 0
                         mode[r] = M_SB
-        # c. write data finishes
-        if wout_due >= 0 and wout_due == now:
-            wout_due = -1
+        # c. completions due now (write data sent / read data back at the controller)
+        while wr_h < wr_t and wr_comp[wr_h] <= now:
             on_fly -= 1
             t = wr_fifo[wr_h]
-            wr_h += 1
             ph_left[ph_of[t]] -= 1
             if ph_left[ph_of[t]] == 0:
-                finish[ph_of[t]] = now + 1
-        # d. write data countdown
-        if wd_n > 0 and wd_due[wd_h] == now:
-            wout_due = now + bl2
-            wd_h = (wd_h + 1) % 256
-            wd_n -= 1
+                finish[ph_of[t]] = wr_comp[wr_h] + 1
+            wr_h += 1
+        while rd_h < rd_t and rd_comp[rd_h] <= now:
+            on_fly -= 1
+            t = rd_fifo[rd_h]
+            ph_left[ph_of[t]] -= 1
+            if ph_left[ph_of[t]] == 0:
+                finish[ph_of[t]] = rd_comp[rd_h] + 1
+            rd_h += 1
         # e. refresh timer
         if ref_cd[ref_rank] == 0:
             cq_ref_wait = True
@@ -418,12 +401,10 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
                             nxt_rd[i, j] = max(nxt_rd[i, j], now + d)
                             nxt_wr[i, j] = max(nxt_wr[i, j], now + rd_to_wr)
                 rd_fifo[rd_t] = cidx
+                rd_comp[rd_t] = now + tcmd + rl + bl2
                 rd_t += 1
             elif ctype == C_WR:
                 stats[3] += 1
-                idx = (wd_h + wd_n) % 256
-                wd_due[idx] = now + wl
-                wd_n += 1
                 nxt_pre[cr, cb] = max(now + wr_to_pre, nxt_pre[cr, cb])
                 last_cmd[cr, cb] = C_WR
                 for i in range(R):
@@ -437,6 +418,7 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
                             nxt_rd[i, j] = max(nxt_rd[i, j], now + wr_to_rd_long)
                             nxt_wr[i, j] = max(nxt_wr[i, j], now + d)
                 wr_fifo[wr_t] = cidx
+                wr_comp[wr_t] = now + wl + bl2
                 wr_t += 1
             elif ctype == C_ACT:
                 stats[0] += 1
@@ -500,37 +482,21 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
                 cq_n[r] += 1
                 moved = True
                 break
-        # h. read data back at the controller
-        if returns > 0:
-            returns -= 1
-            on_fly -= 1
-            t = rd_fifo[rd_h]
-            rd_h += 1
-            ph_left[ph_of[t]] -= 1
-            if ph_left[ph_of[t]] == 0:
-                finish[ph_of[t]] = now + 1
         # i. refresh countdowns
         for i in range(R):
             ref_cd[i] -= 1
         # ---- event skip: when this step changed nothing that the next steps see, and nothing can move
         # until the next threshold or arrival, jump straight to the step before it (exactly equivalent:
         # every decision depends on states and on now >= threshold comparisons only)
-        if (skip and ctype == C_NONE and not moved and returns == 0 and on_fly > 0
+        if (skip and ctype == C_NONE and not moved and on_fly > 0
                 and not (pend_tail > pend_head and tq_n < TQD)):
             big = now + (1 << 40)
             tn = big
             if cmd_due >= 0:
                 tn = min(tn, cmd_due)
-            if wout_due >= 0:
-                tn = min(tn, wout_due)
-            if wd_n > 0:
-                tn = min(tn, wd_due[wd_h])
             for r in range(R):
-                if rout_due[r] >= 0:
-                    tn = min(tn, rout_due[r])
-                if rr_n[r] > 0:
-                    tn = min(tn, rr_due[r, rr_h[r]])
-                tn = min(tn, now + 1 + ref_cd[r]) if r == ref_rank else tn
+                if r == ref_rank:
+                    tn = min(tn, now + 1 + ref_cd[r])
                 for b in range(B):
                     if countdown[r, b] > 0:
                         tn = min(tn, now + countdown[r, b])
@@ -549,7 +515,34 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
             for ph in range(n_phase):
                 if release[ph] > now:
                     tn = min(tn, release[ph])
+            # when nothing else is left, the run ends with the last completion
+            if pend_tail <= pend_head and tq_n == 0:
+                left = 0
+                for r in range(R):
+                    left += cq_n[r]
+                if left == 0:
+                    last = now
+                    if rd_h < rd_t:
+                        last = max(last, rd_comp[rd_t - 1])
+                    if wr_h < wr_t:
+                        last = max(last, wr_comp[wr_t - 1])
+                    tn = min(tn, last + 1)
             if tn < big and tn > now + 1:
+                # retire the completions inside the skipped steps (they change nothing else)
+                while wr_h < wr_t and wr_comp[wr_h] < tn:
+                    on_fly -= 1
+                    t = wr_fifo[wr_h]
+                    ph_left[ph_of[t]] -= 1
+                    if ph_left[ph_of[t]] == 0:
+                        finish[ph_of[t]] = wr_comp[wr_h] + 1
+                    wr_h += 1
+                while rd_h < rd_t and rd_comp[rd_h] < tn:
+                    on_fly -= 1
+                    t = rd_fifo[rd_h]
+                    ph_left[ph_of[t]] -= 1
+                    if ph_left[ph_of[t]] == 0:
+                        finish[ph_of[t]] = rd_comp[rd_h] + 1
+                    rd_h += 1
                 delta = tn - (now + 1)
                 for r in range(R):
                     ref_cd[r] -= delta
