@@ -174,12 +174,17 @@ class PimBlock(wiring.Component):
         if crf_entries != 32:
             raise RTLError(f"PimBlock crf_entries = {crf_entries!r}: HBM-PIM's CRF has 32 entries")
         self.lanes = lanes
+        self.crf_entries = crf_entries
         W = 16 * lanes
         super().__init__({
             "cmd_valid": In(1), "cmd_write": In(1), "cmd_bank": In(1), "cmd_row": In(14), "cmd_col": In(5),
             "cmd_data": In(256), "ab_mode": In(1), "even_rdata": In(W), "odd_rdata": In(W),
             "bank_we": Out(1), "bank_odd": Out(1), "bank_wdata": Out(W),
             "grf_sel": In(4), "grf_q": Out(W), "pim_mode": Out(1), "exited": Out(1)})
+
+    def summary(self) -> str:
+        return (f"HBM-PIM block: {self.lanes} FP16 lanes (RNE, subnormals), GRF_A/GRF_B 8 x {16 * self.lanes} bit, "
+                f"SRF, CRF {self.crf_entries} x 32; one column command per cycle, results the next cycle")
 
     def elaborate(self, platform):
         m = Module()
@@ -362,7 +367,9 @@ class PimBlock(wiring.Component):
 
 
 def component(design) -> wiring.Component:
-    """The generated top of a ``pim`` design: one PIM block with the design's lane count."""
-    from hwsim.pim.spec import as_design
-    d = as_design(design)
-    return PimBlock(lanes=d.pim.lanes)
+    """The generated top of a ``pim`` design: one HBM-PIM block with the design's lane count."""
+    if design.pim.unit != "hbm-pim":
+        raise RTLError(f"{getattr(design, 'source', 'design')}: pim.unit = {design.pim.unit!r}: the RTL top is "
+                       f"the HBM-PIM block; the P3-LLM lane is rtl_gen.pe.MacDatapath('bitmod4', 'p3llm_fp8', "
+                       f"'int32') (the pe kind's loop verifies it)")
+    return PimBlock(lanes=design.pim.lanes)

@@ -372,43 +372,78 @@ def check_block(even, odd, prog: BlockProgram, lanes: int = 16) -> list[str]:
     return bad
 
 
-# ---- the registry's bench interface ---------------------------------------------------------------------
-def vectors(design=None, seed: int = 0) -> dict:
-    """The one seeded vector set: lane operands and the block program."""
-    return {"lane": lane_vectors(seed), "block": block_program(seed)}
+# ---- the registry's bench interface (testbenches.bench.verify) ---------------------------------------
+def _expected_writes(prog: BlockProgram) -> np.ndarray:
+    c = prog.cmd
+    return np.nonzero(c[:, 0] & c[:, 1] & c[:, 5] & (c[:, 3] != 0x3FFF) & ((c[:, 3] & 0x1000) == 0))[0]
 
 
-def run(level: str, vs: dict) -> dict:
-    """Run both units on one level; returns {"lane": y, "block": (even, odd, write cycles)}."""
+def vectors(design=None, component=None, seed: int = 0, **kw):
+    """One seeded vector set: lane operands (+ numpy float16 results) and the block program (+ the numpy
+    FP16 reference of what block 0 leaves in its banks, and the write cycles of the command schedule)."""
+    from .vectorset import VectorSet
+    v = lane_vectors(seed, kw.get("n_random", 2000))
+    prog = block_program(seed)
+    exp = {"lane_y": lane_model(v), "write_cycles": _expected_writes(prog)}
+    exp |= {k: e for k, e in prog.expect.items() if k != "gemv_cols"}
+    lanes = getattr(component, "lanes", 16)
+    return VectorSet(name=f"pim-{getattr(design, 'name', 'block')}", kind="pim", inputs=v, expected=exp,
+                     info={"prog": prog, "lanes": lanes})
+
+
+def describe(design, component, vs) -> str:
+    prog = vs.info["prog"]
+    return (f"FP16 lane: {vs.n} operand triples (special x special x add/mul/mac + random); PIM block: "
+            f"{int(prog.cmd[:, 0].sum())} column commands over {prog.cmd.shape[0]} DRAM cycles "
+            f"(GEMV 64x384, ReLU, ADD on block 0 of one pseudo-channel)")
+
+
+def run(level: str, design=None, component=None, vs=None, art_dir=None, waves: bool = False, log=None):
+    """The level's results keyed like ``vs.expected`` and a note."""
     if level not in LEVELS:
         raise ValueError(f"level = {level!r}: allowed: {', '.join(LEVELS)}")
-    v, prog = vs["lane"], vs["block"]
+    v, prog = vs.inputs, vs.info["prog"]
+    lanes = vs.info["lanes"]
+    note = None
     if level == "model":
-        return {"lane": lane_model(v), "block": None}
+        # the expected block results are the numpy reference themselves: the model level is the lane
+        return {"lane_y": lane_model(v)}, "block: the expectations are the numpy FP16 reference"
     if level == "hwsim":
-        return {"lane": lane_hwsim(v), "block": block_hwsim(prog)}
-    if level == "amaranth":
+        y = lane_hwsim(v)
+        e, o, w = block_hwsim(prog)
+    elif level == "amaranth":
+        y = run_amaranth_lane(v)
         idx = np.nonzero(prog.cmd[:, 0])[0]
         e, o, w = run_amaranth_block(dict(block_inputs(prog), cmd=prog.cmd[idx], data=prog.data[idx]), lanes=1)
-        return {"lane": run_amaranth_lane(v), "block": (e, o, idx[w]), "lanes": 1}
-    r = run_verilator("block", block_inputs(prog))
-    return {"lane": run_verilator("lane", v)["y"], "block": (r["even"], r["odd"], r["writes"])}
+        w = idx[w]
+        lanes = 1
+        note = "amaranth.sim: block with 1 lane, command cycles only (speed); lane 0 compared"
+    else:
+        root = Path(art_dir).parent if art_dir else Path("build")
+        y = run_verilator("lane", v, root)["y"]
+        r = run_verilator("block" if lanes == 16 else "block2", block_inputs(prog), root)
+        e, o, w = r["even"], r["odd"], r["writes"]
+        lanes = 16 if lanes == 16 else 2
+    got = {"lane_y": y, "write_cycles": w, "_lanes": lanes}
+    got |= {k: g for k, g in block_results(e, o, prog).items()}
+    return got, note
 
 
-def check(results: dict, vs: dict) -> list[str]:
-    """Problems found (empty = PASS): lane mismatches, block results, block write cycles."""
-    out = []
-    bad = check_lane(results["lane"], vs["lane"])
-    if bad:
-        out.append(f"lane: {bad} results differ from numpy float16")
-    if results.get("block") is not None:
-        e, o, w = results["block"]
-        prog = vs["block"]
-        names = check_block(e, o, prog, results.get("lanes", 16))
-        if names:
-            out.append(f"block: {', '.join(names)} differ from the numpy FP16 reference")
-        c = prog.cmd
-        exp = np.nonzero(c[:, 0] & c[:, 1] & c[:, 5] & (c[:, 3] != 0x3FFF) & ((c[:, 3] & 0x1000) == 0))[0]
-        if not np.array_equal(w, exp):
-            out.append("block: bank-write cycles differ from the engine's command cycles")
-    return out
+def check(vs, got: dict, level: str):
+    """np.array_equal on every expected array the level produced (block results on its lanes)."""
+    from .vectors import CheckResult
+    lanes = got.get("_lanes", 16)
+    bad = []
+    checked = 0
+    for key, exp in vs.expected.items():
+        if key not in got:
+            continue
+        g, e = np.asarray(got[key]), np.asarray(exp)
+        if key not in ("lane_y", "write_cycles"):
+            g, e = g.reshape(-1, 16)[:, :lanes], e.reshape(-1, 16)[:, :lanes]
+        checked += e.size
+        if g.shape != e.shape or not np.array_equal(g, e):
+            bad.append(f"{key}: differs from the expected ({int(np.sum(g != e)) if g.shape == e.shape else 'shape'})")
+    cycles = None if level == "model" else int(vs.info["prog"].cmd.shape[0])
+    return CheckResult(name=vs.name, backend=level, ok=not bad and checked > 0, vectors=vs.n, checked=checked,
+                       cycles=cycles, mismatches=bad)

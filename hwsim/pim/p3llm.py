@@ -20,7 +20,8 @@ size, the PIM command protocol. The model below fills those in, marked as assump
 * attention on PIM: scores = q . K^T (K INT4, q FP8: a P3 GEMV, N = seq, K = head_dim), context =
   P . V (P 8-bit, V INT4: a P3 GEMV, N = head_dim, K = seq), per KV head, the query heads of a group
   as the batch.
-* the NPU is a systolic design of this project (``hwsim.build(design).run("gemm:M,N,K")``), running a
+* the NPU is a systolic design of this project (``hwsim.build(design).run("gemm:M,N,K")``, wired in
+  hwsim/pim/flow.py, the application layer), running a
   projection / FFN GEMM when that is faster than PIM (batch > 1); its weights stream from the same HBM at
   ``pseudo_channels * 32 B / (BL/2) tCK`` (the non-PIM baseline's bus), activations move NPU <-> PIM over
   the same bus.
@@ -99,34 +100,28 @@ class Placement:
 
 
 def decode_step(preset: str = "llama2-7b", seq: int = 1024, batch: int = 1, channels: int = 64,
-                npu_design: str | Path | None = None, cfg: dict | None = None, lanes: int = 64,
-                npu_clock_mhz: float | None = None) -> dict[str, Any]:
+                npu=None, npu_name: str | None = None, cfg: dict | None = None, lanes: int = 64) -> dict[str, Any]:
     """One decode step of ``llm:<preset>`` (all layers): HBM-PIM FP16 (every GEMV on PIM) vs P3-LLM
-    (P3 PIM for GEMVs and attention, the systolic NPU for GEMMs when faster). Cycles in DRAM tCK."""
+    (P3 PIM for GEMVs and attention; a GEMM on the NPU when that is faster). ``npu(M, N, K)`` -> the NPU's
+    compute time of that GEMM in DRAM tCK (the application layer builds it from a systolic design:
+    hwsim/pim/flow.py). Cycles in DRAM tCK."""
     from ..workloads import parse as parse_network
+    from .block import native_cycles
     from .workload import parse
     cfg = cfg or C.config(True)
     _, kernels = parse(f"llm:{preset},seq={seq},batch={batch},phase=decode")
     net = parse_network(f"llm:{preset},seq={seq},batch={batch},phase=decode")
-    npu = None
-    tck_ns = 1.0
     bus_bytes_per_tck = channels * 32 / (cfg["BL"] // 2)
-    if npu_design is not None:
-        import hwsim
-        npu = hwsim.build(npu_design)
-        npu_clock_mhz = npu_clock_mhz or npu.design.clock_mhz
     rows: list[Placement] = []
     cache: dict = {}
     for k, layer in zip(kernels, net.layers):
         key = (k.n, k.k, k.batch)
         if key not in cache:
-            from .block import native_cycles
             hb = native_cycles(k, channels, cfg, True)[0]
             p3 = p3_cycles(k, channels, cfg, lanes)[0]
             unit, best, xfer = "pim", p3, 0
             if npu is not None and layer.kind != "attention" and k.batch > 1:
-                r = npu.run(f"gemm:{k.batch},{k.n},{k.k}", mode="analytical").to_dict()["stats"]
-                compute_tck = r["cycles"] * 1e3 / npu_clock_mhz / tck_ns
+                compute_tck = npu(k.batch, k.n, k.k)
                 wbytes = k.n * k.k * 0.5 + k.n * math.ceil(k.k / 128) * 2        # 4-bit weights + scales
                 dram_tck = wbytes / bus_bytes_per_tck
                 xfer = math.ceil((k.batch * k.k + k.batch * k.n) * 1 / bus_bytes_per_tck)   # FP8 in/out
@@ -140,8 +135,7 @@ def decode_step(preset: str = "llama2-7b", seq: int = 1024, batch: int = 1, chan
     p3_total = sum(r.p3_cycles * r.count for r in rows)
     return {"preset": preset, "seq": seq, "batch": batch, "pseudo_channels": channels, "lanes": lanes,
             "layers": rows, "hbm_pim_cycles": hbm_total, "p3_cycles": p3_total,
-            "speedup": hbm_total / p3_total if p3_total else float("inf"),
-            "npu": str(npu_design) if npu_design else None}
+            "speedup": hbm_total / p3_total if p3_total else float("inf"), "npu": npu_name}
 
 
 def render(res: dict) -> str:
@@ -155,27 +149,3 @@ def render(res: dict) -> str:
             f"total: HBM-PIM FP16 {res['hbm_pim_cycles']:,} tCK, P3-LLM {res['p3_cycles']:,} tCK, "
             f"speed-up {res['speedup']:.2f}x (model with the assumptions of hwsim/pim/p3llm.py; the paper "
             f"reports 4.9x on average over HBM-PIM)\n")
-
-
-def flow_step(npu_design: str | Path, preset: str = "minilm-l6", seq: int = 128, batch: int = 1,
-              pim_design: str | Path = "designs/pim/hbm_pim_64pch.yaml") -> dict[str, Any]:
-    """What ``hwsim flow`` can call for its PIM step: a decode step of ``preset`` on HBM-PIM FP16 and on
-    P3-LLM (NPU = ``npu_design``), cycles, seconds and the energy estimate, beside the NPU alone."""
-    from .sim import build
-    sim = build(pim_design)
-    d = sim.design
-    from .sim import dramsim_config
-    cfg = dramsim_config(d, False)
-    step = decode_step(preset, seq, batch, d.dram.pseudo_channels, npu_design, cfg)
-    hbm = sim.run(f"llm:{preset},seq={seq},batch={batch},phase=decode")
-    import hwsim
-    npu = hwsim.build(npu_design)
-    from ..workloads import parse as parse_network
-    npu_cycles = sum(npu.run(f"gemm:{l.M},{l.N},{l.K}", mode="analytical").to_dict()["stats"]["cycles"] * l.repeat
-                     for l in parse_network(f"llm:{preset},seq={seq},batch={batch},phase=decode").layers)
-    tck = d.dram.tck_ns * 1e-9
-    return {"hbm_pim": {"cycles": hbm.cycles, "seconds": hbm.cycles * tck,
-                        "energy_pj_estimate": sum(hbm.energy.values())},
-            "p3llm": {"cycles": step["p3_cycles"], "seconds": step["p3_cycles"] * tck},
-            "npu_only": {"cycles": npu_cycles, "seconds": npu_cycles / (npu.design.clock_mhz * 1e6)},
-            "speedup_p3_over_hbm_pim": step["speedup"], "table": render(step)}
