@@ -74,6 +74,7 @@ class PimResult:
     kernels: list[KernelResult]
     energy: dict = field(default_factory=dict)
     seed: int = 0
+    design: Any = None          #: the design object (``write_run`` writes its resolved YAML)
 
     @property
     def cycles(self) -> int:
@@ -200,7 +201,7 @@ class PimSimulator:
             r = cache[key]
             out.append(dataclasses.replace(r, kernel=k))
         res = PimResult(d.name, d.hash, name, "cycle" if mode == "auto" else mode, compat, d.dram.tck_ns,
-                        d.dram.pseudo_channels, out, seed=seed)
+                        d.dram.pseudo_channels, out, seed=seed, design=d)
         res.energy = energy_estimate(res, d)
         return res
 

@@ -110,6 +110,10 @@ class PimDesign:
         return {"schema": 1, "name": self.name, "kind": "pim",
                 **{k: dataclasses.asdict(getattr(self, k)) for k in SECTIONS}}
 
+    def to_yaml(self) -> str:
+        import yaml
+        return yaml.safe_dump(self.resolved(), sort_keys=False)
+
     @property
     def hash(self) -> str:
         import hashlib
