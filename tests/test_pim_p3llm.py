@@ -41,3 +41,12 @@ def test_decode_step_and_sim():
         s.run("add:131072")
     with pytest.raises(S.PimRunError, match="reproduces HBM-PIM"):
         s.run("gemv:64,64", compat="pimsimulator")
+
+
+def test_flow_step_beside_the_npu():
+    from hwsim.pim.flow import flow_step
+    r = flow_step("designs/tpu_like_32x32_ws_int8.yaml", "minilm-l6", seq=128, batch=1,
+                  pim_design="designs/pim/hbm_pim_16pch.yaml")
+    assert r["hbm_pim"]["cycles"] > 0 and r["p3llm"]["cycles"] > 0 and r["npu_only"]["cycles"] > 0
+    assert r["speedup_p3_over_hbm_pim"] == pytest.approx(r["hbm_pim"]["cycles"] / r["p3llm"]["cycles"])
+    assert r["hbm_pim"]["energy_pj_estimate"] > 0 and "P3-LLM" in r["table"]

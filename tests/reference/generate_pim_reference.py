@@ -69,6 +69,24 @@ CASES += [("add", 1 << 20, 1 << 20, 1, 64, False), ("relu", 1 << 20, 1 << 20, 1,
           ("mul", 262144, 262144, 1, 64, False), ("add", 65536, 65536, 1, 16, False)]
 
 
+def _random_cases(seed: int = 14, n_gemv: int = 14, n_elt: int = 8) -> list[tuple]:
+    """Seeded random shapes and settings (not hand-picked), so the test set is not only round numbers."""
+    import random
+    rnd = random.Random(seed)
+    out = []
+    for _ in range(n_gemv):
+        out.append(("gemv", rnd.randint(1, 9000), rnd.randint(1, 3000), rnd.choice([1, 1, 2, 3]),
+                    rnd.choice([16, 32, 64]), rnd.random() < 0.7))
+    for _ in range(n_elt):
+        e = rnd.randint(1, 1_500_000)
+        out.append((rnd.choice(["add", "mul", "relu"]), e, e, rnd.choice([1, 1, 2]), rnd.choice([16, 32, 64]),
+                    rnd.random() < 0.7))
+    return out
+
+
+CASES += _random_cases()
+
+
 def write_inis(sim: Path, work: Path) -> None:
     work.mkdir(parents=True, exist_ok=True)
     system = (sim / SYSTEM_INI).read_text()
