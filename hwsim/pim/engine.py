@@ -90,6 +90,7 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
     # row-buffer bookkeeping for stats: did the bank get closed with requests waiting (conflict)?
     closed_by_conflict = np.zeros((R, B), np.int64)
     wanted = np.zeros((R, B), np.uint8)
+    n_cd = 0                # banks with a running countdown
 
     # queues
     tq = np.empty(max(TQD, 1), np.int64)
@@ -197,13 +198,15 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
             on_fly += 1
         # ---- 3. controller
         # a. bank state countdowns
-        for r in range(R):
-            for b in range(B):
-                if countdown[r, b] > 0:
-                    countdown[r, b] -= 1
-                    if countdown[r, b] == 0:
-                        if last_cmd[r, b] == C_REF or last_cmd[r, b] == C_PRE:
-                            st[r, b] = IDLE
+        if n_cd > 0:
+            for r in range(R):
+                for b in range(B):
+                    if countdown[r, b] > 0:
+                        countdown[r, b] -= 1
+                        if countdown[r, b] == 0:
+                            n_cd -= 1
+                            if last_cmd[r, b] == C_REF or last_cmd[r, b] == C_PRE:
+                                st[r, b] = IDLE
         # b. command bus delivers to the rank
         if cmd_due == now:
             cmd_due = -1
@@ -281,7 +284,7 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
                 # fast path: no open bank of this rank can take a column command now -> no scan
                 col_possible = False
                 act_possible = False
-                for b in range(B):
+                for b in range(B if n > 0 else 0):
                     if st[r, b] == ACTIVE and (now >= nxt_rd[r, b] or now >= nxt_wr[r, b]):
                         col_possible = True
                     if st[r, b] == IDLE and now >= nxt_act[r, b]:
@@ -451,6 +454,8 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
                 closed_by_conflict[cr, cb] = conflict
                 st[cr, cb] = PRECHARGING
                 last_cmd[cr, cb] = C_PRE
+                if countdown[cr, cb] == 0:
+                    n_cd += 1
                 countdown[cr, cb] = trp
                 nxt_act[cr, cb] = max(now + trp, nxt_act[cr, cb])
             elif ctype == C_REF:
@@ -458,6 +463,8 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
                 for i in range(B):
                     st[cr, i] = REFRESHING
                     last_cmd[cr, i] = C_REF
+                    if countdown[cr, i] == 0:
+                        n_cd += 1
                     countdown[cr, i] = trfc
                     nxt_act[cr, i] = now + trfc
             if n_trace < trace_cap:
