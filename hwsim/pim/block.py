@@ -438,7 +438,7 @@ def trace_of(stream, cfg: dict, faw: bool):
     for i in col_rows:
         q = fifo[(int(tr[i, 1] == engine.C_WR), int(tr[i, 3]), int(tr[i, 4]), int(tr[i, 5]))]
         idx[i] = q.popleft()
-    return int(fin[0]), st, tr, idx
+    return engine.cycles_of(fin, 0), st, tr, idx
 
 
 # ---- GEMV and element-wise on all channels ------------------------------------------------------------
@@ -605,4 +605,4 @@ def native_cycles(kernel, channels: int, cfg: dict, faw: bool, blocks: int = 8):
     w, r, b, row, col, bar = s.arrays()
     fin, st, _, _ = engine.run_channel(w, r, b, row, col, bar, np.array([0, w.size], np.int64),
                                        np.array([0], np.int64), C.params(cfg, faw), 1 << 40)
-    return int(fin[0]), st
+    return engine.cycles_of(fin, 0), st

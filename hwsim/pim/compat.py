@@ -228,10 +228,11 @@ def _decode_k(k: np.ndarray, ranks: int):
 
 def nonpim_phases(kernel: str, n: int, k: int, batch: int) -> list[list[tuple[int, int, bool]]]:
     """The fixture's host traffic: phases of (start byte, size bytes, write) streams."""
+    m32 = 0xFFFFFFFF             # DataDim::getDataSize and genMemTraffic take uint32_t byte counts
     if kernel == "gemv":
-        w, x, y = n * k * 2, k * batch * 2, n * batch * 2
+        w, x, y = (n * k * 2) & m32, (k * batch * 2) & m32, (n * batch * 2) & m32
         return [[(0, w, False), (None, x, False)], [(None, y, True)]]
-    e = n * batch * 2
+    e = (n * batch * 2) & m32
     if kernel in ("add", "mul"):
         return [[(0, e, False), (None, e, False)], [(None, e, True)]]
     return [[(0, e, False)], [(None, e, True)]]
@@ -278,21 +279,21 @@ def nonpim_cycles(kernel: str, n: int, k: int, batch: int, channels: int, cfg: d
         fin, st, _, _ = engine.run_channel(cat[0], cat[1], cat[2], cat[3], cat[4],
                                            np.zeros(cat[0].size, np.uint8), starts,
                                            np.array([0, -2], np.int64), p, 1 << 40)
-        return int(fin[1]), st * count
+        return engine.cycles_of(fin, 1), st * count
     # phase 0 alone, then phase 1 released at the slowest channel's finish
     t0 = 0
     for cat, starts, _ in streams:
         fin, _, _, _ = engine.run_channel(cat[0], cat[1], cat[2], cat[3], cat[4],
                                           np.zeros(cat[0].size, np.uint8), starts,
                                           np.array([0, -1], np.int64), p, 1 << 40)
-        t0 = max(t0, int(fin[0]))
+        t0 = max(t0, engine.cycles_of(fin, 0))
     total = t0
     stats = np.zeros(engine.N_STATS, np.int64)
     for cat, starts, count in streams:
         fin, st, _, _ = engine.run_channel(cat[0], cat[1], cat[2], cat[3], cat[4],
                                            np.zeros(cat[0].size, np.uint8), starts,
                                            np.array([0, t0], np.int64), p, 1 << 40)
-        total = max(total, int(fin[1]))
+        total = max(total, engine.cycles_of(fin, 1))
         stats += st * count
     return total, stats
 
@@ -306,7 +307,7 @@ def pim_cycles(kernel: str, n: int, k: int, batch: int, channels: int, cfg: dict
     w, r, b, row, col, bar = s.arrays()
     fin, st, _, _ = engine.run_channel(w, r, b, row, col, bar, np.array([0, w.size], np.int64),
                                     np.array([0], np.int64), params(cfg, faw), 1 << 40)
-    return int(fin[0]), st * channels
+    return engine.cycles_of(fin, 0), st * channels
 
 
 def config(refresh: bool = True, **over) -> dict:

@@ -141,6 +141,7 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
     faw_h = np.zeros(R, np.int64)
 
     now = 0
+    last_issue = 0
     released = 0
     pending_phases = 0
     for ph in range(n_phase):
@@ -183,6 +184,9 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
             if now >= max_steps:
                 break
         if now >= max_steps:
+            break
+        if now - last_issue > 4 * trefi + 1000000:
+            finish[:] = -2              # no column command for far longer than any timing: stuck
             break
 
         # ---- 1. ranks: read data leaves RL after the command reaches the rank and occupies the bus
@@ -475,6 +479,8 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
                 trace[n_trace, 4] = crow
                 trace[n_trace, 5] = ccol
                 n_trace += 1
+            if ctype == C_RD or ctype == C_WR:
+                last_issue = now
             cmd_due = now + tcmd
             cmd_type = ctype; cmd_rank = cr; cmd_bank = cb; cmd_row = crow; cmd_col = ccol
         # g. one transaction into its rank's command queue
@@ -561,3 +567,16 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
     # row hits = column commands not preceded by their own ACT
     stats[5] = stats[2] + stats[3] - stats[0]
     return finish, stats, now, trace[:n_trace]
+
+
+class EngineError(RuntimeError):
+    """The engine could not finish a stream (no command issued for far longer than any timing allows)."""
+
+
+def cycles_of(finish, phase: int) -> int:
+    """``finish[phase]`` as an int, or EngineError when that phase never completed."""
+    v = int(finish[phase])
+    if v < 0:
+        raise EngineError(f"the command engine made no progress on phase {phase} of its stream (a queue "
+                          f"depth or timing that can never issue the next command?)")
+    return v

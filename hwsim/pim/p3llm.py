@@ -85,7 +85,7 @@ def p3_cycles(kernel: Kernel, channels: int, cfg: dict, lanes: int = 64, faw: bo
     w, r, b, row, col, bar = s.arrays()
     fin, st, _, _ = engine.run_channel(w, r, b, row, col, bar, np.array([0, w.size], np.int64),
                                        np.array([0], np.int64), C.params(c, faw), 1 << 40)
-    return int(fin[0]), st
+    return engine.cycles_of(fin, 0), st
 
 
 @dataclass

@@ -28,6 +28,7 @@ from .spec import as_design
 from .workload import Kernel, parse
 
 COMPAT = {"pimsimulator": "SAITPublic/PIMSimulator b464dde"}
+FUNCTIONAL_LIMIT = 1 << 25       #: operand elements up to which cycle mode also checks the PIM results
 MODES = ("auto", "cycle")
 
 
@@ -191,7 +192,10 @@ class PimSimulator:
         faw = bool(d.dram.faw) and compat is None
         if compat is not None and d.pim.unit != "hbm-pim":
             raise PimRunError(f"compat = {compat!r} reproduces HBM-PIM; this design has pim.unit = {d.pim.unit!r}")
-        functional = compat is None and d.pim.unit == "hbm-pim" and all(k.count == 1 for k in kernels)
+        # the functional check runs seeded data through every block: only for single kernels of a size
+        # whose operands fit comfortably in memory (larger ones report cycles only)
+        functional = (compat is None and d.pim.unit == "hbm-pim" and all(k.count == 1 for k in kernels)
+                      and all(k.n * (k.k if k.op == "gemv" else 1) * k.batch <= FUNCTIONAL_LIMIT for k in kernels))
         cache: dict[tuple, KernelResult] = {}
         out = []
         for k in kernels:

@@ -124,6 +124,13 @@ class PimDesign:
 def check(design: Any) -> None:
     """Rules across sections."""
     d, p = design.dram, design.pim
+    src = getattr(design, "source", "<design>")
+    if d.refresh and d.trefi <= d.trfc:
+        raise SpecError(f"{src}: dram.trefi = {d.trefi}: must exceed dram.trfc = {d.trfc} (else the rank "
+                        f"refreshes forever)")
+    if d.bank_groups * d.banks_per_group < 10:
+        raise SpecError(f"{src}: dram.bank_groups x dram.banks_per_group = {d.bank_groups * d.banks_per_group}: "
+                        f"HBM-PIM's mode entry activates banks 0, 1, 8 and 9, so at least 16 banks are needed")
     banks = d.bank_groups * d.banks_per_group
     if p.blocks_per_pch * 2 != banks:
         raise SpecError(f"{getattr(design, 'source', '<design>')}: pim.blocks_per_pch = {p.blocks_per_pch}: "
