@@ -50,3 +50,10 @@ def test_flow_step_beside_the_npu():
     assert r["hbm_pim"]["cycles"] > 0 and r["p3llm"]["cycles"] > 0 and r["npu_only"]["cycles"] > 0
     assert r["speedup_p3_over_hbm_pim"] == pytest.approx(r["hbm_pim"]["cycles"] / r["p3llm"]["cycles"])
     assert r["hbm_pim"]["energy_pj_estimate"] > 0 and "P3-LLM" in r["table"]
+
+
+def test_registered_flow_step():
+    from hwsim import kinds
+    res = kinds.get("pim").load("flow")(root="build", seed=1, log=None)
+    assert res["ok"] and "PIMSimulator printed 13,166 / 36,082: PASS" in res["text"]
+    assert "bit-exact with the numpy FP16 reference: yes" in res["text"]
