@@ -60,7 +60,7 @@ def _round16(m: Module, sign, mag, mag_width: int, exp, name: str):
     with m.If(shift > 0):
         m.d.comb += [q0.eq(magw >> sh),
                      guard.eq((magw >> shm1)[0]),
-                     sticky.eq((magw & ((Const(1, wide + 1) << shm1) - 1)[:wide]) != 0)]
+                     sticky.eq((magw & ((Const(1, wide + 1) << shm1) - 1)[:wide]).any())]
     with m.Else():
         m.d.comb += [q0.eq(magw << (-shift).as_unsigned()[:5]), guard.eq(0), sticky.eq(0)]
     m.d.comb += up.eq(guard & (sticky | q0[0]))
@@ -87,10 +87,10 @@ def _round16(m: Module, sign, mag, mag_width: int, exp, name: str):
 def _fields(a):
     e = a[10:15]
     f = a[:10]
-    nan = (e == 0x1F) & (f != 0)
-    inf = (e == 0x1F) & (f == 0)
-    zero = a[:15] == 0
-    sig = Cat(f, e != 0)                      # 11 bits
+    nan = e.all() & f.any()
+    inf = e.all() & ~f.any()
+    zero = ~a[:15].any()
+    sig = Cat(f, e.any())                     # 11 bits
     return e, f, nan, inf, zero, sig
 
 
@@ -101,14 +101,14 @@ def fp16_mul(m: Module, a, b, name: str = "mul"):
     prod = Signal(22, name=f"{name}_prod")
     exp = Signal(signed(9), name=f"{name}_exp")
     m.d.comb += [prod.eq(sa * sb),
-                 exp.eq(Mux(ea == 0, 1, ea) + Mux(eb == 0, 1, eb) - 50)]
+                 exp.eq(Mux(ea.any(), ea, 1) + Mux(eb.any(), eb, 1) - 50)]
     rounded = _round16(m, sign, prod, 22, exp, name)
     y = Signal(16, name=f"{name}_out")
     with m.If(nan_a | nan_b | ((inf_a | inf_b) & (zero_a | zero_b))):
         m.d.comb += y.eq(QNAN)
     with m.Elif(inf_a | inf_b):
         m.d.comb += y.eq(Cat(Const(0, 10), Const(0x1F, 5), sign))
-    with m.Elif(prod == 0):
+    with m.Elif(~prod.any()):
         m.d.comb += y.eq(Cat(Const(0, 15), sign))
     with m.Else():
         m.d.comb += y.eq(rounded)
@@ -122,7 +122,7 @@ def fp16_add(m: Module, a, b, name: str = "add"):
     vb = Signal(signed(42), name=f"{name}_vb")
     ua = Signal(41, name=f"{name}_ua")
     ub = Signal(41, name=f"{name}_ub")
-    m.d.comb += [ua.eq(sa << Mux(ea == 0, 0, (ea - 1)[:5])), ub.eq(sb << Mux(eb == 0, 0, (eb - 1)[:5])),
+    m.d.comb += [ua.eq(sa << Mux(ea.any(), (ea - 1)[:5], 0)), ub.eq(sb << Mux(eb.any(), (eb - 1)[:5], 0)),
                  va.eq(Mux(a[15], -ua, ua)), vb.eq(Mux(b[15], -ub, ub))]
     v = Signal(signed(43), name=f"{name}_v")
     mag = Signal(42, name=f"{name}_mag")
@@ -135,7 +135,7 @@ def fp16_add(m: Module, a, b, name: str = "add"):
         m.d.comb += y.eq(a)
     with m.Elif(inf_b):
         m.d.comb += y.eq(b)
-    with m.Elif(v == 0):
+    with m.Elif(~v.any()):
         m.d.comb += y.eq(Cat(Const(0, 15), a[15] & b[15]))
     with m.Else():
         m.d.comb += y.eq(rounded)
@@ -153,7 +153,13 @@ class Fp16Lane(wiring.Component):
         prod = fp16_mul(m, self.a, self.b, "mul")
         s_ab = fp16_add(m, self.a, self.b, "add")
         s_mac = fp16_add(m, prod, self.c, "mac")
-        m.d.comb += self.y.eq(Mux(self.op == 0, s_ab, Mux(self.op == 1, prod, s_mac)))
+        with m.Switch(self.op):
+            with m.Case(0):
+                m.d.comb += self.y.eq(s_ab)
+            with m.Case(1):
+                m.d.comb += self.y.eq(prod)
+            with m.Default():
+                m.d.comb += self.y.eq(s_mac)
         return m
 
 
@@ -192,6 +198,8 @@ class PimBlock(wiring.Component):
         grf_a = Array(Signal(W, name=f"grf_a{i}") for i in range(8))
         grf_b = Array(Signal(W, name=f"grf_b{i}") for i in range(8))
         srf = Signal(256, name="srf")
+        srf_m_words = Array(srf[16 * i:16 * i + 16] for i in range(8))           # SRF_M: scalars 0-7
+        srf_a_words = Array(srf[16 * i:16 * i + 16] for i in range(8, 16))       # SRF_A: scalars 8-15
         m_out = Signal(W)
         a_out = Signal(W)
         crf = Array(Signal(32, name=f"crf{i}") for i in range(32))
@@ -234,18 +242,19 @@ class PimBlock(wiring.Component):
         w = Signal(32)
         m.d.comb += w.eq(Mux(is_jump, crf[pc_x], w0))
         op = w[28:32]
+        is_nop = ~op.any()                    # NOP = 0 (written so, not op == 0: lint)
         dst, src0, src1, src2 = w[25:28], w[22:25], w[19:22], w[16:19]
         auto = w[15]
         relu = w[12]
         di, i0, i1 = w[8:11], w[4:7], w[0:3]
         # repeat bookkeeping (FILL / AUTO / NOP)
         rep_kind = Signal()
-        m.d.comb += rep_kind.eq((op == FILL) | ((auto == 1) & (op != MOV) & (op != NOP) & (op != JUMP)
-                                                & (op != EXIT)) | (op == NOP))
+        m.d.comb += rep_kind.eq((op == FILL) | ((auto == 1) & (op != MOV) & ~is_nop & (op != JUMP)
+                                                & (op != EXIT)) | is_nop)
         rep_init = Signal()
         m.d.comb += rep_init.eq(rep_kind & (last_rep != pc_x))
         n_rep_now = Signal.like(n_rep)
-        m.d.comb += n_rep_now.eq(Mux(rep_init, Mux(op == NOP, w[0:11], 7), n_rep))
+        m.d.comb += n_rep_now.eq(Mux(rep_init, Mux(is_nop, w[0:11], 7), n_rep))
         stay = Signal()
         m.d.comb += stay.eq(rep_kind & (n_rep_now > 0))
         pc_next = Signal(5)
@@ -259,8 +268,8 @@ class PimBlock(wiring.Component):
             v = Signal(W, name=name)
             ga = Mux(is_auto, Mux(is_mac, hi_idx, lo_idx), idx)
             gb = Mux(is_auto, lo_idx, idx)
-            srf_m = Cat(*([srf.word_select(idx, 16)] * L))
-            srf_a = Cat(*([srf.word_select(idx + 8, 16)] * L))
+            srf_m = Cat(*([srf_m_words[idx]] * L))
+            srf_a = Cat(*([srf_a_words[idx]] * L))
             with m.Switch(typ):
                 with m.Case(A_OUT):
                     m.d.comb += v.eq(a_out)
@@ -299,13 +308,13 @@ class PimBlock(wiring.Component):
         computes = (op == ADD) | (op == MUL) | (op == MAC) | (op == MAD) | (op == FILL) | (op == MOV)
 
         # ---- bank writes (same cycle)
-        with m.If(toggle & (op == NOP) & self.cmd_write):
+        with m.If(toggle & is_nop & self.cmd_write):
             m.d.comb += [self.bank_we.eq(1), self.bank_odd.eq(self.cmd_bank),
                          self.bank_wdata.eq(Mux(self.cmd_bank, grf_b[lo_idx], grf_a[lo_idx]))]
         with m.Elif(toggle & computes & ((dst == EVEN_BANK) | (dst == ODD_BANK))):
             m.d.comb += [self.bank_we.eq(1), self.bank_odd.eq(dst == ODD_BANK), self.bank_wdata.eq(res)]
         with m.Elif(self.cmd_valid & self.ab_mode & ~toggle & self.cmd_write & ~special & ~ra12):
-            m.d.comb += [self.bank_we.eq(self.cmd_bank <= 1), self.bank_odd.eq(self.cmd_bank),
+            m.d.comb += [self.bank_we.eq(1), self.bank_odd.eq(self.cmd_bank),
                          self.bank_wdata.eq(Mux(self.cmd_bank, grf_b[lo_idx], grf_a[lo_idx]))]
 
         # ---- register updates
@@ -337,12 +346,12 @@ class PimBlock(wiring.Component):
                         m.d.sync += srf.eq(res)
         with m.Elif(self.cmd_valid & self.ab_mode & self.cmd_write & special):
             d = self.cmd_data
-            with m.If(col == 0):
+            with m.If(~col.any()):
                 by = lambda k: d.word_select(k, 8)     # noqa: E731
-                with m.If(by(20) != 0):
+                with m.If(by(20).any()):
                     for i in range(8):
                         m.d.sync += grf_a[i].eq(0)
-                with m.If(by(21) != 0):
+                with m.If(by(21).any()):
                     for i in range(8):
                         m.d.sync += grf_b[i].eq(0)
                 m.d.sync += [pim_op.eq(by(0)[0]), tog_even.eq(~by(16)[0]), tog_odd.eq(~by(16)[1]),
