@@ -67,3 +67,13 @@ class TestPimLevels:
             even, odd, writes, lanes = r["even"], r["odd"], r["writes"], 2
         assert P.check_block(even, odd, prog, lanes) == []
         assert np.array_equal(writes, expected_writes)
+
+
+def test_verilator_lint_clean(tmp_path):
+    from rtl_gen.pim import Fp16Lane, PimBlock
+    from rtl_gen.verilog import emit_component
+    from testbenches.verilator import lint
+    for comp, top in ((PimBlock(16), "pim_block16_lint"), (Fp16Lane(), "pim_lane_lint")):
+        art = emit_component(comp, top, tmp_path)
+        r = lint(art.verilog, top)
+        assert r.ok, r.summary()
