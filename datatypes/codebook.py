@@ -130,9 +130,9 @@ def _quantize_kernel(x, g, mids, lut, divisor, quantile, codes, scales):
     step = np.empty(n_mid, np.int32)
     for i in range(n_mid):
         step[i] = np.int32(lut[i + 1]) - np.int32(lut[i])
-    zero_idx = 0
-    for i in range(n_mid):
-        if np.float32(0.0) > mids[i]:
+    zero_idx = 0       # the first non-negative level: 0/0 matches no interval in the reference, so a
+    for i in range(n_mid):   # zero gives 0 * scale = +0.0 (a negative level would give -0.0)
+        if mids[i] <= np.float32(0.0):
             zero_idx += 1
     buf = np.empty(g, np.float32)
     acc = np.empty(g, np.int32)

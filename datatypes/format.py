@@ -147,8 +147,12 @@ class Format:
         x2 = np.ascontiguousarray(arr.reshape(-1, shape[-1]))
         geff, _ = group_layout(shape[-1], g)
         codes, scales, meta, tscale = self._quantize2d(x2, geff, opts)
+        negz = self._negative_zeros(x2, geff, codes, scales, meta, opts)
+        if negz is not None and not negz.any():
+            negz = None
         lead = shape[:-1]
         return QuantizedTensor(
+            negative_zeros=None if negz is None else negz.reshape(shape),
             format=self, codes=codes.reshape(shape),
             scales=None if scales is None else scales.reshape(lead + scales.shape[-1:]),
             meta=None if meta is None else meta.reshape(lead + meta.shape[-1:]),
@@ -209,12 +213,24 @@ class Format:
         """Convert validated input to the dtype the reference computes in (default float32)."""
         return arr.astype(np.float32, copy=False)
 
+    def _negative_zeros(self, x: np.ndarray, g: int, codes: np.ndarray, scales, meta, opts: dict[str, Any]):
+        """For a format whose codes cannot hold -0 (integers, RaZeR's single zero code): a bool
+        array [R, C], True where the reference's reconstruction is -0.0 (None: never, or the code
+        itself carries the sign). Only ``QuantizedTensor.dequantize()`` uses it; the memory image
+        and the hardware decoders have one zero, +0."""
+        return None
+
     def _quantize2d(self, x: np.ndarray, g: int, opts: dict[str, Any]):
         """Return (codes uint8 [R, C], scales [R, G] or None, meta [R, G] or None, tensor_scale)."""
         raise NotImplementedError
 
     def _dequantize2d(self, codes, scales, meta, g: int, tensor_scale, opts) -> np.ndarray:
         raise NotImplementedError
+
+
+def per_element(group_values: np.ndarray, g: int, cols: int) -> np.ndarray:
+    """Per-group values [R, G] broadcast to the elements [R, cols] of groups of ``g``."""
+    return np.repeat(group_values, g, axis=1)[:, :cols]
 
 
 def check_choice(fmt: Format, opts: dict, key: str, allowed: tuple) -> None:

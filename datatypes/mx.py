@@ -21,8 +21,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .format import Format, check_choice
-from .minifloat import E2M1, log2_f32
+from .format import Format, check_choice, per_element
+from .minifloat import E2M1, f32_bits, log2_f32
 from .registry import register
 
 #: E2M1 code of each |value| * 2 in 0..12 (magnitudes 0, .5, 1, 1.5, 2, 3, 4, 6); 255 = not a value.
@@ -44,15 +44,23 @@ def e2m1_round(x):
     else:
         p2 = np.float32(2.0) ** np.floor(log2_f32(a))
     m = x / p2 * np.float32(2.0)
-    m = np.float32(np.sign(m)) * np.floor(abs(m) + np.float32(0.5))
+    m = torch_sign(m) * np.floor(abs(m) + np.float32(0.5))
     return m * p2 / np.float32(2.0)
 
 
 @njit(cache=True, inline="always")
+def torch_sign(m):
+    """torch.sign of a float32: -1, +1, or +0 for either zero (so sign(-0.0) * 0 = +0.0, and a
+    negative value that rounds to zero gives -1 * 0 = -0.0)."""
+    return np.float32(m > np.float32(0.0)) - np.float32(m < np.float32(0.0))
+
+
+@njit(cache=True, inline="always")
 def e2m1_code(q, lut):
-    """E2M1 code of an E2M1 value ``q`` (|q| <= 6); zero (either sign) gives code 0."""
+    """E2M1 code of an E2M1 value ``q`` (|q| <= 6), sign bit from the float's sign bit, so -0.0
+    gives the negative-zero code 0x8 (as ml_dtypes / torch casts do)."""
     c = lut[np.int64(abs(q) * np.float32(2.0))]
-    return c | np.uint8(8) if q < 0 else c
+    return c | np.uint8(8) if f32_bits(q) >> 31 else c
 
 
 @njit(cache=True, error_model="numpy")
@@ -102,7 +110,7 @@ def _mxint8_kernel(x, g, codes, scales):
             p = np.float32(2.0) ** ex
             for k in range(s, e):
                 m = x[r, k] / p * np.float32(64.0)
-                m = np.float32(np.sign(m)) * np.floor(abs(m) + np.float32(0.5))
+                m = torch_sign(m) * np.floor(abs(m) + np.float32(0.5))
                 m = min(max(m, np.float32(-127.0)), np.float32(127.0))
                 codes[r, k] = np.uint8(np.int64(m) & 0xFF)
 
@@ -153,8 +161,7 @@ class MXFP4(MXFormat):
     def __init__(self):
         self.levels = np.unique(E2M1.table)
         self._table = E2M1.table.copy()
-        self._table[8] = np.nan                 # -0 is never produced
-        self._table32 = np.nan_to_num(self._table).astype(np.float32)
+        self._table32 = self._table.astype(np.float32)   # code 0x8 = -0.0 (negative inputs rounding to 0)
 
     def _validate_options(self, opts):
         check_choice(self, opts, "rule", ("ocp", "better"))
@@ -182,6 +189,11 @@ class MXINT8(MXFormat):
 
     def _kernel(self, x, g, opts, codes, scales):
         _mxint8_kernel(x, g, codes, scales)
+
+    def _negative_zeros(self, x, g, codes, scales, meta, opts):
+        # microxcaling: sign(m) * floor(|m| + 0.5) is -0.0 for a negative m (not -0.0) rounding to 0
+        p = np.exp2(per_element(scales.astype(np.float32) - np.float32(127), g, x.shape[1]))
+        return ((x / p * np.float32(64.0)) < 0) & (codes == 0)
 
 
 register(MXFP4(), ("mxfp4_e2m1",))

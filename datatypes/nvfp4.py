@@ -67,9 +67,8 @@ class NVFP4(Format):
 
     def __init__(self):
         self.levels = np.unique(E2M1.table)
-        self._table = E2M1.table.copy()
-        self._table[8] = np.nan
-        self._e2m1 = np.nan_to_num(self._table).astype(np.float32)
+        self._table = E2M1.table.copy()          # code 0x8 = -0.0 (negative inputs rounding to 0)
+        self._e2m1 = self._table.astype(np.float32)
         self._e4m3 = np.nan_to_num(E4M3.table).astype(np.float32)
 
     def code_values(self, meta: int = 0) -> np.ndarray:

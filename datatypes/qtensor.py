@@ -30,6 +30,9 @@ class QuantizedTensor:
     tensor_scale: Any = None          #: second-level scale: a float per tensor (NVFP4-style), or an
                                       #: array of per-row / per-channel scales (format-defined)
     options: dict[str, Any] = field(default_factory=dict)
+    negative_zeros: np.ndarray | None = None  #: bool, shape of codes: elements whose reference
+                                      #: reconstruction is -0.0 although their code decodes to +0
+                                      #: (formats without a -0 code; None = no such element)
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -39,15 +42,22 @@ class QuantizedTensor:
     def n_groups(self) -> int:
         return group_layout(self.shape[-1], self.group_size)[1]
 
-    def dequantize(self) -> np.ndarray:
-        """Exact reconstruction, as the reference produces it (float32 or float16; bfloat16 results
-        come as float32 arrays whose values are all bfloat16-representable)."""
+    def dequantize(self, signed_zero: bool = True) -> np.ndarray:
+        """Exact reconstruction, as the reference produces it, bit for bit (float32 or float16;
+        bfloat16 results come as float32 arrays whose values are all bfloat16-representable).
+
+        The sign of zero follows the reference too: where a format's codes have no -0 (integers,
+        RaZeR's one zero code) but the reference computes -0.0 (e.g. ``scale * round(w / scale)``
+        for a small negative w), ``negative_zeros`` remembers it. ``signed_zero=False`` gives the
+        decode of the codes alone (what hardware and the memory image produce: +0 there)."""
         c = self.codes.reshape(-1, self.shape[-1])
         s = None if self.scales is None else self.scales.reshape(c.shape[0], -1)
         m = None if self.meta is None else self.meta.reshape(c.shape[0], -1)
         g, _ = group_layout(self.shape[-1], self.group_size)
-        out = self.format._dequantize2d(c, s, m, g, self.tensor_scale, self.options)
-        return out.reshape(self.shape)
+        out = self.format._dequantize2d(c, s, m, g, self.tensor_scale, self.options).reshape(self.shape)
+        if signed_zero and self.negative_zeros is not None:
+            out[self.negative_zeros] = -0.0
+        return out
 
     def bits_per_element(self) -> float:
         """Storage per element including scales and metadata (and the per-tensor scale(s), amortised)."""

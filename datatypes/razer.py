@@ -56,7 +56,7 @@ import numpy as np
 from numba import njit
 
 from .errors import FormatError, InputError
-from .format import Format, check_choice
+from .format import Format, check_choice, per_element
 from .minifloat import E2M1, E4M3, STYLE_FINITE, MinifloatSpec, encode, log2_f32
 from .registry import register
 from .torchops import (SUM_SCRATCH, as_fp16_values, bf16r, f16r, f32_bits, fp16_input_lazy, raise_fp16_overflow,
@@ -81,8 +81,10 @@ def canonical_values(special: float, negate: bool = False) -> np.ndarray:
     optionally with every value negated (razer4 groups whose scale carries the special's sign)."""
     v = E2M1.table.astype(np.float64).copy()
     v[SPECIAL_CODE] = special
-    v[ZERO_CODE] = 0.0
-    return -v if negate else v
+    if negate:
+        v = -v
+    v[ZERO_CODE] = 0.0          # +0.0 under either sign: the reference's L * scale is +0 there
+    return v
 
 
 #: float32 bit patterns of the E2M1 magnitude midpoints .25 .75 1.25 1.75 2.5 3.5 5 (for a
@@ -584,6 +586,15 @@ class NVFP4RazerAct(_RazerBase):
         _dequant_bf16_kernel(codes, scales, meta, g, np.float32(tensor_scale), self._values.astype(np.float32),
                              self._e4m3, out)
         return out
+
+    def _negative_zeros(self, x, g, codes, scales, meta, opts):
+        # v0: w_q_unsigned * sign(xb) is -0.0 for a negative xb rounding to 0 (torch.sign(-0.0) = 0);
+        # the canonical nibbles have one zero (0x8), so dequantize() takes the sign from here
+        gs = np.float32(np.abs(x).max() / np.float32(2688.0))
+        if gs == 0:
+            return None
+        xb = (x / gs) / per_element(self._e4m3[scales], g, x.shape[1])
+        return (xb < 0) & (codes == ZERO_CODE)
 
     def pack_group_data(self, scales, meta, opts):
         """E4M3 scale code with its sign bit (scales are positive) = special is -5."""

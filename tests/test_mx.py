@@ -17,8 +17,9 @@ def test_mxfp4_codes_are_e2m1_and_scales_e8m0():
         vals = np.arange(16, dtype=np.uint8).view(ml_dtypes.float4_e2m1fn).astype(np.float32)
         p = np.exp2(q.scales.astype(np.float64) - 127)
         y = vals[q.codes] * np.repeat(p, 32, axis=1)
-        assert np.array_equal(y.astype(np.float32), q.dequantize())
-        assert not np.any(q.codes == 8)        # negative zero never produced
+        assert np.array_equal(y.astype(np.float32).view(np.uint32), q.dequantize().view(np.uint32))
+        # negative zero (code 0x8, as ml_dtypes casts): exactly the negative inputs that round to 0
+        assert np.array_equal(q.codes == 8, (x < 0) & (np.abs(y) == 0))
 
 
 def test_mxfp4_rules_differ_as_specified():
