@@ -154,7 +154,7 @@ def test_all_zero_group(name):
     # bit patterns: +0.0 as the reference (0/0 matches no level interval, so its sum of levels is +0)
     assert not np.any(y[0].view(np.uint32)) and not np.any(y[1, 128:].view(np.uint32))
     first_nonneg = int(np.searchsorted(f.levels, 0.0))
-    assert np.all(f.code_values()[q.codes[0]] == f.levels[first_nonneg])
+    assert np.all(f.code_values()[q.codes[0]] == np.float32(f.levels[first_nonneg]))
 
 
 def test_tail_group_is_quantized_on_its_own():
