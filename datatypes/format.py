@@ -142,7 +142,7 @@ class Format:
         opts = self.check_options(options)
         g = check_group_size(group_size, self)
         arr = as_float_array(x)
-        arr = self._prepare_input(arr)
+        arr = self._prepare_input_opts(arr, opts)
         shape = arr.shape
         x2 = np.ascontiguousarray(arr.reshape(-1, shape[-1]))
         geff, _ = group_layout(shape[-1], g)
@@ -208,6 +208,10 @@ class Format:
     # ---- for subclasses ----------------------------------------------------------------------
     def _validate_options(self, opts: dict[str, Any]) -> None:
         """Raise FormatError for option values the format cannot take."""
+
+    def _prepare_input_opts(self, arr: np.ndarray, opts: dict[str, Any]) -> np.ndarray:
+        """Like :meth:`_prepare_input`, for a format whose compute dtype is an option."""
+        return self._prepare_input(arr)
 
     def _prepare_input(self, arr: np.ndarray) -> np.ndarray:
         """Convert validated input to the dtype the reference computes in (default float32)."""

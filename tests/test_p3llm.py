@@ -149,10 +149,14 @@ def test_pack_round_trip(name, opts):
 
 
 def test_bits_per_element():
-    x = np.random.default_rng(2).standard_normal((4, 256)).astype(np.float32)
+    x = np.random.default_rng(2).standard_normal((4, 256)).astype(np.float16)
     assert dt.quantize(x, "p3llm_fp8").bits_per_element() == 8 + 16 / 256
     assert dt.quantize(x, "p3llm_kv4").bits_per_element() == 4 + (16 + 4) / 128
     assert dt.quantize(x, "p3llm_kv4", smooth=True).bits_per_element() == 4 + (16 + 4) / 128 + 16 / 4
+    # float32 input is computed in fp32 (as the reference does): fp32 scales
+    x32 = x.astype(np.float32)
+    assert dt.quantize(x32, "p3llm_fp8").bits_per_element() == 8 + 32 / 256
+    assert dt.quantize(x32, "p3llm_kv4", smooth=True).bits_per_element() == 4 + (32 + 4) / 128 + 32 / 4
 
 
 def test_smoothing_zero_channel_gives_zero():
@@ -176,6 +180,8 @@ def test_bad_options_and_input():
     with pytest.raises(dt.FormatError):
         dt.quantize(np.ones((2, 128), np.float32), "p3llm_kv4", smooth=1)
     with pytest.raises(dt.InputError, match="fp16"):
-        dt.quantize(np.full((2, 128), 1e5, np.float32), "p3llm_fp8")
+        dt.quantize(np.full((2, 128), 1e5, np.float32), "p3llm_fp8", compute="fp16")
+    with pytest.raises(dt.FormatError, match="compute"):
+        dt.quantize(np.ones((2, 128), np.float32), "p3llm_fp8", compute="bf16")
     with pytest.raises(dt.InputTypeError):
         dt.quantize(np.ones((2, 8), np.int8), "p3llm_fp8")
