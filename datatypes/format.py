@@ -146,8 +146,12 @@ class Format:
         shape = arr.shape
         x2 = np.ascontiguousarray(arr.reshape(-1, shape[-1]))
         geff, _ = group_layout(shape[-1], g)
-        codes, scales, meta, tscale = self._quantize2d(x2, geff, opts)
-        negz = self._negative_zeros(x2, geff, codes, scales, meta, opts)
+        res = self._quantize2d(x2, geff, opts)
+        codes, scales, meta, tscale = res[:4]
+        extras = dict(res[4]) if len(res) > 4 else {}
+        negz = extras.pop("negative_zeros", None)
+        if negz is None:
+            negz = self._negative_zeros(x2, geff, codes, scales, meta, opts)
         if negz is not None and not negz.any():
             negz = None
         lead = shape[:-1]
@@ -156,7 +160,9 @@ class Format:
             format=self, codes=codes.reshape(shape),
             scales=None if scales is None else scales.reshape(lead + scales.shape[-1:]),
             meta=None if meta is None else meta.reshape(lead + meta.shape[-1:]),
-            group_size=g, tensor_scale=tscale, options=opts)
+            group_size=g, tensor_scale=tscale, options=opts,
+            extras={k: v.reshape(lead + v.shape[1:]) if isinstance(v, np.ndarray) else v
+                    for k, v in extras.items()})
 
     def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(options) - set(self.options))
@@ -225,7 +231,9 @@ class Format:
         return None
 
     def _quantize2d(self, x: np.ndarray, g: int, opts: dict[str, Any]):
-        """Return (codes uint8 [R, C], scales [R, G] or None, meta [R, G] or None, tensor_scale)."""
+        """Return (codes uint8 [R, C], scales [R, G] or None, meta [R, G] or None, tensor_scale),
+        optionally with a fifth item: a dict of extras (arrays with R leading rows), e.g.
+        "negative_zeros" (bool [R, C], see _negative_zeros) or "candidate_mse" ([R, G, n])."""
         raise NotImplementedError
 
     def _dequantize2d(self, codes, scales, meta, g: int, tensor_scale, opts) -> np.ndarray:

@@ -33,6 +33,15 @@ class QuantizedTensor:
     negative_zeros: np.ndarray | None = None  #: bool, shape of codes: elements whose reference
                                       #: reconstruction is -0.0 although their code decodes to +0
                                       #: (formats without a -0 code; None = no such element)
+    extras: dict[str, Any] = field(default_factory=dict)  #: format-specific per-group results
+                                      #: (e.g. BitMoD's "candidate_mse"); not part of the memory image
+
+    @property
+    def candidate_mse(self) -> np.ndarray | None:
+        """Per group, the error of every candidate datatype the format's search compared (shape
+        (..., n_groups, n_candidates), in the candidates' order; NaN for a candidate not searched),
+        or None for a format without a search."""
+        return self.extras.get("candidate_mse")
 
     @property
     def shape(self) -> tuple[int, ...]:

@@ -58,6 +58,7 @@ from numba import njit
 from .errors import FormatError, InputError
 from .format import Format, check_choice, per_element
 from .minifloat import E2M1, E4M3, STYLE_FINITE, MinifloatSpec, encode, log2_f32
+from .mx import e2m1_round
 from .registry import register
 from .torchops import (SUM_SCRATCH, as_fp16_values, bf16r, f16r, f32_bits, fp16_input_lazy, raise_fp16_overflow,
                        torch_mean_f32)
@@ -695,7 +696,142 @@ class MXFP4Razer(_RazerBase):
         return out.astype(np.float16)
 
 
+# ---- mxfp4_razer_weight / mxfp4_razer_act (variant E, NVFP4-RaZeR HEAD) --------------------------------
+@njit(cache=True, error_model="numpy")
+def _mxfp4_razer_e_kernel(x, g, specials, codes, scales, meta, negz, mse):
+    """Returns False if some group needs more than the E2M1 range (scale exponent clamped at -31)."""
+    rows, cols = x.shape
+    scratch = np.empty(SUM_SCRATCH, np.float32)
+    ws = np.empty(g, np.float32)
+    qf = np.empty(g, np.float32)
+    err = np.empty(g, np.float32)
+    ns = specials.shape[0]
+    six = np.float32(6.0)
+    tiny = np.float32(2.0 ** -126)
+    zero = np.float32(0.0)
+    ok = True
+    for r in range(rows):
+        for j in range(scales.shape[1]):
+            s = j * g
+            n = min(s + g, cols) - s
+            xg = x[r, s:s + n]
+            amax = zero
+            for k in range(n):
+                a = abs(xg[k])
+                amax = a if a > amax else amax
+            sc = amax / six
+            ex = np.ceil(log2_f32(sc + tiny if sc == zero else sc))
+            ex = min(max(ex, np.float32(-31.0)), np.float32(31.0))
+            scales[r, j] = np.uint8(np.int64(ex) + 127)
+            p = np.float32(2.0) ** ex
+            for k in range(n):
+                v = xg[k] / p
+                ws[k] = v
+                q = e2m1_round(v)
+                ok = ok and abs(q) <= six
+                qf[k] = q
+            best = np.float32(np.inf)
+            c = 0
+            for ci in range(ns):
+                sv = specials[ci]
+                for k in range(n):
+                    v = ws[k]
+                    q = qf[k] if abs(v - qf[k]) < abs(v - sv) else sv
+                    d = q - v
+                    err[k] = d * d
+                e = torch_mean_f32(err, n, scratch)
+                mse[r, j, ci] = e
+                if e < best:
+                    best = e
+                    c = ci
+            meta[r, j] = c
+            sv = specials[c]
+            for k in range(n):
+                v = ws[k]
+                q = qf[k]
+                if not (abs(v - q) < abs(v - sv)):
+                    codes[r, s + k] = SPECIAL_CODE
+                    negz[r, s + k] = False
+                else:
+                    i = np.int64(abs(q) * np.float32(2.0))
+                    mag = i if i <= 4 else (i + 4) // 2 if i <= 8 else 7       # 2|q| -> magnitude code
+                    codes[r, s + k] = _nibble(mag, q < zero)
+                    negz[r, s + k] = (mag == 0) and (v < zero)
+    return ok
+
+
+class MXFP4RazerE(_RazerBase):
+    """MXFP4-RaZeR variant E (``quant_mxfp4_razer`` of NVFP4-RaZeR @ 82ecc9a)."""
+
+    default_group_size = 32
+    group_sizes = (32,)
+    options = {}
+    rounding = ("E2M1 by the reference formula (ties away from zero, sign of x); an element becomes "
+                "the special value unless its E2M1 value is strictly closer")
+    ties = "away from zero; equidistant to the special value: the special value"
+    overflow = "none; the scale exponent is rounded up so that max |x| / 2**e <= 6"
+    scale_rule = ("E8M0 per 32 (scales = biased exponent codes): ceil(log2(amax / 6)) clamped to "
+                  "[-31, 31]")
+    output_dtype = "bfloat16"
+    scale_bits = 8
+
+    def __init__(self, name: str, specials: tuple[float, ...], description: str):
+        super().__init__()
+        self.name = name
+        self.SPECIALS = specials
+        self.description = description
+        self.n_meta = len(specials)
+        self.meta_bits = 1 if len(specials) == 2 else 2
+        self._specials32 = np.array(specials, np.float32)
+        self._values = np.stack([canonical_values(sv) for sv in specials])
+
+    def code_values(self, meta: int = 0) -> np.ndarray:
+        """Value of each canonical nibble in units of 2**(scale - 127) under selector ``meta`` (the
+        index into SPECIALS, the reference's search order)."""
+        return self._values[int(meta)].copy()
+
+    def _quantize2d(self, x, g, opts):
+        rows, cols = x.shape
+        ng = -(-cols // g)
+        codes = np.empty((rows, cols), dtype=np.uint8)
+        scales = np.empty((rows, ng), dtype=np.uint8)
+        meta = np.empty((rows, ng), dtype=np.uint8)
+        negz = np.zeros((rows, cols), dtype=np.bool_)
+        mse = np.empty((rows, ng, len(self.SPECIALS)), dtype=np.float32)
+        if not _mxfp4_razer_e_kernel(x, g, self._specials32, codes, scales, meta, negz, mse):
+            raise InputError(f"{self.name}: a block's max |x| is below 6 * 2**-31 (the reference clamps the "
+                             "scale exponent at -31, so its elements exceed the E2M1 range); scale the input up")
+        return codes, scales, meta, None, {"negative_zeros": negz, "candidate_mse": mse}
+
+    def _dequantize2d(self, codes, scales, meta, g, tensor_scale, opts):
+        out = np.empty(codes.shape, dtype=np.float32)
+        _dequant_mx_f32_kernel(codes, scales, meta, g, self._values.astype(np.float32), out)
+        return bf16r_array(out)
+
+
+@njit(cache=True)
+def _dequant_mx_f32_kernel(codes, scale_codes, meta, g, values, out):
+    rows, cols = codes.shape
+    for r in range(rows):
+        for k in range(cols):
+            j = k // g
+            p = np.float32(2.0) ** np.float32(np.int64(scale_codes[r, j]) - 127)
+            out[r, k] = values[meta[r, j], codes[r, k]] * p
+
+
+def bf16r_array(x: np.ndarray) -> np.ndarray:
+    from .minifloat import round_to_bf16
+
+    return round_to_bf16(x)
+
+
 register(Razer4(), ("fp4_razer", "razer"))
 register(NVFP4Razer(), ("nvfp4_razer_e3m3",))
 register(NVFP4RazerAct(), ("nvfp4_razer_e4m3",))
 register(MXFP4Razer())
+register(MXFP4RazerE("mxfp4_razer_weight", (-5.0, 5.0, -3.5, 3.5),
+                     "MXFP4-RaZeR weights (variant E, NVFP4-RaZeR HEAD): E2M1 + special from {-5,+5,-3.5,+3.5} "
+                     "per 32, E8M0 scale (ceil rule); bf16 out"))
+register(MXFP4RazerE("mxfp4_razer_act", (-5.0, 5.0),
+                     "MXFP4-RaZeR activations (variant E, is_act=True): E2M1 + special -5 or +5 per 32, "
+                     "E8M0 scale (ceil rule); bf16 out"))
