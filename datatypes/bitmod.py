@@ -19,6 +19,13 @@ index of the winner in that list (option ``candidates='er'`` / ``'ea'`` searches
 last two, as 'mixed_er' / 'mixed_ea' do). ``bitmod_ant3`` / ``bitmod_ant4`` are the ANT baseline
 mixture [int, flint4 | fp3]. ``bitmod.<table>`` is one table alone (``quant_datatype``).
 
+``candidate_mse`` (on the quantized tensor): per group the fp16 err of every candidate as the search
+compared it, shape (..., groups, len(candidates list)), NaN for candidates not searched. Option
+``candidates`` also takes one key of the list (e.g. ``bitmod4`` with ``candidates="fp4_er_pos"``):
+that table alone, which is ``quant_datatype`` (also the format ``bitmod.<key>``, alias ``bitmod_<key>`` except for int3/int4, whose ``bitmod_int3``/``bitmod_int4`` are ``quant_int``;
+the dev repo's names ``fp3_sp_*``/``fp3_sr_*``/``fp4_sm_*``/``fp4_sr_*`` are aliases of the artifact's
+``fp3_er_*``/``fp3_ea_*``/``fp4_er_*``/``fp4_ea_*``).
+
 ``double_quant=True`` (spec §4.3, the dev repo's INT8 second-level scales): the elements are still
 rounded with the fp16 scale above (without the [1e-5, 1e4] clamp: the dev code has none), but
 dequantized through an unsigned 8-bit group scale:
@@ -327,7 +334,7 @@ def _codes(slot, cap, levels, lut, half, row, s, n):
 
 @njit(cache=True, error_model="numpy")
 def _search_kernel(x, g, cls_scales, qmax, smin, smax, s_ch, q_g, dq, mid_bits, steps, n_mags, mag_lut, cls_sp,
-                   cand_cls, cand_slot, cand_sv, cand_lo, cand_hi, half, codes, meta, chosen_cls):
+                   cand_cls, cand_slot, cand_sv, cand_lo, cand_hi, half, codes, meta, chosen_cls, cmse):
     """Per group: the first candidate with the strictly smallest fp16 mean squared error.
 
     A candidate differs from its scale class's base table only at the elements its special value
@@ -407,6 +414,7 @@ def _search_kernel(x, g, cls_scales, qmax, smin, smax, s_ch, q_g, dq, mid_bits, 
                             if ck[i] == slot + 1:
                                 buf[i] = esp[k, i]
                     e = f16r(torch_mean_f32(buf, n, scratch))
+                cmse[r, j, ci] = e
                 if e < best:
                     best = e
                     c = ci
@@ -451,10 +459,15 @@ class BitMoDFormat(Format):
         if any(t.bits != self.bits for t in self.tables):
             raise ValueError(f"{name}: candidates of different widths")
         self.description = description
-        self.subsets = subsets
+        # option candidates: a named subset of the list (search_datatype's 'mixed_*'), or one table
+        # of the list by its key (quant_datatype's single datatype, searched alone)
+        self.subsets = None
         self.options = {"double_quant": False}
-        if subsets:
-            self.options["candidates"] = "bitmod"
+        if len(keys) > 1:
+            self.subsets = dict(subsets) if subsets else {"all": tuple(range(len(keys)))}
+            for i, k in enumerate(keys):
+                self.subsets[k] = (i,)
+            self.options["candidates"] = next(iter(self.subsets))
         self.n_meta = len(keys)
         self.meta_bits = 0 if len(keys) == 1 else int(math.ceil(math.log2(len(keys))))
         self.levels = np.unique(np.concatenate([t.levels for t in self.tables]))
@@ -549,6 +562,7 @@ class BitMoDFormat(Format):
         codes = np.empty((rows, cols), np.uint8)
         sel = np.empty((rows, ng), np.uint8)
         chosen_cls = np.empty((rows, ng), np.int64)
+        cmse_sel = np.empty((rows, ng, len(cand)), np.float32)
         cand_cls = np.asarray(self.cand_cls, np.int64)[cand]
         # per class: the (up to two) searched candidates with a special value, and each
         # candidate's slot among them (-1: no special value)
@@ -561,14 +575,16 @@ class BitMoDFormat(Format):
                 slot[ci] = fs
         ok = _search_kernel(x, g, cls_scales, self.cls_qmax, np.float32(SCALE_MIN), np.float32(SCALE_MAX), s_ch, q_g, dq, self._mid_bits, self._steps, self._n_mags, self._mag_lut, cls_sp,
                        cand_cls, slot, self._cand_sv[cand], self._cand_lo[cand], self._cand_hi[cand],
-                       np.uint8(1 << (self.bits - 1)), codes, sel, chosen_cls)
+                       np.uint8(1 << (self.bits - 1)), codes, sel, chosen_cls, cmse_sel)
         if not ok:
             raise_fp16_overflow(x)
         meta = cand[sel].astype(np.uint8)
         src = q_g if dq else cls_scales
         scales = np.take_along_axis(src, chosen_cls[..., None], axis=2)[..., 0]
         scales = scales.astype(np.uint8) if dq else scales.astype(np.float32)
-        return codes, scales, (meta if len(self.keys) > 1 else None), (s_ch if dq else None)
+        cmse = np.full((rows, ng, len(self.keys)), np.nan, np.float16)
+        cmse[:, :, cand] = cmse_sel.astype(np.float16)    # exact: the errors are fp16 values
+        return codes, scales, (meta if len(self.keys) > 1 else None), (s_ch if dq else None), {"candidate_mse": cmse}
 
     def _dequantize2d(self, codes, scales, meta, g, tensor_scale, opts):
         rows = codes.shape[0]
@@ -589,9 +605,16 @@ register(BitMoDFormat("bitmod4", MIXTURES["bitmod4"],
                       SUBSETS))
 register(BitMoDFormat("bitmod_ant3", MIXTURES["bitmod_ant3"], "ANT baseline (BitMoD code): per-group INT3 or FP3"))
 register(BitMoDFormat("bitmod_ant4", MIXTURES["bitmod_ant4"], "ANT baseline (BitMoD code): per-group INT4 or FLINT4"))
+#: the dev repo's (yc2367/BitMoD) names of the artifact's tables (spec §4.1)
+DEV_NAMES = {"fp3_er_pos": ("fp3_sp_pos",), "fp3_er_neg": ("fp3_sp_neg",), "fp3_ea_pos": ("fp3_sr_pos",),
+             "fp3_ea_neg": ("fp3_sr_neg",), "fp4_er_pos": ("fp4_sm_pos",), "fp4_er_neg": ("fp4_sm_neg",),
+             "fp4_ea_pos": ("fp4_sr_pos",), "fp4_ea_neg": ("fp4_sr_neg",)}
 for _key in TABLES:
+    _names = (_key,) + TABLE_ALIASES.get(_key, ()) + DEV_NAMES.get(_key, ())
     register(BitMoDFormat(f"bitmod.{_key}", [_key], f"BitMoD single datatype {_key} (quant_datatype); fp16"),
-             tuple(f"bitmod.{a}" for a in TABLE_ALIASES.get(_key, ())))
+             tuple(f"bitmod.{a}" for a in _names[1:])
+             # (bitmod_int3 / bitmod_int4 are quant_int, a different quantizer: no underscore alias)
+             + tuple(f"bitmod_{a}" for a in _names if a not in ("int3", "int4")))
 
 
 # ---- BitMoD's own MX (quant_mx) ----------------------------------------------------------------------

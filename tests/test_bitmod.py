@@ -194,8 +194,10 @@ def test_bad_options():
         dt.quantize(_w(), "bitmod4", double_quant="yes")
     with pytest.raises(dt.FormatError):
         dt.quantize(_w(), "bitmod4", candidates="sp")
-    with pytest.raises(dt.FormatError, match="does not take"):
+    with pytest.raises(dt.FormatError, match="candidates"):
         dt.quantize(_w(), "bitmod_ant4", candidates="er")
+    with pytest.raises(dt.FormatError, match="does not take"):
+        dt.quantize(_w(), "bitmod.fp4", candidates="fp4")
 
 
 def test_bad_input():

@@ -22,7 +22,7 @@ def vectors() -> dict[str, np.ndarray]:
         return {k: z[k] for k in z.files}
 
 
-CASES = sorted(k for k in vectors() if not k.startswith(("input/", "meta/", "gptfast/", "marlin/")))
+CASES = sorted(k for k in vectors() if not k.startswith(("input/", "meta/", "gptfast/", "marlin/", "bitmod_cmse/")))
 
 
 def _tokens(x4: np.ndarray) -> np.ndarray:
@@ -99,3 +99,36 @@ def test_the_vectors_hold_negative_zeros_where_this_issue_is_about():
         bits = v[key].astype(np.float32).view(np.uint32)
         assert np.any(bits == 0x80000000) and np.any(bits == 0), key
     assert not np.any(v["razer4/g128/z16"].view(np.uint16) == 0x8000)
+
+
+@pytest.mark.parametrize("bits", [3, 4])
+def test_bitmod_candidate_mse_is_the_error_the_search_compares(bits):
+    v = vectors()
+    q = dt.quantize(v["input/w16"], f"bitmod{bits}", group_size=128)
+    ref = v[f"bitmod_cmse/{bits}/g128/w16"]
+    assert q.candidate_mse.shape == ref.shape and q.candidate_mse.dtype == np.float16
+    assert same(q.candidate_mse, ref)
+    # the winner is the first strictly smallest (from 1e3), as search_datatype keeps it
+    best = np.full(ref.shape[:-1], np.float16(1e3))
+    want = np.zeros(ref.shape[:-1], np.uint8)
+    for i in range(ref.shape[-1]):
+        better = ref[..., i] < best
+        best[better] = ref[..., i][better]
+        want[better] = i
+    assert np.array_equal(q.meta, want)
+
+
+@pytest.mark.parametrize("key", ["fp4_er_pos", "fp4_ea_neg", "fp3_er_neg", "int4", "flint4"])
+def test_bitmod_single_table_by_option_name_and_alias(key):
+    v = vectors()
+    x = v["input/w16"]
+    mix = {"fp4_er_pos": "bitmod4", "fp4_ea_neg": "bitmod4", "fp3_er_neg": "bitmod3", "int4": "bitmod_ant4",
+           "flint4": "bitmod_ant4"}[key]
+    single = dt.quantize(x, f"bitmod.{key}").dequantize()
+    by_opt = dt.quantize(x, mix, candidates=key)
+    assert same(by_opt.dequantize(), single)
+    assert np.isnan(by_opt.candidate_mse[..., [i for i, k in enumerate(dt.get(mix).keys) if k != key]]).all()
+    if key not in ("int4",):
+        assert dt.get(f"bitmod_{key}") is dt.get(f"bitmod.{key}")
+    assert dt.get("bitmod.fp4_sm_pos") is dt.get("bitmod.fp4_er_pos")      # the dev repo's name
+    assert dt.get("bitmod_int4") is not dt.get("bitmod.int4")               # quant_int, not the table

@@ -28,7 +28,9 @@ Cases (keys ``<case>/<input>``):
   scales; and the same on the fp16 zero-sign input.
 * NVFP4-RaZeR HEAD ``quant_nvfp4_4over6`` and ``quant_mxfp4_razer`` (is_act False / True).
 * BitMoD-HPCA-25 ``quant_mx`` (mx_fp3, mx_fp4, mx_int3, mx_int4; group 32), ``quant_int`` (INT3,
-  INT4 symmetric; g128, g32, per row) and ``quant_int_asym`` (INT3, INT4; g128, g32).
+  INT4 symmetric; g128, g32, per row) and ``quant_int_asym`` (INT3, INT4; g128, g32); the per-group
+  errors ``search_datatype`` compares (its loop body: ``quant_datatype`` then ``(w_q - w).pow(2).mean(-1)``
+  in fp16) for bitmod3/4 at g128.
 * RaZeR GPU path (NVFP4-RaZeR HEAD ``inference/``): gpt-fast
   ``WeightOnlyRaZeRQuantHandler(model, 4, 128, 'fp16').create_quantized_state_dict(use_cuda=False)``
   on a one-Linear model (``razer_qB`` int32 [K/8, N], ``razer_scaling`` fp16 [K/128, N]), and its
@@ -249,6 +251,8 @@ def cases_bitmod_mxfp4_nvfp4(gitdir: str, inputs: dict) -> dict[str, np.ndarray]
 
 
 def cases_bitmod_hpca(gitdir: str, inputs: dict) -> dict[str, np.ndarray]:
+    import torch
+
     ns = load_functions(gitdir, COMMITS["bitmod-hpca"], "bitmod_quant/quant_utils/quant_weight.py")
     out = {}
     for name in ("w16", "z16"):
@@ -262,6 +266,15 @@ def cases_bitmod_hpca(gitdir: str, inputs: dict) -> dict[str, np.ndarray]:
             for g in (128, 32):
                 out[f"bitmod_int/{bits}/asym/g{g}/{name}"] = native(ns["quant_int_asym"](w, wq_bits=bits,
                                                                                       group_size=g))
+    # the per-group errors search_datatype compares (its loop body: quant_datatype, then the mean)
+    w = _t(inputs, "w16")
+    kk, cc = w.shape
+    wg = w.reshape(kk, cc // 128, 128)
+    for bits, keys in ((3, ("fp3_er_pos", "fp3_er_neg", "fp3_ea_pos", "fp3_ea_neg")),
+                       (4, ("fp4_er_pos", "fp4_er_neg", "fp4_ea_pos", "fp4_ea_neg"))):
+        errs = [(ns["quant_datatype"](wg, wq_bits=bits, datatype=d, group_size=None) - wg).pow(2).mean(-1)
+                for d in keys]
+        out[f"bitmod_cmse/{bits}/g128/w16"] = native(torch.stack(errs, dim=-1))
     z = _t(inputs, "z16")
     for bits in (3, 4):
         out[f"bitmod/mixed_bitmod/{bits}/g128/z16"] = native(ns["search_datatype"](z, wq_bits=bits,
