@@ -82,6 +82,51 @@ def log2_f32(a):
     return np.float32(np.log2(np.float64(a)))
 
 
+@njit(cache=True, inline="always")
+def floor_log2_f32(a):
+    """floor(log2_f32(a)) for a finite float32 a > 0, from the exponent field where the float32 log2
+    cannot round up to the next integer (the rare rest takes the log2 path)."""
+    u = np.int64(f32_bits(np.float32(a)))
+    field = (u >> 23) & 0xFF
+    mant = u & 0x7FFFFF
+    if field == 0 or mant >= 0x7FFF00:
+        return np.floor(log2_f32(a))
+    return np.float32(field - 127)
+
+
+@njit(cache=True, inline="always")
+def ceil_log2_f32(a):
+    """ceil(log2_f32(a)) for a finite float32 a > 0 (as floor_log2_f32, for the round-down side)."""
+    u = np.int64(f32_bits(np.float32(a)))
+    field = (u >> 23) & 0xFF
+    mant = u & 0x7FFFFF
+    if field == 0 or (mant != 0 and mant < 0x100):
+        return np.ceil(log2_f32(a))
+    return np.float32(field - 127 + (1 if mant != 0 else 0))
+
+
+@njit(cache=True, inline="always")
+def exp2_f32(e):
+    """2**e as float32 for an integer-valued e in [-149, 127] (bit construction for normal results)."""
+    i = np.int64(e)
+    if i >= -126:
+        return bits_to_f32(np.int64(i + 127) << 23)
+    return np.float32(2.0) ** np.float32(e)
+
+
+@intrinsic
+def bits_to_f32(typingctx, u):
+    """float32 whose bit pattern is the low 32 bits of the int64 ``u``."""
+    if u != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        lo = builder.trunc(args[0], context.get_value_type(types.uint32))
+        return builder.bitcast(lo, context.get_value_type(types.float32))
+
+    return types.float32(types.int64), codegen
+
+
 class MinifloatSpec:
     """Bit layout of an ExMy minifloat and its exact decode table."""
 

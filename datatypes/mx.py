@@ -22,7 +22,7 @@ import numpy as np
 from numba import njit
 
 from .format import Format, check_choice, per_element
-from .minifloat import E2M1, f32_bits, log2_f32
+from .minifloat import E2M1, ceil_log2_f32, exp2_f32, f32_bits, floor_log2_f32, log2_f32
 from .registry import register
 
 #: E2M1 code of each |value| * 2 in 0..12 (magnitudes 0, .5, 1, 1.5, 2, 3, 4, 6); 255 = not a value.
@@ -63,33 +63,48 @@ def e2m1_code(q, lut):
     return c | np.uint8(8) if f32_bits(q) >> 31 else c
 
 
+#: The formula rounding on |v| as thresholds: magnitude code = #{t in T : |v| >= t}. Exactly the
+#: reference's float32 steps (ties away from zero), including its one float32 quirk: just below 0.25,
+#: 2|v| + 0.5 rounds up to 1.0, so 0.25 - 2**-26 already rounds to 0.5 (tests/test_mx.py derives
+#: these by bisection from e2m1_round and checks every float32 near each threshold).
+E2M1_FORMULA_THRESHOLDS = np.array([0.25 - 2.0 ** -26, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0], dtype=np.float32)
+
+
 @njit(cache=True, error_model="numpy")
-def _mxfp4_kernel(x, g, better, lut, codes, scales):
+def _mxfp4_kernel(x, g, better, th, codes, scales):
+    """codes = formula-rounded E2M1 of x / 2**e by thresholds on |x| * 2**-e (exact: a power-of-two
+    scale makes x / p and x * (1 / p) the same correctly rounded value); sign bit for x / p < 0 (so
+    -0.0 and values that underflow to -0.0 give +0, as torch.sign does). Values beyond 6 saturate
+    to code 7, which is the 'ocp' clamp; the 'better' rule never exceeds 6 (+ rounding)."""
     rows, cols = x.shape
     tiny = np.float32(2.0 ** -126)
     six = np.float32(6.0)
+    t0, t1, t2, t3, t4, t5, t6 = th[0], th[1], th[2], th[3], th[4], th[5], th[6]
     for r in range(rows):
+        xr = x[r]
+        cr = codes[r]
         for j in range(scales.shape[1]):
             s = j * g
             e = min(s + g, cols)
             amax = np.float32(0.0)
             for k in range(s, e):
-                a = abs(x[r, k])
+                a = abs(xr[k])
                 amax = a if a > amax else amax
             if better:
                 sc = amax / six
-                ex = np.ceil(log2_f32(sc + tiny if sc == np.float32(0.0) else sc))
+                ex = ceil_log2_f32(sc + tiny if sc == np.float32(0.0) else sc)
                 ex = min(max(ex, np.float32(-126.0)), np.float32(127.0))
             else:
-                ex = np.floor(log2_f32(amax + tiny if amax == np.float32(0.0) else amax)) - np.float32(2.0)
+                ex = floor_log2_f32(amax + tiny if amax == np.float32(0.0) else amax) - np.float32(2.0)
                 ex = min(max(ex, np.float32(-127.0)), np.float32(127.0))
             scales[r, j] = np.uint8(np.int64(ex) + 127)
-            p = np.float32(2.0) ** ex
+            inv = exp2_f32(-ex)
             for k in range(s, e):
-                q = e2m1_round(x[r, k] / p)
-                if not better:
-                    q = min(max(q, -six), six)
-                codes[r, k] = e2m1_code(q, lut)
+                v = xr[k] * inv
+                a = abs(v)
+                c = ((a >= t0) + (a >= t1) + (a >= t2) + (a >= t3) + (a >= t4) + (a >= t5) + (a >= t6)
+                     + 8 * (v < np.float32(0.0)))
+                cr[k] = np.uint8(c)
 
 
 @njit(cache=True, error_model="numpy")
@@ -167,7 +182,7 @@ class MXFP4(MXFormat):
         check_choice(self, opts, "rule", ("ocp", "better"))
 
     def _kernel(self, x, g, opts, codes, scales):
-        _mxfp4_kernel(x, g, opts["rule"] == "better", _E2M1_CODE_OF_TWICE, codes, scales)
+        _mxfp4_kernel(x, g, opts["rule"] == "better", E2M1_FORMULA_THRESHOLDS, codes, scales)
 
 
 class MXINT8(MXFormat):

@@ -126,3 +126,64 @@ def test_every_code_round_trips(name):
     got = q.codes[0, start:].reshape(-1, g)[:, :per].ravel()[:len(codes)]
     assert np.array_equal(vals[got], vals[codes])
     assert np.array_equal(q.dequantize()[0, start:], x[0, start:])
+
+
+def test_formula_thresholds_are_the_formula():
+    """The mxfp4 kernel rounds by thresholds on |v|; they are the points where the reference formula
+    (e2m1_round, float32 steps) changes value: derived here by bisection over bit patterns, and
+    every float32 within 64 ulps of each threshold rounds the same both ways."""
+    from datatypes.mx import E2M1_FORMULA_THRESHOLDS, e2m1_round
+
+    mags = [0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0]
+    for i, t in enumerate(E2M1_FORMULA_THRESHOLDS):
+        lo, hi = 0, int(np.float32(mags[i + 1]).view(np.uint32))
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if float(e2m1_round(np.uint32(mid).view(np.float32))) >= mags[i + 1]:
+                hi = mid
+            else:
+                lo = mid + 1
+        assert np.uint32(lo).view(np.float32) == t
+        near = (np.arange(-64, 65) + int(t.view(np.uint32))).astype(np.uint32).view(np.float32)
+        for a in near:
+            want = abs(float(e2m1_round(a)))
+            code = int(np.sum(a >= E2M1_FORMULA_THRESHOLDS))
+            assert mags[code] == want, (a, code, want)
+
+
+def test_fast_log2_floor_ceil_equal_the_float32_log2():
+    from numba import njit
+
+    from datatypes.minifloat import ceil_log2_f32, exp2_f32, floor_log2_f32, log2_f32
+
+    @njit
+    def both(a):
+        fl = np.empty(a.shape, np.float32)
+        ce = np.empty(a.shape, np.float32)
+        rf = np.empty(a.shape, np.float32)
+        rc = np.empty(a.shape, np.float32)
+        for i in range(a.shape[0]):
+            fl[i] = floor_log2_f32(a[i])
+            ce[i] = ceil_log2_f32(a[i])
+            rf[i] = np.floor(log2_f32(a[i]))
+            rc[i] = np.ceil(log2_f32(a[i]))
+        return fl, ce, rf, rc
+
+    pows = np.arange(-149, 128)
+    centers = np.exp2(pows.astype(np.float64)).astype(np.float32).view(np.uint32).astype(np.int64)
+    near = (centers[:, None] + np.arange(-300, 301)[None, :]).ravel()
+    near = near[(near > 0) & (near < 0x7F800000)].astype(np.uint32).view(np.float32)
+    rnd = np.random.default_rng(0).integers(1, 0x7F800000, 200000).astype(np.uint32).view(np.float32)
+    a = np.concatenate([near, rnd])
+    fl, ce, rf, rc = both(a)
+    assert np.array_equal(fl, rf) and np.array_equal(ce, rc)
+
+    @njit
+    def e2(es):
+        out = np.empty(es.shape, np.float32)
+        for i in range(es.shape[0]):
+            out[i] = exp2_f32(es[i])
+        return out
+
+    es = np.arange(-149, 128).astype(np.float32)
+    assert np.array_equal(e2(es), np.exp2(es.astype(np.float64)).astype(np.float32))
