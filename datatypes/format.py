@@ -53,6 +53,12 @@ def as_float_array(x: Any, *, what: str = "x") -> np.ndarray:
         raise InputError(f"{what} is a scalar; quantize() needs an array with at least one axis (groups run along the last)")
     if arr.size == 0:
         raise InputError(f"{what} is empty (shape {arr.shape}); there is nothing to quantize")
+    # fast path: a finite sum means every element is finite (NaN and +-Inf propagate; a sum that
+    # overflows only sends us to the exact check)
+    with np.errstate(over="ignore", invalid="ignore"):
+        quick = np.isfinite(np.add.reduce(arr, axis=None))
+    if quick:
+        return arr
     finite = np.isfinite(arr)
     if not finite.all():
         bad = np.argwhere(~finite)
