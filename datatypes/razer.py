@@ -131,33 +131,61 @@ def _select4(t, aA, aB, iA, iB, n, sA, sB, big, bigmid, init, err, scratch):
     (class B, specials +-big), their E2M1 magnitude codes iA/iB. Candidates in order [+5, -5, +big,
     -big]; q = the special where aA (aB) lies in its capture interval, else the E2M1 level;
     err = mean((q * s - t)**2) in fp32 with PyTorch's summation order; the first strictly smallest
-    (starting from ``init``) wins. Returns the candidate index."""
+    (starting from ``init``) wins. Returns the candidate index.
+
+    A candidate's squared errors equal its class's base (E2M1-only) errors except at the elements
+    its special captures, so each class's base errors are computed once; a candidate that captures
+    nothing has exactly the base array, hence the base sum (same values, same order)."""
     f4_5, f5_5 = np.float32(4.5), np.float32(5.5)
     five = np.float32(5.0)
+    zero = np.float32(0.0)
+    eA = err[0]
+    eB = err[1]
+    buf = err[2]
+    n0 = 0
+    n1 = 0
+    n2 = 0
+    n3 = 0
     for k in range(n):
         w = t[k]
         a = aA[k]
         b = aB[k]
         vA = _e2m1_mag(iA[k])
         vB = _e2m1_mag(iB[k])
-        lA = -vA if a < np.float32(0.0) else vA
-        lB = -vB if b < np.float32(0.0) else vB
-        q0 = five if (a > f4_5 and a <= f5_5) else lA
-        q1 = -five if (a > -f5_5 and a <= -f4_5) else lA
-        q2 = big if b > bigmid else lB
-        q3 = -big if b <= -bigmid else lB
-        d0 = q0 * sA - w
-        d1 = q1 * sA - w
-        d2 = q2 * sB - w
-        d3 = q3 * sB - w
-        err[0, k] = d0 * d0
-        err[1, k] = d1 * d1
-        err[2, k] = d2 * d2
-        err[3, k] = d3 * d3
+        lA = -vA if a < zero else vA
+        lB = -vB if b < zero else vB
+        dA = lA * sA - w
+        dB = lB * sB - w
+        eA[k] = dA * dA
+        eB[k] = dB * dB
+        n0 += (a > f4_5) & (a <= f5_5)
+        n1 += (a > -f5_5) & (a <= -f4_5)
+        n2 += b > bigmid
+        n3 += b <= -bigmid
+    baseA = torch_mean_f32(eA, n, scratch) if (n0 == 0 or n1 == 0) else np.float32(0.0)
+    baseB = torch_mean_f32(eB, n, scratch) if (n2 == 0 or n3 == 0) else np.float32(0.0)
     best = init
     c = 0
     for cand in range(4):
-        e = torch_mean_f32(err[cand], n, scratch)
+        cnt = n0 if cand == 0 else (n1 if cand == 1 else (n2 if cand == 2 else n3))
+        if cnt == 0:
+            e = baseA if cand < 2 else baseB
+        else:
+            if cand < 2:
+                sv = five if cand == 0 else -five
+                for k in range(n):
+                    a = aA[k]
+                    hit = (a > f4_5) & (a <= f5_5) if cand == 0 else (a > -f5_5) & (a <= -f4_5)
+                    d = sv * sA - t[k]
+                    buf[k] = d * d if hit else eA[k]
+            else:
+                sv = big if cand == 2 else -big
+                for k in range(n):
+                    b = aB[k]
+                    hit = b > bigmid if cand == 2 else b <= -bigmid
+                    d = sv * sB - t[k]
+                    buf[k] = d * d if hit else eB[k]
+            e = torch_mean_f32(buf, n, scratch)
         if e < best:
             best = e
             c = cand
