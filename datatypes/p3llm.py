@@ -134,7 +134,7 @@ class P3LLMFP8(_ComputeDtype):
                    "the input dtype (fp16 or fp32)")
     default_group_size = None
     options = {"compute": "input"}
-    rounding = "round to nearest, ties to even (E4M3 grid, exponent clamped at -6), on fp16(x / s)"
+    rounding = "round to nearest, ties to even (E4M3 grid, exponent clamped at -6), on x / s in the compute dtype"
     ties = "to even"
     overflow = "none; amax maps to 448"
     scale_rule = ("per token (group): amax / 448, at least 1e-6, in the compute dtype (fp16 or fp32), "

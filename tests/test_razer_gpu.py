@@ -23,11 +23,11 @@ def test_quantizer_matches_the_reference_group_quantizer(q):
     n, k = q.shape
     meta = q.meta.reshape(-1)
     neg, is8 = v["gptfast/g128/neg/wg16"], v["gptfast/g128/is8/wg16"]
-    assert np.array_equal(meta, 2 * neg + is8)
+    assert np.array_equal(meta, 2 * neg.astype(np.int32) + is8)
     assert np.array_equal(q.scales.reshape(-1).view(np.uint32), v["gptfast/g128/scale/wg16"].view(np.uint32))
     idx = q.codes.reshape(-1, 128).astype(np.int32)
     flip = (meta[:, None] >= 2) & (idx != 0) & (idx != 8)
-    assert np.array_equal(np.where(flip, idx ^ 8, idx), v["gptfast/g128/idx/wg16"])
+    assert np.array_equal(np.where(flip, idx ^ 8, idx), v["gptfast/g128/idx/wg16"].astype(np.int32))
     chosen = np.take_along_axis(q.candidate_mse.reshape(-1, 4), meta[:, None].astype(np.int64), axis=1)[:, 0]
     assert np.array_equal(chosen.view(np.uint32), v["gptfast/g128/mse/wg16"].view(np.uint32))
 
