@@ -614,7 +614,7 @@ for _key in TABLES:
     register(BitMoDFormat(f"bitmod.{_key}", [_key], f"BitMoD single datatype {_key} (quant_datatype); fp16"),
              tuple(f"bitmod.{a}" for a in _names[1:])
              # (bitmod_int3 / bitmod_int4 are quant_int, a different quantizer: no underscore alias)
-             + tuple(f"bitmod_{a}" for a in _names if a not in ("int3", "int4")))
+             + tuple(f"bitmod_{a}" for a in (_key,) + TABLE_ALIASES.get(_key, ()) if a not in ("int3", "int4")))
 
 
 # ---- BitMoD's own MX (quant_mx) ----------------------------------------------------------------------
