@@ -206,15 +206,16 @@ def _codes4(c, aA, aB, iA, iB, n, bigmid, flip, out, off):
         lo, hi = np.float32(-np.inf), -bigmid
     xs = aA if c < 2 else aB
     ii = iA if c < 2 else iB
+    fl = np.int32(1) if flip else np.int32(0)
+    o = out[off:off + n]
+    # branch-free (selects only) so that the loop vectorizes
     for k in range(n):
         a = xs[k]
-        if a > lo and a <= hi:
-            out[off + k] = SPECIAL_CODE
-        else:
-            code = _nibble(ii[k], a < np.float32(0.0))
-            if flip and code != ZERO_CODE:
-                code ^= np.uint8(8)
-            out[off + k] = code
+        i = np.int32(ii[k])
+        hit = (a > lo) & (a <= hi)
+        code = i + ((np.int32(a < np.float32(0.0)) ^ fl) << 3)
+        code = np.int32(ZERO_CODE) if i == 0 else code
+        o[k] = np.uint8(np.int32(SPECIAL_CODE) if hit else code)
 
 
 # ---- razer4 ----------------------------------------------------------------------------------------
