@@ -240,10 +240,9 @@ def _razer4_kernel(x, g, codes, scales, meta):
             xg = x[r, s:s + n]     # 1-D view: plain indexing lets the loops vectorize
             amax = np.float32(0.0)
             for k in range(n):
-                w = f16r(xg[k])    # the input as the reference's fp16 weights
-                t[k] = w
-                a = abs(w)
+                a = abs(xg[k])
                 amax = a if a > amax else amax
+            amax = f16r(amax)      # = max |fp16(x)|: fp16 rounding is monotonic
             ok = ok and amax <= np.float32(65504.0)
             if amax == np.float32(0.0):
                 # 0/0 in the reference: no level matches, every candidate reconstructs 0 with
@@ -256,7 +255,8 @@ def _razer4_kernel(x, g, codes, scales, meta):
             s6 = amax / np.float32(6.0)
             s8 = amax / np.float32(8.0)
             for k in range(n):
-                w = t[k]
+                w = f16r(xg[k])    # the input as the reference's fp16 weights
+                t[k] = w
                 a6 = w / s6
                 a8 = w / s8
                 x6[k] = a6
