@@ -53,7 +53,9 @@ unused) sign bit = special negative. ``mxfp4_razer`` stores its E8M0 byte and th
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+from numba import njit, types
+from numba.extending import intrinsic
 
 from .errors import FormatError, InputError
 from .format import Format, check_choice, per_element
@@ -90,7 +92,32 @@ def canonical_values(special: float, negate: bool = False) -> np.ndarray:
 
 #: float32 bit patterns of the E2M1 magnitude midpoints .25 .75 1.25 1.75 2.5 3.5 5 (for a
 #: non-negative float32, comparing bit patterns as integers is comparing the values).
-_M0, _M1, _M2, _M3, _M4, _M5, _M6 = (int(v) for v in MAG_MIDS.view(np.uint32))
+_MID_BITS = tuple(int(v) for v in MAG_MIDS.view(np.uint32))
+
+
+@intrinsic
+def _e2m1_index_ir(typingctx, a, ties_down):
+    """E2M1 magnitude code (int32) of float32 ``a`` by the midpoint rule, as 32-bit LLVM IR (8
+    lanes per AVX2 compare): with b = bits(|a|) (+1 for a < 0 unless ``ties_down``), the code is
+    #{m in midpoints : b > bits(m)} (non-negative floats order as their bit patterns)."""
+    if a != types.float32 or not isinstance(ties_down, types.Boolean):
+        return None
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        x, td = args
+        u = builder.bitcast(x, i32)
+        b = builder.and_(u, ir.Constant(i32, 0x7FFFFFFF))
+        neg = builder.icmp_signed("<", u, ir.Constant(i32, 0))
+        isneg = builder.and_(neg, builder.icmp_signed("!=", b, ir.Constant(i32, 0)))   # a < 0 (not -0.0)
+        bump = builder.and_(isneg, builder.not_(builder.trunc(td, ir.IntType(1))))
+        b = builder.add(b, builder.zext(bump, i32))
+        acc = ir.Constant(i32, 0)
+        for m in _MID_BITS:
+            acc = builder.add(acc, builder.zext(builder.icmp_signed(">", b, ir.Constant(i32, m)), i32))
+        return acc
+
+    return types.int32(types.float32, types.boolean), codegen
 
 
 @njit(cache=True, inline="always")
@@ -101,10 +128,7 @@ def _e2m1_index(a, ties_down_in_magnitude):
     and the larger for a < 0), or always toward the smaller magnitude if
     ``ties_down_in_magnitude``. |a| >= m is |a| + 1ulp > m, so a negative ``a`` compares its bit
     pattern plus one."""
-    b = np.int64(f32_bits(abs(a)))
-    if not ties_down_in_magnitude and a < np.float32(0.0):
-        b += 1
-    return ((b > _M0) + (b > _M1) + (b > _M2) + (b > _M3) + (b > _M4) + (b > _M5) + (b > _M6))
+    return _e2m1_index_ir(np.float32(a), ties_down_in_magnitude)
 
 
 @njit(cache=True, inline="always")
