@@ -19,7 +19,7 @@ in float32 and in the bfloat16 the reference casts to.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from .format import Format, check_choice, per_element
 from .minifloat import E2M1, ceil_log2_f32, exp2_f32, f32_bits, floor_log2_f32, log2_f32

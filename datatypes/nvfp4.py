@@ -20,7 +20,7 @@ scale is kept if its err is strictly smaller. ``candidate_mse`` = [err6, err4] p
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from .format import Format
 from .minifloat import E2M1, E4M3, encode, round_to_bf16

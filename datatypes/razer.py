@@ -54,8 +54,8 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
-from numba.extending import intrinsic
+
+from ._jit import intrinsic, njit, types
 
 from .errors import FormatError, InputError
 from .format import Format, check_choice, per_element

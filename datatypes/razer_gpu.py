@@ -33,8 +33,8 @@ Memory images (functions, checked against the reference packers' own outputs):
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from ._jit import njit
 from .errors import InputError
 from .format import Format
 from .minifloat import E2M1
