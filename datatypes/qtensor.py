@@ -89,11 +89,12 @@ class QuantizedTensor:
             None if self.scales is None else self.scales.copy(),
             None if self.meta is None else self.meta.copy(), self.options)
         ts = self.tensor_scale
+        nz = None if self.negative_zeros is None else np.packbits(self.negative_zeros.ravel(), bitorder="little")
         return PackedTensor(
             format=self.format.name, shape=self.shape, group_size=self.group_size,
             bits=self.format.bits, data=pack_codes(self.codes.reshape(-1, self.shape[-1]), self.format.bits),
             scales=scales, meta=meta, tensor_scale=ts.copy() if isinstance(ts, np.ndarray) else ts,
-            options=dict(self.options))
+            options=dict(self.options), negative_zeros=nz)
 
 
 @dataclass(frozen=True, eq=False)
@@ -109,6 +110,11 @@ class PackedTensor:
     meta: np.ndarray | None
     tensor_scale: Any
     options: dict[str, Any]
+
+    negative_zeros: np.ndarray | None = None   #: sideband, not part of the memory image: the
+                                               #: QuantizedTensor's negative_zeros as a little-endian
+                                               #: bit mask (so unpack(pack(q)) dequantizes bit for
+                                               #: bit like q; hardware reading the image decodes +0)
 
     @property
     def nbytes(self) -> int:

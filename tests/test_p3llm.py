@@ -93,7 +93,7 @@ def test_fp8_codes_are_ml_dtypes_e4m3_of_fp16_ratio():
     s = (np.abs(x).max(axis=1, keepdims=True) / np.float16(448)).clip(np.float16(1e-6))
     y = x / s                                                          # fp16 division
     assert np.array_equal(q.codes, y.astype(ml_dtypes.float8_e4m3fn).view(np.uint8))
-    assert np.array_equal(q.dequantize(), (y.astype(ml_dtypes.float8_e4m3fn).astype(np.float16) * s))
+    assert same(q.dequantize(), (y.astype(ml_dtypes.float8_e4m3fn).astype(np.float16) * s))
 
 
 def test_score8_code_values_every_code():
@@ -131,7 +131,7 @@ def test_kv4_equals_numpy_fp16_formula(seed, log_scale):
     qq = np.clip(np.round(x / s) + zp, 0, 15)
     want = (qq - zp) * s
     q = dt.quantize(x, "p3llm_kv4")
-    assert np.array_equal(q.dequantize(), want)
+    assert same(q.dequantize(), want)
     assert np.array_equal(q.codes, qq.astype(np.uint8)) and np.array_equal(q.meta, zp.astype(np.uint8))
 
 

@@ -132,3 +132,17 @@ def test_bitmod_single_table_by_option_name_and_alias(key):
         assert dt.get(f"bitmod_{key}") is dt.get(f"bitmod.{key}")
     assert dt.get("bitmod.fp4_sm_pos") is dt.get("bitmod.fp4_er_pos")      # the dev repo's name
     assert dt.get("bitmod_int4") is not dt.get("bitmod.int4")               # quant_int, not the table
+
+
+@pytest.mark.parametrize("name,opts", [("int4", {"group_size": 128}), ("mxint8", {}), ("nvfp4_razer_act", {}),
+                                       ("mxfp4_razer_act", {}), ("bitmod_int4", {})])
+def test_negative_zeros_sideband(name, opts):
+    """Formats without a -0 code: dequantize() has the reference's -0.0 (from negative_zeros),
+    signed_zero=False the codes' own +0, equal in value; pack()/unpack() keep the sideband."""
+    x = vectors()["input/z32"]
+    q = dt.quantize(x, name, **opts)
+    y, h = q.dequantize(), q.dequantize(signed_zero=False)
+    assert q.negative_zeros is not None and q.negative_zeros.any()
+    assert np.array_equal(np.signbit(y) & (y == 0), q.negative_zeros)
+    assert not np.any(np.signbit(h) & (h == 0)) and np.array_equal(y, h)
+    assert same(dt.unpack(q.pack()).dequantize(), y)
