@@ -28,6 +28,7 @@ import numpy as np
 from ._jit import njit
 
 from .format import Format, check_quantile
+from .minifloat import absmax_f32
 from .registry import register
 
 # Level tables, ascending, exactly as in the reference source (spec §2.2).
@@ -146,10 +147,7 @@ def _quantize_kernel(x, g, mids, lut, divisor, quantile, codes, scales):
         for j in range(scales.shape[1]):
             s = j * g
             n = min(s + g, cols) - s
-            amax = np.float32(0.0)
-            for k in range(n):
-                a = abs(x[r, s + k])
-                amax = a if a > amax else amax
+            amax = absmax_f32(x[r, s:s + n], n)
             scale = (amax * quantile) / divisor
             scales[r, j] = scale
             if scale == np.float32(0.0):

@@ -127,6 +127,50 @@ def bits_to_f32(typingctx, u):
     return types.float32(types.int64), codegen
 
 
+@njit(cache=True, inline="always")
+def absmax_f32(xg, n):
+    """max |xg[:n]| of float32 values (finite: validated before any kernel), with 8 independent
+    running maxima so that the loop vectorizes (max is exact, so the order does not matter; a
+    single running max is a loop-carried select chain that does not)."""
+    z = np.float32(0.0)
+    a0 = z
+    a1 = z
+    a2 = z
+    a3 = z
+    a4 = z
+    a5 = z
+    a6 = z
+    a7 = z
+    n8 = n - n % 8
+    for k in range(0, n8, 8):
+        v0 = abs(xg[k])
+        v1 = abs(xg[k + 1])
+        v2 = abs(xg[k + 2])
+        v3 = abs(xg[k + 3])
+        v4 = abs(xg[k + 4])
+        v5 = abs(xg[k + 5])
+        v6 = abs(xg[k + 6])
+        v7 = abs(xg[k + 7])
+        a0 = v0 if v0 > a0 else a0
+        a1 = v1 if v1 > a1 else a1
+        a2 = v2 if v2 > a2 else a2
+        a3 = v3 if v3 > a3 else a3
+        a4 = v4 if v4 > a4 else a4
+        a5 = v5 if v5 > a5 else a5
+        a6 = v6 if v6 > a6 else a6
+        a7 = v7 if v7 > a7 else a7
+    for k in range(n8, n):
+        v = abs(xg[k])
+        a0 = v if v > a0 else a0
+    a0 = a1 if a1 > a0 else a0
+    a2 = a3 if a3 > a2 else a2
+    a4 = a5 if a5 > a4 else a4
+    a6 = a7 if a7 > a6 else a6
+    a0 = a2 if a2 > a0 else a0
+    a4 = a6 if a6 > a4 else a4
+    return a4 if a4 > a0 else a0
+
+
 class MinifloatSpec:
     """Bit layout of an ExMy minifloat and its exact decode table."""
 

@@ -22,7 +22,7 @@ import numpy as np
 from ._jit import njit
 
 from .format import Format, check_choice, per_element
-from .minifloat import E2M1, ceil_log2_f32, exp2_f32, f32_bits, floor_log2_f32, log2_f32
+from .minifloat import E2M1, absmax_f32, ceil_log2_f32, exp2_f32, f32_bits, floor_log2_f32, log2_f32
 from .registry import register
 
 #: E2M1 code of each |value| * 2 in 0..12 (magnitudes 0, .5, 1, 1.5, 2, 3, 4, 6); 255 = not a value.
@@ -86,10 +86,7 @@ def _mxfp4_kernel(x, g, better, th, codes, scales):
         for j in range(scales.shape[1]):
             s = j * g
             e = min(s + g, cols)
-            amax = np.float32(0.0)
-            for k in range(s, e):
-                a = abs(xr[k])
-                amax = a if a > amax else amax
+            amax = absmax_f32(xr[s:e], e - s)
             if better:
                 sc = amax / six
                 ex = ceil_log2_f32(sc + tiny if sc == np.float32(0.0) else sc)

@@ -59,7 +59,7 @@ from ._jit import intrinsic, njit, types
 
 from .errors import FormatError, InputError
 from .format import Format, check_choice, per_element
-from .minifloat import E2M1, E4M3, STYLE_FINITE, MinifloatSpec, encode, log2_f32
+from .minifloat import E2M1, E4M3, STYLE_FINITE, MinifloatSpec, absmax_f32, encode, log2_f32
 from .mx import e2m1_round
 from .registry import register
 from .torchops import (SUM_SCRATCH, as_fp16_values, bf16r, f16r, f32_bits, fp16_input_lazy, raise_fp16_overflow,
@@ -262,11 +262,7 @@ def _razer4_kernel(x, g, codes, scales, meta):
             s = j * g
             n = min(s + g, cols) - s
             xg = x[r, s:s + n]     # 1-D view: plain indexing lets the loops vectorize
-            amax = np.float32(0.0)
-            for k in range(n):
-                a = abs(xg[k])
-                amax = a if a > amax else amax
-            amax = f16r(amax)      # = max |fp16(x)|: fp16 rounding is monotonic
+            amax = f16r(absmax_f32(xg, n))   # = max |fp16(x)|: fp16 rounding is monotonic
             ok = ok and amax <= np.float32(65504.0)
             if amax == np.float32(0.0):
                 # 0/0 in the reference: no level matches, every candidate reconstructs 0 with
