@@ -58,7 +58,7 @@ from ._jit import njit
 from .errors import FormatError
 from .format import Format, check_choice
 from .registry import register
-from .minifloat import log2_f32
+from .minifloat import absmax_f32, log2_f32
 from .torchops import (SUM_SCRATCH, as_fp16_values, bits_f32, f16r, f32_bits, fp16_input_lazy, raise_fp16_overflow,
                        torch_mean_f32)
 
@@ -363,12 +363,9 @@ def _search_kernel(x, g, cls_scales, qmax, smin, smax, s_ch, q_g, dq, mid_bits, 
             s = j * g
             n = min(s + g, cols) - s
             xg = x[r, s:s + n]
-            amax = np.float32(0.0)
             for i in range(n):
-                v = f16r(xg[i])              # the input as the reference's fp16 weights
-                wv[i] = v
-                a = abs(v)
-                amax = a if a > amax else amax
+                wv[i] = f16r(xg[i])          # the input as the reference's fp16 weights
+            amax = absmax_f32(wv, n)
             ok = ok and amax <= np.float32(65504.0)
             if not dq:                       # (double_quant needs every scale of the row first)
                 for k in range(n_cls):
