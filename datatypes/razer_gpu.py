@@ -21,6 +21,11 @@ Memory images (functions, checked against the reference packers' own outputs):
 * :func:`pack_gptfast` -> ``qB`` int32 [K/8, N] (nibble k of a word = element 8w + k, bits 4k..4k+3)
   and ``scaling`` fp16 [K/128, N] (fp16(s), negated for a negative special, bit 14 = special is 8; the
   reference asserts bit 14 was 0, i.e. |s| < 2).
+``razer4_gptfast_g16`` (the handler's groupsize 16): the same search per 16, then s snapped to the
+nearest of 64 payloads (E4M3 codes 0x00..0x3F times 16, first on ties; ``scales`` = payload index) and
+every element re-assigned at that scale (nibbles not flipped: the byte carries the special's sign);
+``pack_gptfast`` gives ``qB`` and ``scaling`` int32 [K/128, N, 2] of scale bytes payload | is8 << 6 |
+neg << 7.
 * :func:`pack_marlin` -> ``B`` int32 [K/16, 2N] and ``s`` fp16 [K/128, N], the Marlin tile layout and
   scale permutation of ``marlin_razer.Layer._pack_weights_and_scales``, from Marlin-RaZeR codes (the
   special lane is code 0x8, zero is 0x0) and encoded scales (sign = special sign, mantissa LSB = 1
@@ -37,7 +42,7 @@ import numpy as np
 from ._jit import njit
 from .errors import InputError
 from .format import Format
-from .minifloat import E2M1
+from .minifloat import E2M1, E4M3
 from .registry import register
 from .torchops import SUM_SCRATCH, as_fp16_values, f16r, raise_fp16_overflow, torch_mean_f32, torch_sum_f32
 
@@ -194,13 +199,130 @@ class Razer4GptFast(Format):
         return out.astype(np.float16)
 
 
+#: the g16 kernel's 64 scale payloads: E4M3 codes 0x00..0x3F (top exponent bit 0) times 16
+G16_SCALES = (E4M3.table[:64] * 16.0).astype(np.float32)
+
+
+@njit(cache=True, error_model="numpy")
+def _gptfast_g16_kernel(x, g, cbs, table, codes, scales, meta, mse_out):
+    """The g16 path: the g128 group search (scales s, flags), then s snapped to the nearest payload
+    (first on ties) and every element re-assigned to the nearest entry of its codebook at that scale."""
+    rows, cols = x.shape
+    tmp_codes = np.empty((1, g), np.uint8)
+    tmp_s = np.empty((1, 1), np.float32)
+    tmp_m = np.empty((1, 1), np.uint8)
+    tmp_e = np.empty((1, 1, 4), np.float32)
+    xr = np.empty((1, g), np.float32)
+    for r in range(rows):
+        for j in range(scales.shape[1]):
+            s0 = j * g
+            for k in range(g):
+                xr[0, k] = x[r, s0 + k]
+            _gptfast_kernel(xr, g, cbs, tmp_codes, tmp_s, tmp_m, tmp_e)
+            m = tmp_m[0, 0]
+            s = tmp_s[0, 0]
+            best = abs(s - table[0])
+            pi = 0
+            for i in range(1, table.shape[0]):
+                d = abs(s - table[i])
+                if d < best:
+                    best = d
+                    pi = i
+            scales[r, j] = np.uint8(pi)
+            meta[r, j] = m
+            for c in range(4):
+                mse_out[r, j, c] = tmp_e[0, 0, c]
+            sq = table[pi]
+            cb = cbs[m]
+            for k in range(g):
+                codes[r, s0 + k] = np.uint8(_argmin16(xr[0, k], sq, cb))
+
+
+@njit(cache=True)
+def _g16_dequant(codes, payload, meta, g, table, cbs, out):
+    rows, cols = codes.shape
+    for r in range(rows):
+        for k in range(cols):
+            j = k // g
+            out[r, k] = f16r(cbs[meta[r, j], codes[r, k]] * table[payload[r, j]])
+
+
+class Razer4GptFastG16(Format):
+    name = "razer4_gptfast_g16"
+    family = "razer"
+    bits = 4
+    description = ("RaZeR GPU path, g16 (NVFP4-RaZeR gpt-fast, experimental): the g128 search per 16, scale "
+                   "snapped to a 6-bit E3M3-like payload, one byte per block with the special's flags; fp16 out")
+    default_group_size = 16
+    group_sizes = (16,)
+    options = {}
+    rounding = "nearest codebook entry at the snapped scale: argmin |x - s * cb[i]| in fp32, first on ties"
+    ties = "to the lower nibble index"
+    overflow = "saturate; to the extreme codebook entry"
+    scale_rule = ("per 16: the least-squares scale of razer4_gptfast, snapped to the nearest of 64 payloads "
+                  "(E4M3 codes 0x00..0x3F times 16; scales = payload index); byte = payload | is8 << 6 | neg << 7")
+    output_dtype = "float16"
+    scale_bits = 8
+    meta_bits = 0          # in the scale byte
+    n_meta = 4
+
+    def __init__(self):
+        self.levels = np.unique(E2M1.table)
+
+    def code_values(self, meta: int = 0) -> np.ndarray:
+        """The canonical codebook of meta = 2 * neg + is8 (0x0 = the signed special, 0x8 = 0, others
+        E2M1); value = entry * the block's payload scale."""
+        v = CODEBOOKS[int(meta)].astype(np.float64)
+        v[8] = 0.0
+        return v
+
+    def _prepare_input(self, arr):
+        out, finite = as_fp16_values(arr)
+        if not finite:
+            raise_fp16_overflow(arr)
+        return out
+
+    def _quantize2d(self, x, g, opts):
+        if x.shape[1] % g:
+            raise InputError(f"razer4_gptfast_g16: the row length {x.shape[1]} must be a multiple of 16 "
+                             "(whole blocks)")
+        rows, cols = x.shape
+        ng = cols // g
+        codes = np.empty((rows, cols), np.uint8)
+        scales = np.empty((rows, ng), np.uint8)
+        meta = np.empty((rows, ng), np.uint8)
+        mse = np.empty((rows, ng, 4), np.float32)
+        _gptfast_g16_kernel(x, g, CODEBOOKS, G16_SCALES, codes, scales, meta, mse)
+        return codes, scales, meta, None, {"candidate_mse": mse}
+
+    def _dequantize2d(self, codes, scales, meta, g, tensor_scale, opts):
+        out = np.empty(codes.shape, np.float32)
+        cbs = np.stack([self.code_values(m) for m in range(4)]).astype(np.float32)
+        _g16_dequant(codes, scales, meta, g, G16_SCALES, cbs, out)
+        return out.astype(np.float16)
+
+    def pack_group_data(self, scales, meta, opts):
+        """The kernel's scale byte per block: payload | is8 << 6 | neg << 7."""
+        if scales is None:
+            return scales, meta
+        m = meta.astype(np.uint8)
+        return (scales.astype(np.uint8) | ((m & 1) << 6) | ((m >> 1) << 7)).astype(np.uint8), None
+
+    def unpack_group_data(self, scales, meta, opts):
+        if scales is None or meta is not None:
+            return scales, meta
+        b = np.asarray(scales, np.uint8)
+        return (b & 0x3F).astype(np.uint8), (((b >> 7) << 1) | ((b >> 6) & 1)).astype(np.uint8)
+
+
 register(Razer4GptFast(), ("razer_gptfast",))
+register(Razer4GptFastG16(), ("razer_gptfast_g16",))
 
 
 # ---- memory images ------------------------------------------------------------------------------------
-def _check_2d(q, what: str):
-    if q.format.name != "razer4_gptfast":
-        raise InputError(f"{what} takes a razer4_gptfast tensor, got format {q.format.name!r}")
+def _check_2d(q, what: str, names=("razer4_gptfast",)):
+    if q.format.name not in names:
+        raise InputError(f"{what} takes a {' or '.join(names)} tensor, got format {q.format.name!r}")
     if q.codes.ndim != 2:
         raise InputError(f"{what} takes a 2-D weight [N, K], got shape {q.codes.shape}")
 
@@ -219,13 +341,22 @@ def gptfast_scale_words(q) -> np.ndarray:
 
 
 def pack_gptfast(q) -> tuple[np.ndarray, np.ndarray]:
-    """The gpt-fast state-dict tensors of a [N, K] razer4_gptfast weight: ``razer_qB`` int32 [K/8, N]
-    and ``razer_scaling`` fp16 [K/128, N]."""
-    _check_2d(q, "pack_gptfast")
+    """The gpt-fast state-dict tensors of a [N, K] weight: ``razer_qB`` int32 [K/8, N] and
+    ``razer_scaling``: razer4_gptfast: fp16 [K/128, N]; razer4_gptfast_g16: int32 [K/128, N, 2] (the
+    eight scale bytes of each 128 elements, bytes 0-3 little-endian in word 0, 4-7 in word 1)."""
+    _check_2d(q, "pack_gptfast", ("razer4_gptfast", "razer4_gptfast_g16"))
     n, k = q.codes.shape
+    if k % 128:
+        raise InputError(f"pack_gptfast: K (the row length) must be a multiple of 128, got {k}")
     nib = q.codes.astype(np.uint32).reshape(n, k // 8, 8)
     words = np.bitwise_or.reduce(nib << (np.arange(8, dtype=np.uint32) * 4), axis=2).astype(np.uint32)
-    return np.ascontiguousarray(words.view(np.int32).T), np.ascontiguousarray(gptfast_scale_words(q).T)
+    qB = np.ascontiguousarray(words.view(np.int32).T)
+    if q.format.name == "razer4_gptfast":
+        return qB, np.ascontiguousarray(gptfast_scale_words(q).T)
+    b, _ = q.format.pack_group_data(q.scales, q.meta, q.options)
+    b = b.astype(np.uint32).reshape(n, k // 128, 2, 4) << (np.arange(4, dtype=np.uint32) * 8)
+    w2 = np.bitwise_or.reduce(b, axis=3).astype(np.uint32).view(np.int32)        # [N, K/128, 2]
+    return qB, np.ascontiguousarray(w2.transpose(1, 0, 2))
 
 
 def unpack_gptfast(qB: np.ndarray, scaling: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -10,6 +10,7 @@ import pytest
 import datatypes as dt
 from datatypes.razer_gpu import (marlin_codes, marlin_decode, pack_gptfast, pack_marlin, unpack_gptfast,
                                  unpack_marlin)
+from research_vectors import same
 from test_semantics_vectors import vectors
 
 
@@ -78,3 +79,20 @@ def test_bad_input():
         pack_gptfast(dt.quantize(np.full((1, 128), 100.0, np.float32), "razer4_gptfast"))
     with pytest.raises(dt.InputError, match="razer4_gptfast"):
         pack_gptfast(dt.quantize(np.ones((1, 128), np.float32), "razer4"))
+
+
+def test_g16_path_matches_the_reference_and_its_state_dict():
+    v = vectors()
+    q = dt.quantize(v["input/wh16"], "razer4_gptfast_g16")
+    meta = q.meta.reshape(-1)
+    assert np.array_equal(meta, 2 * v["gptfast/g16/neg/wh16"].astype(np.int32) + v["gptfast/g16/is8/wh16"])
+    assert np.array_equal(q.scales.reshape(-1), v["gptfast/g16/payload/wh16"])
+    assert len(np.unique(q.scales)) > 30                  # the inputs exercise the payload range
+    assert np.array_equal(q.codes.reshape(-1, 16), v["gptfast/g16/idx/wh16"])
+    chosen = np.take_along_axis(q.candidate_mse.reshape(-1, 4), meta[:, None].astype(np.int64), axis=1)[:, 0]
+    assert np.array_equal(chosen.view(np.uint32), v["gptfast/g16/mse/wh16"].view(np.uint32))
+    qB, scaling = pack_gptfast(q)
+    assert np.array_equal(qB, v["gptfast/g16/qB/wh16"])
+    assert scaling.dtype == np.int32 and np.array_equal(scaling, v["gptfast/g16/scaling/wh16"])
+    u = dt.unpack(q.pack())
+    assert same(u.dequantize(), q.dequantize())

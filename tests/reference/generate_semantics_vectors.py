@@ -32,9 +32,10 @@ Cases (keys ``<case>/<input>``):
   errors ``search_datatype`` compares (its loop body: ``quant_datatype`` then ``(w_q - w).pow(2).mean(-1)``
   in fp16) for bitmod3/4 at g128.
 * RaZeR GPU path (NVFP4-RaZeR HEAD ``inference/``): gpt-fast
-  ``WeightOnlyRaZeRQuantHandler(model, 4, 128, 'fp16').create_quantized_state_dict(use_cuda=False)``
-  on a one-Linear model (``razer_qB`` int32 [K/8, N], ``razer_scaling`` fp16 [K/128, N]), and its
-  group quantizer's indices / scales / flags / MSE; Marlin ``Layer(K, N, 128)``'s
+  ``WeightOnlyRaZeRQuantHandler(model, 4, 128 / 16, 'fp16').create_quantized_state_dict(use_cuda=False)``
+  on a one-Linear model (``razer_qB`` int32 [K/8, N], ``razer_scaling`` fp16 [K/128, N] or int32
+  [K/128, N, 2]), and its group quantizer's indices / scales / flags / MSE (g16: also the 6-bit scale
+  payloads and the indices re-assigned for the snapped scales); Marlin ``Layer(K, N, 128)``'s
   ``_quantize_fp4_negzero_remap`` (codes, encoded scales) and ``_pack_weights_and_scales`` (``B``
   int32 [K/16, N*2], ``s`` fp16 [K/128, N]) of those codes and scales.
 
@@ -100,7 +101,12 @@ def make_inputs() -> dict[str, np.ndarray]:
     wg[7, :128] = 0.0
     wg[9, 200] = 1.5
     wg[12, :] *= -1.0
+    # the g16 GPU path: magnitudes that span its 6-bit scale payloads (0.03 .. 30)
+    rng16 = np.random.default_rng(16)
+    wh = rng16.standard_t(5, size=(256, 256)) * 10.0 ** rng16.uniform(-1.5, 1.5, size=(256, 1))
+    wh[3, :32] = 0.0
     return {
+        "wh16": wh.astype(np.float16),
         "z32": z,
         "z16": z.astype(np.float16),
         "zbf": _bf16(z),
@@ -182,13 +188,14 @@ def _gpu_path(gitdir: str, inputs: dict) -> dict[str, np.ndarray]:
     n, k = w.shape
 
     class Model(nn.Module):
-        def __init__(self):
+        def __init__(self, weight):
             super().__init__()
-            self.layers = nn.ModuleList([nn.Linear(k, n, bias=False, dtype=torch.float16)])
-            self.layers[0].weight.data.copy_(w)
+            self.layers = nn.ModuleList([nn.Linear(weight.shape[1], weight.shape[0], bias=False,
+                                                   dtype=torch.float16)])
+            self.layers[0].weight.data.copy_(weight)
 
     out = {}
-    handler = gf["WeightOnlyRaZeRQuantHandler"](Model(), 4, 128, "fp16")
+    handler = gf["WeightOnlyRaZeRQuantHandler"](Model(w), 4, 128, "fp16")
     sd = handler.create_quantized_state_dict(use_cuda=False)
     out["gptfast/g128/qB/wg16"] = sd["layers.0.razer_qB"].numpy().copy()
     out["gptfast/g128/scaling/wg16"] = sd["layers.0.razer_scaling"].numpy().copy()
@@ -198,6 +205,23 @@ def _gpu_path(gitdir: str, inputs: dict) -> dict[str, np.ndarray]:
     out["gptfast/g128/neg/wg16"] = neg.numpy().astype(np.uint8)
     out["gptfast/g128/is8/wg16"] = is8.numpy().astype(np.uint8)
     out["gptfast/g128/mse/wg16"] = mse.numpy().copy()
+
+    # the g16 path: group quantizer, scale snapped to the 6-bit payload table, indices re-assigned
+    wh = _t(inputs, "wh16")
+    h16 = gf["WeightOnlyRaZeRQuantHandler"](Model(wh), 4, 16, "fp16")
+    sd16 = h16.create_quantized_state_dict(use_cuda=False)
+    out["gptfast/g16/qB/wh16"] = sd16["layers.0.razer_qB"].numpy().copy()
+    out["gptfast/g16/scaling/wh16"] = sd16["layers.0.razer_scaling"].numpy().copy()
+    groups = wh.float().reshape(-1, 16)
+    idx, scl, neg, is8, mse = h16._quantize_groups_razer_4bit_batched(groups)
+    q_scales, payload = h16._quantize_g16_scales_to_payload(scl)
+    idx2 = h16._assign_indices_for_fixed_scales(groups, q_scales, neg, is8)
+    out["gptfast/g16/scale/wh16"] = scl.numpy().copy()
+    out["gptfast/g16/payload/wh16"] = payload.numpy().astype(np.uint8)
+    out["gptfast/g16/idx/wh16"] = idx2.numpy().astype(np.uint8)
+    out["gptfast/g16/neg/wh16"] = neg.numpy().astype(np.uint8)
+    out["gptfast/g16/is8/wh16"] = is8.numpy().astype(np.uint8)
+    out["gptfast/g16/mse/wh16"] = mse.numpy().copy()
 
     cuda_stub = types.ModuleType("marlin_razer_cuda")
     sys.modules.setdefault("marlin_razer_cuda", cuda_stub)
