@@ -47,6 +47,11 @@ class LutnetRTLError(RTLError):
 class LutNetPipeline(wiring.Component):
     """The pipelined netlist (see the module docstring)."""
 
+    #: synthesis commands of ``hwsim rtl --area``: the tables must land in logic (see SYNTH below)
+    @property
+    def synth_commands(self) -> dict[str, str]:
+        return dict(SYNTH)
+
     def __init__(self, net: LutNet, out_reg: bool = True, name: str = "lutnet"):
         if not isinstance(net, LutNet):
             raise TypeError(f"LutNetPipeline: net must be a LutNet, got {type(net).__name__}")
@@ -55,6 +60,13 @@ class LutNetPipeline(wiring.Component):
         self.initiation_interval = 1
         super().__init__({"in_data": In(net.n_in * net.b_in), "in_valid": In(1),
                           "out_data": Out(net.n_out * net.b_out), "out_valid": Out(1)})
+
+    def summary(self) -> str:
+        net = self.net
+        fan = [int(layer.fanin.max()) for layer in net.layers]
+        return (f"LUT netlist: {len(net.layers)} layers, {sum(l.n_out for l in net.layers)} neurons (max fan-in "
+                f"{max(fan)}), {net.n_in} x {net.b_in}-bit in -> {net.n_out} x {net.b_out}-bit out; one case ROM "
+                f"per neuron, registered layers, latency {self.latency} cycles, II 1")
 
     def ports_doc(self) -> dict[str, Any]:
         net = self.net

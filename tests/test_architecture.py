@@ -159,6 +159,9 @@ def test_every_registered_module_exists(kind):
         assert (REPO / Path(*module.split("."))).with_suffix(".py").exists() or \
             (REPO / Path(*module.split(".")) / "__init__.py").exists(), f"{kind}.{role}: no module {module}"
     assert isinstance(k.sections, dict) and k.sections
+    if k.rtl:
+        comp_cls = k.load("rtl")
+        assert callable(comp_cls)
     if k.bench:
         bench = importlib.import_module(k.bench)
         for fn in ("vectors", "describe", "run", "check"):
@@ -180,3 +183,17 @@ def test_no_dispatch_on_kind_names_outside_the_kinds():
             if pat.search(line):
                 bad.append(f"{path.relative_to(REPO)}:{i}: {line.strip()}")
     assert not bad, "\n".join(bad)
+
+
+@pytest.mark.parametrize("kind", sorted(k.name for k in kinds.with_role("rtl")))
+def test_every_rtl_kind_describes_its_component(kind):
+    """``hwsim rtl`` prints ``component.summary()``: every kind with RTL provides it (checked on the
+    first verified design of the kind in the catalog)."""
+    from hwsim.design import catalog
+    from rtl_gen.verilog import component_for
+
+    designs = [d for _, d in catalog() if d.kind == kind and d.verify]
+    if not designs:
+        pytest.skip(f"no verified {kind} design in the catalog")
+    text = component_for(designs[0]).summary()
+    assert isinstance(text, str) and len(text) > 10

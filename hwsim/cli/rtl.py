@@ -64,7 +64,8 @@ def cmd_rtl(args) -> int:
         if args.area:
             _err(f"synthesizing {d.name} for {args.target} with Yosys ...")
             try:
-                a, path, cached = area_report(art.directory, art.top, args.target)
+                a, path, cached = area_report(art.directory, art.top, args.target,
+                                              command=getattr(comp, "synth_commands", {}).get(args.target))
             except SynthesisError as e:
                 _err(f"hwsim rtl: {e}")
                 return 1
