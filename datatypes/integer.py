@@ -136,6 +136,11 @@ class IntFormat(Format):
         _quantize_asym(x, g, self.bits, q, codes, scales, zps)
         return codes, scales, zps, None
 
+    def _negative_zeros(self, x, g, codes, scales, meta, opts):
+        # symmetric: the reference's scale * round(w / scale) is -0.0 for a negative w (or -0.0)
+        # that rounds to 0; asymmetric: scale * (q - zp) is always +0
+        return np.signbit(x) & (codes == 0) if opts["symmetric"] else None
+
     def _dequantize2d(self, codes, scales, meta, g, tensor_scale, opts):
         out = np.empty(codes.shape, dtype=np.float32)
         zps = meta if meta is not None else np.zeros((1, 1), np.uint8)

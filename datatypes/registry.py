@@ -67,6 +67,10 @@ def unpack(packed: "PackedTensor") -> "QuantizedTensor":
         raise InputError(f"packed data has {packed.data.shape[0]} rows, shape {packed.shape} needs {rows}")
     codes = unpack_codes(packed.data, packed.bits, packed.shape[-1]).reshape(packed.shape)
     scales, meta = fmt.unpack_group_data(packed.scales, packed.meta, dict(packed.options))
+    nz = getattr(packed, "negative_zeros", None)
+    if nz is not None:
+        n = int(np.prod(packed.shape, dtype=np.int64))
+        nz = np.unpackbits(nz, count=n, bitorder="little").astype(bool).reshape(packed.shape)
     return QuantizedTensor(format=fmt, codes=codes, scales=scales, meta=meta,
                            group_size=packed.group_size, tensor_scale=packed.tensor_scale,
-                           options=dict(packed.options))
+                           options=dict(packed.options), negative_zeros=nz)
