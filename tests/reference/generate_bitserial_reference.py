@@ -297,15 +297,21 @@ def _cacti_worker(tool: str, simdir: str, cfgs: list[dict]) -> list[dict]:
     if tool == "bitmod":
         from mem.cacti_simulation import CactiSimulation
         for c in cfgs:
-            r = CactiSimulation(c).run_cacti()
+            try:
+                r = CactiSimulation(c).run_cacti()
+            except (OSError, KeyError, ValueError):     # CACTI finds no solution for this configuration
+                continue
             out.append(dict(size=c["size"], bank=c["bank_count"], rw_bw=c["rw_bw"], r_cost=r["r_cost"],
                             w_cost=r["w_cost"], area=r["area"]))
     else:
         sys.path.insert(0, os.path.join(simdir, "hw/mem"))
         from cacti_simulation import CactiSimulation
         for c in cfgs:
-            with contextlib.redirect_stdout(io.StringIO()):
-                r = CactiSimulation().get_item(dict(c))
+            try:
+                with contextlib.redirect_stdout(io.StringIO()):
+                    r = CactiSimulation().get_item(dict(c))
+            except (OSError, KeyError, ValueError, TypeError):
+                continue
             out.append(dict(size=c["size"], bank=c["bank_count"], rw_bw=c["rw_bw"], r_cost=r["r_cost"],
                             w_cost=r["w_cost"], area=r["area"]))
     return out
@@ -343,6 +349,7 @@ def main(argv=None) -> None:
     ap.add_argument("--out", default=str(ROOT / "tests/data/bitserial_reference.json"))
     ap.add_argument("--cacti-out", default=str(ROOT / "hwsim/bitserial/cacti_28nm.json"))
     ap.add_argument("--no-cacti-grid", action="store_true", help="only the cases' own memories in the table")
+    ap.add_argument("--cacti-only", action="store_true", help="keep --out as it is; only (re)build the CACTI table")
     ap.add_argument("--worker", nargs="+", help=argparse.SUPPRESS)
     a = ap.parse_args(argv)
     if a.worker:
@@ -359,17 +366,20 @@ def main(argv=None) -> None:
     models = _load_models()
     wl = _load_workloads()
     data = {"bitmod-a902a09": [], "bitmod-e445a5f": [], "bitsim": []}
+    if a.cacti_only:
+        data = json.loads(Path(a.out).read_text())
     for key, commit, d in (("bitmod-a902a09", "a902a09", a.bitmod_a902a09),
                            ("bitmod-e445a5f", "e445a5f", a.bitmod_e445a5f)):
-        if d:
+        if d and not a.cacti_only:
             data[key] = _run_worker(["bitmod", os.path.abspath(d), commit], bitmod_cases(commit, models))
             print(f"{key}: {len(data[key])} cases", file=sys.stderr)
-    if a.bitsim:
+    if a.bitsim and not a.cacti_only:
         with tempfile.TemporaryDirectory() as tmp:
             write_bitsim_data(Path(tmp), wl)
             data["bitsim"] = _run_worker(["bitsim", os.path.abspath(a.bitsim), tmp], bitsim_cases())
         print(f"bitsim: {len(data['bitsim'])} cases", file=sys.stderr)
-    Path(a.out).write_text(json.dumps(data, indent=None, separators=(",", ":")))
+    if not a.cacti_only:
+        Path(a.out).write_text(json.dumps(data, indent=None, separators=(",", ":")))
     # the CACTI costs every case used, keyed by the memory configuration (the compat modes' energy table)
     table = {}
     for key, cases in data.items():
