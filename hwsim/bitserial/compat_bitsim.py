@@ -100,20 +100,6 @@ def bitwave_flip(w_stored: np.ndarray, is_conv: bool, n_pruned: int) -> np.ndarr
 
 
 # ---- tiles --------------------------------------------------------------------------------------------
-def _tile_view(wm: np.ndarray, H: int, dp: int):
-    """wm: [cout, A, L] weights (A: tile positions of the kernel, L: the axis cut into dp chunks).
-    Returns (padded [R, H, A, C, dp] int64, mask of real entries, row mask [R, H], chunk lengths)."""
-    cout, A, L = wm.shape
-    R, C = -(-cout // H), -(-L // dp)
-    pad = np.zeros((R * H, A, C * dp), np.int64)
-    pad[:cout, :, :L] = wm
-    mask = np.zeros((R * H, A, C * dp), bool)
-    mask[:cout, :, :L] = True
-    pad = pad.reshape(R, H, A, C, dp)
-    mask = mask.reshape(R, H, A, C, dp)
-    return pad, mask
-
-
 def _kernel_matrix(w_stored: np.ndarray, w_dim) -> np.ndarray:
     """BitSim's tiling order as [cout, A, L]: FC [cout, 1, cin]; conv k^2 > cw: [cout, cw, k*k];
     conv k^2 <= cw: [cout, k*k, cw]."""
@@ -127,56 +113,29 @@ def _kernel_matrix(w_stored: np.ndarray, w_dim) -> np.ndarray:
 
 
 def _stats(design, planes_fn, w_stored, w_dim, H, dp, n_skipped=0, prec_p=8):
-    """Per-layer sum of per-tile cycles ("cycle_kernel") and the op counters, over all tiles."""
-    wm = _kernel_matrix(w_stored, w_dim)
-    pad, mask = _tile_view(wm, H, dp)
-    P = planes_fn(pad)                       # [8, R, H, A, C, dp]
-    P = P * mask[None]
-    rowmask = mask.any(axis=-1)              # [R, H, A, C]: real rows of each tile
-    n_dp = mask.sum(axis=-1)                 # [R, H, A, C]
-    big = 1 << 20
+    """Per-layer sum of per-tile cycles ("cycle_kernel") and the op counters, over all tiles
+    (one Numba pass over the weights; ``planes_fn`` names the bit representation for the reader)."""
+    from .kernels import bitsim_tile_stats
+    code = {"bitvert": 0, "pragmatic": 1, "bitlet": 2, "bitwave": 3}[design]
+    w = np.asarray(w_stored, np.int64)
+    if code in (1, 3):           # sign-magnitude byte: sign bit 7, |w| (-128 -> -127) in bits 0..6
+        w = np.where(w == -128, -127, w)
+        b = (np.abs(w) | np.where(w < 0, 128, 0)).astype(np.uint8)
+    else:                        # two's complement byte
+        b = (w & 0xFF).astype(np.uint8)
+    wm = np.ascontiguousarray(_kernel_matrix(b, w_dim))
+    out = np.zeros(6, np.int64)
+    bitsim_tile_stats(wm, H, dp, code, n_skipped, prec_p, out)
     cnt = dict(num_eff_op=0, num_total_op=0, min_intra_pe_op=0, max_intra_pe_op=0)
-    if design == "bitvert":
-        pc = P.sum(axis=-1, dtype=np.int64)                      # [8, R, H, A, C]
-        per_row = np.ceil(pc / (dp / 2)).sum(axis=0)             # [R, H, A, C]
-        tile = per_row.max(axis=1)                               # [R, A, C]
-        tile = np.where(tile == 0, 1, tile)
-        return int(tile.astype(np.int64).sum()), cnt
-    if design == "pragmatic":
-        word = P.sum(axis=0, dtype=np.int64)                     # [R, H, A, C, dp]
-        tile = word.max(axis=(1, 4))                             # [R, A, C]
-        mn = np.where(mask, word + 1, big).min(axis=-1)          # [R, H, A, C]
-        mx = np.where(mask, word, -1).max(axis=-1)
-        cnt["min_intra_pe_op"] = int(np.where(rowmask, mn, 0).sum()) * dp
-        cnt["max_intra_pe_op"] = int(np.where(rowmask, mx, 0).sum()) * dp
-        cnt["num_eff_op"] = int(P.sum(dtype=np.int64))
-        cnt["num_total_op"] = int(tile.sum()) * dp * H
-        return int(tile.sum()), cnt
-    if design == "bitlet":
-        lane = P.sum(axis=-1, dtype=np.int64)                    # [8, R, H, A, C]
-        tile = lane.max(axis=(0, 2))                             # [R, A, C]
-        mn = lane.min(axis=0)                                    # [R, H, A, C]: per row, over planes
-        mx = lane.max(axis=0)
-        cnt["min_intra_pe_op"] = int(np.where(rowmask, mn, 0).sum()) * prec_p
-        cnt["max_intra_pe_op"] = int(np.where(rowmask, mx, 0).sum()) * prec_p
-        cnt["num_eff_op"] = int(P.sum(dtype=np.int64))
-        cnt["num_total_op"] = int(tile.sum()) * prec_p * H
-        return int(tile.sum()), cnt
+    if design != "bitvert":
+        cnt["num_eff_op"] = int(out[1])
+        cnt["num_total_op"] = int(out[2])
+        cnt["min_intra_pe_op"] = int(out[3])
+        cnt["max_intra_pe_op"] = int(out[4])
     if design == "bitwave":
-        anyone = P.any(axis=-1)                                  # [8, R, H, A, C]
-        cols = anyone.sum(axis=0)                                # [R, H, A, C]
-        tile = cols.max(axis=1) - 1                              # [R, A, C]
-        word = P.sum(axis=0, dtype=np.int64)                     # [R, H, A, C, dp]
-        mn = np.where(mask, word + n_skipped, big).min(axis=-1)
-        mx = np.where(mask, word + n_skipped, -1).max(axis=-1)
-        n_el = 8 * mask.sum(axis=(1, 4))                         # [R, A, C]
-        cnt["min_intra_pe_op"] = int(np.where(rowmask, mn, 0).sum()) * dp
-        cnt["max_intra_pe_op"] = int(np.where(rowmask, mx, 0).sum()) * dp
         # sum(tile + n_skipped / 8) per tile, exact in binary fractions of 1/8
-        cnt["num_eff_op"] = float(P.sum(dtype=np.int64)) + float(n_el.sum()) * (n_skipped / prec_p)
-        cnt["num_total_op"] = int((tile + n_skipped).sum()) * dp * H
-        return int(tile.sum()), cnt
-    raise CompatError(f"design {design!r}: no data-dependent tile rule")
+        cnt["num_eff_op"] = float(out[1]) + float(out[5]) * (n_skipped / prec_p)
+    return int(out[0]), cnt
 
 
 # ---- the accelerator ----------------------------------------------------------------------------------
@@ -218,8 +177,8 @@ def _check(c: BitSimConfig, layers, weights):
     d = c.pe_array_dim
     if len(d) != 2 or any((not isinstance(x, int)) or x < 1 for x in d):
         raise CompatError(f"bitsim: pe_array_dim = {d!r}: expected two integers >= 1 (rows, cols)")
-    if not isinstance(c.pe_dotprod_size, int) or c.pe_dotprod_size < 1:
-        raise CompatError(f"bitsim: pe_dotprod_size = {c.pe_dotprod_size!r}: expected an integer >= 1")
+    if not isinstance(c.pe_dotprod_size, int) or not 1 <= c.pe_dotprod_size <= 255:
+        raise CompatError(f"bitsim: pe_dotprod_size = {c.pe_dotprod_size!r}: expected an integer in [1, 255]")
     allowed = {"stripes": set(), "pragmatic": set(), "bitlet": set(),
                "bitvert": {"en_bbs", "en_lsb_pruning", "en_ol_channel", "en_eager_compression", "nonzero_channels"},
                "bitwave": {"layer_prec", "en_bitflip", "en_config_dataflow"}}[c.design]

@@ -60,3 +60,131 @@ def bitvert_tile_cycles(cyc, rows, out_tiles, out_stats):
             out_stats[1] += mx * (r1 - r0)
             total += mx
         out_tiles[t] = total
+
+
+# ---- BitSim compat: per-tile statistics of the data-dependent designs -------------------------------
+BITSIM_BITVERT, BITSIM_PRAGMATIC, BITSIM_BITLET, BITSIM_BITWAVE = 0, 1, 2, 3
+
+
+@njit(cache=True)
+def _popc8(x):
+    n = 0
+    for j in range(8):
+        n += (x >> j) & 1
+    return n
+
+
+def _spread_table():
+    t = np.zeros(256, np.uint64)
+    for b in range(256):
+        v = 0
+        for j in range(8):
+            if (b >> j) & 1:
+                v |= 1 << (8 * j)
+        t[b] = v
+    return t
+
+
+_SPREAD = _spread_table()
+_POPC = np.array([bin(b).count("1") for b in range(256)], np.int64)
+
+
+@njit(cache=True)
+def _signmag_byte(w):
+    if w == -128:
+        w = -127
+    if w < 0:
+        return (-w) | 128
+    return w
+
+
+@njit(cache=True)
+def bitsim_tile_stats(wm, H, dp, design, n_skipped, prec_p, out, spread=_SPREAD, popc=_POPC):
+    """wm [cout, A, L] uint8 weight bytes (two's complement for designs 0 and 2, BitSim's sign-magnitude
+    with -128 -> -127 for 1 and 3) in BitSim's tiling order (tiles: H rows x dp along L, for every
+    A). out[0] = sum of per-tile cycles; out[1] effectual bits, out[2] total-op units, out[3] min-intra,
+    out[4] max-intra, out[5] elements (BitWave's n_skipped / prec_p term). Plane counts of a row are
+    summed 8 at a time (one byte lane per bit plane, ``spread``); dp <= 255."""
+    cout, A, L = wm.shape
+    R = (cout + H - 1) // H
+    C = (L + dp - 1) // dp
+    half = dp / 2.0
+    for r in range(R):
+        r0 = r * H
+        r1 = min(cout, r0 + H)
+        for a in range(A):
+            for c in range(C):
+                l0 = c * dp
+                l1 = min(L, l0 + dp)
+                tile = 0
+                if design == 0 or design == 2:         # two's complement plane counts per row
+                    for row in range(r0, r1):
+                        acc = np.uint64(0)
+                        for l in range(l0, l1):
+                            acc += spread[wm[row, a, l]]
+                        if design == 0:                # BitVert without BBS
+                            s = 0
+                            for j in range(8):
+                                cnt = (acc >> np.uint64(8 * j)) & np.uint64(0xFF)
+                                s += int(np.ceil(int(cnt) / half))
+                            if s > tile:
+                                tile = s
+                        else:                          # Bitlet
+                            mn = 1 << 30
+                            mx = -1
+                            for j in range(8):
+                                cnt = int((acc >> np.uint64(8 * j)) & np.uint64(0xFF))
+                                out[1] += cnt
+                                if cnt > tile:
+                                    tile = cnt
+                                if cnt < mn:
+                                    mn = cnt
+                                if cnt > mx:
+                                    mx = cnt
+                            out[3] += mn * prec_p
+                            out[4] += mx * prec_p
+                    if design == 0:
+                        if tile == 0:
+                            tile = 1
+                    else:
+                        out[2] += tile * prec_p * H
+                elif design == 1:                      # Pragmatic: sign-magnitude words
+                    for row in range(r0, r1):
+                        mn = 1 << 30
+                        mx = -1
+                        for l in range(l0, l1):
+                            cnt = popc[wm[row, a, l]]
+                            out[1] += cnt
+                            if cnt > tile:
+                                tile = cnt
+                            if cnt + 1 < mn:
+                                mn = cnt + 1
+                            if cnt > mx:
+                                mx = cnt
+                        out[3] += mn * dp
+                        out[4] += mx * dp
+                    out[2] += tile * dp * H
+                else:                                  # BitWave: sign-magnitude non-zero columns - 1
+                    best = 0
+                    for row in range(r0, r1):
+                        orv = 0
+                        mn = 1 << 30
+                        mx = -1
+                        for l in range(l0, l1):
+                            byte = wm[row, a, l]
+                            orv |= byte
+                            cnt = popc[byte]
+                            out[1] += cnt
+                            if cnt + n_skipped < mn:
+                                mn = cnt + n_skipped
+                            if cnt + n_skipped > mx:
+                                mx = cnt + n_skipped
+                        ncol = popc[orv]
+                        if ncol > best:
+                            best = ncol
+                        out[3] += mn * dp
+                        out[4] += mx * dp
+                        out[5] += 8 * (l1 - l0)
+                    tile = best - 1
+                    out[2] += (tile + n_skipped) * dp * H
+                out[0] += tile

@@ -177,6 +177,26 @@ def bitmod_prepare(w: np.ndarray, fmt: str, group_size: int) -> BitModLayerWeigh
                               np.asarray(q.scales, np.int64), lut, levels, int_table, bpw)
 
 
+def kv_prepare(wi: np.ndarray, bits: int, group_size: int) -> BitModLayerWeights:
+    """KV cache as ``bits``-bit integers on the BitMoD PE: radix-4 Booth terms of each value (the
+    INT path of the decoder), one 8-bit scale per group. Code = value + 2**(bits-1)."""
+    N, K = wi.shape
+    Kp = -(-K // group_size) * group_size
+    if Kp != K:
+        wi = np.concatenate([wi, np.zeros((N, Kp - K), wi.dtype)], axis=1)
+    half = 1 << (bits - 1)
+    if wi.min() < -half or wi.max() >= half:
+        raise SimError(f"KV values outside INT{bits}")
+    codes = (wi + half).astype(np.uint8)
+    levels = np.zeros((1, 256), np.int64)
+    levels[0, : 2 * half] = np.arange(-half, half)
+    lut = pe_model.booth4_terms(levels, bits)
+    lut[0, 2 * half:] = 0
+    return BitModLayerWeights(np.ascontiguousarray(codes), np.zeros((N, Kp // group_size), np.uint8),
+                              np.ones((N, Kp // group_size), np.int64), lut.astype(np.int64), levels, True,
+                              bits + 8 / group_size)
+
+
 @dataclass
 class BitVertLayerWeights:
     stored: np.ndarray     # [N, Kp] int64 (the integers the PE multiplies)
@@ -270,7 +290,11 @@ class BitSerialResult:
         out.append(f"effective / total lane-cycles: {s['effective_ops']} / {s['total_ops']}"
                    f" ({s['utilisation'] * 100:.2f} %)")
         out.append(f"row imbalance (rows waiting for the slowest row): {s['row_imbalance'] * 100:.2f} %")
-        out.append(f"intra-PE lane imbalance: {s['lane_imbalance'] * 100:.2f} %")
+        if s["pe"] == "bitmod":
+            out.append(f"intra-PE lane imbalance (lanes idle while the slowest lane's terms run): "
+                       f"{s['lane_imbalance'] * 100:.2f} %")
+        else:
+            out.append("intra-PE lane imbalance: none (a BitVert PE takes one bit column of all 16 lanes per cycle)")
         e = s["energy_est_pj"]
         out.append("energy (estimate, pJ): " + ", ".join(f"{k} {v:.4g}" for k, v in e.items()))
         out.append(f"{'layer':14s} {'M':>6s} {'N':>6s} {'K':>6s} {'rep':>5s} {'cycles':>14s} {'bound':>14s}")
@@ -339,8 +363,9 @@ class BitSerialSim:
             wf = synthetic_weights(N, K, seed, g.name)
             wi = None
         if self.arr.pe == "bitmod":
-            fmt = self.w.format if g.kind != "attention" else {4: "int4", 6: "int6", 8: "int6"}[self.w.kv_bits]
-            return bitmod_prepare(wf, fmt, self.w.group_size)
+            if g.kind == "attention":
+                return kv_prepare(wi.astype(np.int64), self.w.kv_bits, self.w.group_size)
+            return bitmod_prepare(wf, self.w.format, self.w.group_size)
         if wi is None:
             wi = int8_per_channel(wf)
         return bitvert_prepare(wi.astype(np.int64), self.w.pruning if g.kind != "attention" else "none",
