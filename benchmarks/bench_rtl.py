@@ -93,7 +93,8 @@ def bench_builds(indices, root: Path) -> list[list]:
     from rtl_gen.verilog import emit
     from testbenches import amaranth_sim
     from testbenches.verilator import ccache
-    from testbenches.verify import run_verilator, vectors_for
+    from testbenches import pe as pe_bench
+    from testbenches.bench import cocotb_run
     from rtl_gen.verilog import component_for
     from testbenches.vectors import check
 
@@ -107,8 +108,8 @@ def bench_builds(indices, root: Path) -> list[list]:
         art = emit(d, root, component=comp)
         cold, cc, cached = build_times(art.directory, root, have_ccache)
         # simulation speed on the design's verification vectors
-        vs = vectors_for(comp, seed=0)
-        got, b, run = run_verilator(art.directory, __import__("json").loads(art.ports.read_text()), vs)
+        vs = pe_bench.vectors(d, comp, seed=0)
+        got, b, run = cocotb_run(art.directory, vs, "testbenches.tb_pe")
         ok_v = check(vs, got, "verilator").ok
         cycles = int(got["cycles"][0])
         tsim = cocotb_seconds(run.results_xml)

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 import hwsim  # noqa: E402
-from hwsim import scalesim_io as io  # noqa: E402
+from hwsim.systolic import scalesim_io as io  # noqa: E402
 from hwsim.design import from_dict  # noqa: E402
 from hwsim.report import format_table  # noqa: E402
 from hwsim.workloads import Conv, Gemm, network  # noqa: E402

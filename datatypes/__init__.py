@@ -13,8 +13,8 @@ from typing import Any
 
 from .errors import FormatError, InputError, InputTypeError
 from .format import DEFAULT, Format, exact_fixed_point, group_layout
-from .qtensor import PackedTensor, QuantizedTensor, unpack
-from .registry import aliases, formats, get
+from .qtensor import PackedTensor, QuantizedTensor
+from .registry import aliases, formats, get, unpack
 
 # Importing a family module registers its formats (order = order of datatypes.formats()).
 from . import codebook, integer, minifloat, mx, nvfp4  # noqa: E402,F401

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 import numpy as np
 
 from .errors import FormatError, InputError, InputTypeError
+from .layout import group_layout  # noqa: F401  (re-exported: datatypes.group_layout)
 
 if TYPE_CHECKING:
     from .qtensor import QuantizedTensor
@@ -61,12 +62,6 @@ def as_float_array(x: Any, *, what: str = "x") -> np.ndarray:
             f"{what} contains {len(bad)} non-finite value(s) (NaN or Inf), first at index {first} "
             f"= {arr[first]!r}; quantization needs finite values")
     return arr
-
-
-def group_layout(row_len: int, group_size: int | None) -> tuple[int, int]:
-    """(effective group length, groups per row) for rows of ``row_len`` elements."""
-    g = row_len if group_size is None or group_size >= row_len else group_size
-    return g, -(-row_len // g)
 
 
 def check_group_size(group_size: Any, fmt: "Format") -> int | None:

@@ -12,12 +12,15 @@ scale bits).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import InputError
-from .format import Format, group_layout
+from .layout import group_layout
+
+if TYPE_CHECKING:
+    from .format import Format
 
 
 @dataclass(frozen=True, eq=False)
@@ -124,18 +127,3 @@ def unpack_codes(data: np.ndarray, bits: int, row_len: int) -> np.ndarray:
     planes = np.unpackbits(data, axis=1, bitorder="little")[:, : row_len * bits]
     planes = planes.reshape(data.shape[0], row_len, bits).astype(np.uint8)
     return (planes << np.arange(bits, dtype=np.uint8)).sum(axis=2, dtype=np.uint8)
-
-
-def unpack(packed: PackedTensor) -> QuantizedTensor:
-    """Rebuild the QuantizedTensor from its memory image."""
-    from .registry import get
-
-    fmt = get(packed.format)
-    rows = int(np.prod(packed.shape[:-1], dtype=np.int64))
-    if packed.data.shape[0] != rows:
-        raise InputError(f"packed data has {packed.data.shape[0]} rows, shape {packed.shape} needs {rows}")
-    codes = unpack_codes(packed.data, packed.bits, packed.shape[-1]).reshape(packed.shape)
-    scales, meta = fmt.unpack_group_data(packed.scales, packed.meta, dict(packed.options))
-    return QuantizedTensor(format=fmt, codes=codes, scales=scales, meta=meta,
-                           group_size=packed.group_size, tensor_scale=packed.tensor_scale,
-                           options=dict(packed.options))

@@ -4,8 +4,15 @@ from __future__ import annotations
 
 import difflib
 
-from .errors import FormatError
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .errors import FormatError, InputError
 from .format import Format
+
+if TYPE_CHECKING:
+    from .qtensor import PackedTensor, QuantizedTensor
 
 _FORMATS: dict[str, Format] = {}
 _ALIASES: dict[str, str] = {}
@@ -48,3 +55,18 @@ def get(name: str | Format) -> Format:
     close = difflib.get_close_matches(key, list(_FORMATS) + list(_ALIASES), n=4, cutoff=0.6)
     hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
     raise FormatError(f"unknown format {name!r}{hint} (datatypes.formats() lists all {len(_FORMATS)})")
+
+
+def unpack(packed: "PackedTensor") -> "QuantizedTensor":
+    """Rebuild the QuantizedTensor from its memory image."""
+    from .qtensor import QuantizedTensor, unpack_codes
+
+    fmt = get(packed.format)
+    rows = int(np.prod(packed.shape[:-1], dtype=np.int64))
+    if packed.data.shape[0] != rows:
+        raise InputError(f"packed data has {packed.data.shape[0]} rows, shape {packed.shape} needs {rows}")
+    codes = unpack_codes(packed.data, packed.bits, packed.shape[-1]).reshape(packed.shape)
+    scales, meta = fmt.unpack_group_data(packed.scales, packed.meta, dict(packed.options))
+    return QuantizedTensor(format=fmt, codes=codes, scales=scales, meta=meta,
+                           group_size=packed.group_size, tensor_scale=packed.tensor_scale,
+                           options=dict(packed.options))

@@ -1,30 +1,36 @@
-"""Cycle-level simulators, workloads, reports and the ``hwsim`` command line."""
+"""Cycle-level simulators, workloads, reports and the ``hwsim`` command line.
+
+    sim = hwsim.build("designs/sa_ws_8x8_int8.yaml")     # any registered kind (hwsim.kinds)
+    result = sim.run("gemm:64,64,64")
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from . import design
+from . import design, kinds
 from .design import Design, DesignError, load
 
 
-def build(design: "Design | str | Path"):
-    """A simulator for a design (a Design, a YAML design file, or a SCALE-Sim .cfg file):
-    ``sim = hwsim.build(design); result = sim.run(workload)``."""
-    if isinstance(design, (str, Path)):
-        if Path(design).suffix.lower() == ".cfg":
-            from .scalesim_io import load_design
+def load_any(path: str | Path) -> Design:
+    """A design from a YAML design file, or from another design-file format a kind reads (e.g. a
+    SCALE-Sim .cfg)."""
+    loader = kinds.design_file_loader(Path(path).suffix)
+    return loader(path) if loader is not None else load(path)
 
-            design = load_design(design)
-        else:
-            design = load(design)
+
+def build(design: "Design | str | Path"):
+    """A simulator for a design (a Design or a design file path): ``sim = hwsim.build(design);
+    result = sim.run(workload)``. The kind's simulator comes from the registry."""
+    if isinstance(design, (str, Path)):
+        design = load_any(design)
     if not isinstance(design, Design):
         raise DesignError(f"build() takes a Design or a design file path, got {type(design).__name__}")
-    if design.kind == "systolic":
-        from .systolic import SystolicSim
+    kind = kinds.get(design.kind)
+    if kind.simulator is None:
+        raise DesignError(f"{design.source}: kind = {design.kind!r} is an RTL unit without a simulator; kinds "
+                          f"with one: {', '.join(k.name for k in kinds.with_role('simulator'))}")
+    return kind.load("simulator")(design)
 
-        return SystolicSim(design)
-    raise DesignError(f"{design.source}: kind = {design.kind!r}: no simulator for this kind yet")
 
-
-__all__ = ["Design", "DesignError", "build", "design", "load"]
+__all__ = ["Design", "DesignError", "build", "design", "kinds", "load", "load_any"]

@@ -15,6 +15,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
+from .spec import param
+
 DEFAULTS = {
     "mac_pj": 0.3,
     "sram_read_pj_per_byte": 1.25,
@@ -24,18 +26,19 @@ DEFAULTS = {
 }
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class EnergyTable:
-    mac_pj: float = DEFAULTS["mac_pj"]
-    sram_read_pj_per_byte: float = DEFAULTS["sram_read_pj_per_byte"]
-    sram_write_pj_per_byte: float = DEFAULTS["sram_write_pj_per_byte"]
-    dram_pj_per_byte: float = DEFAULTS["dram_pj_per_byte"]
-    idle_pe_pj: float = DEFAULTS["idle_pe_pj"]
+    """The ``energy`` section of a design (picojoules); defaults above."""
+
+    mac_pj: float = param(DEFAULTS["mac_pj"], minimum=0, doc="energy per MAC, pJ")
+    sram_read_pj_per_byte: float = param(DEFAULTS["sram_read_pj_per_byte"], minimum=0, doc="SRAM read, pJ/byte")
+    sram_write_pj_per_byte: float = param(DEFAULTS["sram_write_pj_per_byte"], minimum=0, doc="SRAM write, pJ/byte")
+    dram_pj_per_byte: float = param(DEFAULTS["dram_pj_per_byte"], minimum=0, doc="DRAM transfer, pJ/byte")
+    idle_pe_pj: float = param(DEFAULTS["idle_pe_pj"], minimum=0, doc="per PE per cycle (clock/leakage), pJ")
 
     @classmethod
     def from_design(cls, design) -> "EnergyTable":
-        sec = design.sections.get("energy")
-        return cls(**sec.asdict()) if sec is not None else cls()
+        return design.sections.get("energy") or cls()
 
     def estimate(self, macs: int, sram_read_bytes: float, sram_write_bytes: float, dram_bytes: float,
                  pe_cycles: int) -> dict[str, float]:

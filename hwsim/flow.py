@@ -171,9 +171,9 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
     small = load(design_path or DEFAULT_DESIGN)
     if small.kind != "systolic":
         raise FlowError(f"{small.source}: kind {small.kind!r}: the flow runs a systolic design")
-    from rtl_gen.systolic import SystolicArray
+    from rtl_gen.verilog import component_for
 
-    comp = SystolicArray.from_design(small)                       # every RTL error before any work
+    comp = component_for(small)                                    # every RTL error before any work
     big = load(at_scale or at_scale_design(small))
     sim_big = build_sim(big)
     sim_small = build_sim(small)
@@ -184,11 +184,10 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
     # 1. quantize ------------------------------------------------------------------------------------
     if quantize:
         _err("[1/5] quantize: every 4-bit format on the bundled model's Linear weights")
-        from .cli import run_quant_study
         from . import bbs_report
 
         print("== 1. quantize: real MiniLM weights, every 4-bit format ==")
-        status |= run_quant_study(path, quant_error.flow_specs(), 128, None, out)
+        status |= quant_error.run_study(path, quant_error.flow_specs(), 128, None, out)
         bbs_report.run(linear_weights(tensors), out, Path(path).name)
 
     report: list[str] = []
@@ -247,8 +246,10 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
     t0 = time.perf_counter()
     res_model = sim_big.run(wl, mode="cycle", operands="quantized", progress=False)
     ana = sim_big.run(wl, mode="analytical")
+    # the kernels' own counted cycles against the closed forms of the analytical mode
     same = (res_model.compute_cycles == ana.compute_cycles
-            and all(a.compute_cycles == c.compute_cycles for a, c in zip(ana.layers, res_model.layers)))
+            and all(a.compute_cycles == c.compute_cycles for a, c in zip(ana.layers, res_model.layers))
+            and bool(res_model.closed_form_agrees))
     say()
     say(f"whole model {wl} on {big.name} (seeded normal operands quantized with its formats; one instance "
         f"of each layer shape at cycle level, {time.perf_counter() - t0:.1f} s):")
@@ -260,17 +261,16 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
         f"{'yes' if res_model.verified else 'NO'}; analytical mode gives the same cycles: {'yes' if same else 'NO'}")
     if not (res_model.verified and same):
         status = 1
-    from .plots import write_all
+    from .report import csv_text
+    from .systolic.plots import write_all
 
     plots = write_all(res_model, out, stem="model")
-    from .sim_report import layers_csv
-
-    atomic_write(out / "model_layers.csv", layers_csv(res_model))
+    atomic_write(out / "model_layers.csv", csv_text(*res_model.layer_rows()))
 
     # 3. rtl -----------------------------------------------------------------------------------------
     _err(f"[3/5] rtl: {small.name}")
     from rtl_gen.verilog import emit
-    from testbenches.verilator import lint
+    from testbenches.verilator import LINT_WAIVERS, lint
 
     cfg = comp.config
     say()
@@ -281,7 +281,8 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
     say(f"{art.verilog} ({art.verilog.stat().st_size / 1e3:.0f} kB), ports.json; {cfg.rows}x{cfg.cols} "
         f"{cfg.dataflow.upper()}, {cfg.spec.weight.format} x {cfg.spec.activation.format} -> int{cfg.acc_bits}, "
         f"memories {mems}")
-    say(f"verilator --lint-only -Wall: {'clean' if lr_.ok else 'FAILED'} (only the named Amaranth waivers)")
+    say(f"verilator --lint-only -Wall: {'clean' if lr_.ok else 'FAILED'} ({len(lr_.messages)} warnings; "
+        f"waived by name: {', '.join(LINT_WAIVERS)})")
     if not lr_.ok:
         status = 1
         for m in lr_.messages[:10]:
@@ -289,7 +290,8 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
 
     # 4. verify --------------------------------------------------------------------------------------
     _err(f"[4/5] verify: {small.name} on numpy, hwsim, amaranth.sim and Verilator")
-    from testbenches.systolic import default_shapes, verify_design
+    from testbenches.bench import verify
+    from testbenches.systolic import default_shapes
 
     As, Ws, _, _, gks = quantize_layer(x, w_nk, small)
     m, k, n = _slice_that_fits(cfg, As.shape[0], As.shape[1], Ws.shape[1], gks)
@@ -299,8 +301,7 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
     say(f"== 4. verify: {small.name} on four levels ==")
     say(f"real-data slice: the first {m} tokens x first {k} inputs x first {n} outputs of the projection, "
         f"quantized to {small.operands.weight} x {small.operands.activation}; plus {len(rand)} seeded random GEMMs")
-    rep = verify_design(small, build_root, ["model", "amaranth", "verilator"], log=_err, component=comp,
-                        operands=[real] + rand)
+    rep = verify(small, build_root, log=_err, component=comp, operands=[real] + rand)
     for line in rep.summary().splitlines():
         say(line)
     if not rep.ok:

@@ -17,6 +17,7 @@ rtl        ``component(design) -> amaranth.lib.wiring.Component`` (the generated
 bench      module with the level-independent bench: ``vectors(design, seed)``, ``run(level, ...)``,
            ``check(...)`` (see :mod:`testbenches.bench`).
 compat     published simulators the kind reproduces: ``{name: what it is}`` (``--compat NAME``).
+design_files  other design-file formats the kind reads (``{".cfg": "module:load_design"}``).
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ class Kind:
     bench: str | None = None
     modes: tuple[str, ...] = ()
     compat: Mapping[str, str] = field(default_factory=dict)
+    #: options of ``hwsim simulate`` this kind's ``run()`` takes beyond mode/seed/compat (e.g. "operands")
+    run_options: tuple[str, ...] = ()
+    #: other design-file formats the kind reads: suffix -> "module:function(path) -> Design"
+    design_files: Mapping[str, str] = field(default_factory=dict)
 
     def load(self, role: str) -> Any:
         """Import what the kind registered for ``role`` (``spec``, ``simulator``, ``rtl``, ...)."""
@@ -44,9 +49,7 @@ class Kind:
         if ref is None:
             raise LookupError(f"kind {self.name!r} has no {role}; kinds with one: "
                               f"{', '.join(k.name for k in KINDS.values() if getattr(k, role))}")
-        module, _, attr = ref.partition(":")
-        obj = importlib.import_module(module)
-        return getattr(obj, attr) if attr else obj
+        return resolve(ref)
 
     @property
     def sections(self) -> dict[str, type]:
@@ -61,7 +64,8 @@ KINDS: dict[str, Kind] = _register(
     Kind("systolic", "systolic array (weight/output/input stationary), SCALE-Sim-compatible reporting",
          spec="hwsim.systolic.spec", simulator="hwsim.systolic.sim:build", report="hwsim.systolic.plots",
          rtl="rtl_gen.systolic:component", bench="testbenches.systolic",
-         modes=("auto", "cycle", "analytical"), compat={"scalesim": "SCALE-Sim 3.0.0"}),
+         modes=("auto", "cycle", "analytical"), compat={"scalesim": "SCALE-Sim 3.0.0"},
+         design_files={".cfg": "hwsim.systolic.scalesim_io:load_design"}, run_options=("operands",)),
     Kind("bitserial", "bit-serial PE arrays: BitMoD (FP16 x term-serial weights) and BitVert (BBS, bit columns)",
          spec="hwsim.bitserial.spec", simulator="hwsim.bitserial.sim:build", rtl="rtl_gen.bitserial:component",
          bench="testbenches.bitserial", modes=("auto", "cycle", "analytical"),
@@ -71,8 +75,23 @@ KINDS: dict[str, Kind] = _register(
     Kind("pe", "one multiply-accumulate processing element (stream in, accumulator out)",
          spec="hwsim.pe.spec", rtl="rtl_gen.pe:component", bench="testbenches.pe"),
     Kind("decoder", "a number-format decoder (code + group metadata -> exact fixed-point value)",
-         spec="hwsim.pe.decoder_spec", rtl="rtl_gen.decoder:component", bench="testbenches.pe"),
+         spec="hwsim.pe.decoder_spec", rtl="rtl_gen.decoder:component", bench="testbenches.decoder"),
 )
+
+
+def resolve(ref: str) -> Any:
+    """Import ``"module"`` or ``"module:attribute"``."""
+    module, _, attr = ref.partition(":")
+    obj = importlib.import_module(module)
+    return getattr(obj, attr) if attr else obj
+
+
+def design_file_loader(suffix: str) -> Any | None:
+    """The loader of a non-YAML design file (e.g. a SCALE-Sim .cfg), or None."""
+    for k in KINDS.values():
+        if suffix.lower() in k.design_files:
+            return resolve(k.design_files[suffix.lower()])
+    return None
 
 
 def get(name: str) -> Kind:

@@ -169,3 +169,33 @@ def write_outputs(rows: list[ErrorRow], outdir: str | Path, title: str) -> dict[
     ax.grid(axis="y", alpha=0.3)
     save_figure(fig, paths["png"])
     return paths
+
+
+def run_study(path, specs, group_size, pattern, out, plot=True) -> int:
+    """Quantize the Linear weights of a tensor file with each format spec; print the table (and the SF4
+    verdict), write .txt/.csv/.png into ``out``."""
+    import sys
+
+    from .report import ensure_writable
+    from .weights import WeightFileError, linear_weights, read_tensors
+
+    if plot:
+        ensure_writable(out)
+    tensors = linear_weights(read_tensors(path), pattern)
+    if not tensors:
+        what = f"matching {pattern!r}" if pattern else "that look like Linear weights (2-D, name ending in 'weight')"
+        raise WeightFileError(f"{path}: no 2-D floating-point tensors {what}; try --tensors REGEX")
+    n = sum(t.size for t in tensors.values())
+    title = (f"{Path(path).name}: {len(tensors)} tensors, {n:,} weights, group "
+             f"{'per row' if group_size is None else group_size}")
+    print(title, file=sys.stderr)
+    rows = error_table({k: np.asarray(v, np.float32) for k, v in tensors.items()}, specs, group_size)
+    print(title)
+    print(render(rows))
+    verdict = sf4_verdict(rows)
+    if verdict:
+        print("\n" + verdict)
+    if plot:
+        paths = write_outputs(rows, out, title)
+        print(f"\nwrote {paths['txt']}, {paths['csv']}, {paths['png']}")
+    return 0

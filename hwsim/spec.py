@@ -114,7 +114,7 @@ def build_section(cls: type, given: Any, src: str, path: str) -> Any:
         raise SpecError(f"{src}: {path} must be a mapping of {', '.join(names)}, got {short(given)}")
     unknown = sorted(str(k) for k in set(given) - set(names))
     if unknown:
-        raise SpecError(f"{src}: {path}.{unknown[0]}: unknown key; allowed in {path}: {', '.join(names)}")
+        raise SpecError(f"{src}: {path}.{unknown[0][:40]}: unknown key; allowed in {path}: {', '.join(names)}")
     values = {}
     for f, ts, rule in flds:
         key = f"{path}.{f.name}" if path else f.name
@@ -123,6 +123,17 @@ def build_section(cls: type, given: Any, src: str, path: str) -> Any:
         elif f.default is REQUIRED:
             raise SpecError(f"{src}: {key} is missing ({rule.doc}; {type_name(ts)})")
     return cls(**values)
+
+
+def format_name(value: str) -> str | None:
+    """Check of a field naming a number format of the datatypes library."""
+    import datatypes
+
+    try:
+        datatypes.get(value)
+    except ValueError as e:
+        return str(e)
+    return None
 
 
 def describe(cls: type) -> list[tuple[str, str, str, str]]:

@@ -16,7 +16,7 @@ from .errors import NoDecoderError, RTLError, UnsupportedKindError, WidthError
 _LAZY = {
     "Decoder": ".decoder", "MacDatapath": ".pe", "ProcessingElement": ".pe",
     "SystolicArray": ".systolic", "SystolicConfig": ".systolic",
-    "emit": ".verilog", "component_for": ".verilog", "Artefacts": ".verilog", "GENERATED_KINDS": ".verilog",
+    "emit": ".verilog", "component_for": ".verilog", "Artefacts": ".verilog", 
     "synthesize": ".area",
 }
 

@@ -67,6 +67,16 @@ class Decoder(wiring.Component):
     def width(self) -> int:
         return self.table.width
 
+    def ports_doc(self) -> dict:
+        """What ports.json says about this unit beyond its ports."""
+        return {"arithmetic": {"format": self.table.format, "code_bits": self.table.bits,
+                               "meta_bits": self.table.meta_bits, "n_meta": self.table.n_meta,
+                               "width": self.width, "frac_bits": self.frac_bits,
+                               "structure": self.structure.describe()}}
+
+    def summary(self) -> str:
+        return f"decoder {self.table.describe()}; {self.structure.describe()}; combinational"
+
     def elaborate(self, platform):
         m = Module()
         t, s = self.table, self.structure
@@ -135,3 +145,9 @@ class Decoder(wiring.Component):
             with m.If(meta >= t.n_meta):
                 m.d.comb += [self.value.eq(0), self.invalid.eq(1)]
         return m
+
+
+def component(design) -> Decoder:
+    """The registry's RTL hook of ``kind: decoder``."""
+    d = design.decoder
+    return Decoder(d.format, use_meta={"auto": None, "none": False, "group": True}[d.meta], style=d.style)

@@ -1,8 +1,11 @@
-"""Errors raised before any RTL is generated or built. All are ValueError subclasses whose message
-says what was asked, why it has no RTL, and what would work instead."""
-
+"""The RTL generators' errors (defined in hwsim.errors, shared with the simulators) and a helper for
+component constructors."""
 
 import functools
+
+from hwsim.errors import NoDecoderError, RTLError, UnsupportedKindError, WidthError
+
+__all__ = ["NoDecoderError", "RTLError", "UnsupportedKindError", "WidthError", "discard_on_error"]
 
 
 def discard_on_error(init):
@@ -18,19 +21,3 @@ def discard_on_error(init):
             raise
 
     return wrapper
-
-
-class RTLError(ValueError):
-    """A request the RTL generators cannot satisfy."""
-
-
-class NoDecoderError(RTLError):
-    """A number format that has no hardware decoder (Inf codes, too wide, too large a table, ...)."""
-
-
-class WidthError(RTLError):
-    """An impossible or unsupported bit width (accumulator narrower than one product, > 64 bits, ...)."""
-
-
-class UnsupportedKindError(RTLError):
-    """A design kind (or option) for which no RTL generator exists yet."""

@@ -21,7 +21,7 @@ Two layers, so a systolic array can reuse the arithmetic without the handshake:
     stages=1: decode, multiply and accumulate in the accepting cycle.
     stages=2: the product is registered first, accumulated in the next cycle.
 
-Arithmetic: ``rtl_gen.arith.MacSpec`` (exact, documented there); ``hwsim.pe_stream`` is the cycle model.
+Arithmetic: ``rtl_gen.arith.MacSpec`` (exact, documented there); ``hwsim.pe.stream`` is the cycle model.
 """
 
 from __future__ import annotations
@@ -106,6 +106,19 @@ class ProcessingElement(wiring.Component):
     def latency(self) -> int:
         return self.stages
 
+    def ports_doc(self) -> dict:
+        """What ports.json says about this unit beyond its ports."""
+        return {"arithmetic": self.spec.describe() | {
+            "stages": self.stages, "weight_structure": self.datapath.wdec.structure.describe()}}
+
+    def summary(self) -> str:
+        sp = self.spec
+        return (f"PE {sp.weight.format} ({sp.weight.width}b, 2^-{sp.weight.frac_bits}"
+                f"{f', {sp.weight.meta_bits}-bit meta' if sp.weight.use_meta else ''}) x {sp.activation.format} "
+                f"({sp.activation.width}b, 2^-{sp.activation.frac_bits}) -> product {sp.product_width}b, "
+                f"accumulator int{sp.acc_width} (2^-{sp.product_frac}, wraps); latency {self.latency}, "
+                f"II {self.initiation_interval}")
+
     def elaborate(self, platform):
         m = Module()
         sp = self.spec
@@ -140,3 +153,11 @@ class ProcessingElement(wiring.Component):
                 with m.Else():
                     m.d.sync += acc.eq(total)
         return m
+
+
+def component(design) -> ProcessingElement:
+    """The registry's RTL hook of ``kind: pe``."""
+    o, p = design.operands, design.pe
+    return ProcessingElement(o.weight, o.activation, o.accumulator,
+                             weight_meta={"auto": None, "none": False, "group": True}[o.weight_meta],
+                             stages=p.stages, weight_style=p.weight_style)

@@ -50,8 +50,12 @@ from typing import Any
 
 import numpy as np
 
+from hwsim.systolic.memory import KB_KEY as _KB_KEY
+from hwsim.systolic.memory import (MemoryGeometry, memories, misfit, pack_lanes, tile_words,  # noqa: F401
+                                   unpack_lanes, untile_words, words_needed)
+
 from . import arith
-from .errors import NoDecoderError, RTLError, UnsupportedKindError, WidthError, discard_on_error
+from .errors import NoDecoderError, RTLError, UnsupportedKindError, discard_on_error
 
 DATAFLOWS = ("ws", "os", "is")
 #: Largest array the generator builds (Verilator DUTs stay <= 8x8; larger arrays are hwsim's job).
@@ -65,74 +69,6 @@ SEL = {"activation": 1, "weight": 2, "result": 3}
 
 class WorkloadTooLarge(RTLError):
     """A GEMM whose operands or results do not fit the generated memories."""
-
-
-# ---- memory images (numpy only) ---------------------------------------------------------------------
-def tile_words(S: np.ndarray, lanes: int, fill: int = 0) -> np.ndarray:
-    """Tile a matrix S [rows, cols] into lane vectors: returns [ceil(cols/lanes) * rows, lanes] with
-    row ``f * rows + i`` = ``S[i, f*lanes : (f+1)*lanes]`` (padded with ``fill`` past the last column)."""
-    S = np.asarray(S)
-    rows, cols = S.shape
-    nf = -(-cols // lanes)
-    pad = np.full((rows, nf * lanes), fill, dtype=S.dtype)
-    pad[:, :cols] = S
-    return pad.reshape(rows, nf, lanes).transpose(1, 0, 2).reshape(nf * rows, lanes)
-
-
-def untile_words(V: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """Inverse of ``tile_words``: V [ceil(cols/lanes) * rows, lanes] -> S [rows, cols]."""
-    V = np.asarray(V)
-    lanes = V.shape[1]
-    nf = -(-cols // lanes)
-    return V[: nf * rows].reshape(nf, rows, lanes).transpose(1, 0, 2).reshape(rows, nf * lanes)[:, :cols]
-
-
-def pack_lanes(V: np.ndarray, bits: int) -> np.ndarray:
-    """Lane vectors [words, lanes] of integers (two's complement if negative) -> one Python int per
-    word (object array), lane i at bits [i*bits, (i+1)*bits)."""
-    V = np.asarray(V)
-    mask = (1 << bits) - 1
-    out = np.zeros(V.shape[0], dtype=object)
-    for i in range(V.shape[1]):
-        col = np.array([int(v) & mask for v in V[:, i].tolist()], dtype=object)
-        out = out | (col << (i * bits))
-    return out
-
-
-def unpack_lanes(words, lanes: int, bits: int, signed: bool) -> np.ndarray:
-    """Words (ints) -> int64 [words, lanes] (sign-extended when ``signed``)."""
-    mask = (1 << bits) - 1
-    w = [int(x) for x in np.asarray(words, dtype=object).ravel()]
-    out = np.zeros((len(w), lanes), dtype=np.int64)
-    for i in range(lanes):
-        vals = [(x >> (i * bits)) & mask for x in w]
-        if signed:
-            vals = [v - (1 << bits) if v >> (bits - 1) else v for v in vals]
-        out[:, i] = vals
-    return out
-
-
-@dataclass(frozen=True)
-class MemoryGeometry:
-    name: str           #: activation | weight | result
-    lanes: int
-    lane_bits: int
-    depth: int          #: words
-    role: str           #: stationary | streamed | result
-    layout: str         #: which matrix, tiled how (tile_words)
-
-    @property
-    def word_bits(self) -> int:
-        return self.lanes * self.lane_bits
-
-    @property
-    def addr_bits(self) -> int:
-        return max(1, (self.depth - 1).bit_length())
-
-    def describe(self) -> dict[str, Any]:
-        return {"sel": SEL[self.name], "lanes": self.lanes, "lane_bits": self.lane_bits,
-                "word_bits": self.word_bits, "depth": self.depth, "addr_bits": self.addr_bits,
-                "role": self.role, "layout": self.layout}
 
 
 @dataclass(frozen=True)
@@ -165,9 +101,6 @@ class SystolicConfig:
     def make(cls, name: str, rows: int, cols: int, dataflow: str, weight: str, activation: str,
              accumulator: str | int, pe_latency: int = 1, mem_kb: tuple[int, int, int] = (8, 8, 32)
              ) -> "SystolicConfig":
-        for what, v in (("array.rows", rows), ("array.cols", cols), ("array.pe_latency", pe_latency)):
-            if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
-                raise RTLError(f"{what} = {v!r}: must be a positive integer")
         if rows * cols > MAX_PES:
             raise RTLError(f"array {rows}x{cols} = {rows * cols} PEs: the RTL generator builds arrays of at most "
                            f"{MAX_PES} PEs (e.g. 32x32); simulate larger arrays with hwsim (cycle-exact "
@@ -176,20 +109,14 @@ class SystolicConfig:
             raise RTLError(f"array.pe_latency = {pe_latency}: the RTL generator supports 1..{MAX_PE_LATENCY}")
         if dataflow not in DATAFLOWS:
             raise RTLError(f"array.dataflow = {dataflow!r}: allowed: {', '.join(DATAFLOWS)}")
-        from hwsim.pe import PEError, accumulator_bits, pe_format
+        from hwsim.pe.model import PEError, pe_format
 
         for role, fmt in (("weight", weight), ("activation", activation)):
             try:
-                pe_format(fmt)
+                pe_format(fmt)          # the simulators' capacity (no metadata, <= 32-bit decode)
             except PEError as e:
                 raise NoDecoderError(f"operands.{role} = {fmt!r}: no systolic PE for this format: {e}") from None
-        if isinstance(accumulator, str):
-            try:
-                accumulator_bits(accumulator)
-            except PEError as e:
-                raise WidthError(f"operands.accumulator = {accumulator!r}: {e}") from None
         spec = arith.MacSpec.make(weight, activation, accumulator, weight_meta=False)
-        _check_same_decode(spec)
         cfg = cls(name=name, rows=int(rows), cols=int(cols), dataflow=dataflow, pe_latency=int(pe_latency),
                   spec=spec, mem_kb=tuple(int(x) for x in mem_kb))
         for g in cfg.memories().values():
@@ -208,26 +135,8 @@ class SystolicConfig:
         return self.spec.acc_width
 
     def memories(self) -> dict[str, MemoryGeometry]:
-        R, C = self.rows, self.cols
-        wb, ab, rb = self.spec.weight.bits, self.spec.activation.bits, self.acc_bits
-        kb_a, kb_w, kb_r = self.mem_kb
-        if self.dataflow == "ws":
-            act = (R, "streamed", "tile_words(A, R): word f*M + m holds A[m, f*R + r] in lane r")
-            wgt = (C, "stationary", "tile_words(W, C): word f*K + k holds W[k, f*C + c] in lane c")
-            res = "tile_words(Y, C): bank c, word f*M + m holds Y[m, f*C + c]"
-        elif self.dataflow == "is":
-            act = (C, "stationary", "tile_words(A^T, C): word f*K + k holds A[f*C + c, k] in lane c")
-            wgt = (R, "streamed", "tile_words(W^T, R): word f*N + n holds W[f*R + r, n] in lane r")
-            res = "tile_words(Y^T, C): bank c, word f*N + n holds Y[f*C + c, n]"
-        else:
-            act = (R, "streamed", "tile_words(A^T, R): word f*K + k holds A[f*R + r, k] in lane r")
-            wgt = (C, "streamed", "tile_words(W, C): word f*K + k holds W[k, f*C + c] in lane c")
-            res = "tile_words(Y, C): bank c, word f*M + m holds Y[m, f*C + c]"
-        return {
-            "activation": MemoryGeometry("activation", act[0], ab, kb_a * 8192 // (act[0] * ab), act[1], act[2]),
-            "weight": MemoryGeometry("weight", wgt[0], wb, kb_w * 8192 // (wgt[0] * wb), wgt[1], wgt[2]),
-            "result": MemoryGeometry("result", C, rb, kb_r * 8192 // (C * rb), "result", res),
-        }
+        return memories(self.rows, self.cols, self.dataflow, self.spec.weight.bits, self.spec.activation.bits,
+                        self.acc_bits, self.mem_kb)
 
     @property
     def dim_bits(self) -> int:
@@ -237,27 +146,16 @@ class SystolicConfig:
 
     def words_needed(self, M: int, N: int, K: int) -> dict[str, int]:
         """Memory words a GEMM's padded images occupy."""
-        R, C = self.rows, self.cols
-        cd = lambda a, b: -(-a // b)  # noqa: E731
-        if self.dataflow == "ws":
-            return {"activation": cd(K, R) * M, "weight": cd(N, C) * K, "result": cd(N, C) * M}
-        if self.dataflow == "is":
-            return {"activation": cd(M, C) * K, "weight": cd(K, R) * N, "result": cd(M, C) * N}
-        return {"activation": cd(M, R) * K, "weight": cd(N, C) * K, "result": cd(N, C) * M}
+        return words_needed(self.rows, self.cols, self.dataflow, M, N, K)
 
     def check_workload(self, M: int, N: int, K: int) -> None:
+        """The fit rule shared with hwsim (hwsim.systolic.memory.misfit)."""
         for what, v in (("M", M), ("N", N), ("K", K)):
             if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
                 raise WorkloadTooLarge(f"GEMM {what} = {v!r}: must be a positive integer")
-        mems = self.memories()
-        for name, need in self.words_needed(M, N, K).items():
-            g = mems[name]
-            if need > g.depth:
-                raise WorkloadTooLarge(
-                    f"{self.name}: GEMM M={M} N={N} K={K} needs {need} words of the {name} memory "
-                    f"({g.layout.split(':')[0]}), which has {g.depth} ({_KB_KEY[name]} = "
-                    f"{self.mem_kb[('activation', 'weight', 'result').index(name)]}); use a smaller GEMM or "
-                    f"a design with a larger memory")
+        why = misfit(self.memories(), self.rows, self.cols, self.dataflow, M, N, K, self.mem_kb)
+        if why:
+            raise WorkloadTooLarge(f"{self.name}: {why}; use a smaller GEMM or a design with a larger memory")
 
     # -- memory images -----------------------------------------------------------------------------
     def pack(self, a_codes: np.ndarray, w_codes: np.ndarray, poison: bool = False) -> tuple[np.ndarray, np.ndarray]:
@@ -317,30 +215,16 @@ class SystolicConfig:
                 "host": {"sel": "host__sel", "addr": "host__addr", "we": "host__we", "wdata": "host__wdata",
                          "rdata": "host__rdata", "read_latency": 1, "select": dict(SEL),
                          "note": "used while busy == 0; ignored while busy"},
-                "memories": {k: g.describe() for k, g in self.memories().items()},
+                "memories": {k: {"sel": SEL[k], **g.describe()} for k, g in self.memories().items()},
                 "monitor": self.mon_layout()}
 
 
-_KB_KEY = {"activation": "ifmap_kb", "weight": "filter_kb", "result": "ofmap_kb"}
 
 
 def _largest_code(t: arith.FixedPointTable) -> int:
     """The valid code of largest decoded magnitude."""
     v = np.where(t.valid_array()[0], np.abs(t.array()[0]), -1)
     return int(np.argmax(v))
-
-
-def _check_same_decode(spec: arith.MacSpec) -> None:
-    """The RTL decoders (rtl_gen.arith) and hwsim's PE decoders must be the same tables."""
-    from hwsim.pe import pe_format
-
-    for t in (spec.weight, spec.activation):
-        f = pe_format(t.format)
-        ok = t.valid_array()[0]
-        if (f.frac_bits != t.frac_bits or not np.array_equal(ok, f.valid)
-                or not np.array_equal(np.where(ok, t.array()[0], 0), np.where(f.valid, f.decode, 0))):
-            raise NoDecoderError(f"format {t.format!r}: the RTL decoder and hwsim's PE decoder differ "
-                                 f"(binary point {t.frac_bits} vs {f.frac_bits}); no bit-exact array possible")
 
 
 # ---- the component -----------------------------------------------------------------------------------
@@ -383,6 +267,14 @@ class SystolicArray(wiring.Component):
                            "cycles": self.config.describe()["cycles"]}}
 
     # ------------------------------------------------------------------------------------------------
+    def summary(self) -> str:
+        c, sp = self.config, self.spec
+        mems = ", ".join(f"{k} {g.depth}x{g.word_bits}b" for k, g in c.memories().items())
+        return (f"systolic {c.rows}x{c.cols} {c.dataflow.upper()}, PE latency {c.pe_latency}: "
+                f"{sp.weight.format} ({sp.weight.width}b, 2^-{sp.weight.frac_bits}) x {sp.activation.format} "
+                f"({sp.activation.width}b, 2^-{sp.activation.frac_bits}) -> int{sp.acc_width} (2^-{sp.product_frac}, "
+                f"wraps); memories (words x bits): {mems}; GEMM shape inputs {c.dim_bits}b")
+
     def elaborate(self, platform):
         m = Module()
         cfg = self.config
@@ -703,3 +595,8 @@ class SystolicArray(wiring.Component):
                     m.d.sync += [a2.eq(a), av2.eq(av)]
                     a, av = a2, av2
         return outreg[R - 1]
+
+
+def component(design) -> SystolicArray:
+    """The registry's RTL hook of ``kind: systolic``."""
+    return SystolicArray.from_design(design)

@@ -21,45 +21,26 @@ from typing import Any
 from amaranth.back import verilog
 from amaranth.lib import data, stream, wiring
 
+from hwsim import kinds
 from hwsim.design import Design
 from hwsim.report import atomic_write
 
-from .decoder import Decoder
 from .errors import RTLError, UnsupportedKindError
-from .pe import ProcessingElement
-
-#: Design kinds that have an RTL generator.
-GENERATED_KINDS = ("decoder", "pe", "systolic")
-
 
 def component_for(design: Design) -> wiring.Component:
-    """The Amaranth component of a design; RTLError subclasses (naming the design file) for
-    anything without RTL. Nothing is built or written."""
+    """The Amaranth component of a design, from its kind's registered generator (hwsim.kinds); RTLError
+    subclasses (naming the design file) for anything without RTL. Nothing is built or written."""
+    kind = kinds.get(design.kind)
+    if kind.rtl is None:
+        raise UnsupportedKindError(
+            f"{design.source}: kind {design.kind!r} has no RTL generator yet; kinds with RTL: "
+            f"{', '.join(k.name for k in kinds.with_role('rtl'))}")
     try:
-        return _component_for(design)
+        return kind.load("rtl")(design)
     except RTLError as e:
         if str(e).startswith(design.source):
             raise
         raise type(e)(f"{design.source}: {e}") from None
-
-
-def _component_for(design: Design) -> wiring.Component:
-    if design.kind == "decoder":
-        d = design.decoder
-        meta = {"auto": None, "none": False, "group": True}[d.meta]
-        return Decoder(d.format, use_meta=meta, style=d.style)
-    if design.kind == "pe":
-        o, p = design.operands, design.pe
-        meta = {"auto": None, "none": False, "group": True}[o.weight_meta]
-        return ProcessingElement(o.weight, o.activation, o.accumulator, weight_meta=meta,
-                                 stages=p.stages, weight_style=p.weight_style)
-    if design.kind == "systolic":
-        from .systolic import SystolicArray
-
-        return SystolicArray.from_design(design)
-    raise UnsupportedKindError(
-        f"{design.source}: kind {design.kind!r} has no RTL generator yet; kinds with RTL: "
-        f"{', '.join(GENERATED_KINDS)}")
 
 
 def _shape_desc(shape: Any) -> dict[str, Any]:
@@ -106,15 +87,7 @@ def describe_ports(comp: wiring.Component, top: str) -> dict[str, Any]:
                            "control": control,
                            "timing": {"latency": getattr(comp, "latency", 0),
                                       "initiation_interval": getattr(comp, "initiation_interval", 1)}}
-    if isinstance(comp, Decoder):
-        doc["arithmetic"] = {"format": comp.table.format, "code_bits": comp.table.bits,
-                             "meta_bits": comp.table.meta_bits, "n_meta": comp.table.n_meta,
-                             "width": comp.width, "frac_bits": comp.frac_bits,
-                             "structure": comp.structure.describe()}
-    elif isinstance(comp, ProcessingElement):
-        doc["arithmetic"] = comp.spec.describe() | {"stages": comp.stages,
-                                                    "weight_structure": comp.datapath.wdec.structure.describe()}
-    if hasattr(comp, "ports_doc"):          # units that describe themselves (e.g. the systolic array)
+    if hasattr(comp, "ports_doc"):          # what each unit adds about itself (arithmetic, memories, ...)
         doc |= comp.ports_doc()
     return doc
 

@@ -30,7 +30,7 @@ import numpy as np
 
 from .vectors import CheckResult
 from .systolic_driver import jobs_of, raw_from_arrays, raw_to_arrays  # noqa: F401  (re-exported)
-from .vectorset import VectorSet, load_arrays
+from .vectorset import VectorSet
 
 #: What each backend produces (the functional model has no clock).
 KEYS = {"model": ("outputs",),
@@ -78,7 +78,7 @@ def exact_reference(a_codes: np.ndarray, w_codes: np.ndarray, weight: str, activ
 def _sim(cfg):
     """hwsim's simulator of the same machine (for operands and the cycle-level backend)."""
     from hwsim.design import from_dict
-    from hwsim.systolic import SystolicSim
+    from hwsim.systolic.sim import SystolicSim
 
     kb = cfg.mem_kb
     return SystolicSim(from_dict({
@@ -95,8 +95,8 @@ def systolic_vectors(cfg, shapes: Sequence[tuple[int, int, int]] | None = None, 
     """One seeded workload set for an array: random decodable codes per shape (or the given
     ``operands``: (A codes [M, K], W codes [K, N]) pairs), the memory images, and the expected values
     (see the module docstring)."""
-    from hwsim.pe import pe_format
-    from hwsim.systolic import FoldPlan
+    from hwsim.pe.model import pe_format
+    from hwsim.systolic.timing import FoldPlan
     from hwsim.workloads import Gemm
 
     sim = _sim(cfg)
@@ -162,7 +162,7 @@ def operands_of(vs: VectorSet) -> list[tuple[np.ndarray, np.ndarray]]:
 # ---- backends -----------------------------------------------------------------------------------
 def run_model(cfg, vs: VectorSet) -> dict[str, np.ndarray]:
     """The functional level: hwsim.pe.reference_gemm (numpy int64 matmul of the decoded codes)."""
-    from hwsim.pe import reference_gemm
+    from hwsim.pe.model import reference_gemm
 
     sp = cfg.spec
     ys = [reference_gemm(a, w, sp.weight.format, sp.activation.format, cfg.acc_bits).ravel()
@@ -173,7 +173,7 @@ def run_model(cfg, vs: VectorSet) -> dict[str, np.ndarray]:
 def run_hwsim(cfg, vs: VectorSet) -> dict[str, np.ndarray]:
     """The cycle-level level: hwsim's kernels advance the array clock (outputs, cycles, write cycles,
     result writes and accumulate reads as counted by the kernel)."""
-    from hwsim import systolic_kernels as K_
+    from hwsim.systolic import kernels as K_
     from hwsim.workloads import Gemm
 
     sim = _sim(cfg)
@@ -237,21 +237,15 @@ def run_amaranth(comp, vs: VectorSet, vcd: str | None = None) -> dict[str, np.nd
 
 
 def run_verilator(cfg, art_dir: Path, vs: VectorSet, waves: bool = False, log=None):
-    """Build (cached by Verilog hash) and run testbenches.tb_systolic; returns (results, Build, CocotbRun)."""
-    from . import runner
+    """Build (cached by Verilog hash) and run testbenches.tb_systolic; returns (results, note)."""
+    from .bench import run_cocotb
 
-    b = runner.build(art_dir, waves=waves, log=log)
-    vpath = vs.save(art_dir / "run" / "vectors.npz")
-    out = art_dir / "run" / "results.npz"
-    out.unlink(missing_ok=True)
-    r = runner.run_cocotb(b, "testbenches.tb_systolic",
-                          {"HWSIM_PORTS": str((art_dir / "ports.json").resolve()),
-                           "HWSIM_VECTORS": str(vpath.resolve()), "HWSIM_RESULTS": str(out.resolve())},
-                          run_dir=art_dir / "run", waves=waves)
-    if not out.is_file():
-        raise runner.SimulationError(f"the cocotb test wrote no results ({r.failed}/{r.tests} failed); log: {r.log}")
-    raw = raw_from_arrays(load_arrays(out), vs)
-    return decode_raw(cfg, vs, raw), b, r
+    got, note = run_cocotb(art_dir, vs, "testbenches.tb_systolic", waves=waves, log=log)
+    failed = got.pop("_runner_failed", None)
+    out = decode_raw(cfg, vs, raw_from_arrays(got, vs))
+    if failed:
+        out["_runner_failed"] = True
+    return out, note
 
 
 # ---- checking ------------------------------------------------------------------------------------
@@ -297,7 +291,7 @@ def _where(shapes, key: str, i: int) -> str:
     return ""
 
 
-def describe(vs: VectorSet) -> str:
+def describe_vectors(vs: VectorSet) -> str:
     i = vs.info
     shapes = ", ".join(f"{M}x{N}x{K}" for M, N, K in i["shapes"])
     return (f"vectors: {i['gemms']} GEMMs (MxNxK: {shapes}; seed {i['seed']}), {i['operand_codes']:,} operand "
@@ -308,50 +302,28 @@ def ports_systolic(ports_json: Path) -> dict:
     return json.loads(Path(ports_json).read_text())["systolic"]
 
 
-# ---- the loop of one design (hwsim verify) --------------------------------------------------------
-def verify_design(design, root, backends: Sequence[str], waves: bool = False, seed: int = 0, log=None,
-                  component=None, shapes: Sequence[tuple[int, int, int]] | None = None,
-                  operands: Sequence[tuple[np.ndarray, np.ndarray]] | None = None):
-    """Emit a systolic design and run one workload set on every requested level. ``backends`` uses
-    the names of testbenches.verify.BACKENDS; "model" runs both software levels (the functional numpy
-    reference and hwsim's cycle-level kernels). Returns a testbenches.verify.VerifyReport."""
-    import sys
-    import time
+# ---- the bench of the kind (testbenches.bench.verify) ------------------------------------------
+LEVELS = ("model", "hwsim", "amaranth", "verilator")
 
-    from rtl_gen.systolic import SystolicArray
-    from rtl_gen.verilog import emit
-    from hwsim.report import atomic_write
 
-    from .verify import VerifyReport
+def vectors(design, component, seed: int = 0, shapes: Sequence[tuple[int, int, int]] | None = None,
+            operands: Sequence[tuple[np.ndarray, np.ndarray]] | None = None) -> VectorSet:
+    return systolic_vectors(component.config, shapes, seed=seed, operands=operands,
+                            name=f"systolic-{design.name}")
 
-    say = log or (lambda s: print(s, file=sys.stderr, flush=True))
-    comp = component if component is not None else SystolicArray.from_design(design)
-    cfg = comp.config
-    t0 = time.perf_counter()
-    art = emit(design, root, component=comp)
-    vs = systolic_vectors(cfg, shapes, seed=seed, operands=operands, name=f"systolic-{design.name}")
-    rep = VerifyReport(design=design.name, directory=art.directory)
-    rep.seconds["emit+vectors"] = time.perf_counter() - t0
-    rep.notes.append(describe(vs))
-    runs = []
-    for b in backends:
-        runs += ["model", "hwsim"] if b == "model" else [b]
-    for b in runs:
-        say(f"[{design.name}] {b}: {vs.info['gemms']} GEMMs, {vs.info['cycles']:,} array cycles ...")
-        t = time.perf_counter()
-        if b == "model":
-            got = run_model(cfg, vs)
-        elif b == "hwsim":
-            got = run_hwsim(cfg, vs)
-        elif b == "amaranth":
-            got = run_amaranth(comp, vs)
-        else:
-            got, bld, run = run_verilator(cfg, art.directory, vs, waves=waves, log=say)
-            rep.notes.append(f"verilator: build {'cached' if bld.cached else f'{bld.seconds:.1f}s'} in "
-                             f"{bld.directory}, cocotb {run.tests - run.failed}/{run.tests} test(s) passed, "
-                             f"{int(np.sum(got['cycles'])) + int(np.sum(got['io_cycles'])):,} cycles incl. "
-                             f"host loads/read-back" + (f", waves {run.waves}" if run.waves else ""))
-        rep.seconds[b] = time.perf_counter() - t
-        rep.results.append(check(vs, got, b))
-    atomic_write(art.directory / "verify.txt", rep.summary() + "\n")
-    return rep
+
+def describe(design, component, vs: VectorSet) -> str:
+    return describe_vectors(vs)
+
+
+def run(level, design, component, vs: VectorSet, art_dir: Path, waves: bool = False, log=None):
+    cfg = component.config
+    if level == "model":
+        return run_model(cfg, vs), None
+    if level == "hwsim":
+        return run_hwsim(cfg, vs), None
+    if level == "amaranth":
+        return run_amaranth(component, vs), None
+    got, note = run_verilator(cfg, art_dir, vs, waves=waves, log=log)
+    return got, note + (f", {int(np.sum(got['cycles'])) + int(np.sum(got['io_cycles'])):,} cycles incl. host "
+                        f"loads/read-back")

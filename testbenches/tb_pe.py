@@ -1,6 +1,6 @@
 """cocotb test of a stream PE: the shared vectors, drivers, monitor and scoreboard under Verilator.
 
-Run by ``testbenches.verify`` / ``hwsim verify`` (environment from ``runner.run_cocotb``)."""
+Run by ``testbenches.bench`` / ``hwsim verify`` (environment from ``runner.run_cocotb``)."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 (``testbenches.systolic_driver``) loads each GEMM's memory images, runs it, records every result
 write and reads the results back. The parent process (``testbenches.systolic``) unpacks and checks.
 
-Run by ``testbenches.verify`` / ``hwsim verify`` (environment from ``runner.run_cocotb``)."""
+Run by ``testbenches.bench`` / ``hwsim verify`` (environment from ``runner.run_cocotb``)."""
 
 from __future__ import annotations
 

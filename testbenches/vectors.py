@@ -4,7 +4,7 @@ cocotb/Verilator).
 Expected values come from the ``datatypes`` model directly -- ``Format.code_values(meta)`` turned
 into exact rationals and multiplied/summed in Python integers -- not from ``rtl_gen.arith``, so
 the arithmetic contract itself is checked too. Expected cycle numbers come from the cycle model
-``hwsim.pe_stream``. Every comparison is ``np.array_equal``.
+``hwsim.pe.stream``. Every comparison is ``np.array_equal``.
 
     vs = decoder_vectors(dec.table)          # every code under every metadata value
     vs = pe_vectors(pe.spec, pe.latency)     # every (weight, activation) pair + a random overflowing
@@ -22,7 +22,7 @@ from typing import Any
 import numpy as np
 
 import datatypes as dt
-from hwsim.pe_stream import pe_timing
+from hwsim.pe.stream import pe_timing
 from rtl_gen.arith import FixedPointTable, MacSpec, int_array
 
 from .vectorset import VectorSet

@@ -92,7 +92,7 @@ def test_flow_on_the_bundled_model(tmp_path):
     assert "verilator --lint-only -Wall: clean" in out
     for b in ("model", "hwsim", "amaranth", "verilator"):
         assert f"PASS systolic-sa_ws_4x4_sf4_e4m3 [{b}]" in out
-    assert "PASS: sa_ws_4x4_sf4_e4m3: 4 backend run(s)" in out
+    assert "PASS: sa_ws_4x4_sf4_e4m3: 4 level run(s)" in out
     sq = float(out.split("vs the float32 layer: SQNR ")[1].split()[0])
     assert 15 < sq < 30                                          # a 4-bit weight x INT8 layer, not noise
     report = (tmp_path / "report.txt").read_text()

@@ -41,7 +41,7 @@ def test_hash_is_of_the_resolved_design():
     (GOOD.replace("dataflow: os", "dataflow: xs"), r"array.dataflow = 'xs': allowed: ws, os, is"),
     (GOOD.replace("rows: 4, ", ""), r"array.rows is missing"),
     (GOOD + "operands: {weight: sf5}\n", r"operands.weight = 'sf5': unknown format.*did you mean"),
-    (GOOD + "operands: {accumulator: int99}\n", r"operands.accumulator = 'int99': expected int<bits>"),
+    (GOOD + "operands: {accumulator: int99}\n", r"operands.accumulator = 'int99': expected int<N>"),
     (GOOD + "memory: {ifmap: 3}\n", r"memory.ifmap: unknown key; allowed in memory: ifmap_kb"),
     (GOOD + "colour: red\n", r"colour: unknown key for kind systolic"),
     (GOOD.replace("schema: 1", "schema: 2"), r"schema = 2: allowed: 1"),

@@ -66,7 +66,7 @@ def test_flow_on_another_design(tmp_path, capsys):
     assert rc == 0, out
     assert "== 1. quantize" not in out and "on tpu_like_32x32_ws_int8" in out
     assert "int8 weights per output channel in groups of 384 along K" in out
-    assert "PASS: sa_os_2x2_int8: 4 backend run(s)" in out
+    assert "PASS: sa_os_2x2_int8: 4 level run(s)" in out
     assert (tmp_path / "report.txt").read_text().count("PASS") >= 5
 
 

@@ -10,7 +10,7 @@ import pytest
 from amaranth.sim import Simulator
 
 import datatypes as dt
-from hwsim.pe_stream import simulate_pe
+from hwsim.pe.stream import simulate_pe
 from rtl_gen import Decoder, MacDatapath, ProcessingElement, arith
 from rtl_gen.errors import NoDecoderError, RTLError
 from testbenches import amaranth_sim

@@ -1,4 +1,4 @@
-"""The arithmetic contract of the RTL (rtl_gen.arith) and the PE cycle model (hwsim.pe_stream), checked
+"""The arithmetic contract of the RTL (rtl_gen.arith) and the PE cycle model (hwsim.pe.stream), checked
 against the datatypes model and plain Python integers. No simulator involved."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import datatypes as dt
-from hwsim.pe_stream import pe_timing
+from hwsim.pe.stream import pe_timing
 from rtl_gen import arith
 from rtl_gen.errors import NoDecoderError, UnsupportedKindError, WidthError
 

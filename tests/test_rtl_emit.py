@@ -11,13 +11,15 @@ import pytest
 import datatypes as dt
 from hwsim import cli
 from hwsim.design import DesignError, load, loads
+from hwsim.kinds import with_role
 from rtl_gen import Decoder, ProcessingElement, arith
-from rtl_gen.verilog import GENERATED_KINDS, component_for, emit, to_verilog, verilog_ports
+from rtl_gen.verilog import component_for, emit, to_verilog, verilog_ports
 from rtl_gen.errors import NoDecoderError, UnsupportedKindError, WidthError
 from testbenches.verilator import LINT_WAIVERS, lint
 
+RTL_KINDS = [k.name for k in with_role("rtl")]
 REPO = Path(__file__).resolve().parents[1]
-RTL_DESIGNS = sorted(p for p in (REPO / "designs").glob("*.yaml") if load(p).kind in GENERATED_KINDS)
+RTL_DESIGNS = sorted(p for p in (REPO / "designs").glob("*.yaml") if load(p).kind in RTL_KINDS)
 
 PE_YAML = """
 schema: 1

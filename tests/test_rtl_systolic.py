@@ -18,22 +18,19 @@ import pytest
 from amaranth.sim import Simulator
 
 from hwsim import cli
-from hwsim.design import load, loads
-from rtl_gen.errors import NoDecoderError, RTLError, UnsupportedKindError, WidthError
+from hwsim.design import DesignError, load, loads
+from rtl_gen.errors import RTLError, UnsupportedKindError
 from rtl_gen.systolic import (SEL, SystolicArray, SystolicConfig, WorkloadTooLarge, pack_lanes, tile_words,
                               unpack_lanes, untile_words)
 from rtl_gen.verilog import emit, verilog_ports
 from testbenches import systolic as S
 from testbenches.amaranth_sim import AmaranthIO, port_signals
 from testbenches.verilator import lint
-from testbenches.verify import verify
+from test_levels import SYSTOLIC as VERILATOR
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "build"
 SYSTOLIC = sorted(p for p in (REPO / "designs").glob("sa_*.yaml") if load(p).verify)
-#: one Verilator build per (size, dataflow), plus the non-square latency-2 design
-VERILATOR = ["sa_ws_2x2_int8", "sa_os_2x2_int8", "sa_is_2x2_int8", "sa_ws_4x4_sf4_e4m3", "sa_os_4x4_int8",
-             "sa_is_4x4_int4_int8", "sa_ws_8x8_int8", "sa_os_8x8_int8", "sa_is_8x8_int8", "sa_ws_3x2_l2_int8"]
 
 YAML = """
 schema: 1
@@ -58,11 +55,20 @@ def test_catalog():
 
 
 # ---- parameters are checked before anything is built ----------------------------------------------
+@pytest.mark.parametrize("kw,match", [
+    ({"w": "float8_e5m2"}, r"operands.weight = 'float8_e5m2': no PE for this format.*Inf"),
+    ({"w": "bitmod4"}, "no PE for this format.*metadata"),
+    ({"w": "fp4_basic", "a": "float8_e4m3fn", "acc": "int16"}, "needs 23 bits; use int<N> with N >= 23"),
+])
+def test_design_errors_when_loading(kw, match):
+    """What no level can build is refused once, by the design schema, for the simulator and the RTL."""
+    with pytest.raises(DesignError, match=match) as e:
+        ydesign(**kw)
+    assert str(e.value).startswith("sa_t.yaml: ")
+
+
 @pytest.mark.parametrize("kw,err,match", [
     ({"backing": "dram"}, UnsupportedKindError, "backing = 'dram'.*no DRAM interface"),
-    ({"w": "float8_e5m2"}, NoDecoderError, r"operands.weight = 'float8_e5m2': no systolic PE.*33-bit"),
-    ({"w": "bitmod4"}, NoDecoderError, "no systolic PE for this format.*metadata"),
-    ({"w": "fp4_basic", "a": "float8_e4m3fn", "acc": "int16"}, WidthError, "use int23 or wider"),
     ({"R": 64, "C": 32}, RTLError, "2048 PEs.*at most 1024"),
     ({"L": 9}, RTLError, "pe_latency = 9.*1..8"),
     ({"kb": 1, "acc": "int64", "R": 1, "C": 129}, RTLError, "ofmap_kb = 1: smaller than one 8256-bit word"),
@@ -277,25 +283,13 @@ def test_host_port_start_and_busy():
     assert log["mem0"] == 0x1234 ^ SEL["activation"]
 
 
-# ---- Verilator: one build per (size, dataflow) ------------------------------------------------------
-@pytest.mark.parametrize("name", VERILATOR)
-def test_design_on_every_level(name):
-    rep = verify(load(REPO / "designs" / f"{name}.yaml"), BUILD, log=lambda s: None)
-    assert rep.ok, rep.summary()
-    by = {r.backend: r for r in rep.results}
-    assert list(by) == ["model", "hwsim", "amaranth", "verilator"]
-    assert by["verilator"].cycles == by["amaranth"].cycles == by["hwsim"].cycles > 0
-    assert by["verilator"].checked == by["hwsim"].checked == by["model"].checked > 0
-    assert by["model"].cycles is None   # values only; the other three also match every write cycle
-    assert (rep.directory / "verify.txt").read_text().startswith("PASS")
-
-
+# ---- the whole loop through the command (levels one by one: tests/test_levels.py) ---------------
 def test_cli_verify_systolic(capsys):
     rc = cli.main(["verify", str(REPO / "designs" / "sa_ws_3x2_l2_int8.yaml"), "-o", str(BUILD), "--seed", "5"])
     out = capsys.readouterr().out
     assert rc == 0, out
     lines = out.strip().splitlines()
-    assert lines[-1].startswith("PASS: sa_ws_3x2_l2_int8: 4 backend run(s)") and "cycles simulated" in lines[-1]
+    assert lines[-1].startswith("PASS: sa_ws_3x2_l2_int8: 4 level run(s)") and "cycles simulated" in lines[-1]
     for b in ("model", "hwsim", "amaranth", "verilator"):
         assert any(ln.startswith(f"PASS systolic-sa_ws_3x2_l2_int8 [{b}]") for ln in lines)
     assert "6 GEMMs (MxNxK: 1x1x1, 3x2x3, 7x5x8" in out and "seed 5" in out

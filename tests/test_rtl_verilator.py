@@ -14,27 +14,13 @@ from pathlib import Path
 import pytest
 
 from hwsim import cli
-from hwsim.design import load, loads
-from rtl_gen.verilog import GENERATED_KINDS, emit
+from hwsim.design import loads
+from rtl_gen.verilog import emit
 from testbenches import runner
-from testbenches.verify import verify
+from testbenches.bench import verify
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "build"
-RTL_DESIGNS = sorted(p for p in (REPO / "designs").glob("*.yaml")      # systolic arrays: test_rtl_systolic.py
-                     if load(p).kind in GENERATED_KINDS and load(p).kind != "systolic" and load(p).verify)
-
-
-@pytest.mark.parametrize("path", RTL_DESIGNS, ids=lambda p: p.stem)
-def test_bundled_design_on_every_level(path):
-    rep = verify(load(path), BUILD, log=lambda s: None)
-    assert rep.ok, rep.summary()
-    assert [r.backend for r in rep.results] == ["model", "amaranth", "verilator"]
-    v = rep.results[-1]
-    assert v.checked > 0 and v.vectors == rep.results[0].vectors
-    if load(path).kind == "pe":
-        assert v.cycles == rep.results[0].cycles                      # cycle-exact with the model
-    assert (rep.directory / "verify.txt").read_text().startswith("PASS")
 
 
 def test_build_cache_and_failed_build(tmp_path):
@@ -69,7 +55,7 @@ def test_build_cache_and_failed_build(tmp_path):
 def test_waves_fst(tmp_path):
     d = loads("schema: 1\nname: pe_waves\nkind: pe\noperands: {weight: int2, activation: int8, "
               "accumulator: int12}\n", "pe_waves.yaml")
-    rep = verify(d, tmp_path, backends=["verilator"], waves=True, log=lambda s: None)
+    rep = verify(d, tmp_path, ["verilator"], waves=True, log=lambda s: None)
     assert rep.ok, rep.summary()
     # FST where the lz4 headers exist (setup.sh installs liblz4-dev as root), VCD otherwise
     name = "dump.fst" if runner.fst_supported() else "dump.vcd"
@@ -85,16 +71,16 @@ def test_cli_verify(capsys):
     out = capsys.readouterr().out
     assert rc == 0, out
     last = out.strip().splitlines()[-1]
-    assert last.startswith("PASS: pe_e2m1sr_e4m3: 3 backend run(s)") and "cycles simulated" in last
+    assert last.startswith("PASS: pe_e2m1sr_e4m3: 3 level run(s)") and "cycles simulated" in last
     assert "[verilator]" in out and "overflow" in out
 
 
 def test_cli_verify_rejects_bad_options(capsys):
     path = str(REPO / "designs" / "dec_e4m3.yaml")
     assert cli.main(["verify", path, "--backends", "iverilog"]) == 2
-    assert cli.main(["verify", path, "--backends", "model", "--waves"]) == 2
+    assert cli.main(["verify", path, "--backends", "hwsim", "--waves"]) == 2
     err = capsys.readouterr().err
-    assert "choose from model, amaranth, verilator" in err and "--waves records the Verilator run" in err
+    assert "choose from model, hwsim, amaranth, verilator" in err and "--waves records the Verilator run" in err
 
 
 def test_verilator_is_found_without_path(monkeypatch):
@@ -117,12 +103,12 @@ def test_metadata_dependent_special_value_under_verilator(tmp_path):
     from rtl_gen import ProcessingElement
     from rtl_gen.verilog import emit_component
     from testbenches.vectors import check, pe_vectors
-    from testbenches.verify import run_verilator
+    from testbenches.bench import cocotb_run
 
     pe = ProcessingElement(RazerLike(), "float8_e4m3fn", 70)      # > 64-bit accumulator through cocotb too
     art = emit_component(pe, "pe_razer_like", tmp_path)
     vs = pe_vectors(pe.spec, pe.latency, seed=5, n_packets=9, max_packet=64)
-    got, b, run = run_verilator(art.directory, json.loads(art.ports.read_text()), vs)
+    got, _, run = cocotb_run(art.directory, vs, "testbenches.tb_pe")
     res = check(vs, got, "verilator")
     assert res.ok and run.failed == 0, res.summary()
     assert res.vectors > 4 * 16 * 256 and "w_meta" in json.loads(art.ports.read_text())["streams"]["i"]["fields"]

@@ -9,10 +9,10 @@ import numpy as np
 import pytest
 
 import hwsim
-from hwsim import scalesim_io as io
+from hwsim.systolic import scalesim_io as io
 from hwsim.cli import main
 from hwsim.design import DesignError, from_dict
-from hwsim.scalesim_io import ScaleSimFileError
+from hwsim.systolic.scalesim_io import ScaleSimFileError
 from hwsim.workloads import Conv, Gemm, WorkloadError, parse
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -102,7 +102,7 @@ def test_bad_designs(over, msg):
 
 def test_workload_does_not_fit_resident_memory():
     sim = hwsim.build(ROOT / "designs" / "sa_ws_2x2_int8.yaml")
-    with pytest.raises(WorkloadError, match=r"A \(200x300 int8\) needs 58.59\d* KiB but memory.ifmap_kb = 1"):
+    with pytest.raises(WorkloadError, match=r"needs 30000 words of the activation memory .* which has 512 \(memory.ifmap_kb = 1\)"):
         sim.run("gemm:200,100,300")
 
 
@@ -198,10 +198,16 @@ def test_cli_simulate_writes_reports_and_plots(tmp_path, capsys):
     text = capsys.readouterr().out
     assert rc == 0
     assert "outputs bit-exact with the numpy reference: yes" in text
-    for f in ("report.txt", "report.json", "layers.csv", "design.resolved.yaml", "scalesim_compatible.json",
+    for f in ("report.txt", "report.json", "layers.csv", "design.resolved.yaml",
               "systolic_layers.png", "systolic_roofline.png", "systolic_timeline.png"):
         assert (out / f).stat().st_size > 0, f
     rep = json.loads((out / "report.json").read_text())
+    from hwsim.systolic.timing import scalesim_metrics
+
+    assert [r["compute_cycles"] for r in rep["compat"]["scalesim"]] == [
+        scalesim_metrics(sim_layer.plan).get("compute_cycles") for sim_layer in
+        hwsim.build(ROOT / "designs" / "sa_os_4x4_int8.yaml").run("gemm:20,13,30;conv:6,6,3,3,2,4",
+                                                                   mode="analytical").layers]
     sim = hwsim.build(ROOT / "designs" / "sa_os_4x4_int8.yaml")
     assert rep["stats"]["compute_cycles"] == sim.plan(Gemm(20, 13, 30)).cycles + sim.plan(Gemm(16, 4, 18)).cycles
     assert (out / "systolic_layers.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

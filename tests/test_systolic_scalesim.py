@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import hwsim
-from hwsim import scalesim_io as io
+from hwsim.systolic import scalesim_io as io
 
 REF = json.loads((Path(__file__).parent / "data" / "scalesim_reference.json").read_text())
 CASES = REF["cases"]

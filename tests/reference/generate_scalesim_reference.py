@@ -10,7 +10,7 @@ How the numbers were made (so anyone can redo it):
    (or point $SCALESIM_PYTHON at any interpreter that has scalesim 3.0.0).
 2. ``.venv/bin/python tests/reference/generate_scalesim_reference.py`` writes, for every case below, a
    configuration in the layout of SCALE-Sim's shipped ``configs/scale.cfg`` (CALC bandwidth mode, 64 KiB
-   SRAMs, no sparsity, no custom layout; ``hwsim.scalesim_io.config_text``), a topology CSV (conv or
+   SRAMs, no sparsity, no custom layout; ``hwsim.systolic.scalesim_io.config_text``), a topology CSV (conv or
    GEMM form, rows ending in a comma as SCALE-Sim writes them) and a layout CSV with one default row per
    layer (SCALE-Sim reads one even when custom layouts are off), then runs SCALE-Sim's own Python API
    (``scalesim.scale_sim.scalesim(...).run_scale()``, as ``python -m scalesim.scale`` does) in the
@@ -37,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from hwsim import scalesim_io as io  # noqa: E402
+from hwsim.systolic import scalesim_io as io  # noqa: E402
 from hwsim.workloads import Conv, Gemm  # noqa: E402
 
 ARRAYS = [(8, 8), (32, 32), (128, 128)]
@@ -95,7 +95,7 @@ def main(argv=None) -> int:
            "scalesim_version": version[0], "scalesim_numpy": version[1],
            "python": subprocess.run([py, "-c", "import platform; print(platform.python_version())"],
                                     capture_output=True, text=True).stdout.strip(),
-           "config": "hwsim.scalesim_io.config_text (configs/scale.cfg layout, CALC, 64 KiB SRAMs)",
+           "config": "hwsim.systolic.scalesim_io.config_text (configs/scale.cfg layout, CALC, 64 KiB SRAMs)",
            "date": time.strftime("%Y-%m-%d"), "host": platform.machine(), "cases": []}
     all_cases = list(cases())
     with tempfile.TemporaryDirectory() as tmp:

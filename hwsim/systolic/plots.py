@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .report import save_figure
+from ..report import save_figure
 
 
 def _plt():
@@ -172,3 +172,8 @@ def write_all(res, outdir: str | Path, stem: str = "systolic") -> dict[str, Path
     return {"layers": plot_layers(res, out / f"{stem}_layers.png"),
             "roofline": plot_roofline(res, out / f"{stem}_roofline.png"),
             "timeline": plot_timeline(res, out / f"{stem}_timeline.png")}
+
+
+def plots(res, out_dir: str | Path) -> list[Path]:
+    """The report hook of the kind registry: the three plots of a simulation, next to its report."""
+    return list(write_all(res, out_dir).values())

@@ -37,20 +37,15 @@ import numpy as np
 
 import datatypes as dt
 
-#: Widest decoded operand (two's complement bits) a PE decoder produces.
+from ..arith import decode_table, parse_accumulator, signed_width, wrap
+from ..errors import NoDecoderError, WidthError
+
+#: Widest decoded operand (two's complement bits) the array simulators' kernels take.
 MAX_DECODE_BITS = 32
 
 
 class PEError(ValueError):
     """An operand format or accumulator the PE cannot implement; the message says why and what works."""
-
-
-def signed_width(lo: int, hi: int) -> int:
-    """Smallest two's-complement width holding every integer in [lo, hi]."""
-    w = 1
-    while not (-(1 << (w - 1)) <= lo and hi <= (1 << (w - 1)) - 1):
-        w += 1
-    return w
 
 
 @dataclass(frozen=True)
@@ -103,31 +98,24 @@ class PEFormat:
 
 @lru_cache(maxsize=None)
 def pe_format(name: str) -> PEFormat:
-    """The PE decoder of a format, or PEError saying why the format has no PE."""
+    """The PE decoder of a format, or PEError saying why the format has no PE. The table is
+    ``hwsim.arith.decode_table`` without metadata -- the same table the RTL decoders implement."""
     fmt = dt.get(name)
-    if fmt.family == "int":
-        vals = fmt.code_values(None)            # symmetric two's complement
-    else:
-        if fmt.n_meta > 1:
-            raise PEError(f"format {fmt.name!r} decodes differently per group metadata value "
-                          f"({fmt.n_meta} values); the systolic PE has no metadata input")
-        vals = fmt.code_values()
-    if fmt.bits > 8:
-        raise PEError(f"format {fmt.name!r} has {fmt.bits}-bit codes; the PE decodes codes of at most 8 bits")
-    vals = np.asarray(vals, dtype=np.float64)
-    valid = np.isfinite(vals)
+    if fmt.family != "int" and fmt.n_meta > 1:
+        raise PEError(f"format {fmt.name!r} decodes differently per group metadata value "
+                      f"({fmt.n_meta} values); the systolic PE has no metadata input")
+    try:
+        t = decode_table(fmt, use_meta=False)       # integers: symmetric two's complement
+    except NoDecoderError as e:
+        raise PEError(str(e)) from None
+    valid = t.valid_array()[0]
     if not valid.any():
         raise PEError(f"format {fmt.name!r} has no finite code values")
-    v32 = np.where(valid, vals, 0.0).astype(np.float32)          # what the reference multiplies
-    ints, frac = dt.exact_fixed_point(v32)
-    decode = np.array(ints, dtype=object)
-    lo, hi = min(ints), max(ints)
-    width = signed_width(lo, hi)
-    if width > MAX_DECODE_BITS:
-        raise PEError(f"format {fmt.name!r} decodes to {width}-bit fixed point ({frac} fractional bits); "
-                      f"the PE decoder is at most {MAX_DECODE_BITS} bits wide")
-    return PEFormat(name=fmt.name, bits=fmt.bits, decode=decode.astype(np.int64), valid=valid,
-                    frac_bits=frac, width=width)
+    if t.width > MAX_DECODE_BITS:
+        raise PEError(f"format {fmt.name!r} decodes to {t.width}-bit fixed point ({t.frac_bits} fractional "
+                      f"bits); the PE decoder is at most {MAX_DECODE_BITS} bits wide")
+    return PEFormat(name=fmt.name, bits=fmt.bits, decode=np.where(valid, t.array()[0], 0), valid=valid,
+                    frac_bits=t.frac_bits, width=t.width)
 
 
 def pe_formats() -> list[str]:
@@ -149,13 +137,14 @@ def product_width(w: PEFormat, a: PEFormat) -> int:
 
 
 def accumulator_bits(spec: str) -> int:
-    """Width N of an ``int<N>`` accumulator spec, or PEError (floating accumulators have no exact PE)."""
-    if isinstance(spec, str) and spec.startswith("int") and spec[3:].isdigit():
-        n = int(spec[3:])
-        if 2 <= n <= 64:
-            return n
-    raise PEError(f"accumulator {spec!r}: the systolic PE accumulates exactly in two's complement; "
-                  f"use int<N> with N in 2..64")
+    """Width N of an ``int<N>`` accumulator the simulators' kernels take (2..64), or PEError."""
+    try:
+        n = parse_accumulator(spec)
+    except (WidthError, ValueError) as e:
+        raise PEError(str(e)) from None
+    if n > 64:
+        raise PEError(f"accumulator {spec!r}: the array simulators accumulate in int64; use int<N> with N in 2..64")
+    return n
 
 
 def min_accumulator_bits(w: PEFormat, a: PEFormat, k: int) -> int:
@@ -164,26 +153,25 @@ def min_accumulator_bits(w: PEFormat, a: PEFormat, k: int) -> int:
     return signed_width(min(cands) * k, max(cands) * k)
 
 
-def wrap(x: np.ndarray, bits: int) -> np.ndarray:
-    """Two's-complement wrap of int64 values to ``bits`` (<= 64) bits."""
-    x = np.asarray(x, dtype=np.int64)
-    if bits >= 64:
-        return x
-    s = np.int64(64 - bits)
-    return (x << s) >> s
-
-
 def reference_gemm(a_codes: np.ndarray, w_codes: np.ndarray, weight: str, activation: str,
-                   acc_bits: int) -> np.ndarray:
-    """numpy reference of the quantized GEMM the array computes: ``wrap(decode(A) @ decode(W), acc_bits)``.
+                   acc_bits: int, checked: bool = False) -> np.ndarray:
+    """The one exact reference of the quantized GEMM the arrays compute: ``wrap(decode(A) @ decode(W),
+    acc_bits)``, int64 [M, N] (``a_codes`` M x K activation codes, ``w_codes`` K x N weight codes).
 
-    ``a_codes`` is M x K activation codes, ``w_codes`` K x N weight codes. int64 matmul is exact modulo
-    2**64 and wrapping to N <= 64 bits commutes with it, so the result is exact.
+    float64 BLAS when every partial sum is below 2**53 (then exact), else an int64 kernel (exact
+    modulo 2**64; wrapping to N <= 64 bits commutes with it). ``checked``: the codes were validated.
     """
     wf, af = pe_format(weight), pe_format(activation)
-    a = af.decoded(af.check_codes(a_codes, "activation codes"))
-    w = wf.decoded(wf.check_codes(w_codes, "weight codes"))
-    return wrap(np.matmul(a, w), acc_bits)
+    if not checked:
+        a_codes = af.check_codes(a_codes, "activation codes")
+        w_codes = wf.check_codes(w_codes, "weight codes")
+    a, w = af.decoded(a_codes), wf.decoded(w_codes)
+    amax, wmax = max(abs(af.lo), abs(af.hi)), max(abs(wf.lo), abs(wf.hi))
+    if amax * wmax * a.shape[1] < 2 ** 53:
+        return wrap(np.rint(a.astype(np.float64) @ w.astype(np.float64)).astype(np.int64), acc_bits)
+    from .exact import exact_matmul_int
+
+    return exact_matmul_int(np.ascontiguousarray(a), np.ascontiguousarray(w), np.int64(64 - acc_bits))
 
 
 def fixed_point_to_float(values: np.ndarray, frac_bits: int) -> np.ndarray:

@@ -262,25 +262,6 @@ def output_stationary_kernel(A, W, out, wcyc, R, C, L, sh, sho, counters):
 
 
 @njit(cache=True)
-def exact_matmul_int(a, w, sh):
-    """wrap(a @ w) for int64 matrices with int64 (mod 2**64) arithmetic; used when float64 is not exact."""
-    M, K = a.shape
-    N = w.shape[1]
-    out = np.zeros((M, N), np.int64)
-    for m in range(M):
-        for k in range(K):
-            av = a[m, k]
-            if av == 0:
-                continue
-            for n in range(N):
-                out[m, n] += av * w[k, n]
-    for m in range(M):
-        for n in range(N):
-            out[m, n] = _wrap(out[m, n], sh)
-    return out
-
-
-@njit(cache=True)
 def fold_float_averages(used_r, used_c, RC, T, cyc):
     """SCALE-Sim's per-fold mapping efficiency and compute utilisation, averaged in its order (column
     folds outer, row folds inner) with plain sequential float64 sums, as Python 3.11's sum() does."""

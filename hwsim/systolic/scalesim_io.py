@@ -26,11 +26,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from .workloads import Conv, Gemm, Network, WorkloadError, network
-
-
-class ScaleSimFileError(ValueError):
-    """A malformed SCALE-Sim file: the message names file, line and field."""
+from ..topology import ScaleSimFileError, read_topology, topology_kind  # noqa: F401  (re-exported)
 
 
 # ---- configuration ---------------------------------------------------------------------------------
@@ -173,103 +169,10 @@ def read_config(path: str | Path) -> ScaleSimConfig:
 
 def load_design(path: str | Path):
     """A SCALE-Sim .cfg file as a hwsim Design."""
-    from .design import from_dict
+    from ..design import from_dict
 
     cfg = read_config(path)
     return from_dict(cfg.design_dict(), source=str(path))
-
-
-# ---- topology --------------------------------------------------------------------------------------
-_CONV_FIELDS = ["Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "Filter Width", "Channels",
-                "Num Filter", "Strides"]
-_GEMM_FIELDS = ["Layer", "M", "N", "K"]
-
-
-def _row_fields(row: str) -> list[str]:
-    elems = row.split(",")
-    if elems and elems[-1].strip() == "":
-        elems = elems[:-1]                 # the trailing comma SCALE-Sim writes (it drops that field)
-    return elems
-
-
-def topology_kind(path: str | Path) -> str:
-    """"gemm" if the header reads ``Layer, M, N, K``, else "conv"."""
-    p = Path(path)
-    with p.open() as f:
-        header = f.readline()
-    fields = [h.strip().lower() for h in _row_fields(header.strip())]
-    return "gemm" if fields[1:4] == ["m", "n", "k"] else "conv"
-
-
-def read_topology(path: str | Path, kind: str | None = None) -> Network:
-    """Read a SCALE-Sim topology file (conv or GEMM form, detected from the header unless ``kind``)."""
-    p = Path(path)
-    if not p.is_file():
-        raise ScaleSimFileError(f"{p}: no such SCALE-Sim topology file")
-    try:
-        lines = p.read_text().splitlines()
-    except UnicodeDecodeError:
-        raise ScaleSimFileError(f"{p}: not a text file") from None
-    if not lines:
-        raise ScaleSimFileError(f"{p}: empty file (SCALE-Sim expects a header line, then one layer per line)")
-    if kind is None:
-        kind = topology_kind(p)
-    if kind not in ("conv", "gemm"):
-        raise ScaleSimFileError(f"{p}: topology kind {kind!r}: allowed: conv, gemm")
-    names = _GEMM_FIELDS if kind == "gemm" else _CONV_FIELDS
-    items = []
-    for i, raw in enumerate(lines[1:], 2):
-        row = raw.strip()
-        if row == "":
-            continue
-        elems = _row_fields(row)
-        where = f"{p}:{i}"
-        need = len(names)
-        if len(elems) < need or len(elems) > need + 1:
-            raise ScaleSimFileError(
-                f"{where}: {len(elems)} fields; a {kind} row is {', '.join(names)}[, N:M sparsity] "
-                f"({need} or {need + 1} fields)")
-        name = elems[0].strip()
-        if not name:
-            raise ScaleSimFileError(f"{where}: field '{names[0]}' is empty")
-        vals = []
-        for f, text in zip(names[1:], elems[1:need]):
-            try:
-                v = int(text.strip())
-            except ValueError:
-                raise ScaleSimFileError(f"{where}: field '{f}' = {text.strip()!r}: expected a positive "
-                                        f"integer") from None
-            if v <= 0:
-                raise ScaleSimFileError(f"{where}: field '{f}' = {v}: must be a positive integer")
-            vals.append(v)
-        if len(elems) == need + 1:
-            sp = elems[need].strip()
-            if not re.fullmatch(r"\d+\s*:\s*\d+", sp):
-                raise ScaleSimFileError(f"{where}: field 'Sparsity' = {sp!r}: expected N:M (e.g. 1:1)")
-        try:
-            if kind == "gemm":
-                m, n, k = vals
-                items.append(Gemm(M=m, N=n, K=k, name=name, source=where))
-            else:
-                h, w, r, s, c, nf, st = vals
-                if r > h:
-                    raise ScaleSimFileError(f"{where}: field 'Filter Height' = {r} is larger than "
-                                            f"'IFMAP Height' = {h}")
-                if s > w:
-                    raise ScaleSimFileError(f"{where}: field 'Filter Width' = {s} is larger than "
-                                            f"'IFMAP Width' = {w}")
-                if "DP" in name:                    # depthwise: one single-channel layer per channel
-                    for ch in range(c):
-                        items.append(Conv(h, w, r, s, 1, nf, st, st, name=f"{name}Channel_{ch}",
-                                          convention="scalesim", source=where))
-                else:
-                    items.append(Conv(h, w, r, s, c, nf, st, st, name=name, convention="scalesim",
-                                      source=where))
-        except WorkloadError as e:
-            raise ScaleSimFileError(str(e)) from None
-    if not items:
-        raise ScaleSimFileError(f"{p}: no layers (SCALE-Sim expects a header line, then one layer per line)")
-    return network(items, name=p.stem)
 
 
 # ---- writers (inputs for SCALE-Sim itself) ---------------------------------------------------------

@@ -1,0 +1,345 @@
+"""Systolic-array simulator (``kind: systolic``): cycle-level, analytical and SCALE-Sim-compatible.
+
+    sim = hwsim.build("designs/sa_ws_8x8_int8.yaml")
+    res = sim.run("gemm:20,13,30")                 # mode="auto": cycle-level when small enough
+    res.cycles, res.compute_cycles, res.utilization, res.layers[0].sram, res.energy_pj
+    res.outputs[0]                                  # int64 [M, N]: wrap(decode(A) @ decode(W))
+    res.scalesim()                                  # SCALE-Sim 3.0.0-compatible per-layer numbers
+
+The microarchitecture (docs/systolic.md) is an R x C array of PEs (hwsim.pe) with one of three dataflows.
+Every layer is a GEMM ``Y[M, N] = A[M, K] @ W[K, N]`` split into *folds* (tiles that fit the array):
+
+=====  ==========  ==========  ======  ==================  ===========================================
+flow   array rows  array cols  stream  stationary in PEs   fold cycles (L = pe_latency)
+=====  ==========  ==========  ======  ==================  ===========================================
+ws     K           N           M       W tile              R + M + L*R + C - 1   (load, stream, drain)
+is     K           M           N       A^T tile            R + N + L*R + C - 1
+os     M           N           K       Y tile (accum.)     K + R + C + L - 3     (+ R drain after last)
+=====  ==========  ==========  ======  ==================  ===========================================
+
+Folds run back to back (column folds outer, row folds inner, as SCALE-Sim orders them), with no overlap
+except the OS output drain, which overlaps the next fold. One cycle after ``start`` issues the first
+memory read; ``done`` rises at the edge that ends the last result write::
+
+    cycles(ws/is) = 1 + F * fold_cycles          cycles(os) = 1 + F * fold_cycles + R
+
+``mode="cycle"`` runs the Numba kernels of hwsim.systolic.kernels, which advance the clock and move
+operands through the PE registers, and checks the result bit-exactly against a numpy reference;
+``mode="analytical"`` uses the closed forms above (tests check they are equal, cycle for cycle, and that
+every memory-access count is equal). DRAM traffic, stall cycles and energy are estimates from a
+documented model (labelled as such); compute cycles are exact for the microarchitecture.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Sequence
+
+import numpy as np
+
+import datatypes as dt
+
+from ..design import Design
+from ..energy import EnergyTable
+
+from ..pe.model import PEError, PEFormat, pe_format, reference_gemm
+from ..report import Progress
+from ..workloads import Conv, Gemm, Network, WorkloadError, network, parse
+from . import kernels as K_
+from .memory import memories, misfit
+from .result import LayerResult, SystolicResult
+from .timing import FoldPlan
+
+#: mode="auto" runs the cycle-level kernels when a workload needs at most this many PE-cycles
+#: (one instance of every layer), else the analytical mode.
+AUTO_CYCLE_LIMIT = 3e8
+
+
+def _bytes(elements: int, bits: int) -> float:
+    return elements * bits / 8.0
+
+
+class SystolicSim:
+    """A built systolic design. ``run(workload)`` simulates it; see the module docstring."""
+
+    def __init__(self, design: Design):
+        if design.kind != "systolic":
+            raise WorkloadError(f"{design.source}: kind = {design.kind!r}: SystolicSim needs kind systolic")
+        self.design = design              # validated by hwsim.systolic.spec (types, formats, widths, tiles)
+        a, ops, mem = design.array, design.operands, design.memory
+        self.R, self.C, self.L, self.dataflow = a.rows, a.cols, a.pe_latency, a.dataflow
+        self.wfmt: PEFormat = pe_format(ops.weight)
+        self.afmt: PEFormat = pe_format(ops.activation)
+        self.acc_bits = ops.acc_bits
+        self.frac_bits = self.wfmt.frac_bits + self.afmt.frac_bits
+        self.energy = EnergyTable.from_design(design)
+        self.backing = mem.backing
+        self.sram_bytes = {"ifmap": mem.ifmap_kb * 1024, "filter": mem.filter_kb * 1024,
+                           "ofmap": mem.ofmap_kb * 1024}
+        self.memories = memories(self.R, self.C, self.dataflow, self.wfmt.bits, self.afmt.bits, self.acc_bits,
+                                 mem.kb)
+
+    def check_fits(self, layer: Gemm) -> None:
+        """With ``memory.backing: none`` a layer's operands and results must fit in the SRAMs, by the
+        RTL's rule: each operand's padded lane words within its memory's depth (hwsim.systolic.memory)."""
+        if self.backing != "none":
+            return
+        why = misfit(self.memories, self.R, self.C, self.dataflow, layer.M, layer.N, layer.K,
+                     self.design.memory.kb)
+        if why:
+            raise WorkloadError(
+                f"{layer.source or 'workload'}: layer {layer.name!r} does not fit the memory of "
+                f"{self.design.source}: {why}, and memory.backing = none (operands must be resident); use a "
+                f"smaller layer or a design with backing: dram")
+
+    def dram_model(self, plan: FoldPlan, plan_a_elems: int = 0) -> dict[str, float]:
+        """DRAM bytes of one instance (estimate). An operand is fetched once if its reuse footprint fits
+        in half its SRAM (the other half prefetches), else once per reuse; output partial sums that do not
+        fit in half the output SRAM spill (written every row fold, read back for accumulation).
+        ``plan_a_elems``: distinct activation elements (a conv's input, not its im2col matrix)."""
+        if self.backing == "none":
+            return {"weight_read": 0.0, "activation_read": 0.0, "output_write": 0.0, "output_read": 0.0}
+        M, N, K, R, C = plan.M, plan.N, plan.K, self.R, self.C
+        wb, ab, ob = self.wfmt.bits, self.afmt.bits, self.acc_bits
+        half = {k: v / 2 for k, v in self.sram_bytes.items()}
+        kf = -(-K // R)
+        A, W, Y = _bytes(plan_a_elems if plan_a_elems else M * K, ab), _bytes(K * N, wb), _bytes(M * N, ob)
+        out_w, out_r = Y, 0.0
+        if self.dataflow == "ws":
+            w_read = W
+            a_read = A if A <= half["ifmap"] else A * -(-N // C)
+            if _bytes(M * min(C, N), ob) > half["ofmap"]:
+                out_w, out_r = Y * kf, Y * (kf - 1)
+        elif self.dataflow == "is":
+            a_read = A
+            w_read = W if W <= half["filter"] else W * -(-M // C)
+            if _bytes(N * min(C, M), ob) > half["ofmap"]:
+                out_w, out_r = Y * kf, Y * (kf - 1)
+        else:
+            a_read = A if A <= half["ifmap"] else A * -(-N // C)
+            w_read = W if _bytes(K * min(C, N), wb) <= half["filter"] else W * -(-M // R)
+        return {"weight_read": w_read, "activation_read": a_read, "output_write": out_w, "output_read": out_r}
+
+    # -- planning ----------------------------------------------------------------------------------
+    def plan(self, layer: Gemm) -> FoldPlan:
+        return FoldPlan(self.dataflow, self.R, self.C, self.L, layer.M, layer.N, layer.K)
+
+    def _layer_result(self, layer: Gemm, plan: FoldPlan, mode: str, sram: dict[str, int],
+                      cycles: int) -> LayerResult:
+        """``sram`` and ``cycles``: one instance's counts (the kernel's in cycle mode, the closed forms'
+        in analytical mode)."""
+        rep = layer.repeat
+        sram = {k: v * rep for k, v in sram.items()}
+        sb = {"weight_read": _bytes(sram["weight_reads"], self.wfmt.bits),
+              "activation_read": _bytes(sram["activation_reads"], self.afmt.bits),
+              "output_write": _bytes(sram["output_writes"], self.acc_bits),
+              "output_read": _bytes(sram["output_reads"], self.acc_bits)}
+        dram = {k: v * rep for k, v in self.dram_model(plan, layer.activation_elements).items()}
+        compute = cycles * rep
+        if self.backing == "dram":
+            dram_cycles = math.ceil(sum(dram.values()) / self.design.memory.dram_bytes_per_cycle)
+            stall = max(0, dram_cycles - compute)
+        else:
+            stall = 0
+        energy = self.energy.estimate(layer.macs, sb["weight_read"] + sb["activation_read"] + sb["output_read"],
+                                      sb["output_write"], sum(dram.values()), self.R * self.C * (compute + stall))
+        comp = rep * (_bytes(layer.activation_elements, self.afmt.bits) + _bytes(layer.K * layer.N, self.wfmt.bits)
+                      + _bytes(layer.M * layer.N, self.acc_bits))
+        return LayerResult(layer=layer, plan=plan, mode=mode, compute_cycles=compute, stall_cycles=stall,
+                           sram=sram, sram_bytes=sb, dram_bytes=dram, energy=energy, compulsory_bytes=comp)
+
+    # -- operands ----------------------------------------------------------------------------------
+    def random_operands(self, layer: Gemm, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Seeded uniformly random decodable codes: A [M, K] activations, W [K, N] weights."""
+        rng = np.random.default_rng(seed)
+        av = np.flatnonzero(self.afmt.valid).astype(np.uint8)
+        wv = np.flatnonzero(self.wfmt.valid).astype(np.uint8)
+        a = av[rng.integers(0, len(av), size=(layer.M, layer.K))]
+        w = wv[rng.integers(0, len(wv), size=(layer.K, layer.N))]
+        return a, w
+
+    def quantized_operands(self, layer: Gemm, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """Seeded normal floats quantized with the design's formats (weights per output channel, groups of
+        ``operands.group_size`` along K; activations per token): codes A [M, K], W [K, N]."""
+        def group(name, want):
+            f = dt.get(name)
+            return want if f.group_sizes is None or want in f.group_sizes else f.default_group_size
+
+        rng = np.random.default_rng(seed)
+        x = rng.standard_normal((layer.M, layer.K)).astype(np.float32)
+        wt = rng.standard_normal((layer.N, layer.K)).astype(np.float32) * 0.05
+        qa = dt.quantize(x, self.afmt.name, group_size=group(self.afmt.name, None))
+        qw = dt.quantize(wt, self.wfmt.name, group_size=group(self.wfmt.name, self.design.operands.group_size))
+        return qa.codes, np.ascontiguousarray(qw.codes.T)
+
+    def _check_data(self, layer: Gemm, data) -> tuple[np.ndarray, np.ndarray]:
+        if not (isinstance(data, (tuple, list)) and len(data) == 2):
+            raise WorkloadError("data must be a pair (activation codes A[M, K], weight codes W[K, N])")
+        a = self.afmt.check_codes(data[0], "activation codes")
+        w = self.wfmt.check_codes(data[1], "weight codes")
+        if a.shape != (layer.M, layer.K):
+            raise WorkloadError(f"layer {layer.name!r}: activation codes have shape {a.shape}, expected "
+                                f"(M, K) = {(layer.M, layer.K)}")
+        if w.shape != (layer.K, layer.N):
+            raise WorkloadError(f"layer {layer.name!r}: weight codes have shape {w.shape}, expected "
+                                f"(K, N) = {(layer.K, layer.N)}")
+        return a, w
+
+    def reference(self, a_codes: np.ndarray, w_codes: np.ndarray) -> np.ndarray:
+        """The exact GEMM of validated codes (hwsim.pe.reference_gemm)."""
+        return reference_gemm(a_codes, w_codes, self.wfmt.name, self.afmt.name, self.acc_bits, checked=True)
+
+    # -- running -----------------------------------------------------------------------------------
+    def run_layer_cycle(self, layer: Gemm, a_codes: np.ndarray, w_codes: np.ndarray,
+                        write_cycles: bool = False):
+        """Advance the array clock through one instance of ``layer``; returns (Y int64 [M, N], counters
+        [stationary reads, streaming reads, output writes, output reads, cycles, last write cycle]) and,
+        with ``write_cycles``, also the cycle of the (last) write of each Y element (int64 [M, N])."""
+        dt, sh = self.register_dtype()
+        a = np.ascontiguousarray(self.afmt.decoded(a_codes), dtype=dt)
+        w = np.ascontiguousarray(self.wfmt.decoded(w_codes), dtype=dt)
+        sho = np.int64(64 - self.acc_bits)
+        cnt = np.zeros(K_.N_COUNTERS, np.int64)
+        R, C, L = np.int64(self.R), np.int64(self.C), np.int64(self.L)
+        if self.dataflow == "ws":
+            out = np.zeros((layer.M, layer.N), np.int64)
+            wc = np.full((layer.M, layer.N), -1, np.int64)
+            K_.stationary_kernel(w, a, out, wc, R, C, L, sh, sho, cnt)
+        elif self.dataflow == "is":
+            out_t = np.zeros((layer.N, layer.M), np.int64)
+            wc_t = np.full((layer.N, layer.M), -1, np.int64)
+            K_.stationary_kernel(np.ascontiguousarray(a.T), np.ascontiguousarray(w.T), out_t, wc_t, R, C, L, sh,
+                                 sho, cnt)
+            out, wc = np.ascontiguousarray(out_t.T), np.ascontiguousarray(wc_t.T)
+        else:
+            out = np.zeros((layer.M, layer.N), np.int64)
+            wc = np.full((layer.M, layer.N), -1, np.int64)
+            K_.output_stationary_kernel(a, w, out, wc, R, C, L, sh, sho, cnt)
+        return (out, cnt, wc) if write_cycles else (out, cnt)
+
+    def register_dtype(self) -> tuple[type, np.int64]:
+        """Storage of the PE registers in the kernels and the wrap shift within it: int32 when the
+        accumulator is at most 32 bits (decoded operands are at most 32 bits), else int64."""
+        if self.acc_bits <= 32:
+            return np.int32, np.int64(0 if self.acc_bits == 32 else 64 - self.acc_bits)
+        return np.int64, np.int64(64 - self.acc_bits)
+
+    def _as_network(self, workload) -> Network:
+        if isinstance(workload, Network):
+            return workload
+        if isinstance(workload, (Gemm, Conv)):
+            return network([workload], name=workload.name)
+        if isinstance(workload, str):
+            return parse(workload)
+        if isinstance(workload, Sequence):
+            return network(workload)
+        raise WorkloadError(f"workload must be a spec string, Gemm, Conv, Network or list of layers, "
+                            f"got {type(workload).__name__}")
+
+    def pe_cycles(self, workload) -> int:
+        """PE-cycles the cycle-level mode advances (one instance of every layer)."""
+        net = self._as_network(workload)
+        return sum(self.plan(l).cycles for l in net.layers) * self.R * self.C
+
+    def run(self, workload, mode: str = "auto", data=None, seed: int = 0, check: bool = True,
+            operands: str = "random", progress: bool | None = None, compat: str | None = None
+            ) -> SystolicResult:
+        """Simulate ``workload`` (spec string, Gemm, Conv, Network or list of layers).
+
+        mode: "cycle" (advance the clock; outputs + bit-exact check), "analytical" (closed forms; outputs
+        only if ``data`` is given, computed by the reference), "auto" (cycle when at most
+        AUTO_CYCLE_LIMIT PE-cycles). ``data``: for a one-layer workload, (A codes [M, K], W codes [K, N]);
+        for a conv layer also (input codes [H, W, C], filter codes [R, S, C, N]). Without data the
+        cycle mode simulates seeded operands (``operands="random"``: uniform over the decodable codes;
+        ``"quantized"``: normal floats quantized with the design's formats). Instances of a repeated
+        layer have identical schedules; one is simulated and its counts multiplied.
+        """
+        import time
+
+        t0 = time.perf_counter()
+        net = self._as_network(workload)
+        if mode not in ("auto", "cycle", "analytical"):
+            raise WorkloadError(f"mode = {mode!r}: allowed: auto, cycle, analytical")
+        if compat not in (None, "scalesim"):
+            raise WorkloadError(f"compat = {compat!r}: the systolic kind reproduces scalesim (SCALE-Sim 3.0.0)")
+        if operands not in ("random", "quantized"):
+            raise WorkloadError(f"operands = {operands!r}: allowed: random, quantized")
+        notes = []
+        if mode == "auto":
+            pc = self.pe_cycles(net)
+            mode = "cycle" if pc <= AUTO_CYCLE_LIMIT else "analytical"
+            if mode == "analytical":
+                notes.append(f"auto mode: {pc:.3g} PE-cycles > {AUTO_CYCLE_LIMIT:.0e}; analytical mode "
+                             f"(equal to the cycle-level model by construction and by test)")
+        if data is not None and len(net.layers) != 1:
+            raise WorkloadError("data can only be given for a one-layer workload")
+        for l in net.layers:
+            self.check_fits(l)
+        show = progress if progress is not None else (len(net.layers) > 200 or mode == "cycle" and
+                                                      self.pe_cycles(net) > 2e8)
+        bar = Progress(len(net.layers), f"{self.design.name} {mode}", enabled=show)
+        results = []
+        for i, layer in enumerate(net.layers):
+            t1 = time.perf_counter()
+            plan = self.plan(layer)
+            conv = net.convs[i] if i < len(net.convs) else None
+            codes = None
+            if data is not None:
+                codes = self._conv_data(conv, layer, data) if conv is not None and _is_conv_data(data, conv) \
+                    else self._check_data(layer, data)
+            if mode == "cycle":
+                if codes is None:
+                    codes = (self.random_operands(layer, seed + i) if operands == "random"
+                             else self.quantized_operands(layer, seed + i))
+                out, cnt = self.run_layer_cycle(layer, *codes)
+                sram = self._counters_to_sram(cnt)
+                lr = self._layer_result(layer, plan, "cycle", sram, int(cnt[K_.CYCLES]))
+                lr.output = out
+                # the kernel's own counts, compared with the closed forms (can say NO)
+                lr.closed_form_agrees = (int(cnt[K_.CYCLES]) == plan.cycles
+                                         and int(cnt[K_.LAST_WRITE]) == plan.last_write_cycle
+                                         and sram == plan.sram_accesses())
+                if check:
+                    lr.verified = bool(np.array_equal(out, self.reference(*codes)))
+            else:
+                lr = self._layer_result(layer, plan, "analytical", plan.sram_accesses(), plan.cycles)
+                if codes is not None:
+                    lr.output = self.reference(*codes)
+            lr.seconds = time.perf_counter() - t1
+            results.append(lr)
+            bar.step(layer.name)
+        return SystolicResult(design=self.design, workload=net, layers=results, mode=mode,
+                              seconds=time.perf_counter() - t0, notes=notes, compat=compat)
+
+    def _counters_to_sram(self, cnt: np.ndarray) -> dict[str, int]:
+        stat, stream, ow, orr = (int(x) for x in cnt[:4])
+        if self.dataflow == "ws":
+            w, a = stat, stream
+        elif self.dataflow == "is":
+            a, w = stat, stream
+        else:
+            a, w = stream, stat
+        return {"weight_reads": w, "activation_reads": a, "output_writes": ow, "output_reads": orr}
+
+    def zero_code(self) -> int:
+        """The activation code that decodes to 0 (used for padding)."""
+        z = np.flatnonzero(self.afmt.valid & (self.afmt.decode == 0))
+        if not len(z):
+            raise PEError(f"{self.afmt.name} has no code for zero; convolution padding needs one")
+        return int(z[0])
+
+    def _conv_data(self, conv: Conv, layer: Gemm, data) -> tuple[np.ndarray, np.ndarray]:
+        x = self.afmt.check_codes(data[0], "input codes")
+        f = self.wfmt.check_codes(data[1], "filter codes")
+        return conv.im2col(x, self.zero_code()), conv.weights_as_matrix(f)
+
+
+def _is_conv_data(data, conv: Conv) -> bool:
+    try:
+        return np.ndim(data[0]) == 3 and np.ndim(data[1]) == 4
+    except Exception:
+        return False
+
+
+def build(design: Design) -> SystolicSim:
+    return SystolicSim(design)

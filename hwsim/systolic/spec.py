@@ -1,0 +1,104 @@
+"""The YAML schema of ``kind: systolic``: one frozen dataclass per section, and the rules across sections.
+
+Every value is checked here, once; the simulator and the RTL generator take the typed sections as they
+are (the RTL generator adds only its own build limits: array size, memory depth, ``backing: none``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..energy import EnergyTable
+from ..spec import SpecError, format_name, param
+from ..widths import accumulator_rule
+
+
+@dataclass(frozen=True, kw_only=True)
+class Array:
+    rows: int = param(positive=True, maximum=1 << 16, doc="PE rows")
+    cols: int = param(positive=True, maximum=1 << 16, doc="PE columns")
+    dataflow: str = param(choices=("ws", "os", "is"), doc="weight / output / input stationary")
+    pe_latency: int = param(1, positive=True, maximum=64,
+                            doc="PE latency, cycles from operands in to partial sum out (II = 1)")
+
+
+@dataclass(frozen=True, kw_only=True)
+class Operands:
+    weight: str = param("int8", check=format_name, doc="weight format (datatypes name)")
+    activation: str = param("int8", check=format_name, doc="activation format")
+    accumulator: str = param("int32", check=accumulator_rule(64, "the array accumulates exactly in int64 kernels and wraps"),
+                             doc="accumulator int<N> (wraps)")
+    group_size: int | None = param(None, positive=True, doc="weight quantization group (None: per row)")
+
+    @property
+    def acc_bits(self) -> int:
+        return int(self.accumulator[3:])
+
+
+@dataclass(frozen=True, kw_only=True)
+class Memory:
+    ifmap_kb: int = param(64, positive=True, maximum=1 << 30, doc="input SRAM, KiB")
+    filter_kb: int = param(64, positive=True, maximum=1 << 30, doc="weight SRAM, KiB")
+    ofmap_kb: int = param(64, positive=True, maximum=1 << 30, doc="output SRAM, KiB")
+    dram_bytes_per_cycle: float = param(32, positive=True, doc="DRAM bandwidth, bytes/cycle")
+    backing: str = param("dram", choices=("dram", "none"),
+                         doc="dram: SRAMs are double-buffered tiles of DRAM operands; none: each layer's "
+                             "operands and results live entirely in the SRAMs (the RTL-verified designs)")
+
+    @property
+    def kb(self) -> tuple[int, int, int]:
+        return (self.ifmap_kb, self.filter_kb, self.ofmap_kb)
+
+
+SECTIONS = {"array": Array, "operands": Operands, "memory": Memory, "energy": EnergyTable}
+
+
+def check(design) -> None:
+    """Rules across sections: both formats have an exact PE decoder, the accumulator holds one product,
+    the group size is one the weight format allows, and with DRAM backing the SRAMs hold the smallest
+    double-buffered tiles."""
+    import datatypes as dt
+
+    from ..pe.model import PEError, pe_format, product_width
+
+    src, ops = design.source, design.operands
+    fmts = {}
+    for role in ("weight", "activation"):
+        name = getattr(ops, role)
+        try:
+            fmts[role] = pe_format(name)
+        except PEError as e:
+            raise SpecError(f"{src}: operands.{role} = {name!r}: no PE for this format: {e}") from None
+    w, a = fmts["weight"], fmts["activation"]
+    pw = product_width(w, a)
+    if ops.acc_bits < pw:
+        raise SpecError(f"{src}: operands.accumulator = {ops.accumulator!r}: one product of {w.name} "
+                        f"({w.width}-bit decode) and {a.name} ({a.width}-bit decode) needs {pw} bits; use "
+                        f"int<N> with N >= {pw}")
+    allowed = dt.get(w.name).group_sizes
+    if allowed is not None and ops.group_size is not None and ops.group_size not in allowed:
+        raise SpecError(f"{src}: operands.group_size = {ops.group_size!r}: format {w.name} allows group "
+                        f"sizes {', '.join('null' if g is None else str(g) for g in allowed)}")
+    mem = design.memory
+    if mem.backing == "dram":
+        for key, (need, what) in min_tiles(design.array, w.bits, a.bits, ops.acc_bits).items():
+            have = getattr(mem, key) * 1024
+            if need > have:
+                raise SpecError(f"{src}: memory.{key} = {getattr(mem, key)}: too small for {what} "
+                                f"({need / 1024:g} KiB)")
+
+
+def min_tiles(array: Array, wb: int, ab: int, ob: int) -> dict[str, tuple[float, str]]:
+    """Smallest double-buffered on-chip working set per SRAM (bytes, what) with DRAM backing."""
+    R, C = array.rows, array.cols
+    if array.dataflow == "ws":
+        return {"filter_kb": (2 * R * C * wb / 8, f"the double-buffered {R}x{C} weight tile"),
+                "ifmap_kb": (2 * R * ab / 8, f"two rows of {R} activations"),
+                "ofmap_kb": (2 * C * ob / 8, f"two rows of {C} accumulators")}
+    if array.dataflow == "is":
+        return {"ifmap_kb": (2 * R * C * ab / 8, f"the double-buffered {R}x{C} activation tile"),
+                "filter_kb": (2 * R * wb / 8, f"two rows of {R} weights"),
+                "ofmap_kb": (2 * C * ob / 8, f"two rows of {C} accumulators")}
+    return {"ifmap_kb": (2 * R * ab / 8, f"two columns of {R} activations"),
+            "filter_kb": (2 * C * wb / 8, f"two rows of {C} weights"),
+            "ofmap_kb": (2 * C * ob / 8, f"two rows of {C} results")}

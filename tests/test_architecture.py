@@ -1,0 +1,175 @@
+"""The architecture rules of DESIGN.md, checked on the source: imports flow one way
+(datatypes <- hwsim core <- hwsim/<kind> <- rtl_gen <- testbenches <- hwsim.cli / hwsim.flow), there is no
+import cycle among the modules (imports inside functions count too), and every kind reaches the commands
+only through the registry."""
+
+from __future__ import annotations
+
+import ast
+import importlib
+import re
+from pathlib import Path
+
+import pytest
+
+from hwsim import kinds
+
+REPO = Path(__file__).resolve().parents[1]
+PACKAGES = ("datatypes", "hwsim", "rtl_gen", "testbenches")
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(REPO).with_suffix("").parts)
+    if parts[-1] == "__init__":
+        parts = parts[:-1]
+    return ".".join(parts)
+
+
+def _modules() -> dict[str, Path]:
+    return {_module_name(p): p for pkg in PACKAGES for p in (REPO / pkg).rglob("*.py")}
+
+
+def _resolve(mod: str, is_pkg: bool, node: ast.ImportFrom) -> str:
+    if node.level == 0:
+        return node.module or ""
+    base = mod.split(".") if is_pkg else mod.split(".")[:-1]
+    base = base[: len(base) - (node.level - 1)]
+    return ".".join(base + ([node.module] if node.module else []))
+
+
+def _imports(mods: dict[str, Path]) -> dict[str, set[str]]:
+    """module -> the modules of ours it imports (anywhere in its body), at module granularity."""
+    out = {}
+    for mod, path in mods.items():
+        is_pkg = path.name == "__init__.py"
+        deps = set()
+        tree = ast.parse(path.read_text())
+        for node in ast.walk(tree):                  # annotations-only imports are not imports
+            if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+                node.body = []
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom):
+                target = _resolve(mod, is_pkg, node)
+                names = [f"{target}.{a.name}" if f"{target}.{a.name}" in mods else target for a in node.names]
+            for n in names:
+                while n and n not in mods:          # a name inside a module -> the module
+                    n = n.rpartition(".")[0]
+                if n and n != mod and n.split(".")[0] in PACKAGES:
+                    deps.add(n)
+        out[mod] = deps
+    return out
+
+
+def _layer(mod: str) -> int:
+    top = mod.split(".")[0]
+    if top == "datatypes":
+        return 0
+    if mod in ("hwsim.flow",) or mod.startswith("hwsim.cli"):
+        return 5
+    if top == "hwsim":
+        return 1
+    return {"rtl_gen": 3, "testbenches": 4}[top]
+
+
+def _package_init_edge(a: str, b: str) -> bool:
+    """A package's __init__ importing its own submodules (lazily, for re-export) and a submodule
+    importing a sibling through the package are the same import: not a cycle between units."""
+    return b.startswith(a + ".") or a.startswith(b + ".")
+
+
+def test_imports_flow_one_way():
+    mods = _modules()
+    bad = [f"{m} imports {d}" for m, deps in _imports(mods).items() for d in deps
+           if _layer(d) > _layer(m) and not (_layer(m) == 1 and _layer(d) == 1)]
+    assert not bad, "imports against the layer order:\n" + "\n".join(sorted(bad))
+
+
+def test_nothing_imports_the_application_layer():
+    mods = _modules()
+    bad = [f"{m} imports {d}" for m, deps in _imports(mods).items() for d in deps
+           if _layer(d) == 5 and _layer(m) != 5]
+    assert not bad, "\n".join(bad)
+
+
+def test_no_import_cycles():
+    mods = _modules()
+    graph = {m: {d for d in deps if not _package_init_edge(m, d)} for m, deps in _imports(mods).items()}
+    index, low, stack, on, sccs, counter = {}, {}, [], set(), [], [0]
+
+    def visit(v):                                  # Tarjan's strongly connected components
+        index[v] = low[v] = counter[0]
+        counter[0] += 1
+        stack.append(v)
+        on.add(v)
+        for w in graph.get(v, ()):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while True:
+                w = stack.pop()
+                on.discard(w)
+                comp.append(w)
+                if w == v:
+                    break
+            if len(comp) > 1:
+                sccs.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    assert not sccs, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in sccs)
+
+
+def test_registry_import_is_light():
+    """Importing the registry, every kind's spec, the datatypes library and the CLI, and loading a design,
+    import no Amaranth, Numba or cocotb (start-up of everyday commands)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, hwsim, hwsim.kinds as k, datatypes, hwsim.cli\n"
+            "[kind.sections for kind in k.KINDS.values()]\n"
+            "hwsim.load('designs/sa_ws_4x4_int8.yaml'); datatypes.formats()\n"
+            "print(','.join(m for m in ('amaranth', 'numba', 'cocotb') if m in sys.modules))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO, check=True)
+    assert r.stdout.strip() == "", f"importing the registry pulled in {r.stdout.strip()}"
+
+
+@pytest.mark.parametrize("kind", sorted(kinds.KINDS))
+def test_every_registered_module_exists(kind):
+    k = kinds.get(kind)
+    for role in ("spec", "simulator", "report", "rtl", "bench"):
+        ref = getattr(k, role)
+        if ref is None:
+            continue
+        module, _, attr = ref.partition(":")
+        assert (REPO / Path(*module.split("."))).with_suffix(".py").exists() or \
+            (REPO / Path(*module.split(".")) / "__init__.py").exists(), f"{kind}.{role}: no module {module}"
+    assert isinstance(k.sections, dict) and k.sections
+    if k.bench:
+        bench = importlib.import_module(k.bench)
+        for fn in ("vectors", "describe", "run", "check"):
+            assert callable(getattr(bench, fn, None)), f"{k.bench} has no {fn}()"
+        assert set(bench.LEVELS) <= {"model", "hwsim", "amaranth", "verilator"}
+
+
+def test_no_dispatch_on_kind_names_outside_the_kinds():
+    """Commands reach kinds through the registry only: no ``kind == "systolic"`` outside a kind's own
+    modules."""
+    pat = re.compile(r"""kind\s*(==|!=|in)\s*\(?\s*["'](%s)["']""" % "|".join(kinds.KINDS))
+    own = {m.split(":")[0].rsplit(".", 1)[0] for k in kinds.KINDS.values()
+           for m in (k.spec, k.simulator, k.report, k.rtl, k.bench) if m}
+    bad = []
+    for mod, path in _modules().items():
+        if any(mod == o or mod.startswith(o + ".") for o in own) or mod in ("hwsim.flow",):
+            continue
+        for i, line in enumerate(path.read_text().splitlines(), 1):
+            if pat.search(line):
+                bad.append(f"{path.relative_to(REPO)}:{i}: {line.strip()}")
+    assert not bad, "\n".join(bad)
