@@ -126,7 +126,7 @@ def bitmod_vectors(rows: int = 1, cols: int = 1, fmt: str = "bitmod4", group_siz
     return vs
 
 
-# ---- level: model -----------------------------------------------------------------------------------
+# ---- expected (closed forms) and the model level (a cycle-stepped emulation) ---------------------------
 def _fp16_fixed(bitsv: int) -> int:
     s, e, f = bitsv >> 15, (bitsv >> 10) & 31, bitsv & 1023
     if e == 31:
@@ -135,7 +135,9 @@ def _fp16_fixed(bitsv: int) -> int:
     return -mag if s else mag
 
 
-def run_model(vs: VectorSet) -> dict:
+def expected_of(vs: VectorSet) -> dict:
+    """Closed forms: results = exact integer dot products of the decoded values (numpy on Python ints),
+    cycles = 1 + sum over issues of the slowest row's closed-form cycles (pe_model)."""
     from hwsim.bitserial import pe_model
     results, cycles = [], []
     if vs.pe == "bitvert":
@@ -167,6 +169,60 @@ def run_model(vs: VectorSet) -> dict:
                                       for l in range(4))
                     if it["last_in_group"]:
                         acc[r][c] += it["scale"][r] * gacc[r][c]
+                        gacc[r][c] = 0
+        results.append(acc)
+        cycles.append(cyc)
+    return dict(results=results, cycles=cycles)
+
+
+def run_model(vs: VectorSet) -> dict:
+    """The functional/cycle model stepped cycle by cycle: every PE's operations (BitVert: its column /
+    constant operations from pe_model.bitvert_pe_trace; BitMoD: one term per lane per cycle, then the 8
+    bit-serial dequantisation cycles), the array advancing when the slowest PE is done."""
+    from hwsim.bitserial import pe_model
+    results, cycles = [], []
+    if vs.pe == "bitmod":
+        from rtl_gen.bitserial.bitmod import decoder_table
+        _, terms, _, _, _ = decoder_table(vs.fmt)
+    for tile in vs.tiles:
+        acc = [[0] * vs.cols for _ in range(vs.rows)]
+        gacc = [[0] * vs.cols for _ in range(vs.rows)]
+        cyc = 1                                   # the load cycle
+        for it in tile:
+            if vs.pe == "bitvert":
+                ops = [[pe_model.bitvert_pe_trace(np.asarray(it["act"][c]), np.asarray(it["w"][r]),
+                                                  int(it["offset"][r])) for c in range(vs.cols)]
+                       for r in range(vs.rows)]
+                n = max(len(o) for row in ops for o in row)
+                for t in range(n):                # one operation per PE per cycle
+                    for r in range(vs.rows):
+                        for c in range(vs.cols):
+                            if t < len(ops[r][c]):
+                                acc[r][c] += ops[r][c][t][1]
+                    cyc += 1
+                continue
+            tl = [[terms[it["meta"][r]][it["code"][r][l]] for l in range(4)] for r in range(vs.rows)]
+            n = max(1, max(len(x) for row in tl for x in row))
+            fx = [[_fp16_fixed(it["act"][c][l]) for l in range(4)] for c in range(vs.cols)]
+            for t in range(n):
+                for r in range(vs.rows):
+                    for c in range(vs.cols):
+                        for l in range(4):
+                            if t < len(tl[r][l]):
+                                sg, sh = tl[r][l][t]
+                                v = fx[c][l] << sh
+                                gacc[r][c] += -v if sg else v
+                cyc += 1
+            if it["last_in_group"]:
+                dq = [[0] * vs.cols for _ in range(vs.rows)]
+                for b in reversed(range(8)):      # MSB first, one scale bit per cycle
+                    for r in range(vs.rows):
+                        for c in range(vs.cols):
+                            dq[r][c] = 2 * dq[r][c] + (gacc[r][c] if (it["scale"][r] >> b) & 1 else 0)
+                    cyc += 1
+                for r in range(vs.rows):
+                    for c in range(vs.cols):
+                        acc[r][c] += dq[r][c]
                         gacc[r][c] = 0
         results.append(acc)
         cycles.append(cyc)
@@ -327,12 +383,12 @@ def emit(vs: VectorSet, root: str | Path = "build"):
     return emit_component(dut_for(vs), top, root)
 
 
-def run_verilator(vs: VectorSet, root: str | Path = "build") -> dict:
+def run_verilator(vs: VectorSet, root: str | Path = "build", art_dir: str | Path | None = None) -> dict:
     from testbenches import runner
-    art = emit(vs, root)
-    b = runner.build(art.directory)
+    directory = Path(art_dir) if art_dir is not None else emit(vs, root).directory
+    b = runner.build(directory)
     dut = _widths(vs)
-    job = Path(art.directory) / "run" / f"{vs.name}.json"
+    job = directory / "run" / f"{vs.name}.json"
     job.parent.mkdir(parents=True, exist_ok=True)
     outp = job.with_suffix(".out.json")
     outp.unlink(missing_ok=True)
@@ -345,13 +401,13 @@ def run_verilator(vs: VectorSet, root: str | Path = "build") -> dict:
     return json.loads(outp.read_text())
 
 
-def run(level: str, vs: VectorSet, **kw) -> dict:
+def run_level(level: str, vs: VectorSet, **kw) -> dict:
     if level not in LEVELS:
         raise ValueError(f"level {level!r}: allowed: {', '.join(LEVELS)}")
     return {"model": run_model, "hwsim": run_hwsim, "amaranth": run_amaranth, "verilator": run_verilator}[level](vs, **kw)
 
 
-def check(vs: VectorSet, expected: dict, got: dict, level: str) -> list[str]:
+def compare(vs: VectorSet, expected: dict, got: dict, level: str) -> list[str]:
     """Mismatches (empty when bit-exact and cycle-exact)."""
     errs = []
     if got["cycles"] != expected["cycles"]:
@@ -364,3 +420,60 @@ def check(vs: VectorSet, expected: dict, got: dict, level: str) -> list[str]:
         if [[int(x) for x in row] for row in g] != [[int(x) for x in row] for row in e]:
             errs.append(f"{level}: results differ in tile {t}")
     return errs
+
+
+# ---- the registry's bench protocol (testbenches.bench.verify) --------------------------------------------
+def vectors(design, component=None, seed: int = 0, exhaustive: bool | None = None, n_tiles: int = 4):
+    """One seeded vector set for a ``kind: bitserial`` design's array (<= 4 x 4): a 1x1 array gets the
+    exhaustive PE set, larger arrays seeded tiles. Expected outputs and cycles from the closed forms."""
+    from .vectorset import VectorSet as HVectorSet
+    a, w = design.array, design.weights
+    if a.rows > 4 or a.cols > 4:
+        raise ValueError(f"{design.source}: array {a.rows}x{a.cols}: the RTL arrays go up to 4x4")
+    ex = (a.rows * a.cols == 1) if exhaustive is None else exhaustive
+    if a.pe == "bitvert":
+        bs = bitvert_vectors(a.rows, a.cols, seed, exhaustive=ex, n_tiles=n_tiles)
+    else:
+        bs = bitmod_vectors(a.rows, a.cols, w.format, w.group_size, seed, exhaustive=ex, n_tiles=n_tiles)
+    exp = expected_of(bs)
+    n_issues = sum(len(t) for t in bs.tiles)
+    return HVectorSet(name=bs.name, kind="bitserial", inputs={"issue": np.arange(n_issues)},
+                      expected={"outputs": _flat(exp["results"]), "cycles": np.asarray(exp["cycles"], np.int64)},
+                      info={"bs": bs})
+
+
+def _flat(results) -> np.ndarray:
+    return np.asarray([int(x) for tile in results for row in tile for x in row], dtype=object)
+
+
+def describe(design, component, vs) -> str:
+    bs = vs.info["bs"]
+    return (f"{bs.name}: {len(bs.tiles)} tiles, {vs.n} issues ({'groups of 16' if bs.pe == 'bitvert' else '4-weight steps'}), "
+            f"{int(np.sum(vs.expected['cycles'])):,} expected cycles")
+
+
+def run(level: str, design, component, vs, art_dir, waves: bool = False, log=None):
+    bs = vs.info["bs"]
+    kw = {"art_dir": art_dir} if level == "verilator" else {}
+    got = run_level(level, bs, **kw)
+    out = {"cycles": np.asarray(got["cycles"], np.int64)}
+    if all(r is not None for r in got["results"]):
+        out["outputs"] = _flat(got["results"])
+    note = None if "outputs" in out else f"{level}: cycles only (the Numba cycle kernels compute no outputs)"
+    return out, note
+
+
+def check(vs, got: dict, level: str):
+    from .vectors import CheckResult
+    bad = []
+    for key, exp in vs.expected.items():
+        if key not in got:
+            continue
+        g, e = np.asarray(got[key], dtype=object), np.asarray(exp, dtype=object)
+        if g.shape != e.shape:
+            bad.append(f"{key}: {level} gave {g.shape} values, expected {e.shape}")
+            continue
+        idx = [i for i in range(e.size) if int(g[i]) != int(e[i])]
+        bad += [f"{key}[{i}]: {level} {g[i]}, expected {e[i]}" for i in idx[:5]]
+    checked = sum(np.asarray(vs.expected[k]).size for k in vs.expected if k in got)
+    return CheckResult(vs.name, level, not bad and checked > 0, vs.n, checked, int(np.sum(vs.expected["cycles"])), bad)

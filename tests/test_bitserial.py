@@ -152,7 +152,7 @@ def test_sim_cycles_equal_rtl_contract():
     vs = B.VectorSet("t", "bitvert", 4, 1)
     vs.tiles = [[dict(act=[[1] * 16], w=lw.stored[:, 16 * k:16 * k + 16].tolist(),
                       offset=lw.offsets[:, k].tolist()) for k in range(4)]]
-    assert B.run_model(vs)["cycles"] == [int(tiles[0])]
+    assert B.expected_of(vs)["cycles"] == [int(tiles[0])]
 
 
 # ---- RTL: four levels ---------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ def _sets():
 VERILATOR = {"bitvert_pe", "bitmod4_pe"}
 
 
-@pytest.mark.parametrize("level", ["hwsim", "amaranth", "verilator"])
+@pytest.mark.parametrize("level", ["model", "hwsim", "amaranth", "verilator"])
 @pytest.mark.parametrize("name", list(_sets()))
 class TestBitSerialLevels:
     def test_bit_and_cycle_exact(self, name, level, tmp_path_factory):
@@ -179,7 +179,16 @@ class TestBitSerialLevels:
             pytest.skip("Verilator runs the two PE sets (the arrays are checked on the other levels)")
         from testbenches import bitserial as B
         vs = _sets()[name]()
-        exp = B.run("model", vs)
+        exp = B.expected_of(vs)
         kw = {"root": ROOT / "build"} if level == "verilator" else {}
-        got = B.run(level, vs, **kw)
-        assert B.check(vs, exp, got, level) == []
+        got = B.run_level(level, vs, **kw)
+        assert B.compare(vs, exp, got, level) == []
+
+
+def test_registry_verify_small_design(tmp_path):
+    """``hwsim verify`` path: the registry's bench protocol on a 2x2 design (model, hwsim, amaranth)."""
+    from hwsim.design import load
+    from testbenches.bench import verify
+    d = load(ROOT / "designs/bitserial/bitvert_2x2.yaml")
+    rep = verify(d, root=tmp_path, levels=("model", "hwsim", "amaranth"), log=lambda s: None, n_tiles=2)
+    assert rep.ok, rep.summary()

@@ -15,7 +15,6 @@ compat: ``bitmod-a902a09``, ``bitmod-e445a5f`` (workload ``llm:<model>,seq=,phas
 from __future__ import annotations
 
 import hashlib
-import json
 import math
 import time
 from dataclasses import dataclass, field
@@ -39,46 +38,13 @@ class SimError(ValueError):
     pass
 
 
-# ---- design access (the registry's Design, or a YAML file loaded here) -------------------------------
-@dataclass(frozen=True)
-class LoadedDesign:
-    name: str
-    kind: str
-    source: str
-    sections: dict
-    raw: dict
-
-    def __getattr__(self, key):
-        sec = self.__dict__["sections"]
-        if key in sec:
-            return sec[key]
-        raise AttributeError(key)
-
-    def hash(self) -> str:
-        from dataclasses import asdict
-        blob = json.dumps({"name": self.name, "kind": self.kind,
-                           **{k: asdict(v) for k, v in self.sections.items()}}, sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()[:12]
-
-
-def load(path: str | Path) -> LoadedDesign:
-    import yaml
-    from .spec import check, sections_from_mapping
-    p = Path(path)
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except OSError as e:
-        raise SimError(f"{p}: cannot read design: {e.strerror}") from None
-    if not isinstance(raw, dict) or raw.get("kind") != "bitserial":
-        raise SimError(f"{p}: kind = {raw.get('kind') if isinstance(raw, dict) else raw!r}: expected bitserial")
-    allowed = {"schema", "name", "kind", "description", "clock_mhz", "verify", "array", "weights", "memory",
-               "energy", "compat"}
-    bad = sorted(set(raw) - allowed)
-    if bad:
-        from ..spec import SpecError
-        raise SpecError(f"{p}: {bad[0]}: unknown key; allowed: {', '.join(sorted(allowed))}")
-    d = LoadedDesign(str(raw.get("name", p.stem)), "bitserial", str(p), sections_from_mapping(raw, str(p)), raw)
-    check(d)
+# ---- design access --------------------------------------------------------------------------------
+def load(path: str | Path):
+    """A ``kind: bitserial`` design file, through the registry's loader (sections of .spec, .spec.check)."""
+    from ..design import load as dload
+    d = dload(path)
+    if d.kind != "bitserial":
+        raise SimError(f"{path}: kind = {d.kind!r}: expected bitserial")
     return d
 
 

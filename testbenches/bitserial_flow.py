@@ -1,6 +1,7 @@
-"""The bit-serial step of ``hwsim flow`` (called by the lead's hwsim/flow.py):
+"""The bit-serial step of ``hwsim flow`` (for hwsim/flow.py; it lives in testbenches because it runs
+the RTL levels, and hwsim/<kind> modules may not import testbenches):
 
-    from hwsim.bitserial.flow import flow_step
+    from testbenches.bitserial_flow import flow_step
     summary = flow_step(out_dir, seq=128, systolic_design=None, build_root="build", verilator=True)
 
 1. MiniLM (the bundled all-MiniLM-L6-v2) Linear weights, quantized two ways: BitMoD ``bitmod4`` g128
@@ -26,13 +27,13 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def _minilm():
-    from .. import weights as W
+    from hwsim import weights as W
     return W.linear_weights(W.read_tensors(W.bundled_model()))
 
 
 def flow_step(out_dir, seq: int = 128, systolic_design=None, build_root="build", verilator: bool = True,
               layers: int | None = None) -> dict:
-    from .sim import BitSerialSim, bitmod_prepare, bitvert_prepare, int8_per_channel, load
+    from hwsim.bitserial.sim import BitSerialSim, bitmod_prepare, bitvert_prepare, int8_per_channel, load
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     ws = _minilm()
@@ -41,7 +42,7 @@ def flow_step(out_dir, seq: int = 128, systolic_design=None, build_root="build",
     bv = BitSerialSim(load(ROOT / "designs/bitserial/bitvert_32x16.yaml"))
     sys_sim = None
     if systolic_design is not None:
-        from .. import build as hbuild
+        from hwsim import build as hbuild
         sys_sim = hbuild(systolic_design)
     rows = []
     keep = {}
@@ -96,12 +97,12 @@ def verify_real_slice(keep: dict, build_root="build", verilator: bool = True, se
                          scale=lm.scales[0:2, g].astype(int).tolist(), last_in_group=int(s == 31)))
     vm.tiles = [tile]
     for v in (vs, vm):
-        exp = B.run("model", v)
-        levels = ["hwsim", "amaranth"] + (["verilator"] if verilator else [])
+        exp = B.expected_of(v)
+        levels = ["model", "hwsim", "amaranth"] + (["verilator"] if verilator else [])
         res[v.pe] = {}
         for level in levels:
             kw = {"root": build_root} if level == "verilator" else {}
-            errs = B.check(v, exp, B.run(level, v, **kw), level)
+            errs = B.compare(v, exp, B.run_level(level, v, **kw), level)
             res[v.pe][level] = "bit-exact, same cycles" if not errs else "; ".join(errs)
         res[v.pe]["cycles"] = exp["cycles"]
     return res
