@@ -199,7 +199,7 @@ def bitvert_prepare(wi: np.ndarray, pruning: str, n_pruned: int, outlier_fractio
 # ---- results ------------------------------------------------------------------------------------------
 @dataclass
 class BitSerialResult:
-    design: str
+    design: Any               #: the Design (``hwsim.report.write_run`` writes its resolved YAML)
     design_hash: str
     workload: str
     mode: str
@@ -209,12 +209,16 @@ class BitSerialResult:
     compat_name: str | None = None
 
     def to_dict(self) -> dict:
-        d = dict(design=self.design, design_hash=self.design_hash, workload=self.workload, mode=self.mode,
+        d = dict(design=self.design_name, design_hash=self.design_hash, workload=self.workload, mode=self.mode,
                  stats=self.stats, layers=self.layers)
         if self.compat is not None:
             d["compat"] = self.compat
             d["compat_name"] = self.compat_name
         return d
+
+    @property
+    def design_name(self) -> str:
+        return getattr(self.design, "name", str(self.design))
 
     def layer_rows(self):
         if self.compat is not None and self.mode == "compat":
@@ -230,7 +234,7 @@ class BitSerialResult:
 
     def render(self) -> str:
         s = self.stats
-        out = [f"design {self.design} ({self.design_hash})  workload {self.workload}  mode {self.mode}"]
+        out = [f"design {self.design_name} ({self.design_hash})  workload {self.workload}  mode {self.mode}"]
         if self.compat is not None:
             c = self.compat
             out.append(f"compat {self.compat_name}: {c['simulator']}")
@@ -304,7 +308,7 @@ class BitSerialSim:
     def run(self, workload: str, mode: str = "auto", compat: str | None = None, seed: int = 0) -> BitSerialResult:
         if mode not in MODES:
             raise SimError(f"mode = {mode!r}: allowed: {', '.join(MODES)}")
-        name, h = self.design.name, _design_hash(self.design)
+        name, h = self.design, _design_hash(self.design)
         if compat is not None:
             if compat not in COMPAT:
                 raise SimError(f"compat = {compat!r}: allowed: {', '.join(COMPAT)}")
@@ -415,7 +419,7 @@ class BitSerialSim:
                      lane_imbalance=(1 - tot["lane_terms"] / tot["lane_own"]) if tot["lane_own"] else 0.0,
                      energy_est_pj=dict(compute=pe_e, dram_weights=dram_e),
                      pe=self.arr.pe, lanes=lanes, rows=rows, cols=cols)
-        return BitSerialResult(self.design.name, _design_hash(self.design), workload, mode, stats, layers)
+        return BitSerialResult(self.design, _design_hash(self.design), workload, mode, stats, layers)
 
 
 def run_bitsim_model(model: str, design: str, bitvert_mode: str = "ol_eager", bitwave_bits: int = 6,
