@@ -55,13 +55,16 @@ def test_bitsim_compat_matches_published():
     cases = REF["bitsim"]
     assert len(cases) >= 50
     bad = []
+    wcache = {}
     for case in cases:
         i, o = case["inputs"], case["outputs"]
         model, a = i["model"], i["args"]
         opts = {k: v for k, v in i["kwargs"].items() if k != "layer_prec"}
         if opts.get("en_ol_channel"):
             opts["nonzero_channels"] = bwl.outlier_channels(model, bool(opts.get("en_eager_compression")))
-        weights = {k: (v.T if v.ndim == 2 else v) for k, v in bwl.bitsim_weights(model).items()}
+        if model not in wcache:
+            wcache[model] = {k: (v.T if v.ndim == 2 else v) for k, v in bwl.bitsim_weights(model).items()}
+        weights = wcache[model]
         r = compat_bitsim.simulate(compat_bitsim.BitSimConfig(i["design"], model, a[0], a[1], a[2], tuple(a[3]), opts),
                                    bwl.parse_matmul_json(bwl.matmul_json(model)), weights)
         errs = _cmp(r, {k: o[k] for k in ("cycle_compute", "cycle_total", "energy")}, "")
