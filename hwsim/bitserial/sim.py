@@ -318,19 +318,51 @@ class BitSerialSim:
                 k: r[k] for k in ("tiles", "cycle_compute", "cycle_dram", "w_bytes", "i_bytes", "o_bytes", "refetch")})
                 for r in c["layers"]]
             return BitSerialResult(name, h, workload, "compat", stats, layers, c, compat)
-        net = network_of(workload)
+        self._real = {}
+        head, _, body = workload.partition(":")
+        if head.strip().lower() == "minilm":
+            net = self._minilm(workload, body)
+        else:
+            net = network_of(workload)
         return self._run_network(net, workload, "analytical" if mode == "analytical" else "cycle", seed)
 
+    def _minilm(self, workload: str, body: str):
+        """``minilm[:seq=N]``: the bundled all-MiniLM-L6-v2's Linear layers with their real weights."""
+        from .. import weights as W
+        from ..workloads import Gemm, network
+        seq = 128
+        for p in [x.strip() for x in body.split(",") if x.strip()]:
+            k, _, v = p.partition("=")
+            if k.strip() != "seq" or not v.strip().isdigit() or int(v) < 1:
+                raise SimError(f"workload {workload!r}: minilm takes seq=N (N >= 1)")
+            seq = int(v)
+        ws = W.linear_weights(W.read_tensors(W.bundled_model()))
+        layers = []
+        for n, w in ws.items():
+            short = (n.replace("encoder.layer.", "L").replace(".weight", "").replace("attention.output.dense", "attn_out")
+                     .replace("attention.self.", "").replace("intermediate.dense", "ffn_up")
+                     .replace("output.dense", "ffn_down"))
+            if short in self._real:
+                raise SimError(f"minilm: two layers named {short!r}")
+            kind = "ffn" if "ffn" in short else "projection"
+            layers.append(Gemm(seq, w.shape[0], w.shape[1], short, 1, kind, workload))
+            self._real[short] = np.asarray(w, np.float32)
+        return network(layers, "minilm")
+
     def layer_weights(self, g, seed: int):
-        """Seeded synthetic weights of one GEMM layer, quantized for this design's PE."""
+        """The layer's weights quantized for this design's PE: real ones (``minilm``) or seeded synthetic
+        ones (normal(0, 0.02); attention: the KV cache as seeded integers)."""
         N, K = g.N, g.K
+        real = getattr(self, "_real", {}).get(g.name)
+        if real is not None and real.shape != (N, K):
+            raise SimError(f"layer {g.name!r}: real weights {real.shape} do not match N x K = {N} x {K}")
         if g.kind == "attention":
             rng = np.random.default_rng([seed, len(g.name), N, K])
             b = self.w.kv_bits
             wi = np.clip(np.round(rng.normal(0, 2 ** (b - 3), size=(N, K))), -2 ** (b - 1), 2 ** (b - 1) - 1)
             wf = wi.astype(np.float32)
         else:
-            wf = synthetic_weights(N, K, seed, g.name)
+            wf = real if real is not None else synthetic_weights(N, K, seed, g.name)
             wi = None
         if self.arr.pe == "bitmod":
             if g.kind == "attention":
