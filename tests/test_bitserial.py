@@ -195,3 +195,17 @@ def test_registry_verify_small_design(tmp_path):
     d = load(ROOT / "designs/bitserial/bitvert_2x2.yaml")
     rep = verify(d, root=tmp_path, levels=("model", "hwsim", "amaranth"), log=lambda s: None, n_tiles=2)
     assert rep.ok, rep.summary()
+
+
+def test_design_rules(tmp_path):
+    from hwsim.design import load
+    from hwsim.spec import SpecError
+    p = tmp_path / "bad.yaml"
+    p.write_text("schema: 1\nname: bad\nkind: bitserial\narray: {pe: bitvert, rows: 4, cols: 4}\n"
+                 "weights: {format: bitmod4}\n")
+    with pytest.raises(SpecError, match="weights.format"):
+        load(p)
+    p.write_text("schema: 1\nname: bad\nkind: bitserial\narray: {pe: bitmod, rows: 4, cols: 4}\n"
+                 "weights: {format: bitmod4, group_size: 30}\n")
+    with pytest.raises(SpecError, match="group_size"):
+        load(p)

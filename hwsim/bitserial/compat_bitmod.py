@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 
-from .models import BITMOD_MODELS, LLMArch, resolve
+from .models import BITMOD_MODELS, COMMIT_MODELS, LLMArch, resolve
 
 COMMITS = ("a902a09", "e445a5f")
 _SRAM_BYTES = 512 * 1024
@@ -163,7 +163,11 @@ def simulate(commit: str, c: BitModConfig) -> dict:
     if commit not in COMMITS:
         raise CompatError(f"bitmod compat commit {commit!r}: allowed: {', '.join(COMMITS)}")
     _check(c)
-    arch = BITMOD_MODELS[resolve(c.model)]
+    model = resolve(c.model)
+    if model not in COMMIT_MODELS[commit]:
+        raise CompatError(f"model {model!r}: BitMoD {commit} has no shape entry for it; its models: "
+                          f"{', '.join(COMMIT_MODELS[commit])}")
+    arch = BITMOD_MODELS[model]
     new = commit == "e445a5f"
     H, W = c.pe_array_dim
     dp = c.pe_dp_size

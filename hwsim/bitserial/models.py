@@ -79,20 +79,33 @@ BITMOD_MODELS: dict[str, LLMArch] = {
     "meta-llama/Llama-2-7b-hf": LLMArch("llama", 32, 4096, 32, 32, 11008, 32000),
     "meta-llama/Llama-2-13b-hf": LLMArch("llama", 40, 5120, 40, 40, 13824, 32000),
     "meta-llama/Meta-Llama-3-8B": LLMArch("llama", 32, 4096, 32, 8, 14336, 128256),
+    # in the simulators' model-name tables but not in the artefact's scripts
+    "facebook/opt-6.7b": LLMArch("opt", 32, 4096, 32, None, 16384, 50272),               # a902a09 only
+    "meta-llama/Llama-3.1-8B-Instruct": LLMArch("llama", 32, 4096, 32, 8, 14336, 128256),  # e445a5f only
+    "meta-llama/Llama-3.2-3B-Instruct": LLMArch("llama", 28, 3072, 24, 8, 8192, 128256),   # e445a5f only
 }
+
+#: The artefact's own model list (test_*.py).
+ARTEFACT_MODELS = ("facebook/opt-1.3b", "microsoft/phi-2", "01-ai/Yi-6B", "meta-llama/Llama-2-7b-hf",
+                   "meta-llama/Llama-2-13b-hf", "meta-llama/Meta-Llama-3-8B")
+#: Models each commit's model_name_dict knows.
+COMMIT_MODELS = {"a902a09": ARTEFACT_MODELS + ("facebook/opt-6.7b",),
+                 "e445a5f": ARTEFACT_MODELS + ("meta-llama/Llama-3.1-8B-Instruct", "meta-llama/Llama-3.2-3B-Instruct")}
 
 #: Short names accepted on the command line (``llm:llama2-7b`` style) for the same models.
 ALIASES: dict[str, str] = {
     "opt-1.3b": "facebook/opt-1.3b", "phi-2": "microsoft/phi-2", "yi-6b": "01-ai/Yi-6B",
     "llama2-7b": "meta-llama/Llama-2-7b-hf", "llama2-13b": "meta-llama/Llama-2-13b-hf",
-    "llama3-8b": "meta-llama/Meta-Llama-3-8B",
+    "llama3-8b": "meta-llama/Meta-Llama-3-8B", "opt-6.7b": "facebook/opt-6.7b",
+    "llama3.1-8b-instruct": "meta-llama/Llama-3.1-8B-Instruct", "llama3.2-3b-instruct": "meta-llama/Llama-3.2-3B-Instruct",
 }
 
 #: The pickle file stem the simulator opens for each model (``pe_array.py`` model_name_dict).
 PICKLE_STEM: dict[str, str] = {
     "facebook/opt-1.3b": "opt_1_point_3", "microsoft/phi-2": "phi_2", "01-ai/Yi-6B": "yi_6",
     "meta-llama/Llama-2-7b-hf": "llama_2_7", "meta-llama/Llama-2-13b-hf": "llama_2_13",
-    "meta-llama/Meta-Llama-3-8B": "llama_3_8",
+    "meta-llama/Meta-Llama-3-8B": "llama_3_8", "facebook/opt-6.7b": "opt_6_point_7",
+    "meta-llama/Llama-3.1-8B-Instruct": "llama_3p1_8_ins", "meta-llama/Llama-3.2-3B-Instruct": "llama_3p2_3_ins",
 }
 
 

@@ -83,7 +83,7 @@ OLIVE_A902 = {"facebook/opt-1.3b": 3.875, "microsoft/phi-2": 4, "01-ai/Yi-6B": 4
 
 def bitmod_cases(commit: str, models) -> list[dict]:
     cases = []
-    names = list(models.BITMOD_MODELS)
+    names = list(models.ARTEFACT_MODELS)
     for m in names:
         for gen in (False, True):
             base = dict(model=m, i_prec=16, batch_size=1, cxt_len=256, is_generation=gen)
@@ -122,6 +122,13 @@ def bitmod_cases(commit: str, models) -> list[dict]:
         ("meta-llama/Llama-2-13b-hf", True, 32, 4096, [64, 16], 4, 3.0625, 8, True),
         ("meta-llama/Llama-2-13b-hf", False, 1, 1000, [48, 20], 4, 4.0625, 16, True),
     ]
+    if commit == "a902a09":
+        extra += [("facebook/opt-6.7b", False, 1, 256, [32, 32], 4, 4.0625, 8, True),
+                  ("facebook/opt-6.7b", True, 1, 512, [64, 16], 4, 3.0625, 8, True)]
+    else:
+        extra += [("meta-llama/Llama-3.1-8B-Instruct", True, 4, 2048, [64, 16], 4, 3.0625, 8, True),
+                  ("meta-llama/Llama-3.2-3B-Instruct", False, 2, 256, [32, 32], 4, 4.0625, 8, True),
+                  ("meta-llama/Llama-3.2-3B-Instruct", True, 8, 1024, [64, 16], 4, 3.0625, 4, True)]
     for (m, gen, b, ctx, dims, dp, w, kv, bs) in extra:
         cases.append(dict(model=m, i_prec=16, batch_size=b, cxt_len=ctx, is_generation=gen, design="custom",
                           w_prec=w, kv_prec=kv, is_bit_serial=bs, pe_dp_size=dp, pe_energy=0.5,
@@ -366,8 +373,8 @@ def main(argv=None) -> None:
     models = _load_models()
     wl = _load_workloads()
     data = {"bitmod-a902a09": [], "bitmod-e445a5f": [], "bitsim": []}
-    if a.cacti_only:
-        data = json.loads(Path(a.out).read_text())
+    if Path(a.out).is_file():      # sections whose simulator is not given keep their stored cases
+        data |= json.loads(Path(a.out).read_text())
     for key, commit, d in (("bitmod-a902a09", "a902a09", a.bitmod_a902a09),
                            ("bitmod-e445a5f", "e445a5f", a.bitmod_e445a5f)):
         if d and not a.cacti_only:
