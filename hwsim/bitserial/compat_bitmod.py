@@ -190,44 +190,50 @@ def simulate(commit: str, c: BitModConfig) -> dict:
     ic = cacti_lookup("bitmod", size_bits, _SRAM_BANKS, i_bw)
     size_w = size_i = size_bits / 8
     rows = []
+    memo: dict = {}
     layers = _layers_e445a5f(arch, c) if new else _layers_a902a09(arch, c)
     i_prec = c.i_prec
     for name, w_dim, i_dim, o_dim in layers:
         attn = _is_attn(name)
-        if new:
-            _, cout, cin = w_dim
-            bo, ntok, _ = o_dim
-            tiles = (math.ceil(cin / dp) * math.ceil(cout / H) * math.ceil(ntok / W)) * bo
-            wp = c.kv_prec if attn else c.w_prec
-            bkv, cout_w, cin_w = w_dim
-            bi, nti, cin_i = i_dim
-            bo2, nto, cin_o = o_dim
-            wb = math.ceil(cin_w * wp / 8) * cout_w * bkv
-            ib = math.ceil(cin_i * i_prec / 8) * nti * bi
-            ob = math.ceil(cin_o * i_prec / 8) * nto * bo2
-        else:
-            cout, cin = w_dim
-            ntok, _ = o_dim
-            tiles = math.ceil(cin / dp) * math.ceil(cout / H) * math.ceil(ntok / W)
-            wp = i_prec if attn else c.w_prec
-            _, cin_i = i_dim
-            wb = math.ceil(cin * wp / 8) * cout
-            ib = math.ceil(cin_i * i_prec / 8) * ntok
-            ob = math.ceil(cout * i_prec / 8) * ntok
-        comp = tiles * (lat_attn if attn else lat_lin)
-        if wb > size_w and ib > size_i:
-            nri = math.ceil(wb / size_w)
-            nrw = math.ceil(ib / size_i)
-            refetch = (nrw, 1) if (nrw * wb + ib) < (nri * ib + wb) else (1, nri)
-        else:
-            refetch = (1, 1)
-        bw = _DRAM_BW * 2
-        dw = wb * 8 / bw
-        dw *= refetch[0]
-        di = ib * 8 / bw
-        di *= refetch[1]
-        do = ob * 8 / bw
-        dram = int(dw + do + di)
+        key = (attn, repr(w_dim), repr(i_dim), repr(o_dim))   # repr: 4096 and 4096.0 differ
+        hit = memo.get(key)
+        if hit is None:
+            if new:
+                _, cout, cin = w_dim
+                bo, ntok, _ = o_dim
+                tiles = (math.ceil(cin / dp) * math.ceil(cout / H) * math.ceil(ntok / W)) * bo
+                wp = c.kv_prec if attn else c.w_prec
+                bkv, cout_w, cin_w = w_dim
+                bi, nti, cin_i = i_dim
+                bo2, nto, cin_o = o_dim
+                wb = math.ceil(cin_w * wp / 8) * cout_w * bkv
+                ib = math.ceil(cin_i * i_prec / 8) * nti * bi
+                ob = math.ceil(cin_o * i_prec / 8) * nto * bo2
+            else:
+                cout, cin = w_dim
+                ntok, _ = o_dim
+                tiles = math.ceil(cin / dp) * math.ceil(cout / H) * math.ceil(ntok / W)
+                wp = i_prec if attn else c.w_prec
+                _, cin_i = i_dim
+                wb = math.ceil(cin * wp / 8) * cout
+                ib = math.ceil(cin_i * i_prec / 8) * ntok
+                ob = math.ceil(cout * i_prec / 8) * ntok
+            comp = tiles * (lat_attn if attn else lat_lin)
+            if wb > size_w and ib > size_i:
+                nri = math.ceil(wb / size_w)
+                nrw = math.ceil(ib / size_i)
+                refetch = (nrw, 1) if (nrw * wb + ib) < (nri * ib + wb) else (1, nri)
+            else:
+                refetch = (1, 1)
+            bw = _DRAM_BW * 2
+            dw = wb * 8 / bw
+            dw *= refetch[0]
+            di = ib * 8 / bw
+            di *= refetch[1]
+            do = ob * 8 / bw
+            dram = int(dw + do + di)
+            hit = memo[key] = (tiles, comp, dram, wb, ib, ob, refetch)
+        tiles, comp, dram, wb, ib, ob, refetch = hit
         rows.append(dict(name=name, tiles=tiles, cycle_compute=comp, cycle_dram=dram, w_bytes=wb, i_bytes=ib,
                          o_bytes=ob, refetch=list(refetch), w_dim=w_dim, i_dim=i_dim, o_dim=o_dim,
                          type="attention" if attn else "linear"))
@@ -246,7 +252,12 @@ def simulate(commit: str, c: BitModConfig) -> dict:
         w_cost_min = wc["w_cost"] / (w_bw / 64)
         i_cost_min = ic["w_cost"] / (i_bw / 64)
         sram_wr = 0
+        wmemo: dict = {}
         for (name, w_dim, i_dim, o_dim), r in zip(layers, rows):
+            key = (r["type"], repr(w_dim), repr(i_dim), repr(o_dim))
+            if key in wmemo:
+                sram_wr += wmemo[key]
+                continue
             fw, fi = r["refetch"]
             if new:
                 wp = c.kv_prec if r["type"] == "attention" else c.w_prec
@@ -263,6 +274,7 @@ def simulate(commit: str, c: BitModConfig) -> dict:
                 e = (math.ceil(cin_w * c.w_prec / 64) * cout * w_cost_min * fw
                      + math.ceil(cin_i * i_prec / 64) * ntok * i_cost_min * fi
                      + math.ceil(cout * i_prec / 64) * ntok * i_cost_min)
+            wmemo[key] = e
             sram_wr += e
         energy["sram_wr"] = sram_wr
     else:

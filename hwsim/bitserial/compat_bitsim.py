@@ -117,13 +117,7 @@ def _stats(design, planes_fn, w_stored, w_dim, H, dp, n_skipped=0, prec_p=8):
     (one Numba pass over the weights; ``planes_fn`` names the bit representation for the reader)."""
     from .kernels import bitsim_tile_stats
     code = {"bitvert": 0, "pragmatic": 1, "bitlet": 2, "bitwave": 3}[design]
-    w = np.asarray(w_stored, np.int64)
-    if code in (1, 3):           # sign-magnitude byte: sign bit 7, |w| (-128 -> -127) in bits 0..6
-        w = np.where(w == -128, -127, w)
-        b = (np.abs(w) | np.where(w < 0, 128, 0)).astype(np.uint8)
-    else:                        # two's complement byte
-        b = (w & 0xFF).astype(np.uint8)
-    wm = np.ascontiguousarray(_kernel_matrix(b, w_dim))
+    wm = np.ascontiguousarray(_kernel_matrix(np.asarray(w_stored, np.int64), w_dim))
     out = np.zeros(6, np.int64)
     bitsim_tile_stats(wm, H, dp, code, n_skipped, prec_p, out)
     cnt = dict(num_eff_op=0, num_total_op=0, min_intra_pe_op=0, max_intra_pe_op=0)

@@ -100,15 +100,20 @@ def _signmag_byte(w):
 
 @njit(cache=True)
 def bitsim_tile_stats(wm, H, dp, design, n_skipped, prec_p, out, spread=_SPREAD, popc=_POPC):
-    """wm [cout, A, L] uint8 weight bytes (two's complement for designs 0 and 2, BitSim's sign-magnitude
-    with -128 -> -127 for 1 and 3) in BitSim's tiling order (tiles: H rows x dp along L, for every
-    A). out[0] = sum of per-tile cycles; out[1] effectual bits, out[2] total-op units, out[3] min-intra,
+    """wm [cout, A, L] int64 INT8 weights (designs 0 and 2 read their two's complement byte, 1 and 3
+    BitSim's sign-magnitude byte with -128 -> -127) in BitSim's tiling order (tiles: H rows x dp along L, for every A).
+    out[0] = sum of per-tile cycles; out[1] effectual bits, out[2] total-op units, out[3] min-intra,
     out[4] max-intra, out[5] elements (BitWave's n_skipped / prec_p term). Plane counts of a row are
     summed 8 at a time (one byte lane per bit plane, ``spread``); dp <= 255."""
     cout, A, L = wm.shape
     R = (cout + H - 1) // H
     C = (L + dp - 1) // dp
-    half = dp / 2.0
+    o0 = 0
+    o1 = 0
+    o2 = 0
+    o3 = 0
+    o4 = 0
+    o5 = 0
     for r in range(R):
         r0 = r * H
         r1 = min(cout, r0 + H)
@@ -119,72 +124,81 @@ def bitsim_tile_stats(wm, H, dp, design, n_skipped, prec_p, out, spread=_SPREAD,
                 tile = 0
                 if design == 0 or design == 2:         # two's complement plane counts per row
                     for row in range(r0, r1):
+                        v = wm[row, a]
                         acc = np.uint64(0)
                         for l in range(l0, l1):
-                            acc += spread[wm[row, a, l]]
-                        if design == 0:                # BitVert without BBS
+                            acc += spread[v[l] & 0xFF]
+                        if design == 0:                # BitVert without BBS: sum of ceil(count / (dp/2))
                             s = 0
                             for j in range(8):
-                                cnt = (acc >> np.uint64(8 * j)) & np.uint64(0xFF)
-                                s += int(np.ceil(int(cnt) / half))
+                                cnt = np.int64((acc >> np.uint64(8 * j)) & np.uint64(0xFF))
+                                s += (2 * cnt + dp - 1) // dp
                             if s > tile:
                                 tile = s
                         else:                          # Bitlet
                             mn = 1 << 30
                             mx = -1
                             for j in range(8):
-                                cnt = int((acc >> np.uint64(8 * j)) & np.uint64(0xFF))
-                                out[1] += cnt
+                                cnt = np.int64((acc >> np.uint64(8 * j)) & np.uint64(0xFF))
+                                o1 += cnt
                                 if cnt > tile:
                                     tile = cnt
                                 if cnt < mn:
                                     mn = cnt
                                 if cnt > mx:
                                     mx = cnt
-                            out[3] += mn * prec_p
-                            out[4] += mx * prec_p
+                            o3 += mn * prec_p
+                            o4 += mx * prec_p
                     if design == 0:
                         if tile == 0:
                             tile = 1
                     else:
-                        out[2] += tile * prec_p * H
+                        o2 += tile * prec_p * H
                 elif design == 1:                      # Pragmatic: sign-magnitude words
                     for row in range(r0, r1):
+                        v = wm[row, a]
                         mn = 1 << 30
                         mx = -1
                         for l in range(l0, l1):
-                            cnt = popc[wm[row, a, l]]
-                            out[1] += cnt
-                            if cnt > tile:
-                                tile = cnt
-                            if cnt + 1 < mn:
-                                mn = cnt + 1
+                            cnt = popc[_signmag_byte(v[l])]
+                            o1 += cnt
                             if cnt > mx:
                                 mx = cnt
-                        out[3] += mn * dp
-                        out[4] += mx * dp
-                    out[2] += tile * dp * H
+                            if cnt < mn:
+                                mn = cnt
+                        if mx > tile:
+                            tile = mx
+                        o3 += (mn + 1) * dp
+                        o4 += mx * dp
+                    o2 += tile * dp * H
                 else:                                  # BitWave: sign-magnitude non-zero columns - 1
                     best = 0
                     for row in range(r0, r1):
+                        v = wm[row, a]
                         orv = 0
                         mn = 1 << 30
                         mx = -1
                         for l in range(l0, l1):
-                            byte = wm[row, a, l]
+                            byte = _signmag_byte(v[l])
                             orv |= byte
                             cnt = popc[byte]
-                            out[1] += cnt
-                            if cnt + n_skipped < mn:
-                                mn = cnt + n_skipped
-                            if cnt + n_skipped > mx:
-                                mx = cnt + n_skipped
+                            o1 += cnt
+                            if cnt < mn:
+                                mn = cnt
+                            if cnt > mx:
+                                mx = cnt
                         ncol = popc[orv]
                         if ncol > best:
                             best = ncol
-                        out[3] += mn * dp
-                        out[4] += mx * dp
-                        out[5] += 8 * (l1 - l0)
+                        o3 += (mn + n_skipped) * dp
+                        o4 += (mx + n_skipped) * dp
+                        o5 += 8 * (l1 - l0)
                     tile = best - 1
-                    out[2] += (tile + n_skipped) * dp * H
-                out[0] += tile
+                    o2 += (tile + n_skipped) * dp * H
+                o0 += tile
+    out[0] += o0
+    out[1] += o1
+    out[2] += o2
+    out[3] += o3
+    out[4] += o4
+    out[5] += o5
