@@ -30,6 +30,8 @@ from .models import ALIASES, BITMOD_MODELS, PICKLE_STEM
 
 COMPAT = ("bitmod-a902a09", "bitmod-e445a5f", "bitsim")
 MODES = ("auto", "cycle", "analytical")
+#: ``mode="auto"`` runs the cycle-level model up to this many distinct weights (N x K summed over layers)
+AUTO_CYCLE_WEIGHTS = 300_000_000
 _BITMOD_DT = {"bitmod3": "bitmod3", "bitmod4": "bitmod4", "int4": "bitmod.int4", "int6": "bitmod.int6"}
 _FMT_BITS = {"bitmod3": 3, "bitmod4": 4, "int4": 4, "int6": 6}
 
@@ -324,7 +326,10 @@ class BitSerialSim:
             net = self._minilm(workload, body)
         else:
             net = network_of(workload)
-        return self._run_network(net, workload, "analytical" if mode == "analytical" else "cycle", seed)
+        if mode == "auto":
+            unique = sum(g.N * g.K for g in net.layers)
+            mode = "cycle" if unique <= AUTO_CYCLE_WEIGHTS else "analytical"
+        return self._run_network(net, workload, mode, seed)
 
     def _minilm(self, workload: str, body: str):
         """``minilm[:seq=N]``: the bundled all-MiniLM-L6-v2's Linear layers with their real weights."""
@@ -394,6 +399,26 @@ class BitSerialSim:
         bitvert_tile_cycles(lw.cycles, rows, tiles, stats)
         return tiles, stats
 
+    def analytical_layer(self, g):
+        """Upper bound of every row tile without weights: every step at the format's worst case
+        (BitMoD: the table's most terms; BitVert: 8 columns + the constant), and the nominal bits/weight."""
+        rows = self.arr.rows
+        R = -(-g.N // rows)
+        if self.arr.pe == "bitmod":
+            gsz = self.w.group_size
+            Kp = -(-g.K // gsz) * gsz
+            if g.kind == "attention":
+                mx = self.w.kv_bits // 2
+                bpw = self.w.kv_bits + 8 / gsz
+            else:
+                mx, meta_bits = _format_max_terms(self.w.format)
+                bpw = _FMT_BITS[self.w.format] + (8 + meta_bits) / gsz
+            return np.full(R, 1 + max(1, mx) * (Kp // 4) + 8 * (Kp // gsz), np.int64), bpw
+        G = -(-g.K // 16)
+        pruned = self.w.pruning != "none" and g.kind != "attention"
+        bpw = 8.0 if not pruned else (8 - self.w.n_pruned) * (1 - self.w.outlier_fraction) + 8 * self.w.outlier_fraction
+        return np.full(R, 1 + 9 * G, np.int64), bpw
+
     def _run_network(self, net, workload: str, mode: str, seed: int) -> BitSerialResult:
         rows, cols = self.arr.rows, self.arr.cols
         lanes = 4 if self.arr.pe == "bitmod" else 16
@@ -404,13 +429,15 @@ class BitSerialSim:
                    wbits=0.0, nweights=0)
         by_kind: dict[str, int] = {}
         for g in net.layers:
-            lw = self.layer_weights(g, seed)
-            tiles_c, st = self.layer_cycles(lw, g.K, analytical=False) if mode == "cycle" else (None, None)
-            tiles_a, _ = self.layer_cycles(lw, g.K, analytical=True)
+            tiles_a, bpw = self.analytical_layer(g)
+            tiles_c = st = None
+            if mode == "cycle":
+                lw = self.layer_weights(g, seed)
+                tiles_c, st = self.layer_cycles(lw, g.K, analytical=False)
+                bpw = lw.bits_per_weight
             tok = -(-g.M // cols)
             cyc_a = int(tiles_a.sum()) * tok * g.repeat
             cyc = int(tiles_c.sum()) * tok * g.repeat if tiles_c is not None else cyc_a
-            bpw = lw.bits_per_weight
             w_bytes = g.N * g.K * bpw / 8
             a_bytes = g.activation_elements * (2 if self.arr.pe == "bitmod" else 1)
             o_bytes = g.M * g.N * 2
@@ -476,6 +503,20 @@ def run_bitsim_model(model: str, design: str, bitvert_mode: str = "ol_eager", bi
         opts = dict(en_bitflip=True, en_config_dataflow=False)
     cfg = compat_bitsim.BitSimConfig(design, model, ps, 8, dp, tuple(dims), opts)
     return compat_bitsim.simulate(cfg, layers, weights)
+
+
+def _format_max_terms(fmt: str) -> tuple[int, int]:
+    """(most terms of any level of the format's tables, selector bits)."""
+    import datatypes as dt
+    q = dt.quantize(np.ones((1, 4), np.float32), _BITMOD_DT[fmt], group_size=4, double_quant=True)
+    f = q.format
+    n_meta = max(1, int(getattr(f, "n_meta", 1)))
+    mx = 0
+    for m in range(n_meta):
+        v = np.asarray(f.code_values(m), np.float64)
+        v = np.where(np.isfinite(v), v, 0).astype(np.int64)
+        mx = max(mx, int(pe_model.bitmod_terms(v, fmt.startswith("int"), _FMT_BITS[fmt]).max()))
+    return mx, int(getattr(f, "meta_bits", 0))
 
 
 def build(design) -> BitSerialSim:
