@@ -199,7 +199,7 @@ def _weights(weights, n, w_dim) -> np.ndarray:
     if w.shape != tuple(want):
         raise CompatError(f"bitsim: weights of {n!r} have shape {w.shape}; expected {tuple(want)} "
                           "(BitSim's in-memory layout: [cout, cin] FC, [cout, cin, k, k] conv)")
-    return w.astype(np.int64)
+    return np.ascontiguousarray(w, dtype=np.int64)
 
 
 def _bitvert_bbs(o):
