@@ -465,7 +465,16 @@ class BitSerialSim:
             by_kind[g.kind] = by_kind.get(g.kind, 0) + cyc
         npe = rows * cols
         pe_e = e.pe_pj * 1.5 * npe * tot["cycles"]
-        dram_e = sum((l["N"] * l["K"] * l["bits_per_weight"]) * l["repeat"] for l in layers) * e.dram_pj_per_bit
+        act_bits = 16 if self.arr.pe == "bitmod" else 8
+        # SRAM traffic (estimate): every tile reads its rows' weights once per token tile and its
+        # columns' activations once per row tile; every layer writes its weights, inputs and outputs once
+        rd_bits = wr_bits = dram_bits = 0.0
+        for l in layers:
+            wbits = l["N"] * l["K"] * l["bits_per_weight"]
+            rd_bits += (wbits * l["token_tiles"] + l["M"] * l["K"] * act_bits * l["row_tiles"]) * l["repeat"]
+            wr_bits += (wbits + l["M"] * l["K"] * act_bits + l["M"] * l["N"] * 16) * l["repeat"]
+            dram_bits += wbits * l["repeat"]
+        dram_e = dram_bits * e.dram_pj_per_bit
         if self.arr.pe == "bitmod":
             eff, slots = tot["lane_terms"], tot["lane_own"]
         else:
@@ -476,7 +485,8 @@ class BitSerialSim:
                      effective_ops=int(eff), total_ops=int(slots), utilisation=(eff / slots if slots else 0.0),
                      row_imbalance=(1 - tot["own"] / tot["mx"]) if tot["mx"] else 0.0,
                      lane_imbalance=(1 - tot["lane_terms"] / tot["lane_own"]) if tot["lane_own"] else 0.0,
-                     energy_est_pj=dict(compute=pe_e, dram_weights=dram_e),
+                     energy_est_pj=dict(compute=pe_e, sram_read=rd_bits * e.sram_read_pj_per_bit,
+                                        sram_write=wr_bits * e.sram_write_pj_per_bit, dram_weights=dram_e),
                      pe=self.arr.pe, lanes=lanes, rows=rows, cols=cols)
         return BitSerialResult(self.design, _design_hash(self.design), workload, mode, stats, layers)
 

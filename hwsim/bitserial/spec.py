@@ -44,6 +44,10 @@ class Energy:
     pe_pj: float = param(0.56, positive=True, doc="energy per PE per busy cycle (pJ, before the 1.5 P&R factor)")
     pe_area_um2: float = param(1507.7, positive=True, doc="PE area (um^2)")
     dram_pj_per_bit: float = param(18.75, positive=True, doc="DRAM energy per bit (1200 pJ / 64 bit)")
+    sram_read_pj_per_bit: float = param(0.1812, positive=True,
+                                        doc="SRAM read energy per bit (CACTI 28 nm, 512 KiB x 8 banks: 92.79 pJ / 512 bit)")
+    sram_write_pj_per_bit: float = param(0.1628, positive=True,
+                                         doc="SRAM write energy per bit (CACTI 28 nm: 83.35 pJ / 512 bit)")
 
 
 @dataclass(frozen=True, kw_only=True)
