@@ -14,7 +14,8 @@ COMMANDS = [("formats", data._add_formats, data.cmd_formats),
             ("flow", flowcmd._add_flow, flowcmd.cmd_flow),
             ("simulate", simulate._add_simulate, simulate.cmd_simulate),
             ("rtl", rtl.add_rtl, rtl.cmd_rtl),
-            ("verify", rtl.add_verify, rtl.cmd_verify)]
+            ("verify", rtl.add_verify, rtl.cmd_verify),
+            ("regress", rtl.add_regress, rtl.cmd_regress)]
 
 
 def user_errors() -> tuple[type, ...]:
@@ -29,9 +30,10 @@ def user_errors() -> tuple[type, ...]:
     from ..spec import SpecError
     from ..topology import ScaleSimFileError
     from ..weights import WeightFileError
+    from testbenches.export import ExportError  # noqa: E402  (the application layer may import testbenches)
 
     return (dt.FormatError, dt.InputError, dt.InputTypeError, SpecError, WeightFileError, WorkloadError,
-            ScaleSimFileError, PEError, RTLError, FlowError, OutputError)
+            ScaleSimFileError, PEError, RTLError, FlowError, OutputError, ExportError)
 
 
 def build_parser() -> argparse.ArgumentParser:
