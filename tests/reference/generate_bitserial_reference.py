@@ -11,6 +11,8 @@ venv (PyTorch 2.x CPU, pyyaml):
         --bitsim <checkout of yc2367/BitSim @ 6845fad2882d1d77ef588e5026f756f02de2c716>/sim \\
         --out tests/data/bitserial_reference.json --cacti-out hwsim/bitserial/cacti_28nm.json
 
+A simulator whose path is not given keeps its stored cases (the file is updated section by section);
+``--cacti-only`` only rebuilds the CACTI table, ``--no-cacti-grid`` skips the grid of extra memories.
 Each checkout needs its CACTI binary in place (``mem/cacti/cacti`` for BitMoD, ``hw/mem/cacti/cacti``
 for BitSim; the repositories ship the sources, not a working binary).
 
