@@ -89,6 +89,21 @@ _SPREAD = _spread_table()
 _POPC = np.array([bin(b).count("1") for b in range(256)], np.int64)
 
 
+def _sm_table():
+    """two's complement byte -> BitSim's sign-magnitude byte (-128 -> -127)."""
+    t = np.zeros(256, np.int64)
+    for b in range(256):
+        w = b - 256 if b >= 128 else b
+        if w == -128:
+            w = -127
+        t[b] = (-w) | 128 if w < 0 else w
+    return t
+
+
+_SM = _sm_table()
+_SM_POPC = _POPC[_SM]
+
+
 @njit(cache=True)
 def _signmag_byte(w):
     if w == -128:
@@ -99,7 +114,8 @@ def _signmag_byte(w):
 
 
 @njit(cache=True)
-def bitsim_tile_stats(wm, H, dp, design, n_skipped, prec_p, out, spread=_SPREAD, popc=_POPC):
+def bitsim_tile_stats(wm, H, dp, design, n_skipped, prec_p, out, spread=_SPREAD, popc=_POPC, sm=_SM,
+                      sm_popc=_SM_POPC):
     """wm [cout, A, L] int64 INT8 weights (designs 0 and 2 read their two's complement byte, 1 and 3
     BitSim's sign-magnitude byte with -128 -> -127) in BitSim's tiling order (tiles: H rows x dp along L, for every A).
     out[0] = sum of per-tile cycles; out[1] effectual bits, out[2] total-op units, out[3] min-intra,
@@ -114,6 +130,9 @@ def bitsim_tile_stats(wm, H, dp, design, n_skipped, prec_p, out, spread=_SPREAD,
     o3 = 0
     o4 = 0
     o5 = 0
+    ceil_half = np.empty(256, np.int64)          # ceil(count / (dp / 2)) for every count
+    for cnt in range(256):
+        ceil_half[cnt] = (2 * cnt + dp - 1) // dp
     for r in range(R):
         r0 = r * H
         r1 = min(cout, r0 + H)
@@ -131,8 +150,7 @@ def bitsim_tile_stats(wm, H, dp, design, n_skipped, prec_p, out, spread=_SPREAD,
                         if design == 0:                # BitVert without BBS: sum of ceil(count / (dp/2))
                             s = 0
                             for j in range(8):
-                                cnt = np.int64((acc >> np.uint64(8 * j)) & np.uint64(0xFF))
-                                s += (2 * cnt + dp - 1) // dp
+                                s += ceil_half[np.int64((acc >> np.uint64(8 * j)) & np.uint64(0xFF))]
                             if s > tile:
                                 tile = s
                         else:                          # Bitlet
@@ -160,7 +178,7 @@ def bitsim_tile_stats(wm, H, dp, design, n_skipped, prec_p, out, spread=_SPREAD,
                         mn = 1 << 30
                         mx = -1
                         for l in range(l0, l1):
-                            cnt = popc[_signmag_byte(v[l])]
+                            cnt = sm_popc[v[l] & 0xFF]
                             o1 += cnt
                             if cnt > mx:
                                 mx = cnt
@@ -179,9 +197,9 @@ def bitsim_tile_stats(wm, H, dp, design, n_skipped, prec_p, out, spread=_SPREAD,
                         mn = 1 << 30
                         mx = -1
                         for l in range(l0, l1):
-                            byte = _signmag_byte(v[l])
+                            byte = sm[v[l] & 0xFF]
                             orv |= byte
-                            cnt = popc[byte]
+                            cnt = sm_popc[v[l] & 0xFF]
                             o1 += cnt
                             if cnt < mn:
                                 mn = cnt
