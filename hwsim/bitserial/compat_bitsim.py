@@ -265,15 +265,15 @@ def simulate(c: BitSimConfig, layers, weights: dict | None = None) -> dict:
                     ck = _kernel_tiles(w_dim, dpx, Hx, i_dim) * int(prec[n] - 1)
                     cnt = None
                 cyc = ck * _spatial(w_dim, o_dim, Wx)
+                if cnt is not None:        # BitSim adds every evaluated dataflow's op counters (quirk)
+                    sp = _spatial(w_dim, o_dim, Wx)
+                    for k in counters:
+                        counters[k] += cnt[k] * sp
                 if cyc < best:
-                    best, best_df, best_cnt = cyc, df, cnt
+                    best, best_df = cyc, df
             row["cycle_compute"] = best
             row["dataflow"] = list(best_df)
             row["tiles"] = _tiles(w_dim, o_dim, best_df[0], best_df[1], best_df[2], i_dim)
-            if best_cnt is not None:
-                sp = _spatial(w_dim, o_dim, best_df[2])
-                for k in counters:
-                    counters[k] += best_cnt[k] * sp
         else:
             tiles = _tiles(w_dim, o_dim, dp, H, W, i_dim)
             row["tiles"] = tiles

@@ -198,6 +198,13 @@ def bitsim_cases() -> list[dict]:
         for wp, flip in ((6, True), (5, True), (8, False), (7, True)):
             cases.append(dict(model=model, design="bitwave", args=[wp, 8, 8, [32, 16]],
                               kwargs=dict(layer_prec={}, en_bitflip=flip, en_config_dataflow=False)))
+    # BitWave choosing among its configurable dataflows, other array shapes
+    for model in ("vit-small", "bert-mrpc", "resnet34"):
+        cases.append(dict(model=model, design="bitwave", args=[6, 8, 8, [32, 16]],
+                          kwargs=dict(layer_prec={}, en_bitflip=True, en_config_dataflow=True)))
+    cases.append(dict(model="vit-small", design="pragmatic", args=[8, 8, 16, [16, 8]], kwargs={}))
+    cases.append(dict(model="resnet34", design="bitvert", args=[8, 8, 8, [8, 4]], kwargs=dict(en_bbs=False)))
+    cases.append(dict(model="bert-mrpc", design="stripes", args=[6, 8, 16, [32, 16]], kwargs={}))
     return cases
 
 
