@@ -235,3 +235,13 @@ def test_sim_cycles_equal_rtl_contract_bitmod():
                       meta=lw.meta[:, (4 * s) // g].astype(int).tolist(), scale=lw.scales[:, (4 * s) // g].tolist(),
                       last_in_group=int((4 * s + 4) % g == 0)) for s in range(16)]]
     assert B.expected_of(vs)["cycles"] == [int(tiles[0])]
+
+
+@pytest.mark.parametrize("design", ["bitvert_2x2", "bitmod_4x4"])
+def test_rtl_lint_clean(design):
+    from hwsim.design import load
+    from rtl_gen.verilog import emit
+    from testbenches.verilator import lint
+    art = emit(load(ROOT / f"designs/bitserial/{design}.yaml"), ROOT / "build")
+    r = lint(art.verilog, art.top)
+    assert r.ok, r.messages[:5]

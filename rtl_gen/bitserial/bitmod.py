@@ -138,9 +138,10 @@ class BitModPE(wiring.Component):
         for l in range(LANES):
             x = self.act[l]
             e = x[10:15]
-            mant = Mux(e == 0, x[0:10], Cat(x[0:10], Const(1, 1)))
+            ez = ~e.any()
+            mant = Mux(ez, x[0:10], Cat(x[0:10], Const(1, 1)))
             sh = Signal(5, name=f"sh{l}")
-            m.d.comb += sh.eq(Mux(e == 0, 0, e - 1))
+            m.d.comb += sh.eq(Mux(ez, 0, (e - 1)[:5]))
             mag = Signal(unsigned(41), name=f"mag{l}")
             m.d.comb += mag.eq(mant << sh)
             fx = Signal(signed(42), name=f"fx{l}")
@@ -152,7 +153,7 @@ class BitModPE(wiring.Component):
         mx = in_n[0]
         for l in range(1, LANES):
             mx = Mux(in_n[l] > mx, in_n[l], mx)
-        m.d.comb += in_steps.eq(Mux(mx == 0, 1, mx))
+        m.d.comb += in_steps.eq(Mux(~mx.any(), 1, mx))
 
         # current term of every lane
         contrib = []
@@ -175,9 +176,14 @@ class BitModPE(wiring.Component):
 
         term_last = ~dq_phase & (t == steps - 1)
         last = Signal()
-        m.d.comb += last.eq(busy & ((term_last & ~lig) | (dq_phase & (b == 0))))
+        b_zero = ~b.any()
+        m.d.comb += last.eq(busy & ((term_last & ~lig) | (dq_phase & b_zero)))
         m.d.comb += self.last.eq(last)
-        sbit = scale.bit_select(b, 1)
+        sbit = Signal()
+        with m.Switch(b):                        # the scale bit of this dequantisation cycle
+            for i in range(SCALE_BITS):
+                with m.Case(i):
+                    m.d.comb += sbit.eq(scale[i])
         with m.If(busy):
             with m.If(~dq_phase):
                 m.d.sync += [gacc.eq(gacc + step_sum), t.eq(t + 1)]
@@ -186,7 +192,7 @@ class BitModPE(wiring.Component):
             with m.Else():
                 nxt = (dq << 1) + Mux(sbit, gacc, 0)
                 m.d.sync += [dq.eq(nxt), b.eq(b - 1)]
-                with m.If(b == 0):
+                with m.If(b_zero):
                     m.d.sync += [acc.eq(acc + nxt), gacc.eq(0), dq_phase.eq(0)]
         load = Signal()
         m.d.comb += load.eq(self.start & (~busy | last))
@@ -221,6 +227,12 @@ class BitModArray(wiring.Component):
             "ready": Out(1), "busy": Out(1), "done": Out(1),
             "result": Out(data.ArrayLayout(data.ArrayLayout(signed(acc_width), cols), rows)),
         })
+
+    def summary(self) -> str:
+        return (f"BitMoD array {self.rows}x{self.cols}: 4 FP16 lanes per PE, {self.fmt} weights ({self.code_bits}-bit "
+                f"codes, {self.meta_bits}-bit selector) decoded to signed power-of-two terms, one term per lane per "
+                f"cycle, 8-cycle bit-serial dequantisation per group; int{self.acc_width} accumulators; "
+                f"start/ready/busy/done")
 
     def elaborate(self, platform):
         m = Module()

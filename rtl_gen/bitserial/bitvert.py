@@ -69,6 +69,7 @@ class BitVertPE(wiring.Component):
             m.d.comb += in_nonconst[j].eq(col.any() & ~allone)
             kterms.append(Mux(allone, _COLW[j], 0))
         m.d.comb += in_k.eq(sum(kterms) - self.offset)
+        k_nonzero = in_k.any()
 
         # the current operation
         lowest = Signal(range(8))
@@ -81,7 +82,10 @@ class BitVertPE(wiring.Component):
         halves = []
         for h in range(2):
             bits = Signal(8, name=f"bits{h}")
-            m.d.comb += bits.eq(Cat(*[w[8 * h + i].as_unsigned().bit_select(lowest, 1) for i in range(8)]))
+            with m.Switch(lowest):               # the current column of this half's 8 weights
+                for j in range(8):
+                    with m.Case(j):
+                        m.d.comb += bits.eq(Cat(*[w[8 * h + i][j] for i in range(8)]))
             inv = Signal(name=f"inv{h}")
             m.d.comb += inv.eq(_popcount([bits[i] for i in range(8)]) > 4)
             pick = Signal(8, name=f"pick{h}")
@@ -100,7 +104,9 @@ class BitVertPE(wiring.Component):
         m.d.comb += kval.eq(k * sum_a)
 
         has_col = todo.any()
-        one_col = (todo & (todo - 1)) == 0
+        rest = Signal(8)                         # todo without its lowest set bit
+        m.d.comb += rest.eq(todo & (todo - 1)[:8])
+        one_col = ~rest.any()
         last = Signal()
         m.d.comb += last.eq(busy & Mux(has_col, one_col & ~kpend, 1))
         m.d.comb += self.last.eq(last)
@@ -114,7 +120,7 @@ class BitVertPE(wiring.Component):
         m.d.comb += load.eq(self.start & (~busy | last))
         with m.If(load):
             m.d.sync += [a.eq(self.act), w.eq(self.w), todo.eq(in_nonconst), k.eq(in_k),
-                         kpend.eq(in_k != 0), busy.eq(1)]
+                         kpend.eq(k_nonzero), busy.eq(1)]
             with m.If(self.clear & ~busy):
                 # a tile starts from idle: clear is honoured only then (mid-stream it is ignored)
                 m.d.sync += acc.eq(0)
@@ -140,6 +146,11 @@ class BitVertArray(wiring.Component):
             "ready": Out(1), "busy": Out(1), "done": Out(1),
             "result": Out(data.ArrayLayout(data.ArrayLayout(signed(acc_width), cols), rows)),
         })
+
+    def summary(self) -> str:
+        return (f"BitVert array {self.rows}x{self.cols}: 16 INT8 lanes per PE, one weight bit column per cycle "
+                f"(bi-directional, per half of 8 lanes), group constant folded into one k*sum(a) cycle; "
+                f"int{self.acc_width} accumulators; start/ready/busy/done")
 
     def elaborate(self, platform):
         m = Module()
