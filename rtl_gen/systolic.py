@@ -46,6 +46,7 @@ row in ws/is, the streamed activation in os), so no format needs a code for zero
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
@@ -289,11 +290,20 @@ class SystolicArray(wiring.Component):
         host = self.host
 
         # ---- memories ----------------------------------------------------------------------------
+        def read_port(mem, width):
+            """A synchronous read (data addressed in cycle c appears in cycle c+1) whose data register
+            starts at 0 in every simulator (Amaranth's sync read port leaves it without an initial
+            value: X in Icarus until the first edge). Non-transparent, like the port it replaces."""
+            rp = mem.read_port(domain="comb")
+            data = Signal(width, init=0, reset_less=True)
+            m.d.sync += data.eq(rp.data)
+            return SimpleNamespace(addr=rp.addr, data=data)
+
         def operand_memory(name):
             g = mems[name]
             mem = memory.Memory(shape=g.word_bits, depth=g.depth, init=[])
             m.submodules[f"{name}_mem"] = mem
-            rp, wp = mem.read_port(), mem.write_port()
+            rp, wp = read_port(mem, g.word_bits), mem.write_port()
             m.d.comb += [wp.addr.eq(host.addr), wp.data.eq(host.wdata),
                          wp.en.eq(~busy & host.we & (host.sel == SEL[name]))]
             return g, rp
@@ -305,7 +315,7 @@ class SystolicArray(wiring.Component):
         for c in range(C):
             mem = memory.Memory(shape=W, depth=g_res.depth, init=[])
             m.submodules[f"result_bank{c}"] = mem
-            banks.append((mem.read_port(), mem.write_port()))
+            banks.append((read_port(mem, W), mem.write_port()))
 
         sel_d = Signal(2)
         m.d.sync += sel_d.eq(host.sel)

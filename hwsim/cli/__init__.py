@@ -7,7 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import data, flowcmd, rtl, simulate
+from . import data, flowcmd, rtl, simulate, sweep
 
 COMMANDS = [("formats", data._add_formats, data.cmd_formats),
             ("quantize", data._add_quantize, data.cmd_quantize),
@@ -15,7 +15,8 @@ COMMANDS = [("formats", data._add_formats, data.cmd_formats),
             ("simulate", simulate._add_simulate, simulate.cmd_simulate),
             ("rtl", rtl.add_rtl, rtl.cmd_rtl),
             ("verify", rtl.add_verify, rtl.cmd_verify),
-            ("regress", rtl.add_regress, rtl.cmd_regress)]
+            ("regress", rtl.add_regress, rtl.cmd_regress),
+            ("sweep", sweep._add_sweep, sweep.cmd_sweep)]
 
 
 def user_errors() -> tuple[type, ...]:
