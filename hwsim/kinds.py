@@ -73,7 +73,7 @@ KINDS: dict[str, Kind] = _register(
     Kind("bitserial", "bit-serial PE arrays: BitMoD (FP16 x term-serial weights) and BitVert (BBS, bit columns)",
          spec="hwsim.bitserial.spec", simulator="hwsim.bitserial.sim:build", report="hwsim.bitserial.report",
          rtl="rtl_gen.bitserial:component",
-         bench="testbenches.bitserial", modes=("auto", "cycle", "analytical"),
+         bench="testbenches.bitserial", flow="hwsim.bitserial.flow:step", modes=("auto", "cycle", "analytical"),
          compat={"bitmod-a902a09": "BitMoD-HPCA-25 a902a09 (the paper's figures)",
                  "bitmod-e445a5f": "BitMoD-HPCA-25 e445a5f (the current artefact)",
                  "bitsim": "yc2367/BitSim 6845fad (BitVert, Stripes, Pragmatic, Bitlet, BitWave)"}),
