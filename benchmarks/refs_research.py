@@ -92,3 +92,60 @@ CASES = [
     ("bitmod4", {}, bitmod4_numpy),
     ("razer4", {}, razer4_numpy),
 ]
+
+
+# ---- the published PyTorch code itself (run under the reference venv, see bench_quantize.py) --------
+#: case -> (repository key of tests/reference/generate_vectors.COMMITS, files, input dtype, call)
+TORCH_CASES = {
+    "razer4": ("bitmod-mxfp4-nvfp4", ("weight_quant/quantize/utils.py", "weight_quant/quantize/quant_weight.py"),
+               "float16", "quant_fp4_razer(x, wq_bits=4, groupsize=128)"),
+    "bitmod4": ("bitmod-hpca", ("bitmod_quant/quant_utils/quant_weight.py",),
+                "float16", "search_datatype(x, wq_bits=4, datatype='mixed_bitmod', group_size=128)"),
+    "p3llm_fp8": ("p3-llm", ("wkvaq_quant/quantize/quantizer.py",),
+                  "float16", "a_quant_per_token(x[None], a_bits=8, group_size=-1)[0]"),
+    "p3llm_kv4": ("p3-llm", ("wkvaq_quant/quantize/quantizer.py",), "float16",
+                  "k_quant_per_token(x.reshape(1, x.shape[0], -1, 128).transpose(1, 2), k_bits=4, "
+                  "group_size=128).transpose(1, 2).reshape(x.shape)"),
+}
+
+
+def torch_main(argv=None) -> None:
+    """``python refs_research.py --case NAME --x IN.npy --out OUT.npy --repo GITDIR [--repeat N]``:
+    run the published function (loaded with git show at the pinned commit) on IN.npy with one
+    thread, save its output, print the best time in seconds as JSON."""
+    import argparse
+    import json
+    import sys
+    import time
+    from pathlib import Path
+
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--case", required=True, choices=sorted(TORCH_CASES))
+    ap.add_argument("--x", required=True)
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--repo", required=True)
+    ap.add_argument("--repeat", type=int, default=2)
+    a = ap.parse_args(argv)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "reference"))
+    import torch
+    from generate_vectors import COMMITS, load_functions
+
+    torch.set_num_threads(1)
+    key, files, dtype, call = TORCH_CASES[a.case]
+    ns = load_functions(a.repo, COMMITS[key], *files)
+    x = torch.from_numpy(np.load(a.x)).to(getattr(torch, dtype))
+    ns["x"] = x
+    code = compile(call, a.case, "eval")
+    out = eval(code, ns)
+    best = float("inf")
+    for _ in range(a.repeat):
+        t = time.process_time()          # CPU time, one thread (as bench_quantize measures ours)
+        eval(code, ns)
+        best = min(best, time.process_time() - t)
+    np.save(a.out, out.detach().contiguous().numpy())
+    print(json.dumps({"case": a.case, "seconds": best, "torch": torch.__version__, "threads": torch.get_num_threads(),
+                      "commit": COMMITS[key]}))
+
+
+if __name__ == "__main__":
+    torch_main()

@@ -18,7 +18,7 @@ from .registry import aliases, formats, get, unpack
 
 # Importing a family module registers its formats (order = order of datatypes.formats()).
 from . import codebook, integer, minifloat, mx, nvfp4  # noqa: E402,F401
-from . import bbs, bitmod, p3llm, razer  # noqa: E402,F401
+from . import bbs, bitmod, p3llm, razer, razer_gpu  # noqa: E402,F401
 
 
 def quantize(x: Any, fmt: str | Format, group_size: Any = DEFAULT, **options: Any) -> QuantizedTensor:

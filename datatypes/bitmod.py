@@ -19,6 +19,13 @@ index of the winner in that list (option ``candidates='er'`` / ``'ea'`` searches
 last two, as 'mixed_er' / 'mixed_ea' do). ``bitmod_ant3`` / ``bitmod_ant4`` are the ANT baseline
 mixture [int, flint4 | fp3]. ``bitmod.<table>`` is one table alone (``quant_datatype``).
 
+``candidate_mse`` (on the quantized tensor): per group the fp16 err of every candidate as the search
+compared it, shape (..., groups, len(candidates list)), NaN for candidates not searched. Option
+``candidates`` also takes one key of the list (e.g. ``bitmod4`` with ``candidates="fp4_er_pos"``):
+that table alone, which is ``quant_datatype`` (also the format ``bitmod.<key>``, alias ``bitmod_<key>`` except for int3/int4, whose ``bitmod_int3``/``bitmod_int4`` are ``quant_int``;
+the dev repo's names ``fp3_sp_*``/``fp3_sr_*``/``fp4_sm_*``/``fp4_sr_*`` are aliases of the artifact's
+``fp3_er_*``/``fp3_ea_*``/``fp4_er_*``/``fp4_ea_*``).
+
 ``double_quant=True`` (spec §4.3, the dev repo's INT8 second-level scales): the elements are still
 rounded with the fp16 scale above (without the [1e-5, 1e4] clamp: the dev code has none), but
 dequantized through an unsigned 8-bit group scale:
@@ -46,12 +53,14 @@ import math
 from typing import Any
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from .errors import FormatError
 from .format import Format, check_choice
 from .registry import register
-from .torchops import SUM_SCRATCH, bits_f32, f16r, f32_bits, fp16_input_lazy, raise_fp16_overflow, torch_mean_f32
+from .minifloat import absmax_f32, log2_f32
+from .torchops import (SUM_SCRATCH, as_fp16_values, bits_f32, f16r, f32_bits, fp16_input_lazy, raise_fp16_overflow,
+                       torch_mean_f32)
 
 # ---- level tables (spec §4.1; exactly as in the artifact's quant_weight.py) -----------------------
 TABLES: dict[str, list[float]] = {
@@ -326,7 +335,7 @@ def _codes(slot, cap, levels, lut, half, row, s, n):
 
 @njit(cache=True, error_model="numpy")
 def _search_kernel(x, g, cls_scales, qmax, smin, smax, s_ch, q_g, dq, mid_bits, steps, n_mags, mag_lut, cls_sp,
-                   cand_cls, cand_slot, cand_sv, cand_lo, cand_hi, half, codes, meta, chosen_cls):
+                   cand_cls, cand_slot, cand_sv, cand_lo, cand_hi, half, codes, meta, chosen_cls, cmse):
     """Per group: the first candidate with the strictly smallest fp16 mean squared error.
 
     A candidate differs from its scale class's base table only at the elements its special value
@@ -355,12 +364,9 @@ def _search_kernel(x, g, cls_scales, qmax, smin, smax, s_ch, q_g, dq, mid_bits, 
             s = j * g
             n = min(s + g, cols) - s
             xg = x[r, s:s + n]
-            amax = np.float32(0.0)
             for i in range(n):
-                v = f16r(xg[i])              # the input as the reference's fp16 weights
-                wv[i] = v
-                a = abs(v)
-                amax = a if a > amax else amax
+                wv[i] = f16r(xg[i])          # the input as the reference's fp16 weights
+            amax = absmax_f32(wv, n)
             ok = ok and amax <= np.float32(65504.0)
             if not dq:                       # (double_quant needs every scale of the row first)
                 for k in range(n_cls):
@@ -406,6 +412,7 @@ def _search_kernel(x, g, cls_scales, qmax, smin, smax, s_ch, q_g, dq, mid_bits, 
                             if ck[i] == slot + 1:
                                 buf[i] = esp[k, i]
                     e = f16r(torch_mean_f32(buf, n, scratch))
+                cmse[r, j, ci] = e
                 if e < best:
                     best = e
                     c = ci
@@ -450,10 +457,15 @@ class BitMoDFormat(Format):
         if any(t.bits != self.bits for t in self.tables):
             raise ValueError(f"{name}: candidates of different widths")
         self.description = description
-        self.subsets = subsets
+        # option candidates: a named subset of the list (search_datatype's 'mixed_*'), or one table
+        # of the list by its key (quant_datatype's single datatype, searched alone)
+        self.subsets = None
         self.options = {"double_quant": False}
-        if subsets:
-            self.options["candidates"] = "bitmod"
+        if len(keys) > 1:
+            self.subsets = dict(subsets) if subsets else {"all": tuple(range(len(keys)))}
+            for i, k in enumerate(keys):
+                self.subsets[k] = (i,)
+            self.options["candidates"] = next(iter(self.subsets))
         self.n_meta = len(keys)
         self.meta_bits = 0 if len(keys) == 1 else int(math.ceil(math.log2(len(keys))))
         self.levels = np.unique(np.concatenate([t.levels for t in self.tables]))
@@ -548,6 +560,7 @@ class BitMoDFormat(Format):
         codes = np.empty((rows, cols), np.uint8)
         sel = np.empty((rows, ng), np.uint8)
         chosen_cls = np.empty((rows, ng), np.int64)
+        cmse_sel = np.empty((rows, ng, len(cand)), np.float32)
         cand_cls = np.asarray(self.cand_cls, np.int64)[cand]
         # per class: the (up to two) searched candidates with a special value, and each
         # candidate's slot among them (-1: no special value)
@@ -560,14 +573,16 @@ class BitMoDFormat(Format):
                 slot[ci] = fs
         ok = _search_kernel(x, g, cls_scales, self.cls_qmax, np.float32(SCALE_MIN), np.float32(SCALE_MAX), s_ch, q_g, dq, self._mid_bits, self._steps, self._n_mags, self._mag_lut, cls_sp,
                        cand_cls, slot, self._cand_sv[cand], self._cand_lo[cand], self._cand_hi[cand],
-                       np.uint8(1 << (self.bits - 1)), codes, sel, chosen_cls)
+                       np.uint8(1 << (self.bits - 1)), codes, sel, chosen_cls, cmse_sel)
         if not ok:
             raise_fp16_overflow(x)
         meta = cand[sel].astype(np.uint8)
         src = q_g if dq else cls_scales
         scales = np.take_along_axis(src, chosen_cls[..., None], axis=2)[..., 0]
         scales = scales.astype(np.uint8) if dq else scales.astype(np.float32)
-        return codes, scales, (meta if len(self.keys) > 1 else None), (s_ch if dq else None)
+        cmse = np.full((rows, ng, len(self.keys)), np.nan, np.float16)
+        cmse[:, :, cand] = cmse_sel.astype(np.float16)    # exact: the errors are fp16 values
+        return codes, scales, (meta if len(self.keys) > 1 else None), (s_ch if dq else None), {"candidate_mse": cmse}
 
     def _dequantize2d(self, codes, scales, meta, g, tensor_scale, opts):
         rows = codes.shape[0]
@@ -588,6 +603,252 @@ register(BitMoDFormat("bitmod4", MIXTURES["bitmod4"],
                       SUBSETS))
 register(BitMoDFormat("bitmod_ant3", MIXTURES["bitmod_ant3"], "ANT baseline (BitMoD code): per-group INT3 or FP3"))
 register(BitMoDFormat("bitmod_ant4", MIXTURES["bitmod_ant4"], "ANT baseline (BitMoD code): per-group INT4 or FLINT4"))
+#: the dev repo's (yc2367/BitMoD) names of the artifact's tables (spec §4.1)
+DEV_NAMES = {"fp3_er_pos": ("fp3_sp_pos",), "fp3_er_neg": ("fp3_sp_neg",), "fp3_ea_pos": ("fp3_sr_pos",),
+             "fp3_ea_neg": ("fp3_sr_neg",), "fp4_er_pos": ("fp4_sm_pos",), "fp4_er_neg": ("fp4_sm_neg",),
+             "fp4_ea_pos": ("fp4_sr_pos",), "fp4_ea_neg": ("fp4_sr_neg",)}
 for _key in TABLES:
+    _names = (_key,) + TABLE_ALIASES.get(_key, ()) + DEV_NAMES.get(_key, ())
     register(BitMoDFormat(f"bitmod.{_key}", [_key], f"BitMoD single datatype {_key} (quant_datatype); fp16"),
-             tuple(f"bitmod.{a}" for a in TABLE_ALIASES.get(_key, ())))
+             tuple(f"bitmod.{a}" for a in _names[1:])
+             # (bitmod_int3 / bitmod_int4 are quant_int, a different quantizer: no underscore alias)
+             + tuple(f"bitmod_{a}" for a in (_key,) + TABLE_ALIASES.get(_key, ()) if a not in ("int3", "int4")))
+
+
+# ---- BitMoD's own MX (quant_mx) ----------------------------------------------------------------------
+@njit(cache=True, error_model="numpy")
+def _bitmod_mx_kernel(x, g, mids, lut, scale, codes, scales):
+    """quant_mx, fp32 on fp16 values: e = floor(log2 amax); x = fp32(fp32(w / 2**e) / scale);
+    level = midpoint RTN (ties toward -inf); code = lut[index]."""
+    rows, cols = x.shape
+    n_mid = mids.shape[0]
+    for r in range(rows):
+        for j in range(scales.shape[1]):
+            s = j * g
+            n = min(s + g, cols) - s
+            xg = x[r, s:s + n]
+            amax = np.float32(0.0)
+            for k in range(n):
+                a = abs(xg[k])
+                amax = a if a > amax else amax
+            if amax == np.float32(0.0):
+                # 2**-inf = 0: 0 / 0 matches no interval, the level is 0 (code of level 0)
+                scales[r, j] = np.uint8(0)
+                zi = 0
+                for i in range(n_mid):
+                    if mids[i] < np.float32(0.0):
+                        zi += 1
+                for k in range(n):
+                    codes[r, s + k] = lut[zi]
+                continue
+            ex = np.floor(log2_f32(amax))
+            scales[r, j] = np.uint8(np.int64(ex) + 127)
+            p = np.float32(2.0) ** ex
+            for k in range(n):
+                v = (xg[k] / p) / scale
+                idx = 0
+                for i in range(n_mid):
+                    idx += 1 if v > mids[i] else 0
+                codes[r, s + k] = lut[idx]
+
+
+@njit(cache=True)
+def _bitmod_mx_dequant(codes, scale_codes, g, values, scale, out):
+    rows, cols = codes.shape
+    for r in range(rows):
+        for k in range(cols):
+            p = np.float32(2.0) ** np.float32(np.int64(scale_codes[r, k // g]) - 127)
+            out[r, k] = f16r((values[codes[r, k]] * scale) * p)
+
+
+class BitMoDMX(Format):
+    """``quant_mx`` of BitMoD-HPCA-25 @ e445a5f: an MX-style power-of-two scale per 32 with the BitMoD
+    level tables (not OCP MX: the exponent is floor(log2 amax) and the element scale 2 / qmax)."""
+
+    family = "bitmod"
+    default_group_size = 32
+    group_sizes = (32,)
+    options = {}
+    rounding = "nearest level: midpoints compared with fp32(fp32(w / 2**e) / (2 / qmax)) (fp32 math)"
+    ties = "to the lower level (toward -inf)"
+    overflow = "saturate; to the extreme level"
+    output_dtype = "float16"
+    scale_bits = 8
+
+    def __init__(self, key: str):
+        t = ALL_TABLES[key]
+        self.key = key
+        self.name = f"bitmod_mx{key}"
+        self.bits = t.bits
+        self.table = t
+        self.levels = t.levels.copy()
+        self.description = (f"BitMoD's own MX (quant_mx, '{'mx_' + key}'): {key} levels, shared 2**floor(log2 amax) "
+                            "per 32 times 2 / qmax; fp16 in, fp16 out")
+        self.scale = np.float32(1.0 / (t.qmax / 2.0))
+        self.scale_rule = (f"E8M0 per 32 (scales = biased exponent codes): floor(log2 amax); element unit "
+                           f"fp32(2 / {t.qmax:g}) = {float(self.scale):.9g}")
+        self._mids = np.array([(t.levels[i] + t.levels[i + 1]) / 2 for i in range(len(t.levels) - 1)], np.float32)
+        codes = np.zeros(len(t.levels), np.uint8)
+        half = 1 << (t.bits - 1)
+        for i, v in enumerate(t.levels.tolist()):
+            codes[i] = t.base_codes[list(t.base.tolist()).index(v)]
+        self._lut = codes
+        self._values = t.values.copy()
+        self._values32 = np.nan_to_num(t.values).astype(np.float32)
+        assert half == t.special_code
+
+    def code_values(self, meta: int = 0) -> np.ndarray:
+        """Level of every sign-magnitude code (the table's units; value = level * 2/qmax * 2**e);
+        NaN = the unused negative-zero code."""
+        return self._values.copy()
+
+    def _prepare_input(self, arr):
+        out, finite = as_fp16_values(arr)
+        if not finite:
+            raise_fp16_overflow(arr)
+        return out
+
+    def _quantize2d(self, x, g, opts):
+        rows, cols = x.shape
+        codes = np.empty((rows, cols), np.uint8)
+        scales = np.empty((rows, -(-cols // g)), np.uint8)
+        _bitmod_mx_kernel(x, g, self._mids, self._lut, self.scale, codes, scales)
+        return codes, scales, None, None
+
+    def _dequantize2d(self, codes, scales, meta, g, tensor_scale, opts):
+        out = np.empty(codes.shape, np.float32)
+        _bitmod_mx_dequant(codes, scales, g, self._values32, self.scale, out)
+        return out.astype(np.float16)
+
+
+# ---- BitMoD's quant_int / quant_int_asym ----------------------------------------------------------
+@njit(cache=True, error_model="numpy")
+def _bitmod_int_kernel(x, g, bits, symmetric, smin, smax, codes, scales, zps):
+    rows, cols = x.shape
+    zero = np.float32(0.0)
+    mask = (1 << bits) - 1
+    for r in range(rows):
+        for j in range(scales.shape[1]):
+            s = j * g
+            xg = x[r, s:min(s + g, cols)]
+            n = xg.shape[0]
+            if symmetric:
+                qmax = np.float32((1 << (bits - 1)) - 1)
+                amax = zero
+                for k in range(n):
+                    a = abs(xg[k])
+                    amax = a if a > amax else amax
+                sc = min(max(f16r(amax / qmax), smin), smax)
+                scales[r, j] = sc
+                for k in range(n):
+                    q = min(max(np.rint(f16r(xg[k] / sc)), -qmax), qmax)
+                    codes[r, s + k] = np.uint8(np.int32(q) & mask)
+            else:
+                qmax = np.float32((1 << bits) - 1)
+                lo = xg[0]
+                hi = xg[0]
+                for k in range(n):
+                    lo = min(lo, xg[k])
+                    hi = max(hi, xg[k])
+                sc = min(max(f16r(f16r(hi - lo) / qmax), smin), smax)
+                zp = min(max(np.rint(f16r(-lo / sc)), zero), qmax)
+                scales[r, j] = sc
+                zps[r, j] = np.uint8(zp)
+                for k in range(n):
+                    q = min(max(np.rint(f16r(xg[k] / sc)) + zp, zero), qmax)
+                    codes[r, s + k] = np.uint8(q)
+
+
+@njit(cache=True)
+def _bitmod_int_dequant(codes, scales, zps, g, bits, symmetric, out):
+    rows, cols = codes.shape
+    half = 1 << (bits - 1)
+    for r in range(rows):
+        for k in range(cols):
+            c = np.int32(codes[r, k])
+            j = k // g
+            q = c - ((c & half) << 1) if symmetric else c - np.int32(zps[r, j])
+            out[r, k] = f16r(np.float32(q) * scales[r, j])
+
+
+class BitMoDInt(Format):
+    """``quant_int`` (symmetric, levels -qmax..qmax) and ``quant_int_asym`` of BitMoD-HPCA-25 @ e445a5f,
+    in fp16 arithmetic: unlike ``bitmod.int3`` / ``bitmod.int4`` (the level-table quantizer, midpoint
+    ties toward -inf), this divides and rounds half to even."""
+
+    family = "bitmod"
+    default_group_size = 128
+    options = {"symmetric": True}
+    rounding = "round half to even of fp16(w / scale) (torch.round), fp16 ops"
+    ties = "to even"
+    overflow = "clamp; to -qmax..qmax (symmetric) / 0..2**b - 1 (asymmetric)"
+    output_dtype = "float16"
+    scale_bits = 16
+
+    def __init__(self, bits: int):
+        self.bits = bits
+        self.name = f"bitmod_int{bits}"
+        q = (1 << (bits - 1)) - 1
+        self.description = (f"BitMoD INT{bits} (quant_int: symmetric -{q}..{q}; symmetric=False: quant_int_asym "
+                            f"with a {bits}-bit zero point); fp16 in, fp16 out")
+        self.scale_rule = (f"per group, fp16: symmetric amax / {q}; asymmetric (max - min) / {(1 << bits) - 1} "
+                           "(min/max of the group, not including 0), both clamped to [1e-5, 1e4]")
+        self.levels = np.arange(-q, q + 1, dtype=np.float64)
+        self.n_meta = 1 << bits
+        self.meta_bits = bits
+
+    def _validate_options(self, opts):
+        if not isinstance(opts["symmetric"], (bool, np.bool_)):
+            raise FormatError(f"format {self.name!r}: option symmetric={opts['symmetric']!r} must be True or False")
+
+    def storage_bits(self, opts):
+        return 16, (0 if opts["symmetric"] else self.bits), 0
+
+    def code_values(self, meta: int | None = None) -> np.ndarray:
+        """Symmetric (meta None): two's-complement value of each code, NaN for -2**(b-1) (never
+        produced). Asymmetric: code - zero point (meta)."""
+        c = np.arange(1 << self.bits, dtype=np.float64)
+        if meta is None:
+            v = np.where(c >= (1 << (self.bits - 1)), c - (1 << self.bits), c)
+            v[1 << (self.bits - 1)] = np.nan
+            return v
+        return c - meta
+
+    def _prepare_input(self, arr):
+        out, finite = as_fp16_values(arr)
+        if not finite:
+            raise_fp16_overflow(arr)
+        return out
+
+    def _quantize2d(self, x, g, opts):
+        rows, cols = x.shape
+        ng = -(-cols // g)
+        codes = np.empty((rows, cols), np.uint8)
+        scales = np.empty((rows, ng), np.float32)
+        zps = np.zeros((rows, ng), np.uint8)
+        sym = bool(opts["symmetric"])
+        _bitmod_int_kernel(x, g, self.bits, sym, np.float32(SCALE_MIN), np.float32(SCALE_MAX), codes, scales, zps)
+        return codes, scales, (None if sym else zps), None
+
+    def _negative_zeros(self, x, g, codes, scales, meta, opts):
+        # symmetric: fp16(q * scale) with q = round(w / scale) = -0.0 for a negative w rounding to 0
+        return np.signbit(x) & (codes == 0) if opts["symmetric"] else None
+
+    def _dequantize2d(self, codes, scales, meta, g, tensor_scale, opts):
+        out = np.empty(codes.shape, np.float32)
+        sym = bool(opts["symmetric"])
+        zps = meta if meta is not None else np.zeros((1, 1), np.uint8)
+        _bitmod_int_dequant(codes, scales, zps, g, self.bits, sym, out)
+        return out.astype(np.float16)
+
+    def pack_group_data(self, scales, meta, opts):
+        return (None if scales is None else scales.astype(np.float16)), meta
+
+    def unpack_group_data(self, scales, meta, opts):
+        return (None if scales is None else np.asarray(scales).astype(np.float32)), meta
+
+
+for _key in ("fp3", "fp4", "int3", "int4"):
+    register(BitMoDMX(_key))
+for _b in (3, 4):
+    register(BitMoDInt(_b))

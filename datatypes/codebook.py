@@ -25,9 +25,10 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from .format import Format, check_quantile
+from .minifloat import absmax_f32
 from .registry import register
 
 # Level tables, ascending, exactly as in the reference source (spec §2.2).
@@ -122,28 +123,31 @@ def code_assignment(levels: np.ndarray, bits: int) -> tuple[str, np.ndarray]:
 def _quantize_kernel(x, g, mids, lut, divisor, quantile, codes, scales):
     """Codes and fp32 scales of the reference midpoint quantizer, group by group.
 
-    code = lut[#{i: v > mids[i]}] is computed as lut[0] + sum_i [v > mids[i]] * (lut[i+1] - lut[i]),
-    one pass per midpoint over the group, so the inner loops vectorise.
+    code = lut[#{i: v > mids[i]}] is computed as lut[0] + sum_i [v > mids[i]] * (lut[i+1] - lut[i])
+    in one pass with the (at most 15) midpoints as scalars, so the loop vectorises.
     """
     rows, cols = x.shape
     n_mid = mids.shape[0]
     step = np.empty(n_mid, np.int32)
     for i in range(n_mid):
         step[i] = np.int32(lut[i + 1]) - np.int32(lut[i])
-    zero_idx = 0
-    for i in range(n_mid):
-        if np.float32(0.0) > mids[i]:
+    zero_idx = 0       # the first non-negative level: 0/0 matches no interval in the reference, so a
+    for i in range(n_mid):   # zero gives 0 * scale = +0.0 (a negative level would give -0.0)
+        if mids[i] <= np.float32(0.0):
             zero_idx += 1
-    buf = np.empty(g, np.float32)
-    acc = np.empty(g, np.int32)
+    mp = np.full(15, np.inf, np.float32)
+    dp = np.zeros(15, np.int32)
+    mp[:n_mid] = mids
+    dp[:n_mid] = step
+    m0, m1, m2, m3, m4, m5, m6, m7 = mp[0], mp[1], mp[2], mp[3], mp[4], mp[5], mp[6], mp[7]
+    m8, m9, m10, m11, m12, m13, m14 = mp[8], mp[9], mp[10], mp[11], mp[12], mp[13], mp[14]
+    d0, d1, d2, d3, d4, d5, d6, d7 = dp[0], dp[1], dp[2], dp[3], dp[4], dp[5], dp[6], dp[7]
+    d8, d9, d10, d11, d12, d13, d14 = dp[8], dp[9], dp[10], dp[11], dp[12], dp[13], dp[14]
     for r in range(rows):
         for j in range(scales.shape[1]):
             s = j * g
             n = min(s + g, cols) - s
-            amax = np.float32(0.0)
-            for k in range(n):
-                a = abs(x[r, s + k])
-                amax = a if a > amax else amax
+            amax = absmax_f32(x[r, s:s + n], n)
             scale = (amax * quantile) / divisor
             scales[r, j] = scale
             if scale == np.float32(0.0):
@@ -154,16 +158,17 @@ def _quantize_kernel(x, g, mids, lut, divisor, quantile, codes, scales):
                     codes[r, s + k] = lut[n_mid] if v > 0 else (lut[0] if v < 0 else lut[zero_idx])
                 continue
             c0 = np.int32(lut[0])
+            xg = x[r, s:s + n]
+            out = codes[r, s:s + n]
+            # one pass, every midpoint a hoisted scalar (padding: +inf, step 0), so it vectorizes
             for k in range(n):
-                buf[k] = x[r, s + k] / scale
-                acc[k] = c0
-            for i in range(n_mid):
-                m = mids[i]
-                d = step[i]
-                for k in range(n):
-                    acc[k] += np.int32(buf[k] > m) * d
-            for k in range(n):
-                codes[r, s + k] = np.uint8(acc[k])
+                v = xg[k] / scale
+                acc = (c0 + np.int32(v > m0) * d0 + np.int32(v > m1) * d1 + np.int32(v > m2) * d2
+                       + np.int32(v > m3) * d3 + np.int32(v > m4) * d4 + np.int32(v > m5) * d5
+                       + np.int32(v > m6) * d6 + np.int32(v > m7) * d7 + np.int32(v > m8) * d8
+                       + np.int32(v > m9) * d9 + np.int32(v > m10) * d10 + np.int32(v > m11) * d11
+                       + np.int32(v > m12) * d12 + np.int32(v > m13) * d13 + np.int32(v > m14) * d14)
+                out[k] = np.uint8(acc)
 
 
 @njit(cache=True)

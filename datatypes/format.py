@@ -57,6 +57,12 @@ def as_float_array(x: Any, *, what: str = "x") -> np.ndarray:
         raise InputError(f"{what} is a scalar; quantize() needs an array with at least one axis (groups run along the last)")
     if arr.size == 0:
         raise InputError(f"{what} is empty (shape {arr.shape}); there is nothing to quantize")
+    # fast path: a finite sum means every element is finite (NaN and +-Inf propagate; a sum that
+    # overflows only sends us to the exact check)
+    with np.errstate(over="ignore", invalid="ignore"):
+        quick = np.isfinite(np.add.reduce(arr, axis=None))
+    if quick:
+        return arr
     finite = np.isfinite(arr)
     if not finite.all():
         bad = np.argwhere(~finite)
@@ -140,17 +146,27 @@ class Format:
         opts = self.check_options(options)
         g = check_group_size(group_size, self)
         arr = as_float_array(x)
-        arr = self._prepare_input(arr)
+        arr = self._prepare_input_opts(arr, opts)
         shape = arr.shape
         x2 = np.ascontiguousarray(arr.reshape(-1, shape[-1]))
         geff, _ = group_layout(shape[-1], g)
-        codes, scales, meta, tscale = self._quantize2d_checked(x, shape, x2, geff, opts)
+        res = self._quantize2d_checked(x, shape, x2, geff, opts)
+        codes, scales, meta, tscale = res[:4]
+        extras = dict(res[4]) if len(res) > 4 else {}
+        negz = extras.pop("negative_zeros", None)
+        if negz is None:
+            negz = self._negative_zeros(x2, geff, codes, scales, meta, opts)
+        if negz is not None and not negz.any():
+            negz = None
         lead = shape[:-1]
         return QuantizedTensor(
+            negative_zeros=None if negz is None else negz.reshape(shape),
             format=self, codes=codes.reshape(shape),
             scales=None if scales is None else scales.reshape(lead + scales.shape[-1:]),
             meta=None if meta is None else meta.reshape(lead + meta.shape[-1:]),
-            group_size=g, tensor_scale=tscale, options=opts)
+            group_size=g, tensor_scale=tscale, options=opts,
+            extras={k: v.reshape(lead + v.shape[1:]) if isinstance(v, np.ndarray) else v
+                    for k, v in extras.items()})
 
     def check_options(self, options: dict[str, Any]) -> dict[str, Any]:
         unknown = sorted(set(options) - set(self.options))
@@ -243,12 +259,25 @@ class Format:
     def _validate_options(self, opts: dict[str, Any]) -> None:
         """Raise FormatError for option values the format cannot take."""
 
+    def _prepare_input_opts(self, arr: np.ndarray, opts: dict[str, Any]) -> np.ndarray:
+        """Like :meth:`_prepare_input`, for a format whose compute dtype is an option."""
+        return self._prepare_input(arr)
+
     def _prepare_input(self, arr: np.ndarray) -> np.ndarray:
         """Convert validated input to the dtype the reference computes in (default float32)."""
         return arr.astype(np.float32, copy=False)
 
+    def _negative_zeros(self, x: np.ndarray, g: int, codes: np.ndarray, scales, meta, opts: dict[str, Any]):
+        """For a format whose codes cannot hold -0 (integers, RaZeR's single zero code): a bool
+        array [R, C], True where the reference's reconstruction is -0.0 (None: never, or the code
+        itself carries the sign). Only ``QuantizedTensor.dequantize()`` uses it; the memory image
+        and the hardware decoders have one zero, +0."""
+        return None
+
     def _quantize2d(self, x: np.ndarray, g: int, opts: dict[str, Any]):
-        """Return (codes uint8 [R, C], scales [R, G] or None, meta [R, G] or None, tensor_scale)."""
+        """Return (codes uint8 [R, C], scales [R, G] or None, meta [R, G] or None, tensor_scale),
+        optionally with a fifth item: a dict of extras (arrays with R leading rows), e.g.
+        "negative_zeros" (bool [R, C], see _negative_zeros) or "candidate_mse" ([R, G, n])."""
         raise NotImplementedError
 
     def _dequantize2d(self, codes, scales, meta, g: int, tensor_scale, opts) -> np.ndarray:
@@ -272,6 +301,11 @@ def _nonfinite(a: Any) -> bool:
         return False
     arr = np.asarray(a)
     return arr.dtype.kind == "f" and not np.isfinite(arr).all()
+
+
+def per_element(group_values: np.ndarray, g: int, cols: int) -> np.ndarray:
+    """Per-group values [R, G] broadcast to the elements [R, cols] of groups of ``g``."""
+    return np.repeat(group_values, g, axis=1)[:, :cols]
 
 
 def check_choice(fmt: Format, opts: dict, key: str, allowed: tuple) -> None:

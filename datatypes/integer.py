@@ -17,7 +17,7 @@ asymmetric (codes = unsigned q, meta = zero point):
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from .errors import FormatError
 from .format import Format, check_quantile
@@ -135,6 +135,11 @@ class IntFormat(Format):
         zps = np.empty((rows, n_groups), dtype=np.uint8)
         _quantize_asym(x, g, self.bits, q, codes, scales, zps)
         return codes, scales, zps, None
+
+    def _negative_zeros(self, x, g, codes, scales, meta, opts):
+        # symmetric: the reference's scale * round(w / scale) is -0.0 for a negative w (or -0.0)
+        # that rounds to 0; asymmetric: scale * (q - zp) is always +0
+        return np.signbit(x) & (codes == 0) if opts["symmetric"] else None
 
     def _dequantize2d(self, codes, scales, meta, g, tensor_scale, opts):
         out = np.empty(codes.shape, dtype=np.float32)

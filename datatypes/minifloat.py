@@ -25,8 +25,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, types
-from numba.extending import intrinsic
+from ._jit import njit, types
+from ._jit import intrinsic
 
 from .format import Format, check_choice
 from .registry import register
@@ -80,6 +80,95 @@ def log2_f32(a):
     """float32 log2 as PyTorch computes it on CPU: the exact log2 rounded to float32 (so the floor or
     ceil of it equals torch.floor/ceil(torch.log2(a)), including just below/above powers of two)."""
     return np.float32(np.log2(np.float64(a)))
+
+
+@njit(cache=True, inline="always")
+def floor_log2_f32(a):
+    """floor(log2_f32(a)) for a finite float32 a > 0, from the exponent field where the float32 log2
+    cannot round up to the next integer (the rare rest takes the log2 path)."""
+    u = np.int64(f32_bits(np.float32(a)))
+    field = (u >> 23) & 0xFF
+    mant = u & 0x7FFFFF
+    if field == 0 or mant >= 0x7FFF00:
+        return np.floor(log2_f32(a))
+    return np.float32(field - 127)
+
+
+@njit(cache=True, inline="always")
+def ceil_log2_f32(a):
+    """ceil(log2_f32(a)) for a finite float32 a > 0 (as floor_log2_f32, for the round-down side)."""
+    u = np.int64(f32_bits(np.float32(a)))
+    field = (u >> 23) & 0xFF
+    mant = u & 0x7FFFFF
+    if field == 0 or (mant != 0 and mant < 0x100):
+        return np.ceil(log2_f32(a))
+    return np.float32(field - 127 + (1 if mant != 0 else 0))
+
+
+@njit(cache=True, inline="always")
+def exp2_f32(e):
+    """2**e as float32 for an integer-valued e in [-149, 127] (bit construction for normal results)."""
+    i = np.int64(e)
+    if i >= -126:
+        return bits_to_f32(np.int64(i + 127) << 23)
+    return np.float32(2.0) ** np.float32(e)
+
+
+@intrinsic
+def bits_to_f32(typingctx, u):
+    """float32 whose bit pattern is the low 32 bits of the int64 ``u``."""
+    if u != types.int64:
+        return None
+
+    def codegen(context, builder, signature, args):
+        lo = builder.trunc(args[0], context.get_value_type(types.uint32))
+        return builder.bitcast(lo, context.get_value_type(types.float32))
+
+    return types.float32(types.int64), codegen
+
+
+@njit(cache=True, inline="always")
+def absmax_f32(xg, n):
+    """max |xg[:n]| of float32 values (finite: validated before any kernel), with 8 independent
+    running maxima so that the loop vectorizes (max is exact, so the order does not matter; a
+    single running max is a loop-carried select chain that does not)."""
+    z = np.float32(0.0)
+    a0 = z
+    a1 = z
+    a2 = z
+    a3 = z
+    a4 = z
+    a5 = z
+    a6 = z
+    a7 = z
+    n8 = n - n % 8
+    for k in range(0, n8, 8):
+        v0 = abs(xg[k])
+        v1 = abs(xg[k + 1])
+        v2 = abs(xg[k + 2])
+        v3 = abs(xg[k + 3])
+        v4 = abs(xg[k + 4])
+        v5 = abs(xg[k + 5])
+        v6 = abs(xg[k + 6])
+        v7 = abs(xg[k + 7])
+        a0 = v0 if v0 > a0 else a0
+        a1 = v1 if v1 > a1 else a1
+        a2 = v2 if v2 > a2 else a2
+        a3 = v3 if v3 > a3 else a3
+        a4 = v4 if v4 > a4 else a4
+        a5 = v5 if v5 > a5 else a5
+        a6 = v6 if v6 > a6 else a6
+        a7 = v7 if v7 > a7 else a7
+    for k in range(n8, n):
+        v = abs(xg[k])
+        a0 = v if v > a0 else a0
+    a0 = a1 if a1 > a0 else a0
+    a2 = a3 if a3 > a2 else a2
+    a4 = a5 if a5 > a4 else a4
+    a6 = a7 if a7 > a6 else a6
+    a0 = a2 if a2 > a0 else a0
+    a4 = a6 if a6 > a4 else a4
+    return a4 if a4 > a0 else a0
 
 
 class MinifloatSpec:

@@ -19,10 +19,10 @@ in float32 and in the bfloat16 the reference casts to.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
-from .format import Format, check_choice
-from .minifloat import E2M1, log2_f32
+from .format import Format, check_choice, per_element
+from .minifloat import E2M1, absmax_f32, ceil_log2_f32, exp2_f32, f32_bits, floor_log2_f32, log2_f32
 from .registry import register
 
 #: E2M1 code of each |value| * 2 in 0..12 (magnitudes 0, .5, 1, 1.5, 2, 3, 4, 6); 255 = not a value.
@@ -44,46 +44,66 @@ def e2m1_round(x):
     else:
         p2 = np.float32(2.0) ** np.floor(log2_f32(a))
     m = x / p2 * np.float32(2.0)
-    m = np.float32(np.sign(m)) * np.floor(abs(m) + np.float32(0.5))
+    m = torch_sign(m) * np.floor(abs(m) + np.float32(0.5))
     return m * p2 / np.float32(2.0)
 
 
 @njit(cache=True, inline="always")
+def torch_sign(m):
+    """torch.sign of a float32: -1, +1, or +0 for either zero (so sign(-0.0) * 0 = +0.0, and a
+    negative value that rounds to zero gives -1 * 0 = -0.0)."""
+    return np.float32(m > np.float32(0.0)) - np.float32(m < np.float32(0.0))
+
+
+@njit(cache=True, inline="always")
 def e2m1_code(q, lut):
-    """E2M1 code of an E2M1 value ``q`` (|q| <= 6); zero (either sign) gives code 0. The table index
-    is bounded (|q| > 6, inf or NaN read the last entry), never a read outside the table."""
+    """E2M1 code of an E2M1 value ``q`` (|q| <= 6), sign bit from the float's sign bit, so -0.0
+    gives the negative-zero code 0x8 (as ml_dtypes / torch casts do). The table index is bounded
+    (|q| > 6, inf or NaN read the last entry), never a read outside the table."""
     t = abs(q) * np.float32(2.0)
     c = lut[np.int64(t)] if t < np.float32(lut.shape[0]) else lut[lut.shape[0] - 1]
-    return c | np.uint8(8) if q < 0 else c
+    return c | np.uint8(8) if f32_bits(q) >> 31 else c
+
+
+#: The formula rounding on |v| as thresholds: magnitude code = #{t in T : |v| >= t}. Exactly the
+#: reference's float32 steps (ties away from zero), including its one float32 quirk: just below 0.25,
+#: 2|v| + 0.5 rounds up to 1.0, so 0.25 - 2**-26 already rounds to 0.5 (tests/test_mx.py derives
+#: these by bisection from e2m1_round and checks every float32 near each threshold).
+E2M1_FORMULA_THRESHOLDS = np.array([0.25 - 2.0 ** -26, 0.75, 1.25, 1.75, 2.5, 3.5, 5.0], dtype=np.float32)
 
 
 @njit(cache=True, error_model="numpy")
-def _mxfp4_kernel(x, g, better, lut, codes, scales):
+def _mxfp4_kernel(x, g, better, th, codes, scales):
+    """codes = formula-rounded E2M1 of x / 2**e by thresholds on |x| * 2**-e (exact: a power-of-two
+    scale makes x / p and x * (1 / p) the same correctly rounded value); sign bit for x / p < 0 (so
+    -0.0 and values that underflow to -0.0 give +0, as torch.sign does). Values beyond 6 saturate
+    to code 7, which is the 'ocp' clamp; the 'better' rule never exceeds 6 (+ rounding)."""
     rows, cols = x.shape
     tiny = np.float32(2.0 ** -126)
     six = np.float32(6.0)
+    t0, t1, t2, t3, t4, t5, t6 = th[0], th[1], th[2], th[3], th[4], th[5], th[6]
     for r in range(rows):
+        xr = x[r]
+        cr = codes[r]
         for j in range(scales.shape[1]):
             s = j * g
             e = min(s + g, cols)
-            amax = np.float32(0.0)
-            for k in range(s, e):
-                a = abs(x[r, k])
-                amax = a if a > amax else amax
+            amax = absmax_f32(xr[s:e], e - s)
             if better:
                 sc = amax / six
-                ex = np.ceil(log2_f32(sc + tiny if sc == np.float32(0.0) else sc))
+                ex = ceil_log2_f32(sc + tiny if sc == np.float32(0.0) else sc)
                 ex = min(max(ex, np.float32(-126.0)), np.float32(127.0))
             else:
-                ex = np.floor(log2_f32(amax + tiny if amax == np.float32(0.0) else amax)) - np.float32(2.0)
+                ex = floor_log2_f32(amax + tiny if amax == np.float32(0.0) else amax) - np.float32(2.0)
                 ex = min(max(ex, np.float32(-127.0)), np.float32(127.0))
             scales[r, j] = np.uint8(np.int64(ex) + 127)
-            p = np.float32(2.0) ** ex
+            inv = exp2_f32(-ex)
             for k in range(s, e):
-                q = e2m1_round(x[r, k] / p)
-                if not better:
-                    q = min(max(q, -six), six)
-                codes[r, k] = e2m1_code(q, lut)
+                v = xr[k] * inv
+                a = abs(v)
+                c = ((a >= t0) + (a >= t1) + (a >= t2) + (a >= t3) + (a >= t4) + (a >= t5) + (a >= t6)
+                     + 8 * (v < np.float32(0.0)))
+                cr[k] = np.uint8(c)
 
 
 @njit(cache=True, error_model="numpy")
@@ -104,7 +124,7 @@ def _mxint8_kernel(x, g, codes, scales):
             p = np.float32(2.0) ** ex
             for k in range(s, e):
                 m = x[r, k] / p * np.float32(64.0)
-                m = np.float32(np.sign(m)) * np.floor(abs(m) + np.float32(0.5))
+                m = torch_sign(m) * np.floor(abs(m) + np.float32(0.5))
                 m = min(max(m, np.float32(-127.0)), np.float32(127.0))
                 codes[r, k] = np.uint8(np.int64(m) & 0xFF)
 
@@ -155,14 +175,13 @@ class MXFP4(MXFormat):
     def __init__(self):
         self.levels = np.unique(E2M1.table)
         self._table = E2M1.table.copy()
-        self._table[8] = np.nan                 # -0 is never produced
-        self._table32 = np.nan_to_num(self._table).astype(np.float32)
+        self._table32 = self._table.astype(np.float32)   # code 0x8 = -0.0 (negative inputs rounding to 0)
 
     def _validate_options(self, opts):
         check_choice(self, opts, "rule", ("ocp", "better"))
 
     def _kernel(self, x, g, opts, codes, scales):
-        _mxfp4_kernel(x, g, opts["rule"] == "better", _E2M1_CODE_OF_TWICE, codes, scales)
+        _mxfp4_kernel(x, g, opts["rule"] == "better", E2M1_FORMULA_THRESHOLDS, codes, scales)
 
 
 class MXINT8(MXFormat):
@@ -184,6 +203,11 @@ class MXINT8(MXFormat):
 
     def _kernel(self, x, g, opts, codes, scales):
         _mxint8_kernel(x, g, codes, scales)
+
+    def _negative_zeros(self, x, g, codes, scales, meta, opts):
+        # microxcaling: sign(m) * floor(|m| + 0.5) is -0.0 for a negative m (not -0.0) rounding to 0
+        p = np.exp2(per_element(scales.astype(np.float32) - np.float32(127), g, x.shape[1]))
+        return ((x / p * np.float32(64.0)) < 0) & (codes == 0)
 
 
 register(MXFP4(), ("mxfp4_e2m1",))

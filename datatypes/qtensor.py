@@ -33,6 +33,18 @@ class QuantizedTensor:
     tensor_scale: Any = None          #: second-level scale: a float per tensor (NVFP4-style), or an
                                       #: array of per-row / per-channel scales (format-defined)
     options: dict[str, Any] = field(default_factory=dict)
+    negative_zeros: np.ndarray | None = None  #: bool, shape of codes: elements whose reference
+                                      #: reconstruction is -0.0 although their code decodes to +0
+                                      #: (formats without a -0 code; None = no such element)
+    extras: dict[str, Any] = field(default_factory=dict)  #: format-specific per-group results
+                                      #: (e.g. BitMoD's "candidate_mse"); not part of the memory image
+
+    @property
+    def candidate_mse(self) -> np.ndarray | None:
+        """Per group, the error of every candidate datatype the format's search compared (shape
+        (..., n_groups, n_candidates), in the candidates' order; NaN for a candidate not searched),
+        or None for a format without a search."""
+        return self.extras.get("candidate_mse")
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -42,15 +54,22 @@ class QuantizedTensor:
     def n_groups(self) -> int:
         return group_layout(self.shape[-1], self.group_size)[1]
 
-    def dequantize(self) -> np.ndarray:
-        """Exact reconstruction, as the reference produces it (float32 or float16; bfloat16 results
-        come as float32 arrays whose values are all bfloat16-representable)."""
+    def dequantize(self, signed_zero: bool = True) -> np.ndarray:
+        """Exact reconstruction, as the reference produces it, bit for bit (float32 or float16;
+        bfloat16 results come as float32 arrays whose values are all bfloat16-representable).
+
+        The sign of zero follows the reference too: where a format's codes have no -0 (integers,
+        RaZeR's one zero code) but the reference computes -0.0 (e.g. ``scale * round(w / scale)``
+        for a small negative w), ``negative_zeros`` remembers it. ``signed_zero=False`` gives the
+        decode of the codes alone (what hardware and the memory image produce: +0 there)."""
         c = self.codes.reshape(-1, self.shape[-1])
         s = None if self.scales is None else self.scales.reshape(c.shape[0], -1)
         m = None if self.meta is None else self.meta.reshape(c.shape[0], -1)
         g, _ = group_layout(self.shape[-1], self.group_size)
-        out = self.format._dequantize2d(c, s, m, g, self.tensor_scale, self.options)
-        return out.reshape(self.shape)
+        out = self.format._dequantize2d(c, s, m, g, self.tensor_scale, self.options).reshape(self.shape)
+        if signed_zero and self.negative_zeros is not None:
+            out[self.negative_zeros] = -0.0
+        return out
 
     def bits_per_element(self) -> float:
         """Storage per element including scales and metadata (and the per-tensor scale(s), amortised)."""
@@ -70,11 +89,12 @@ class QuantizedTensor:
             None if self.scales is None else self.scales.copy(),
             None if self.meta is None else self.meta.copy(), self.options)
         ts = self.tensor_scale
+        nz = None if self.negative_zeros is None else np.packbits(self.negative_zeros.ravel(), bitorder="little")
         return PackedTensor(
             format=self.format.name, shape=self.shape, group_size=self.group_size,
             bits=self.format.bits, data=pack_codes(self.codes.reshape(-1, self.shape[-1]), self.format.bits),
             scales=scales, meta=meta, tensor_scale=ts.copy() if isinstance(ts, np.ndarray) else ts,
-            options=dict(self.options))
+            options=dict(self.options), negative_zeros=nz)
 
 
 @dataclass(frozen=True, eq=False)
@@ -90,6 +110,11 @@ class PackedTensor:
     meta: np.ndarray | None
     tensor_scale: Any
     options: dict[str, Any]
+
+    negative_zeros: np.ndarray | None = None   #: sideband, not part of the memory image: the
+                                               #: QuantizedTensor's negative_zeros as a little-endian
+                                               #: bit mask (so unpack(pack(q)) dequantizes bit for
+                                               #: bit like q; hardware reading the image decodes +0)
 
     @property
     def nbytes(self) -> int:

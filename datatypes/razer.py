@@ -53,11 +53,14 @@ unused) sign bit = special negative. ``mxfp4_razer`` stores its E8M0 byte and th
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from llvmlite import ir
+
+from ._jit import intrinsic, njit, types
 
 from .errors import FormatError, InputError
-from .format import Format, check_choice
-from .minifloat import E2M1, E4M3, STYLE_FINITE, MinifloatSpec, encode, log2_f32
+from .format import Format, check_choice, per_element
+from .minifloat import E2M1, E4M3, STYLE_FINITE, MinifloatSpec, absmax_f32, encode, log2_f32
+from .mx import e2m1_round
 from .registry import register
 from .torchops import (SUM_SCRATCH, as_fp16_values, bf16r, f16r, f32_bits, fp16_input_lazy, raise_fp16_overflow,
                        torch_mean_f32)
@@ -81,13 +84,40 @@ def canonical_values(special: float, negate: bool = False) -> np.ndarray:
     optionally with every value negated (razer4 groups whose scale carries the special's sign)."""
     v = E2M1.table.astype(np.float64).copy()
     v[SPECIAL_CODE] = special
-    v[ZERO_CODE] = 0.0
-    return -v if negate else v
+    if negate:
+        v = -v
+    v[ZERO_CODE] = 0.0          # +0.0 under either sign: the reference's L * scale is +0 there
+    return v
 
 
 #: float32 bit patterns of the E2M1 magnitude midpoints .25 .75 1.25 1.75 2.5 3.5 5 (for a
 #: non-negative float32, comparing bit patterns as integers is comparing the values).
-_M0, _M1, _M2, _M3, _M4, _M5, _M6 = (int(v) for v in MAG_MIDS.view(np.uint32))
+_MID_BITS = tuple(int(v) for v in MAG_MIDS.view(np.uint32))
+
+
+@intrinsic
+def _e2m1_index_ir(typingctx, a, ties_down):
+    """E2M1 magnitude code (int32) of float32 ``a`` by the midpoint rule, as 32-bit LLVM IR (8
+    lanes per AVX2 compare): with b = bits(|a|) (+1 for a < 0 unless ``ties_down``), the code is
+    #{m in midpoints : b > bits(m)} (non-negative floats order as their bit patterns)."""
+    if a != types.float32 or not isinstance(ties_down, types.Boolean):
+        return None
+
+    def codegen(context, builder, signature, args):
+        i32 = ir.IntType(32)
+        x, td = args
+        u = builder.bitcast(x, i32)
+        b = builder.and_(u, ir.Constant(i32, 0x7FFFFFFF))
+        neg = builder.icmp_signed("<", u, ir.Constant(i32, 0))
+        isneg = builder.and_(neg, builder.icmp_signed("!=", b, ir.Constant(i32, 0)))   # a < 0 (not -0.0)
+        bump = builder.and_(isneg, builder.not_(builder.trunc(td, ir.IntType(1))))
+        b = builder.add(b, builder.zext(bump, i32))
+        acc = ir.Constant(i32, 0)
+        for m in _MID_BITS:
+            acc = builder.add(acc, builder.zext(builder.icmp_signed(">", b, ir.Constant(i32, m)), i32))
+        return acc
+
+    return types.int32(types.float32, types.boolean), codegen
 
 
 @njit(cache=True, inline="always")
@@ -98,10 +128,7 @@ def _e2m1_index(a, ties_down_in_magnitude):
     and the larger for a < 0), or always toward the smaller magnitude if
     ``ties_down_in_magnitude``. |a| >= m is |a| + 1ulp > m, so a negative ``a`` compares its bit
     pattern plus one."""
-    b = np.int64(f32_bits(abs(a)))
-    if not ties_down_in_magnitude and a < np.float32(0.0):
-        b += 1
-    return ((b > _M0) + (b > _M1) + (b > _M2) + (b > _M3) + (b > _M4) + (b > _M5) + (b > _M6))
+    return _e2m1_index_ir(np.float32(a), ties_down_in_magnitude)
 
 
 @njit(cache=True, inline="always")
@@ -128,33 +155,61 @@ def _select4(t, aA, aB, iA, iB, n, sA, sB, big, bigmid, init, err, scratch):
     (class B, specials +-big), their E2M1 magnitude codes iA/iB. Candidates in order [+5, -5, +big,
     -big]; q = the special where aA (aB) lies in its capture interval, else the E2M1 level;
     err = mean((q * s - t)**2) in fp32 with PyTorch's summation order; the first strictly smallest
-    (starting from ``init``) wins. Returns the candidate index."""
+    (starting from ``init``) wins. Returns the candidate index.
+
+    A candidate's squared errors equal its class's base (E2M1-only) errors except at the elements
+    its special captures, so each class's base errors are computed once; a candidate that captures
+    nothing has exactly the base array, hence the base sum (same values, same order)."""
     f4_5, f5_5 = np.float32(4.5), np.float32(5.5)
     five = np.float32(5.0)
+    zero = np.float32(0.0)
+    eA = err[0]
+    eB = err[1]
+    buf = err[2]
+    n0 = 0
+    n1 = 0
+    n2 = 0
+    n3 = 0
     for k in range(n):
         w = t[k]
         a = aA[k]
         b = aB[k]
         vA = _e2m1_mag(iA[k])
         vB = _e2m1_mag(iB[k])
-        lA = -vA if a < np.float32(0.0) else vA
-        lB = -vB if b < np.float32(0.0) else vB
-        q0 = five if (a > f4_5 and a <= f5_5) else lA
-        q1 = -five if (a > -f5_5 and a <= -f4_5) else lA
-        q2 = big if b > bigmid else lB
-        q3 = -big if b <= -bigmid else lB
-        d0 = q0 * sA - w
-        d1 = q1 * sA - w
-        d2 = q2 * sB - w
-        d3 = q3 * sB - w
-        err[0, k] = d0 * d0
-        err[1, k] = d1 * d1
-        err[2, k] = d2 * d2
-        err[3, k] = d3 * d3
+        lA = -vA if a < zero else vA
+        lB = -vB if b < zero else vB
+        dA = lA * sA - w
+        dB = lB * sB - w
+        eA[k] = dA * dA
+        eB[k] = dB * dB
+        n0 += (a > f4_5) & (a <= f5_5)
+        n1 += (a > -f5_5) & (a <= -f4_5)
+        n2 += b > bigmid
+        n3 += b <= -bigmid
+    baseA = torch_mean_f32(eA, n, scratch) if (n0 == 0 or n1 == 0) else np.float32(0.0)
+    baseB = torch_mean_f32(eB, n, scratch) if (n2 == 0 or n3 == 0) else np.float32(0.0)
     best = init
     c = 0
     for cand in range(4):
-        e = torch_mean_f32(err[cand], n, scratch)
+        cnt = n0 if cand == 0 else (n1 if cand == 1 else (n2 if cand == 2 else n3))
+        if cnt == 0:
+            e = baseA if cand < 2 else baseB
+        else:
+            if cand < 2:
+                sv = five if cand == 0 else -five
+                for k in range(n):
+                    a = aA[k]
+                    hit = (a > f4_5) & (a <= f5_5) if cand == 0 else (a > -f5_5) & (a <= -f4_5)
+                    d = sv * sA - t[k]
+                    buf[k] = d * d if hit else eA[k]
+            else:
+                sv = big if cand == 2 else -big
+                for k in range(n):
+                    b = aB[k]
+                    hit = b > bigmid if cand == 2 else b <= -bigmid
+                    d = sv * sB - t[k]
+                    buf[k] = d * d if hit else eB[k]
+            e = torch_mean_f32(buf, n, scratch)
         if e < best:
             best = e
             c = cand
@@ -175,15 +230,16 @@ def _codes4(c, aA, aB, iA, iB, n, bigmid, flip, out, off):
         lo, hi = np.float32(-np.inf), -bigmid
     xs = aA if c < 2 else aB
     ii = iA if c < 2 else iB
+    fl = np.int32(1) if flip else np.int32(0)
+    o = out[off:off + n]
+    # branch-free (selects only) so that the loop vectorizes
     for k in range(n):
         a = xs[k]
-        if a > lo and a <= hi:
-            out[off + k] = SPECIAL_CODE
-        else:
-            code = _nibble(ii[k], a < np.float32(0.0))
-            if flip and code != ZERO_CODE:
-                code ^= np.uint8(8)
-            out[off + k] = code
+        i = np.int32(ii[k])
+        hit = (a > lo) & (a <= hi)
+        code = i + ((np.int32(a < np.float32(0.0)) ^ fl) << 3)
+        code = np.int32(ZERO_CODE) if i == 0 else code
+        o[k] = np.uint8(np.int32(SPECIAL_CODE) if hit else code)
 
 
 # ---- razer4 ----------------------------------------------------------------------------------------
@@ -206,12 +262,7 @@ def _razer4_kernel(x, g, codes, scales, meta):
             s = j * g
             n = min(s + g, cols) - s
             xg = x[r, s:s + n]     # 1-D view: plain indexing lets the loops vectorize
-            amax = np.float32(0.0)
-            for k in range(n):
-                w = f16r(xg[k])    # the input as the reference's fp16 weights
-                t[k] = w
-                a = abs(w)
-                amax = a if a > amax else amax
+            amax = f16r(absmax_f32(xg, n))   # = max |fp16(x)|: fp16 rounding is monotonic
             ok = ok and amax <= np.float32(65504.0)
             if amax == np.float32(0.0):
                 # 0/0 in the reference: no level matches, every candidate reconstructs 0 with
@@ -224,7 +275,8 @@ def _razer4_kernel(x, g, codes, scales, meta):
             s6 = amax / np.float32(6.0)
             s8 = amax / np.float32(8.0)
             for k in range(n):
-                w = t[k]
+                w = f16r(xg[k])    # the input as the reference's fp16 weights
+                t[k] = w
                 a6 = w / s6
                 a8 = w / s8
                 x6[k] = a6
@@ -585,6 +637,15 @@ class NVFP4RazerAct(_RazerBase):
                              self._e4m3, out)
         return out
 
+    def _negative_zeros(self, x, g, codes, scales, meta, opts):
+        # v0: w_q_unsigned * sign(xb) is -0.0 for a negative xb rounding to 0 (torch.sign(-0.0) = 0);
+        # the canonical nibbles have one zero (0x8), so dequantize() takes the sign from here
+        gs = np.float32(np.abs(x).max() / np.float32(2688.0))
+        if gs == 0:
+            return None
+        xb = (x / gs) / per_element(self._e4m3[scales], g, x.shape[1])
+        return (xb < 0) & (codes == ZERO_CODE)
+
     def pack_group_data(self, scales, meta, opts):
         """E4M3 scale code with its sign bit (scales are positive) = special is -5."""
         if scales is None:
@@ -684,7 +745,142 @@ class MXFP4Razer(_RazerBase):
         return out.astype(np.float16)
 
 
+# ---- mxfp4_razer_weight / mxfp4_razer_act (variant E, NVFP4-RaZeR HEAD) --------------------------------
+@njit(cache=True, error_model="numpy")
+def _mxfp4_razer_e_kernel(x, g, specials, codes, scales, meta, negz, mse):
+    """Returns False if some group needs more than the E2M1 range (scale exponent clamped at -31)."""
+    rows, cols = x.shape
+    scratch = np.empty(SUM_SCRATCH, np.float32)
+    ws = np.empty(g, np.float32)
+    qf = np.empty(g, np.float32)
+    err = np.empty(g, np.float32)
+    ns = specials.shape[0]
+    six = np.float32(6.0)
+    tiny = np.float32(2.0 ** -126)
+    zero = np.float32(0.0)
+    ok = True
+    for r in range(rows):
+        for j in range(scales.shape[1]):
+            s = j * g
+            n = min(s + g, cols) - s
+            xg = x[r, s:s + n]
+            amax = zero
+            for k in range(n):
+                a = abs(xg[k])
+                amax = a if a > amax else amax
+            sc = amax / six
+            ex = np.ceil(log2_f32(sc + tiny if sc == zero else sc))
+            ex = min(max(ex, np.float32(-31.0)), np.float32(31.0))
+            scales[r, j] = np.uint8(np.int64(ex) + 127)
+            p = np.float32(2.0) ** ex
+            for k in range(n):
+                v = xg[k] / p
+                ws[k] = v
+                q = e2m1_round(v)
+                ok = ok and abs(q) <= six
+                qf[k] = q
+            best = np.float32(np.inf)
+            c = 0
+            for ci in range(ns):
+                sv = specials[ci]
+                for k in range(n):
+                    v = ws[k]
+                    q = qf[k] if abs(v - qf[k]) < abs(v - sv) else sv
+                    d = q - v
+                    err[k] = d * d
+                e = torch_mean_f32(err, n, scratch)
+                mse[r, j, ci] = e
+                if e < best:
+                    best = e
+                    c = ci
+            meta[r, j] = c
+            sv = specials[c]
+            for k in range(n):
+                v = ws[k]
+                q = qf[k]
+                if not (abs(v - q) < abs(v - sv)):
+                    codes[r, s + k] = SPECIAL_CODE
+                    negz[r, s + k] = False
+                else:
+                    i = np.int64(abs(q) * np.float32(2.0))
+                    mag = i if i <= 4 else (i + 4) // 2 if i <= 8 else 7       # 2|q| -> magnitude code
+                    codes[r, s + k] = _nibble(mag, q < zero)
+                    negz[r, s + k] = (mag == 0) and (v < zero)
+    return ok
+
+
+class MXFP4RazerE(_RazerBase):
+    """MXFP4-RaZeR variant E (``quant_mxfp4_razer`` of NVFP4-RaZeR @ 82ecc9a)."""
+
+    default_group_size = 32
+    group_sizes = (32,)
+    options = {}
+    rounding = ("E2M1 by the reference formula (ties away from zero, sign of x); an element becomes "
+                "the special value unless its E2M1 value is strictly closer")
+    ties = "away from zero; equidistant to the special value: the special value"
+    overflow = "none; the scale exponent is rounded up so that max |x| / 2**e <= 6"
+    scale_rule = ("E8M0 per 32 (scales = biased exponent codes): ceil(log2(amax / 6)) clamped to "
+                  "[-31, 31]")
+    output_dtype = "bfloat16"
+    scale_bits = 8
+
+    def __init__(self, name: str, specials: tuple[float, ...], description: str):
+        super().__init__()
+        self.name = name
+        self.SPECIALS = specials
+        self.description = description
+        self.n_meta = len(specials)
+        self.meta_bits = 1 if len(specials) == 2 else 2
+        self._specials32 = np.array(specials, np.float32)
+        self._values = np.stack([canonical_values(sv) for sv in specials])
+
+    def code_values(self, meta: int = 0) -> np.ndarray:
+        """Value of each canonical nibble in units of 2**(scale - 127) under selector ``meta`` (the
+        index into SPECIALS, the reference's search order)."""
+        return self._values[int(meta)].copy()
+
+    def _quantize2d(self, x, g, opts):
+        rows, cols = x.shape
+        ng = -(-cols // g)
+        codes = np.empty((rows, cols), dtype=np.uint8)
+        scales = np.empty((rows, ng), dtype=np.uint8)
+        meta = np.empty((rows, ng), dtype=np.uint8)
+        negz = np.zeros((rows, cols), dtype=np.bool_)
+        mse = np.empty((rows, ng, len(self.SPECIALS)), dtype=np.float32)
+        if not _mxfp4_razer_e_kernel(x, g, self._specials32, codes, scales, meta, negz, mse):
+            raise InputError(f"{self.name}: a block's max |x| is below 6 * 2**-31 (the reference clamps the "
+                             "scale exponent at -31, so its elements exceed the E2M1 range); scale the input up")
+        return codes, scales, meta, None, {"negative_zeros": negz, "candidate_mse": mse}
+
+    def _dequantize2d(self, codes, scales, meta, g, tensor_scale, opts):
+        out = np.empty(codes.shape, dtype=np.float32)
+        _dequant_mx_f32_kernel(codes, scales, meta, g, self._values.astype(np.float32), out)
+        return bf16r_array(out)
+
+
+@njit(cache=True)
+def _dequant_mx_f32_kernel(codes, scale_codes, meta, g, values, out):
+    rows, cols = codes.shape
+    for r in range(rows):
+        for k in range(cols):
+            j = k // g
+            p = np.float32(2.0) ** np.float32(np.int64(scale_codes[r, j]) - 127)
+            out[r, k] = values[meta[r, j], codes[r, k]] * p
+
+
+def bf16r_array(x: np.ndarray) -> np.ndarray:
+    from .minifloat import round_to_bf16
+
+    return round_to_bf16(x)
+
+
 register(Razer4(), ("fp4_razer", "razer"))
 register(NVFP4Razer(), ("nvfp4_razer_e3m3",))
 register(NVFP4RazerAct(), ("nvfp4_razer_e4m3",))
 register(MXFP4Razer())
+register(MXFP4RazerE("mxfp4_razer_weight", (-5.0, 5.0, -3.5, 3.5),
+                     "MXFP4-RaZeR weights (variant E, NVFP4-RaZeR HEAD): E2M1 + special from {-5,+5,-3.5,+3.5} "
+                     "per 32, E8M0 scale (ceil rule); bf16 out"))
+register(MXFP4RazerE("mxfp4_razer_act", (-5.0, 5.0),
+                     "MXFP4-RaZeR activations (variant E, is_act=True): E2M1 + special -5 or +5 per 32, "
+                     "E8M0 scale (ceil rule); bf16 out"))

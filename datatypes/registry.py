@@ -101,12 +101,21 @@ def unpack(packed: "PackedTensor") -> "QuantizedTensor":
         raise InputError("packed tensor_scale is not finite")
     codes = unpack_codes(data, packed.bits, shape[-1]).reshape(shape)
     scales, meta = fmt.unpack_group_data(parts["scales"], parts["meta"], dict(packed.options))
-    if meta is not None and meta.size and int(meta.max()) >= fmt.n_meta and meta.dtype.kind in "iu":
+    # metadata that selects a value table (n_meta > 1) must name one of the format's tables
+    if meta is not None and meta.size and fmt.n_meta > 1 and meta.dtype.kind in "iu" and int(meta.max()) >= fmt.n_meta:
         raise InputError(f"packed metadata value {int(meta.max())} is out of range: format {fmt.name!r} "
                          f"has {fmt.n_meta} metadata values")
+    nz = getattr(packed, "negative_zeros", None)
+    if nz is not None:
+        n = int(np.prod(shape, dtype=np.int64))
+        nz = np.asarray(nz)
+        if nz.dtype != np.uint8 or nz.size != -(-n // 8):
+            raise InputError(f"packed negative_zeros is {nz.dtype} of {nz.size} bytes; shape {shape} needs uint8 "
+                             f"of {-(-n // 8)} (one bit per element)")
+        nz = np.unpackbits(nz.reshape(-1), count=n, bitorder="little").astype(bool).reshape(shape)
     return QuantizedTensor(format=fmt, codes=codes, scales=scales, meta=meta,
                            group_size=packed.group_size, tensor_scale=packed.tensor_scale,
-                           options=dict(packed.options))
+                           options=dict(packed.options), negative_zeros=nz)
 
 
 _REF_CACHE: dict = {}

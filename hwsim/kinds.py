@@ -16,6 +16,8 @@ report     optional: ``plots(result, out_dir) -> list[Path]`` (PNG files next to
 rtl        ``component(design) -> amaranth.lib.wiring.Component`` (the generated top).
 bench      module with the level-independent bench: ``vectors(design, seed)``, ``run(level, ...)``,
            ``check(...)`` (see :mod:`testbenches.bench`).
+flow       ``step(root=..., seed=..., log=...) -> {"ok": bool, "text": str, ...}``: the kind's step of
+           ``hwsim flow`` (application layer, ``hwsim/<kind>/flow.py``), verdicts computed in the run.
 compat     published simulators the kind reproduces: ``{name: what it is}`` (``--compat NAME``).
 design_files  other design-file formats the kind reads (``{".cfg": "module:load_design"}``).
 """
@@ -36,6 +38,8 @@ class Kind:
     report: str | None = None
     rtl: str | None = None
     bench: str | None = None
+    #: the kind's step of ``hwsim flow``: "module:step", ``step(root, seed, log) -> {"ok": bool, "text": str}``
+    flow: str | None = None
     modes: tuple[str, ...] = ()
     compat: Mapping[str, str] = field(default_factory=dict)
     #: options of ``hwsim simulate`` this kind's ``run()`` takes beyond mode/seed/compat (e.g. "operands")
@@ -66,10 +70,30 @@ KINDS: dict[str, Kind] = _register(
          rtl="rtl_gen.systolic:component", bench="testbenches.systolic",
          modes=("auto", "cycle", "analytical"), compat={"scalesim": "SCALE-Sim 3.0.0"},
          design_files={".cfg": "hwsim.systolic.scalesim_io:load_design"}, run_options=("operands",)),
+    Kind("bitserial", "bit-serial PE arrays: BitMoD (FP16 x term-serial weights) and BitVert (BBS, bit columns)",
+         spec="hwsim.bitserial.spec", simulator="hwsim.bitserial.sim:build", report="hwsim.bitserial.report",
+         rtl="rtl_gen.bitserial:component",
+         bench="testbenches.bitserial", flow="hwsim.bitserial.flow:step", modes=("auto", "cycle", "analytical"),
+         compat={"bitmod-a902a09": "BitMoD-HPCA-25 a902a09 (the paper's figures)",
+                 "bitmod-e445a5f": "BitMoD-HPCA-25 e445a5f (the current artefact)",
+                 "bitsim": "yc2367/BitSim 6845fad (BitVert, Stripes, Pragmatic, Bitlet, BitWave)"}),
     Kind("pe", "one multiply-accumulate processing element (stream in, accumulator out)",
          spec="hwsim.pe.spec", rtl="rtl_gen.pe:component", bench="testbenches.pe"),
     Kind("decoder", "a number-format decoder (code + group metadata -> exact fixed-point value)",
          spec="hwsim.pe.decoder_spec", rtl="rtl_gen.decoder:component", bench="testbenches.decoder"),
+    Kind("pim", "DRAM processing-in-memory: command-level HBM2 engine, HBM-PIM FP16 blocks, P3-LLM lanes",
+         spec="hwsim.pim.spec", simulator="hwsim.pim.sim:build", report="hwsim.pim.report",
+         rtl="rtl_gen.pim:component", bench="testbenches.pim", flow="hwsim.pim.flow:step",
+         modes=("auto", "cycle"), compat={"pimsimulator": "SAITPublic/PIMSimulator b464dde"}),
+    Kind("butterfly", "adaptable butterfly accelerator (FABNet FFT + butterfly layers, FP16, P_BE x P_BU engines)",
+         spec="hwsim.butterfly.spec", simulator="hwsim.butterfly.sim:build", report="hwsim.butterfly.report",
+         rtl="rtl_gen.butterfly:component", bench="testbenches.butterfly", flow="hwsim.butterfly.flow:step",
+         modes=("auto", "cycle", "analytical"), compat={"butterfly-acc": "SamsungLabs/Butterfly_Acc 1bb951f"}),
+    Kind("lutnet", "LogicNets-style LUT netlist (truth-table neurons, pipelined layers), trained on digits",
+         spec="hwsim.lutnet.spec", simulator="hwsim.lutnet.sim:build", report="hwsim.lutnet.plots",
+         rtl="rtl_gen.lutnet:component",
+         bench="testbenches.lutnet", flow="hwsim.lutnet.flow:step", modes=("auto", "cycle", "analytical"),
+         compat={"logicnets": "Xilinx/logicnets (LUTCost, latency in cycles)"}),
 )
 
 

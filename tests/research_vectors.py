@@ -21,6 +21,25 @@ def keys(prefix: str) -> list[str]:
     return sorted(k for k in vectors() if k.startswith(prefix))
 
 
+def bits32(a) -> np.ndarray:
+    """The float32 bit patterns of ``a`` (fp16 / bf16 / fp32 widen exactly, sign of zero kept)."""
+    return np.ascontiguousarray(np.asarray(a, dtype=np.float32)).view(np.uint32)
+
+
 def same(a, b) -> bool:
-    """Exact equality of values (fp16 / bf16 / fp32 compared as float32; -0 == +0)."""
-    return np.array_equal(np.asarray(a, dtype=np.float32), np.asarray(b, dtype=np.float32))
+    """Bit-pattern equality (fp16 / bf16 / fp32 compared as float32 bit patterns: +0.0 != -0.0)."""
+    a, b = np.asarray(a), np.asarray(b)
+    return a.shape == b.shape and np.array_equal(bits32(a), bits32(b))
+
+
+def diff_message(key: str, got, ref) -> str:
+    """Where two results differ in bit pattern (for an assertion message)."""
+    g, r = bits32(got), bits32(ref)
+    if g.shape != r.shape:
+        return f"{key}: shape {g.shape} != reference {r.shape}"
+    bad = np.argwhere(g != r)
+    if not len(bad):
+        return f"{key}: equal"
+    i = tuple(bad[0])
+    return (f"{key}: {len(bad)} of {r.size} bit patterns differ; first at {i}: ours "
+            f"{np.asarray(got, np.float32)[i]!r} reference {np.asarray(ref, np.float32)[i]!r}")

@@ -93,7 +93,7 @@ def test_fp8_codes_are_ml_dtypes_e4m3_of_fp16_ratio():
     s = (np.abs(x).max(axis=1, keepdims=True) / np.float16(448)).clip(np.float16(1e-6))
     y = x / s                                                          # fp16 division
     assert np.array_equal(q.codes, y.astype(ml_dtypes.float8_e4m3fn).view(np.uint8))
-    assert np.array_equal(q.dequantize(), (y.astype(ml_dtypes.float8_e4m3fn).astype(np.float16) * s))
+    assert same(q.dequantize(), (y.astype(ml_dtypes.float8_e4m3fn).astype(np.float16) * s))
 
 
 def test_score8_code_values_every_code():
@@ -131,7 +131,7 @@ def test_kv4_equals_numpy_fp16_formula(seed, log_scale):
     qq = np.clip(np.round(x / s) + zp, 0, 15)
     want = (qq - zp) * s
     q = dt.quantize(x, "p3llm_kv4")
-    assert np.array_equal(q.dequantize(), want)
+    assert same(q.dequantize(), want)
     assert np.array_equal(q.codes, qq.astype(np.uint8)) and np.array_equal(q.meta, zp.astype(np.uint8))
 
 
@@ -149,10 +149,14 @@ def test_pack_round_trip(name, opts):
 
 
 def test_bits_per_element():
-    x = np.random.default_rng(2).standard_normal((4, 256)).astype(np.float32)
+    x = np.random.default_rng(2).standard_normal((4, 256)).astype(np.float16)
     assert dt.quantize(x, "p3llm_fp8").bits_per_element() == 8 + 16 / 256
     assert dt.quantize(x, "p3llm_kv4").bits_per_element() == 4 + (16 + 4) / 128
     assert dt.quantize(x, "p3llm_kv4", smooth=True).bits_per_element() == 4 + (16 + 4) / 128 + 16 / 4
+    # float32 input is computed in fp32 (as the reference does): fp32 scales
+    x32 = x.astype(np.float32)
+    assert dt.quantize(x32, "p3llm_fp8").bits_per_element() == 8 + 32 / 256
+    assert dt.quantize(x32, "p3llm_kv4", smooth=True).bits_per_element() == 4 + (32 + 4) / 128 + 32 / 4
 
 
 def test_smoothing_zero_channel_gives_zero():
@@ -176,6 +180,8 @@ def test_bad_options_and_input():
     with pytest.raises(dt.FormatError):
         dt.quantize(np.ones((2, 128), np.float32), "p3llm_kv4", smooth=1)
     with pytest.raises(dt.InputError, match="fp16"):
-        dt.quantize(np.full((2, 128), 1e5, np.float32), "p3llm_fp8")
+        dt.quantize(np.full((2, 128), 1e5, np.float32), "p3llm_fp8", compute="fp16")
+    with pytest.raises(dt.FormatError, match="compute"):
+        dt.quantize(np.ones((2, 128), np.float32), "p3llm_fp8", compute="bf16")
     with pytest.raises(dt.InputTypeError):
         dt.quantize(np.ones((2, 8), np.int8), "p3llm_fp8")

@@ -12,6 +12,7 @@ import pytest
 
 import datatypes as dt
 from conftest import DATA
+from research_vectors import diff_message, same
 
 with np.load(DATA / "reference_vectors.npz") as _z:
     CASES = sorted(k for k in _z.files if not k.startswith(("input/", "meta/")))
@@ -53,7 +54,5 @@ def test_bit_exact_with_reference(key, reference_vectors):
     got = ours(key, inputs)
     assert got.shape == ref.shape
     assert got.dtype == np.float32
-    if not np.array_equal(got, ref):
-        bad = np.argwhere(got != ref)
-        i = tuple(bad[0])
-        pytest.fail(f"{key}: {len(bad)} of {ref.size} values differ; first at {i}: ours {got[i]!r} reference {ref[i]!r}")
+    if not same(got, ref):
+        pytest.fail(diff_message(key, got, ref))

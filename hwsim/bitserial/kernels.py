@@ -1,0 +1,222 @@
+"""Numba kernels of the cycle-level model (one pass over a layer's weight codes)."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+
+@njit(cache=True)
+def bitmod_tile_cycles(codes, meta, lut, group_size, rows, out_tiles, out_stats):
+    """codes [N, K] uint8, meta [N, K // group_size] (selector per group), lut [n_meta, 256] terms.
+    out_tiles[t] += 1 + sum_steps max_rows max(1, max_lanes terms) + 8 per group, per row tile t.
+    out_stats: [0] sum over (row, step) of the row's own step cycles, [1] sum of the tile's step
+    cycles x rows present, [2] sum of terms, [3] sum over (row, step) of 4 x own step cycles."""
+    N, K = codes.shape
+    S = K // 4
+    R = (N + rows - 1) // rows
+    for t in range(R):
+        r0 = t * rows
+        r1 = min(N, r0 + rows)
+        total = 1
+        for s in range(S):
+            g = (s * 4) // group_size
+            mx = 1
+            for r in range(r0, r1):
+                m = lut[meta[r, g], codes[r, 4 * s]]
+                for l in range(1, 4):
+                    v = lut[meta[r, g], codes[r, 4 * s + l]]
+                    out_stats[2] += v
+                    if v > m:
+                        m = v
+                out_stats[2] += lut[meta[r, g], codes[r, 4 * s]]
+                own = m if m > 1 else 1
+                out_stats[0] += own
+                out_stats[3] += 4 * own
+                if own > mx:
+                    mx = own
+            out_stats[1] += mx * (r1 - r0)
+            total += mx
+        total += 8 * (K // group_size)
+        out_tiles[t] = total
+
+
+@njit(cache=True)
+def bitvert_tile_cycles(cyc, rows, out_tiles, out_stats):
+    """cyc [N, G] per-group PE cycles -> per row tile 1 + sum_groups max_rows; stats as above."""
+    N, G = cyc.shape
+    R = (N + rows - 1) // rows
+    for t in range(R):
+        r0 = t * rows
+        r1 = min(N, r0 + rows)
+        total = 1
+        for g in range(G):
+            mx = 1
+            for r in range(r0, r1):
+                v = cyc[r, g]
+                out_stats[0] += v
+                if v > mx:
+                    mx = v
+            out_stats[1] += mx * (r1 - r0)
+            total += mx
+        out_tiles[t] = total
+
+
+# ---- BitSim compat: per-tile statistics of the data-dependent designs -------------------------------
+BITSIM_BITVERT, BITSIM_PRAGMATIC, BITSIM_BITLET, BITSIM_BITWAVE = 0, 1, 2, 3
+
+
+@njit(cache=True)
+def _popc8(x):
+    n = 0
+    for j in range(8):
+        n += (x >> j) & 1
+    return n
+
+
+def _spread_table():
+    t = np.zeros(256, np.uint64)
+    for b in range(256):
+        v = 0
+        for j in range(8):
+            if (b >> j) & 1:
+                v |= 1 << (8 * j)
+        t[b] = v
+    return t
+
+
+_SPREAD = _spread_table()
+_POPC = np.array([bin(b).count("1") for b in range(256)], np.int64)
+
+
+def _sm_table():
+    """two's complement byte -> BitSim's sign-magnitude byte (-128 -> -127)."""
+    t = np.zeros(256, np.int64)
+    for b in range(256):
+        w = b - 256 if b >= 128 else b
+        if w == -128:
+            w = -127
+        t[b] = (-w) | 128 if w < 0 else w
+    return t
+
+
+_SM = _sm_table()
+_SM_POPC = _POPC[_SM]
+
+
+@njit(cache=True)
+def _signmag_byte(w):
+    if w == -128:
+        w = -127
+    if w < 0:
+        return (-w) | 128
+    return w
+
+
+@njit(cache=True)
+def bitsim_tile_stats(wm, H, dp, design, n_skipped, prec_p, out, spread=_SPREAD, popc=_POPC, sm=_SM,
+                      sm_popc=_SM_POPC):
+    """wm [cout, A, L] int64 INT8 weights (designs 0 and 2 read their two's complement byte, 1 and 3
+    BitSim's sign-magnitude byte with -128 -> -127) in BitSim's tiling order (tiles: H rows x dp along L, for every A).
+    out[0] = sum of per-tile cycles; out[1] effectual bits, out[2] total-op units, out[3] min-intra,
+    out[4] max-intra, out[5] elements (BitWave's n_skipped / prec_p term). Plane counts of a row are
+    summed 8 at a time (one byte lane per bit plane, ``spread``); dp <= 255."""
+    cout, A, L = wm.shape
+    R = (cout + H - 1) // H
+    C = (L + dp - 1) // dp
+    o0 = 0
+    o1 = 0
+    o2 = 0
+    o3 = 0
+    o4 = 0
+    o5 = 0
+    ceil_half = np.empty(256, np.int64)          # ceil(count / (dp / 2)) for every count
+    for cnt in range(256):
+        ceil_half[cnt] = (2 * cnt + dp - 1) // dp
+    for r in range(R):
+        r0 = r * H
+        r1 = min(cout, r0 + H)
+        for a in range(A):
+            for c in range(C):
+                l0 = c * dp
+                l1 = min(L, l0 + dp)
+                tile = 0
+                if design == 0 or design == 2:         # two's complement plane counts per row
+                    for row in range(r0, r1):
+                        v = wm[row, a]
+                        acc = np.uint64(0)
+                        for l in range(l0, l1):
+                            acc += spread[v[l] & 0xFF]
+                        if design == 0:                # BitVert without BBS: sum of ceil(count / (dp/2))
+                            s = 0
+                            for j in range(8):
+                                s += ceil_half[np.int64((acc >> np.uint64(8 * j)) & np.uint64(0xFF))]
+                            if s > tile:
+                                tile = s
+                        else:                          # Bitlet
+                            mn = 1 << 30
+                            mx = -1
+                            for j in range(8):
+                                cnt = np.int64((acc >> np.uint64(8 * j)) & np.uint64(0xFF))
+                                o1 += cnt
+                                if cnt > tile:
+                                    tile = cnt
+                                if cnt < mn:
+                                    mn = cnt
+                                if cnt > mx:
+                                    mx = cnt
+                            o3 += mn * prec_p
+                            o4 += mx * prec_p
+                    if design == 0:
+                        if tile == 0:
+                            tile = 1
+                    else:
+                        o2 += tile * prec_p * H
+                elif design == 1:                      # Pragmatic: sign-magnitude words
+                    for row in range(r0, r1):
+                        v = wm[row, a]
+                        mn = 1 << 30
+                        mx = -1
+                        for l in range(l0, l1):
+                            cnt = sm_popc[v[l] & 0xFF]
+                            o1 += cnt
+                            if cnt > mx:
+                                mx = cnt
+                            if cnt < mn:
+                                mn = cnt
+                        if mx > tile:
+                            tile = mx
+                        o3 += (mn + 1) * dp
+                        o4 += mx * dp
+                    o2 += tile * dp * H
+                else:                                  # BitWave: sign-magnitude non-zero columns - 1
+                    best = 0
+                    for row in range(r0, r1):
+                        v = wm[row, a]
+                        orv = 0
+                        mn = 1 << 30
+                        mx = -1
+                        for l in range(l0, l1):
+                            byte = sm[v[l] & 0xFF]
+                            orv |= byte
+                            cnt = sm_popc[v[l] & 0xFF]
+                            o1 += cnt
+                            if cnt < mn:
+                                mn = cnt
+                            if cnt > mx:
+                                mx = cnt
+                        ncol = popc[orv]
+                        if ncol > best:
+                            best = ncol
+                        o3 += (mn + n_skipped) * dp
+                        o4 += (mx + n_skipped) * dp
+                        o5 += 8 * (l1 - l0)
+                    tile = best - 1
+                    o2 += (tile + n_skipped) * dp * H
+                o0 += tile
+    out[0] += o0
+    out[1] += o1
+    out[2] += o2
+    out[3] += o3
+    out[4] += o4
+    out[5] += o5
