@@ -458,6 +458,9 @@ CLI_CASES = [
     (["simulate", "rand.yaml", "-w", "gemm:4,4,4", "-o", "out"], "rand.yaml"),
     (["simulate", D44, "-w", "gemm:12345678901234567890,1,1", "-o", "out"], "12345678901234567890"),
     (["simulate", D44, "-w", "gemm:4,4,4", "-o", "afile"], "afile"),
+    (["simulate", str(ROOT / "designs" / "lutnet" / "jsc_l.yaml"), "-w", "gemm:;;x", "-o", "out"], "gemm:;;x"),
+    (["regress", "rand.yaml", "-o", "out"], "rand.yaml"),
+    (["sweep", "rand.yaml", "-o", "out"], "rand.yaml"),
     (["rtl", "rand.yaml"], "rand.yaml"),
     (["verify", "rand.yaml"], "rand.yaml"),
     (["flow", "--seq", "-3", "-o", "out"], "--seq"),
@@ -517,3 +520,19 @@ def test_cli_quantize_writes_a_set_with_a_failed_format(cli_dir):
     assert row.split(",")[4] == "" and "cannot quantize" in row
     assert sorted(p.name for p in (cli_dir / "qout").iterdir()) == ["quant_error.csv", "quant_error.png",
                                                                    "quant_error.txt"]
+
+
+SEED_RUNS = [("designs/sa_ws_4x4_int8.yaml", "gemm:4,4,4"), ("designs/bitserial/bitmod_2x2.yaml", "gemm:4,4,4"),
+             ("designs/pim/hbm_pim_16pch.yaml", "gemv:16,16"), ("designs/butterfly/bfly_engine_small.yaml", "fft:16"),
+             ("designs/lutnet/jsc_l.yaml", "samples:4")]
+
+
+@pytest.mark.parametrize("design,workload", SEED_RUNS, ids=[d.split("/")[-1] for d, _ in SEED_RUNS])
+def test_every_simulator_checks_its_seed(design, workload):
+    import hwsim
+
+    sim = hwsim.build(ROOT / design)
+    for seed in ("x", -1, 2 ** 40, 1.5):
+        with pytest.raises(WorkloadError, match="seed") as e:
+            sim.run(workload, seed=seed)
+        one_line(e.value)

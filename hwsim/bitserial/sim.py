@@ -308,6 +308,8 @@ class BitSerialSim:
                                 (self.arr.rows, self.arr.cols))
 
     def run(self, workload: str, mode: str = "auto", compat: str | None = None, seed: int = 0) -> BitSerialResult:
+        from ..layers import check_seed
+        check_seed(seed)       # an integer 0..2**32-1, as --seed
         if mode not in MODES:
             raise SimError(f"mode = {mode!r}: allowed: {', '.join(MODES)}")
         name, h = self.design, _design_hash(self.design)

@@ -267,6 +267,8 @@ class ButterflySim:
     # ---- the protocol -------------------------------------------------------------------------------
     def run(self, workload: str | Workload, mode: str = "auto", compat: str | None = None,
             seed: int = 0) -> Result:
+        from ..layers import check_seed
+        check_seed(seed)       # an integer 0..2**32-1, as --seed
         if mode not in MODES:
             raise SimError(f"mode = {mode!r}: allowed: {', '.join(MODES)}")
         if compat is not None and compat not in COMPAT:

@@ -69,10 +69,23 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as e:
-        if isinstance(e, user_errors()):
-            print(f"hwsim {args.command}: error: {e}", file=sys.stderr)
+        if is_user_error(e):
+            text = " ".join(str(e).split()) or type(e).__name__       # always one line
+            print(f"hwsim {args.command}: error: {text}", file=sys.stderr)
             return 2
         raise
+
+
+#: Packages whose own ValueError/TypeError subclasses are input errors by construction (a kind's
+#: WorkloadError, say); a plain ValueError from numpy or Python is a bug and keeps its traceback.
+_OWN = ("hwsim", "datatypes", "rtl_gen", "testbenches")
+
+
+def is_user_error(e: BaseException) -> bool:
+    cls = type(e)
+    return isinstance(e, user_errors()) or (issubclass(cls, (ValueError, TypeError))
+                                            and cls not in (ValueError, TypeError)
+                                            and cls.__module__.split(".")[0] in _OWN)
 
 
 if __name__ == "__main__":

@@ -270,6 +270,8 @@ class LutnetSim:
         return rng.integers(0, 1 << self.net.b_in, (arg, self.net.n_in), dtype=np.uint8), None
 
     def run(self, workload: str, mode: str = "auto", compat: str | None = None, seed: int = 0) -> LutnetResult:
+        from ..layers import check_seed
+        check_seed(seed)       # an integer 0..2**32-1, as --seed
         if mode not in ("auto", "cycle", "analytical"):
             raise WorkloadError(f"mode {mode!r}: allowed auto, cycle, analytical")
         if compat is not None and compat not in self.COMPAT:

@@ -182,6 +182,8 @@ class PimSimulator:
                             dict(zip(engine.STAT_NAMES, map(int, nst))), func)
 
     def run(self, workload: str, mode: str = "auto", compat: str | None = None, seed: int = 0) -> PimResult:
+        from ..layers import check_seed
+        check_seed(seed)       # an integer 0..2**32-1, as --seed
         if mode not in MODES:
             raise PimRunError(f"mode = {mode!r}: allowed for kind pim: {', '.join(MODES)}")
         if compat is not None and compat not in COMPAT:
