@@ -18,31 +18,48 @@ from hwsim.systolic import scalesim_io as io
 
 REF = json.loads((Path(__file__).parent / "data" / "scalesim_reference.json").read_text())
 CASES = REF["cases"]
-EXACT = ["compute_cycles", "stall_cycles", "overall_util_pct", "mapping_efficiency_pct", "compute_util_pct",
-         "ifmap_sram_reads", "filter_sram_reads", "ofmap_sram_writes"]
+EXACT = list(io.FIELDS)      # every column of SCALE-Sim's COMPUTE, BANDWIDTH and DETAILED_ACCESS reports
 
 
 def test_reference_provenance():
     assert REF["scalesim_version"] == "3.0.0"
-    assert len(CASES) == 18
-    assert {(c["rows"], c["dataflow"]) for c in CASES} == {(r, d) for r in (8, 32, 128) for d in ("ws", "os", "is")}
+    assert len(CASES) >= 60
+    assert {(c["rows"], c["dataflow"]) for c in CASES} >= {(r, d) for r in (8, 32, 128) for d in ("ws", "os", "is")}
     assert {c["kind"] for c in CASES} == {"gemm", "conv"}
+    assert {c["interface"]["interface"] for c in CASES} == {"USER", "CALC"}
+    # the reference has stalls (USER bandwidth) and DRAM writes above the SRAM writes (partial last lines)
+    layers = [l for c in CASES for l in c["layers"]]
+    assert sum(l["stall_cycles"] > 0 for l in layers) >= 20
+    assert all(set(l) == set(EXACT) for l in layers)
+
+
+def _run(case, tmp_path, compat=None):
+    cfg = tmp_path / f"{case['name']}.cfg"
+    cfg.write_text(io.config_text(case["name"], case["rows"], case["cols"], case["dataflow"],
+                                  case["ifmap_kb"], case["filter_kb"], case["ofmap_kb"], **case["interface"]))
+    topo = tmp_path / "topology.csv"
+    topo.write_text(case["topology"])
+    sim = hwsim.build(cfg)
+    return sim.run(io.read_topology(topo), mode="analytical", compat=compat)
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c["name"] for c in CASES])
 def test_scalesim_parity(case, tmp_path):
-    cfg = tmp_path / f"{case['name']}.cfg"
-    cfg.write_text(io.config_text(case["name"], case["rows"], case["cols"], case["dataflow"],
-                                  case["ifmap_kb"], case["filter_kb"], case["ofmap_kb"]))
-    topo = tmp_path / "topology.csv"
-    topo.write_text(case["topology"])
-    sim = hwsim.build(cfg)
-    res = sim.run(io.read_topology(topo), mode="analytical")
-    got = res.scalesim()
+    got = _run(case, tmp_path).scalesim()
     assert len(got) == len(case["layers"])
     for mine, theirs in zip(got, case["layers"]):
         for key in EXACT:
             assert mine[key] == theirs[key], (case["name"], mine["layer"], key, mine[key], theirs[key])
+
+
+def test_compat_report_uses_scalesim_names(tmp_path):
+    """report.json's compat section: SCALE-Sim's own column names and numbers (a USER case with stalls)."""
+    case = next(c for c in CASES if c["interface"]["interface"] == "USER"
+                and any(l["stall_cycles"] for l in c["layers"]))
+    rep = _run(case, tmp_path, compat="scalesim").to_dict()["compat"]["scalesim"]
+    for row, theirs in zip(rep, case["layers"]):
+        for key, name in io.FIELDS.items():
+            assert row[name] == theirs[key]
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if c["rows"] == 8], ids=lambda c: c["name"])

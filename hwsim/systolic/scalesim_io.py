@@ -42,6 +42,8 @@ class ScaleSimConfig:
     bandwidth: int | None          #: words/cycle (USER mode), None in CALC mode
     interface: str                 #: USER | CALC
     source: str
+    ifmap_bank_bw: int = 10        #: [layout] IfmapSRAMBankBandwidth (USER: ifmap fill words/cycle)
+    filter_bank_bw: int = 10       #: [layout] FilterSRAMBankBandwidth (USER: filter fill words/cycle)
 
     def design_dict(self) -> dict:
         """A ``kind: systolic`` design equivalent to this configuration (1-byte words: INT8 operands)."""
@@ -52,7 +54,10 @@ class ScaleSimConfig:
                 "description": f"from SCALE-Sim configuration {Path(self.source).name}",
                 "array": {"rows": self.rows, "cols": self.cols, "dataflow": self.dataflow},
                 "operands": {"weight": "int8", "activation": "int8", "accumulator": "int32"},
-                "memory": mem}
+                "memory": mem,
+                "scalesim": {"interface": self.interface.lower(), "ifmap_words_per_cycle": self.ifmap_bank_bw,
+                             "filter_words_per_cycle": self.filter_bank_bw,
+                             "ofmap_words_per_cycle": self.bandwidth or 10}}
 
 
 def _read_ini(path: Path) -> dict[str, dict[str, tuple[str, int]]]:
@@ -162,9 +167,19 @@ def read_config(path: str | Path) -> ScaleSimConfig:
         if item is not None and item[0].lower() in ("true", "yes", "on", "1"):
             raise ScaleSimFileError(f"{p}:{item[1]}: [layout] {key} = {item[0]}: custom SRAM layouts (bank "
                                     f"conflicts) are not modelled; set it to False")
+    bank = {}
+    for op in ("Ifmap", "Filter"):
+        bw = get("layout", f"{op}SRAMBankBandwidth", required=False)
+        bank[op] = integer("layout", f"{op}SRAMBankBandwidth") if bw is not None else 10
+        nb = get("layout", f"{op}SRAMBankNum", required=False)
+        if interface == "USER" and nb is not None:
+            n = integer("layout", f"{op}SRAMBankNum")
+            if bank[op] % n:
+                raise ScaleSimFileError(f"{p}:{nb[1]}: [layout] {op}SRAMBankNum = {n}: must divide "
+                                        f"{op}SRAMBankBandwidth = {bank[op]} (SCALE-Sim asserts it in USER mode)")
     return ScaleSimConfig(run_name=run_name, rows=rows, cols=cols, dataflow=df, ifmap_kb=sizes[0],
                           filter_kb=sizes[1], ofmap_kb=sizes[2], bandwidth=bandwidth, interface=interface,
-                          source=str(p))
+                          source=str(p), ifmap_bank_bw=bank["Ifmap"], filter_bank_bw=bank["Filter"])
 
 
 def load_design(path: str | Path):

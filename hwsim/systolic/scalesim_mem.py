@@ -76,8 +76,13 @@ class Geometry:
 
     @classmethod
     def of(cls, layer, conv=None) -> "Geometry":
-        if conv is not None:
-            return cls(conv.H, conv.W, conv.R, conv.S, conv.C, conv.N, conv.stride_h, conv.stride_w)
+        """A conv layer SCALE-Sim can express (no padding, same output size) keeps its geometry (its
+        ifmap addresses repeat across overlapping windows); anything else is the im2col GEMM of ``layer``
+        (M pixels, N filters, K = window), as SCALE-Sim's GEMM topologies describe it."""
+        if conv is not None and not conv.pad_h and not conv.pad_w:
+            g = cls(conv.H, conv.W, conv.R, conv.S, conv.C, conv.N, conv.stride_h, conv.stride_w)
+            if g.out_hw == (conv.out_h, conv.out_w):
+                return g
         return cls(layer.M, layer.K, 1, layer.K, 1, layer.N, 1, 1)
 
     @property
