@@ -146,9 +146,16 @@ def _gap(rows: int, cols: int) -> np.ndarray:
 def _diag_order(m: np.ndarray) -> np.ndarray:
     """SCALE-Sim's anti-diagonal prefetch order: diagonals r + c ascending, rows descending within one."""
     M, N = m.shape
-    r, c = np.divmod(np.arange(M * N, dtype=np.int64), N)
-    order = np.lexsort((-r, r + c))
-    return m.reshape(-1)[order]
+    d = np.arange(M + N - 1, dtype=np.int64)
+    top = np.minimum(d, M - 1)                          # first (largest) row of each diagonal
+    cnt = top - np.maximum(0, d - N + 1) + 1
+    start = np.concatenate(([0], np.cumsum(cnt)[:-1]))
+    r = np.arange(M, dtype=np.int64)[:, None]
+    c = np.arange(N, dtype=np.int64)[None, :]
+    pos = start[r + c] + (top[r + c] - r)
+    out = np.empty(M * N, np.int64)
+    out[pos.reshape(-1)] = m.reshape(-1)
+    return out
 
 
 class Streams:
@@ -521,7 +528,9 @@ def _user_lines(seq: np.ndarray, size_bytes: int, bw: int, n_addr: int):
     el = seq[seq != -1]
     n_lines = el.size // eps + 1
     line = np.arange(el.size, dtype=np.int64) // eps
-    key = np.unique(el * n_lines + line)
+    key = np.sort(el * n_lines + line)
+    if key.size:
+        key = key[np.concatenate(([True], key[1:] != key[:-1]))]
     addr, ln = np.divmod(key, n_lines)
     ptr = np.zeros(n_addr + 1, np.int64)
     np.add.at(ptr, addr + 1, 1)
