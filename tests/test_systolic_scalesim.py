@@ -82,3 +82,40 @@ def test_native_cycles_relate_to_scalesim(case, tmp_path):
             assert sram["output_writes"] == theirs["ofmap_sram_writes"]
         else:   # SCALE-Sim adds R + C per fold to its OS ofmap writes
             assert sram["output_writes"] + lr.plan.folds * (case["rows"] + case["cols"]) == theirs["ofmap_sram_writes"]
+
+
+def test_user_config_reaches_the_memory_model(tmp_path):
+    p = tmp_path / "u.cfg"
+    p.write_text(io.config_text("u", 8, 8, "ws", 4, 2, 2, interface="USER", bandwidth=3, ifmap_bank_bw=4,
+                                filter_bank_bw=2))
+    ss = hwsim.build(p).design.sections["scalesim"]
+    assert (ss.interface, ss.ifmap_words_per_cycle, ss.filter_words_per_cycle, ss.ofmap_words_per_cycle) == \
+        ("user", 4, 2, 3)
+    bad = tmp_path / "b.cfg"
+    bad.write_text(io.config_text("b", 8, 8, "ws", interface="USER", ifmap_bank_bw=6, ifmap_banks=4))
+    with pytest.raises(io.ScaleSimFileError, match=r"b.cfg:\d+: \[layout\] IfmapSRAMBankNum = 4: must divide"):
+        io.read_config(bad)
+
+
+def test_scalesim_section_is_validated():
+    from hwsim.design import from_dict
+    from hwsim.spec import SpecError
+
+    with pytest.raises(SpecError, match=r"scalesim.interface"):
+        from_dict({"schema": 1, "name": "x", "kind": "systolic", "array": {"rows": 4, "cols": 4, "dataflow": "ws"},
+                   "scalesim": {"interface": "fast"}})
+    with pytest.raises(SpecError, match=r"scalesim.ofmap_words_per_cycle"):
+        from_dict({"schema": 1, "name": "x", "kind": "systolic", "array": {"rows": 4, "cols": 4, "dataflow": "ws"},
+                   "scalesim": {"ofmap_words_per_cycle": 0}})
+
+
+def test_padded_conv_is_reported_as_its_gemm():
+    """SCALE-Sim topologies cannot express padding: such a layer's compat numbers are its im2col GEMM's."""
+    from hwsim.design import from_dict
+
+    d = from_dict({"schema": 1, "name": "x", "kind": "systolic", "array": {"rows": 4, "cols": 4, "dataflow": "os"}})
+    sim = hwsim.build(d)
+    padded = sim.run("conv:6,6,3,3,2,4,1,1", mode="analytical").scalesim()     # 'standard': pad 1 -> 6x6 out
+    g = sim.run("gemm:36,4,18", mode="analytical").scalesim()
+    keys = [k for k in EXACT if k != "layer"]
+    assert [padded[0][k] for k in keys] == [g[0][k] for k in keys]
