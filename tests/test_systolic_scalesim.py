@@ -119,3 +119,28 @@ def test_padded_conv_is_reported_as_its_gemm():
     g = sim.run("gemm:36,4,18", mode="analytical").scalesim()
     keys = [k for k in EXACT if k != "layer"]
     assert [padded[0][k] for k in keys] == [g[0][k] for k in keys]
+
+
+@pytest.mark.parametrize("df", ["ws", "is", "os"])
+def test_demand_rows_match_scalesim_matrices(df):
+    """The kernel's index arithmetic (_demand) equals the demand matrices built the way SCALE-Sim builds
+    them (concatenated gaps, padding, flips, skews: Streams.fold), row for row, on odd shapes."""
+    import numpy as np
+
+    from hwsim.systolic import scalesim_mem as sm
+
+    for g, R, C in [(sm.Geometry(11, 11, 3, 3, 4, 9, 2, 2), 8, 8), (sm.Geometry(7, 5, 1, 5, 1, 3), 4, 6),
+                    (sm.Geometry(10, 10, 3, 3, 3, 1), 5, 3)]:
+        s = sm.Streams(g, R, C, df)
+        nil, nfl = (C, R) if df == "is" else (R, C)
+        irow, frow, orow = np.empty(nil, np.int64), np.empty(nfl, np.int64), np.empty(C, np.int64)
+        for fc in range(s.col_fold):
+            for fr in range(s.row_fold):
+                ifd, fd, ofd = s.fold(fc, fr)
+                assert ifd.shape[0] == fd.shape[0] == ofd.shape[0] == s.fold_rows()
+                ru, cu = min(R, s.Sr - fr * R), min(C, s.Sc - fc * C)
+                for t in range(s.fold_rows()):
+                    sm._demand({"ws": 0, "is": 1, "os": 2}[df], R, C, s.T, ru, cu, fr * R, fc * C, t,
+                               s.ifm, s.flt, irow, frow, orow)
+                    assert np.array_equal(irow, ifd[t]) and np.array_equal(frow, fd[t]) and \
+                        np.array_equal(orow, ofd[t]), (g, R, C, fc, fr, t)

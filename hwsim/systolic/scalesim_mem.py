@@ -7,8 +7,9 @@ This is a port of the *semantics* of SCALE-Sim's Python code (PyPI ``scalesim==3
 ``memory/double_buffered_scratchpad_mem.py``, ``memory/read_buffer.py``,
 ``memory/read_buffer_estimate_bw.py``, ``memory/write_buffer.py``, ``memory/{read,write}_port.py``), not of
 its data structures: SCALE-Sim keeps Python sets of addresses and walks them per request; here the same
-decisions are taken on integer arrays in Numba kernels, fold by fold, so memory stays bounded by one
-chunk of demand rows. Every quirk is kept, because users compare these numbers with SCALE-Sim's:
+decisions are taken on integer arrays in one Numba kernel that generates SCALE-Sim's demand rows by
+index arithmetic (``_demand``; ``Streams.fold`` builds the same matrices with numpy the way SCALE-Sim
+does, and a test checks that they agree), so memory stays bounded by the operand matrices. Every quirk is kept, because users compare these numbers with SCALE-Sim's:
 
 * USER mode (``read_buffer.service_reads``): a miss triggers ``new_prefetch`` until the address is in the
   active window; the potential stall ``last_prefetch_cycle - (cycle + offset)`` is added to the offset
@@ -468,52 +469,101 @@ def _w_empty_all(st, lv, cycle):
 
 
 @njit(cache=True)
-def run_rows(user, ms, ist, fst, wst, lv, iptr, ilines, fptr, flines, ilast, flast, ifd, fd, ofd):
-    """service_memory_requests over a chunk of demand rows (state carried in ms/ist/fst/wst)."""
-    for i in range(ifd.shape[0]):
-        c = ms[M_ROW] + ms[M_STALL]
-        if user:
-            ic, err = _u_service(ist, iptr, ilines, ifd[i], c)
-            if err != 0:
-                ms[M_ERR] = err
-                return
-            fc, err = _u_service(fst, fptr, flines, fd[i], c)
-            if err != 0:
-                ms[M_ERR] = err
-                return
-        else:
-            ic = _e_service(ist, ilast, ifd[i], c)
-            fc = _e_service(fst, flast, fd[i], c)
-            if ist[E_ERR] != 0 or fst[E_ERR] != 0:
-                ms[M_ERR] = max(ist[E_ERR], fst[E_ERR])
-                return
-        oc = _w_service(wst, lv, ofd[i], c)
-        if wst[W_ERR] != 0:
-            ms[M_ERR] = wst[W_ERR]
-            return
-        st = max(ic - c - 1, fc - c - 1, oc - c)
-        for a in ifd[i]:
-            if a != -1:
-                if ms[M_IF0] == NONE:
-                    ms[M_IF0] = ic
-                ms[M_IF1] = ic
-                break
-        for a in fd[i]:
-            if a != -1:
-                if ms[M_F0] == NONE:
-                    ms[M_F0] = fc
-                ms[M_F1] = fc
-                break
-        for a in ofd[i]:
-            if a != -1:
-                if ms[M_O0] == NONE:
-                    ms[M_O0] = oc
-                ms[M_O1] = oc
-                break
-        ms[M_MAXO] = max(ms[M_MAXO], oc)
-        ms[M_LASTO] = oc
-        ms[M_STALL] += st
-        ms[M_ROW] += 1
+def _demand(df, R, C, T, ru, cu, r0, c0, t, ifm, flt, irow, frow, orow):
+    """Row t of fold (r0, c0)'s ifmap / filter / ofmap demand (the matrices ``Streams.fold`` builds:
+    SCALE-Sim's gap rows, padding, flips and skews, as index arithmetic)."""
+    if df == 0:                                   # ws: ifmap R lanes (skewed), filter C, ofmap C (skewed)
+        for c in range(R):
+            u = t - c - R
+            irow[c] = ifm[u, r0 + c] if (c < ru and 0 <= u < T) else -1
+        k = R - 1 - t
+        for c in range(C):
+            frow[c] = flt[r0 + k, c0 + c] if (0 <= k < ru and c < cu) else -1
+        for c in range(C):
+            u = t - c - (2 * R - 1)
+            orow[c] = 1 if (c < cu and 0 <= u < T) else -1
+    elif df == 1:                                 # is: ifmap C lanes, filter R lanes (skewed), ofmap C
+        k = R - 1 - t
+        for c in range(C):
+            irow[c] = ifm[c0 + c, r0 + k] if (0 <= k < ru and c < cu) else -1
+        for c in range(R):
+            u = t - c - R
+            frow[c] = flt[r0 + c, u] if (c < ru and 0 <= u < T) else -1
+        for c in range(C):
+            u = t - c - (2 * R - 1)
+            orow[c] = 1 if (c < cu and 0 <= u < T) else -1
+    else:                                         # os: ifmap R lanes, filter C lanes, ofmap C (all skewed)
+        for c in range(R):
+            u = t - c
+            irow[c] = ifm[r0 + c, u] if (c < ru and 0 <= u < T) else -1
+        for c in range(C):
+            u = t - c
+            frow[c] = flt[u, c0 + c] if (c < cu and 0 <= u < T) else -1
+        for c in range(C):
+            u = t - c - (T - 1)
+            orow[c] = 1 if (c < cu and 0 <= u < R and R - 1 - u < ru) else -1
+
+
+@njit(cache=True)
+def run_layer(user, df, R, C, T, Sr, Sc, fold_rows, ifm, flt, ms, ist, fst, wst, lv, iptr, ilines, fptr,
+              flines, ilast, flast):
+    """service_memory_requests over every demand row of the layer (folds: column outer, row inner)."""
+    nil = C if df == 1 else R
+    nfl = R if df == 1 else C
+    irow = np.empty(nil, np.int64)
+    frow = np.empty(nfl, np.int64)
+    orow = np.empty(C, np.int64)
+    for fc in range((Sc + C - 1) // C):
+        c0 = fc * C
+        cu = min(C, Sc - c0)
+        for fr in range((Sr + R - 1) // R):
+            r0 = fr * R
+            ru = min(R, Sr - r0)
+            for t in range(fold_rows):
+                _demand(df, R, C, T, ru, cu, r0, c0, t, ifm, flt, irow, frow, orow)
+                c = ms[M_ROW] + ms[M_STALL]
+                if user:
+                    ic, err = _u_service(ist, iptr, ilines, irow, c)
+                    if err != 0:
+                        ms[M_ERR] = err
+                        return
+                    fcy, err = _u_service(fst, fptr, flines, frow, c)
+                    if err != 0:
+                        ms[M_ERR] = err
+                        return
+                else:
+                    ic = _e_service(ist, ilast, irow, c)
+                    fcy = _e_service(fst, flast, frow, c)
+                    if ist[E_ERR] != 0 or fst[E_ERR] != 0:
+                        ms[M_ERR] = max(ist[E_ERR], fst[E_ERR])
+                        return
+                oc = _w_service(wst, lv, orow, c)
+                if wst[W_ERR] != 0:
+                    ms[M_ERR] = wst[W_ERR]
+                    return
+                st = max(ic - c - 1, fcy - c - 1, oc - c)
+                for a in irow:
+                    if a != -1:
+                        if ms[M_IF0] == NONE:
+                            ms[M_IF0] = ic
+                        ms[M_IF1] = ic
+                        break
+                for a in frow:
+                    if a != -1:
+                        if ms[M_F0] == NONE:
+                            ms[M_F0] = fcy
+                        ms[M_F1] = fcy
+                        break
+                for a in orow:
+                    if a != -1:
+                        if ms[M_O0] == NONE:
+                            ms[M_O0] = oc
+                        ms[M_O1] = oc
+                        break
+                ms[M_MAXO] = max(ms[M_MAXO], oc)
+                ms[M_LASTO] = oc
+                ms[M_STALL] += st
+                ms[M_ROW] += 1
 
 
 # ---- driver ----------------------------------------------------------------------------------------
@@ -558,9 +608,6 @@ def _calc_state(size_bytes: int, bw: int) -> np.ndarray:
     return st
 
 
-CHUNK_ELEMS = 1 << 22
-
-
 def simulate(layer, conv, R: int, C: int, dataflow: str, mem: MemConfig) -> dict:
     """SCALE-Sim 3.0.0's memory simulation of one layer: cycles, stalls and DRAM/SRAM timing fields
     (snake_case keys of ``scalesim_io.FIELDS`` except the compute-only ones)."""
@@ -589,16 +636,11 @@ def simulate(layer, conv, R: int, C: int, dataflow: str, mem: MemConfig) -> dict
     lv = np.zeros(g.pixels * g.N * s.row_fold + 2 + (g.pixels * g.N if dataflow == "os" else 0), np.int64)
     ms = np.zeros(11, np.int64)
     ms[[M_IF0, M_IF1, M_F0, M_F1, M_O0, M_O1, M_MAXO]] = NONE
-    per_chunk = max(1, CHUNK_ELEMS // max(1, s.fold_rows() * (R + 2 * C)))
-    folds = [(fc, fr) for fc in range(s.col_fold) for fr in range(s.row_fold)]
-    for k in range(0, len(folds), per_chunk):
-        parts = [s.fold(fc, fr) for fc, fr in folds[k:k + per_chunk]]
-        ifd = np.ascontiguousarray(np.concatenate([p[0] for p in parts]))
-        fd = np.ascontiguousarray(np.concatenate([p[1] for p in parts]))
-        ofd = np.ascontiguousarray(np.concatenate([p[2] for p in parts]))
-        run_rows(user, ms, ist, fst, wst, lv, iptr, ilines, fptr, flines, ilast, flast, ifd, fd, ofd)
-        if ms[M_ERR]:
-            raise ScaleSimUnsupported(f"SCALE-Sim 3.0.0 fails on this layer: {ERRORS[int(ms[M_ERR])]}")
+    run_layer(user, {"ws": 0, "is": 1, "os": 2}[dataflow], R, C, s.T, s.Sr, s.Sc, s.fold_rows(),
+              np.ascontiguousarray(s.ifm), np.ascontiguousarray(s.flt), ms, ist, fst, wst, lv, iptr, ilines,
+              fptr, flines, ilast, flast)
+    if ms[M_ERR]:
+        raise ScaleSimUnsupported(f"SCALE-Sim 3.0.0 fails on this layer: {ERRORS[int(ms[M_ERR])]}")
     if not user:
         _e_complete(ist)
         _e_complete(fst)
