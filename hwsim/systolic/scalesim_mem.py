@@ -567,6 +567,38 @@ def run_layer(user, df, R, C, T, Sr, Sc, fold_rows, ifm, flt, ms, ist, fst, wst,
 
 
 # ---- driver ----------------------------------------------------------------------------------------
+@njit(cache=True)
+def _hashed_lines(seq, eps, n_addr):
+    """read_buffer.prepare_hashed_buffer as CSR: the prefetch elements (-1 skipped) are cut into lines of
+    ``eps`` elements (duplicates count); for every address the ascending ids of the lines holding it."""
+    last = np.full(n_addr, -1, np.int64)
+    cnt = np.zeros(n_addr + 1, np.int64)
+    k = 0
+    for a in seq:
+        if a == -1:
+            continue
+        line = k // eps
+        k += 1
+        if last[a] != line:
+            last[a] = line
+            cnt[a + 1] += 1
+    ptr = np.cumsum(cnt)
+    lines = np.empty(ptr[-1], np.int64)
+    fill = ptr[:-1].copy()
+    last[:] = -1
+    k = 0
+    for a in seq:
+        if a == -1:
+            continue
+        line = k // eps
+        k += 1
+        if last[a] != line:
+            last[a] = line
+            lines[fill[a]] = line
+            fill[a] += 1
+    return ptr, lines
+
+
 def _user_lines(seq: np.ndarray, size_bytes: int, bw: int, n_addr: int):
     """read_buffer.set_fetch_matrix + prepare_hashed_buffer: the hashed-line ring as CSR (address ->
     sorted line ids) and the ring parameters."""
@@ -575,16 +607,9 @@ def _user_lines(seq: np.ndarray, size_bytes: int, bw: int, n_addr: int):
     pf_size = total - active
     rows = -(-seq.size // bw)
     eps = -(-total // 100)
-    el = seq[seq != -1]
-    n_lines = el.size // eps + 1
-    line = np.arange(el.size, dtype=np.int64) // eps
-    key = np.sort(el * n_lines + line)
-    if key.size:
-        key = key[np.concatenate(([True], key[1:] != key[:-1]))]
-    addr, ln = np.divmod(key, n_lines)
-    ptr = np.zeros(n_addr + 1, np.int64)
-    np.add.at(ptr, addr + 1, 1)
-    ptr = np.cumsum(ptr)
+    n_el = int(np.count_nonzero(seq != -1))
+    n_lines = n_el // eps + 1
+    ptr, ln = _hashed_lines(seq, eps, n_addr)
     nact = min(n_lines, -(-active // eps))
     npf = min(n_lines - nact, -(-pf_size // eps))
     first = min(-(-active // bw), rows)
@@ -592,7 +617,7 @@ def _user_lines(seq: np.ndarray, size_bytes: int, bw: int, n_addr: int):
     st = np.zeros(15, np.int64)
     st[U_NL], st[U_NACT], st[U_NPF], st[U_FIRST] = n_lines, nact, npf, first
     st[U_PFL], st[U_BW], st[U_ROWS], st[U_NEXT] = -(-pf_size // bw), bw, rows, nxt
-    return st, ptr, ln.astype(np.int64)
+    return st, ptr, ln
 
 
 def _calc_state(size_bytes: int, bw: int) -> np.ndarray:
