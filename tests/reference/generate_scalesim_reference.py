@@ -114,6 +114,8 @@ def main(argv=None) -> int:
                                               "then .scalesim-venv/bin/python)")
     ap.add_argument("--out", default=str(ROOT / "tests" / "data" / "scalesim_reference.json"))
     ap.add_argument("--cache", help="directory for one JSON per finished case (a rerun reuses them)")
+    ap.add_argument("--only", help="run only the cases whose name starts with this (e.g. to fill a cache "
+                                   "with parallel runs); the output then holds only those")
     args = ap.parse_args(argv)
     py = args.scalesim_python or io.scalesim_python()
     if py is None:
@@ -131,7 +133,7 @@ def main(argv=None) -> int:
            "config": "hwsim.systolic.scalesim_io.config_text (configs/scale.cfg layout; SRAM sizes and "
                      "interface settings per case)",
            "date": time.strftime("%Y-%m-%d"), "host": platform.machine(), "cases": []}
-    all_cases = list(cases())
+    all_cases = [c for c in cases() if not args.only or c[0].startswith(args.only)]
     cache = Path(args.cache) if args.cache else None
     if cache:
         cache.mkdir(parents=True, exist_ok=True)
