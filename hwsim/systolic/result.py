@@ -179,11 +179,14 @@ class SystolicResult:
             mem = sm.MemConfig(m.ifmap_kb, m.filter_kb, m.ofmap_kb, ss.interface, ss.ifmap_words_per_cycle,
                                ss.filter_words_per_cycle, ss.ofmap_words_per_cycle)
             convs = self.workload.convs
-            rows = []
+            rows, memo = [], {}
             for i, l in enumerate(self.layers):
                 base = l.scalesim()
-                dyn = sm.simulate(l.layer, convs[i] if i < len(convs) else None, l.plan.R, l.plan.C,
-                                  l.plan.dataflow, mem)
+                conv = convs[i] if i < len(convs) else None
+                key = sm.Geometry.of(l.layer, conv)          # identical layers (LLM blocks) run once
+                if key not in memo:
+                    memo[key] = sm.simulate(l.layer, conv, l.plan.R, l.plan.C, l.plan.dataflow, mem)
+                dyn = memo[key]
                 total = dyn["compute_cycles"]
                 row = {"layer": base["layer"], **base, **dyn}
                 row["overall_util_pct"] = (l.layer.M * l.layer.N * l.layer.K * 100) / (total * l.plan.R * l.plan.C)
