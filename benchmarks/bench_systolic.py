@@ -21,12 +21,11 @@ Targets (issue 12): whole command >= 50x faster than SCALE-Sim's; 2048x4096x4096
 cycle-level bit-exact < 10 s; cycle-level >= 1e9 PE-cycles/s on one core at 8x8, 32x32 and 128x128.
 """
 
-import subprocess
-
 from __future__ import annotations
 
 import argparse
 import os
+import subprocess
 import sys
 import tempfile
 import time
