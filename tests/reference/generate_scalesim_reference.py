@@ -8,19 +8,25 @@ How the numbers were made (so anyone can redo it):
        .scalesim-venv/bin/pip install scalesim==3.0.0 'numpy<2.3'
 
    (or point $SCALESIM_PYTHON at any interpreter that has scalesim 3.0.0).
-2. ``.venv/bin/python tests/reference/generate_scalesim_reference.py`` writes, for every case below, a
-   configuration in the layout of SCALE-Sim's shipped ``configs/scale.cfg`` (CALC bandwidth mode, 64 KiB
-   SRAMs, no sparsity, no custom layout; ``hwsim.systolic.scalesim_io.config_text``), a topology CSV (conv or
+2. ``.venv/bin/python tests/reference/generate_scalesim_reference.py --scalesim-python
+   /path/to/scalesim-venv/bin/python [--cache DIR] [--only PREFIX]`` writes, for every case of
+   ``cases()`` (the SETTINGS below: CALC and USER interface bandwidth, 64 KiB down to 1 KiB SRAMs, 1 to 10
+   words/cycle, arrays 8x8 ... 128x128 incl. 8x16, 16x8, 12x20, all three dataflows, GEMM and conv
+   topologies), a configuration in the layout of SCALE-Sim's shipped ``configs/scale.cfg``
+   (``hwsim.systolic.scalesim_io.config_text``; no sparsity, no custom layout), a topology CSV (conv or
    GEMM form, rows ending in a comma as SCALE-Sim writes them) and a layout CSV with one default row per
    layer (SCALE-Sim reads one even when custom layouts are off), then runs SCALE-Sim's own Python API
    (``scalesim.scale_sim.scalesim(...).run_scale()``, as ``python -m scalesim.scale`` does) in the
-   SCALE-Sim interpreter and parses its COMPUTE_REPORT.csv and DETAILED_ACCESS_REPORT.csv.
-3. The JSON stores, per case, the array, dataflow, the topology text exactly as fed to SCALE-Sim, and
-   SCALE-Sim's per-layer numbers. tests/test_systolic_scalesim.py reads the same topology text with
-   hwsim's reader and compares compute cycles, stall cycles, utilisation, mapping efficiency, compute
-   utilisation and SRAM read/write counts exactly (floats with ==).
+   SCALE-Sim interpreter and parses its COMPUTE_REPORT.csv, BANDWIDTH_REPORT.csv and
+   DETAILED_ACCESS_REPORT.csv (every column: ``scalesim_io.FIELDS``). ``--cache`` keeps one JSON per
+   finished case so parallel ``--only`` runs can fill it and a final run assembles the file.
+3. The JSON stores, per case, the array, dataflow, SRAM sizes, interface settings, the topology text
+   exactly as fed to SCALE-Sim, and SCALE-Sim's per-layer numbers. tests/test_systolic_scalesim.py reads
+   the same configuration and topology text with hwsim's readers and compares every field exactly
+   (floats with ==).
 
-Takes a few minutes (SCALE-Sim walks its demand matrices row by row in Python).
+Takes about an hour of CPU (SCALE-Sim walks its demand matrices request by request in Python; the small-
+SRAM USER cases are the slowest).
 """
 
 from __future__ import annotations
