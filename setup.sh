@@ -18,12 +18,14 @@ fi
 
 # Optional Debian packages, installed only when running as root with apt-get; never fatal:
 # ccache makes repeated Verilator builds ~5x faster (every build compiles the same Verilator runtime
-# library); liblz4-dev lets Verilator write FST waveforms (`hwsim verify --waves`; VCD without it).
+# library); liblz4-dev lets Verilator write FST waveforms (`hwsim verify --waves`; VCD without it);
+# iverilog runs the generated Verilog and exported cocotb suites under a second simulator (tests skip
+# that path, saying so, without it).
 if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1 &&
-   { ! command -v ccache >/dev/null 2>&1 || [ ! -f /usr/include/lz4.h ]; }; then
-    echo "setup.sh: installing ccache and liblz4-dev (optional; faster Verilator builds, FST waves)" >&2
-    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ccache liblz4-dev; } \
-        >/dev/null 2>&1 || echo "setup.sh: could not install ccache/liblz4-dev; builds slower, waves as VCD" >&2
+   { ! command -v ccache >/dev/null 2>&1 || [ ! -f /usr/include/lz4.h ] || ! command -v iverilog >/dev/null 2>&1; }; then
+    echo "setup.sh: installing ccache, liblz4-dev and iverilog (optional; faster Verilator builds, FST waves, Icarus)" >&2
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ccache liblz4-dev iverilog; } \
+        >/dev/null 2>&1 || echo "setup.sh: could not install ccache/liblz4-dev/iverilog; builds slower, waves as VCD, no Icarus" >&2
 fi
 
 stamp=".venv/.hwsim-installed"

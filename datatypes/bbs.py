@@ -48,7 +48,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from .errors import FormatError, InputError, InputTypeError
 

@@ -46,7 +46,7 @@ import math
 from typing import Any
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from .errors import FormatError
 from .format import Format, check_choice

@@ -25,7 +25,7 @@ from __future__ import annotations
 from typing import Any, Callable
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from .format import Format, check_quantile
 from .registry import register

@@ -17,7 +17,7 @@ asymmetric (codes = unsigned q, meta = zero point):
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from .errors import FormatError
 from .format import Format, check_quantile

@@ -25,8 +25,8 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from numba import njit, types
-from numba.extending import intrinsic
+from ._jit import njit, types
+from ._jit import intrinsic
 
 from .format import Format, check_choice
 from .registry import register

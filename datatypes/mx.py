@@ -19,7 +19,7 @@ in float32 and in the bfloat16 the reference casts to.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from .format import Format, check_choice
 from .minifloat import E2M1, log2_f32

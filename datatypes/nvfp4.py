@@ -12,7 +12,7 @@ An all-zero tensor (gs = 0, where the reference produces NaN) quantizes to zeros
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from .format import Format
 from .minifloat import E2M1, E4M3, encode, round_to_bf16

@@ -31,7 +31,7 @@ reference (NaN); here it quantizes to 0.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from .errors import FormatError, InputError
 from .format import Format

@@ -53,7 +53,7 @@ unused) sign bit = special negative. ``mxfp4_razer`` stores its E8M0 byte and th
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from ._jit import njit
 
 from .errors import FormatError, InputError
 from .format import Format, check_choice

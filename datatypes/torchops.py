@@ -29,8 +29,8 @@ from __future__ import annotations
 
 import numpy as np
 from llvmlite import ir
-from numba import njit, types
-from numba.extending import intrinsic
+from ._jit import njit, types
+from ._jit import intrinsic
 
 from .minifloat import f32_bits  # noqa: F401  (float32 -> uint32 bitcast, re-exported)
 

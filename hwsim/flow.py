@@ -1,4 +1,4 @@
-"""The main flow (``hwsim flow [DESIGN]``): the whole loop on bundled data, in five steps.
+"""The main flow (``hwsim flow [DESIGN]``): the whole loop on bundled data, in six steps.
 
 1. quantize  every 4-bit weight format on the Linear weights of the bundled all-MiniLM-L6-v2
              (error table + plot) and the BBS bit-sparsity table of the same weights in INT8;
@@ -13,7 +13,10 @@
 4. verify    a real-data slice of the same projection that fits DESIGN, plus the seeded workload set,
              on every level: numpy reference, hwsim cycle-level, amaranth.sim, cocotb/Verilator
              (outputs bit-exact, cycles and every result-write cycle equal);
-5. report    ``report.txt`` with steps 2-4 and the plots of the whole-model run next to it
+5. kinds     every other registered kind's own step (hwsim/<kind>/flow.py through the registry's
+             ``flow`` role, e.g. one FABNet block on the butterfly design vs the dense block on a systolic
+             design, and the kind's RTL verified on a seeded slice), each with verdicts computed in the run;
+6. report    ``report.txt`` with steps 2-5 and the plots of the whole-model run next to it
              (per-layer cycles/utilisation, roofline, fold timeline).
 
 DESIGN defaults to ``designs/sa_ws_4x4_sf4_e4m3.yaml`` (SF4 weights, FP8-E4M3 activations); the
@@ -161,7 +164,8 @@ def _slice_that_fits(cfg, M: int, K: int, N: int, gk: int) -> tuple[int, int, in
 
 # ---- the flow --------------------------------------------------------------------------------------
 def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | Path, build_root: str | Path,
-        seq: int = 128, sentence: str = SENTENCE, quantize: bool = True) -> int:
+        seq: int = 128, sentence: str = SENTENCE, quantize: bool = True,
+        kinds: "list[str] | None" = None) -> int:
     from . import build as build_sim
     from . import quant_error
     from .weights import bundled_model, linear_weights, read_tensors
@@ -183,7 +187,7 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
 
     # 1. quantize ------------------------------------------------------------------------------------
     if quantize:
-        _err("[1/5] quantize: every 4-bit format on the bundled model's Linear weights")
+        _err("[1/6] quantize: every 4-bit format on the bundled model's Linear weights")
         from . import bbs_report
 
         print("== 1. quantize: real MiniLM weights, every 4-bit format ==")
@@ -197,7 +201,7 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
         report.append(line)
 
     # 2. simulate -----------------------------------------------------------------------------------
-    _err(f"[2/5] simulate: real MiniLM data on {big.name}, then the whole model")
+    _err(f"[2/6] simulate: real MiniLM data on {big.name}, then the whole model")
     vocab = load_vocab(path)
     ids = wordpiece(sentence, vocab)
     x = encoder_input(tensors, ids)
@@ -268,7 +272,7 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
     atomic_write(out / "model_layers.csv", csv_text(*res_model.layer_rows()))
 
     # 3. rtl -----------------------------------------------------------------------------------------
-    _err(f"[3/5] rtl: {small.name}")
+    _err(f"[3/6] rtl: {small.name}")
     from rtl_gen.verilog import emit
     from testbenches.verilator import LINT_WAIVERS, lint
 
@@ -289,7 +293,7 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
             say(f"  {m}")
 
     # 4. verify --------------------------------------------------------------------------------------
-    _err(f"[4/5] verify: {small.name} on numpy, hwsim, amaranth.sim and Verilator")
+    _err(f"[4/6] verify: {small.name} on numpy, hwsim, amaranth.sim and Verilator")
     from testbenches.bench import verify
     from testbenches.systolic import default_shapes
 
@@ -307,9 +311,25 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
     if not rep.ok:
         status = 1
 
-    # 5. report --------------------------------------------------------------------------------------
+    # 5. the other kinds' steps (registry) -----------------------------------------------------------
+    from . import kinds as registry
+
+    steps = [k for k in registry.with_role("flow") if kinds is None or k.name in kinds]
+    for i, k in enumerate(steps, 1):
+        _err(f"[5/6] {k.name}: its flow step ({i}/{len(steps)})")
+        say()
+        say(f"== 5.{i} {k.name} ==")
+        t_k = time.perf_counter()
+        res = k.load("flow")(root=build_root, seed=0, log=_err)
+        for line in res["text"].splitlines():
+            say(line)
+        say(f"{k.name}: {'PASS' if res['ok'] else 'FAIL'} ({time.perf_counter() - t_k:.0f} s)")
+        if not res["ok"]:
+            status = 1
+
+    # 6. report --------------------------------------------------------------------------------------
     say()
-    say(f"== 5. report ({time.perf_counter() - t_start:.0f} s) ==")
+    say(f"== 6. report ({time.perf_counter() - t_start:.0f} s) ==")
     rpath = out / "report.txt"
     say(f"wrote {rpath}, {out / 'model_layers.csv'}, " + ", ".join(str(p) for p in plots.values()))
     say(f"RTL and the verification log: {art.directory}")

@@ -16,6 +16,8 @@ report     optional: ``plots(result, out_dir) -> list[Path]`` (PNG files next to
 rtl        ``component(design) -> amaranth.lib.wiring.Component`` (the generated top).
 bench      module with the level-independent bench: ``vectors(design, seed)``, ``run(level, ...)``,
            ``check(...)`` (see :mod:`testbenches.bench`).
+flow       ``step(root=..., seed=..., log=...) -> {"ok": bool, "text": str, ...}``: the kind's step of
+           ``hwsim flow`` (application layer, ``hwsim/<kind>/flow.py``), verdicts computed in the run.
 compat     published simulators the kind reproduces: ``{name: what it is}`` (``--compat NAME``).
 design_files  other design-file formats the kind reads (``{".cfg": "module:load_design"}``).
 """
@@ -36,6 +38,8 @@ class Kind:
     report: str | None = None
     rtl: str | None = None
     bench: str | None = None
+    #: the kind's step of ``hwsim flow``: "module:step", ``step(root, seed, log) -> {"ok": bool, "text": str}``
+    flow: str | None = None
     modes: tuple[str, ...] = ()
     compat: Mapping[str, str] = field(default_factory=dict)
     #: options of ``hwsim simulate`` this kind's ``run()`` takes beyond mode/seed/compat (e.g. "operands")
@@ -70,6 +74,10 @@ KINDS: dict[str, Kind] = _register(
          spec="hwsim.pe.spec", rtl="rtl_gen.pe:component", bench="testbenches.pe"),
     Kind("decoder", "a number-format decoder (code + group metadata -> exact fixed-point value)",
          spec="hwsim.pe.decoder_spec", rtl="rtl_gen.decoder:component", bench="testbenches.decoder"),
+    Kind("butterfly", "adaptable butterfly accelerator (FABNet FFT + butterfly layers, FP16, P_BE x P_BU engines)",
+         spec="hwsim.butterfly.spec", simulator="hwsim.butterfly.sim:build", report="hwsim.butterfly.report",
+         rtl="rtl_gen.butterfly:component", bench="testbenches.butterfly", flow="hwsim.butterfly.flow:step",
+         modes=("auto", "cycle", "analytical"), compat={"butterfly-acc": "SamsungLabs/Butterfly_Acc 1bb951f"}),
 )
 
 

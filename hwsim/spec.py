@@ -18,6 +18,7 @@ value (shortened) and what is allowed. Nothing else validates design values agai
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import types
 import typing
@@ -98,8 +99,9 @@ def _check(src: str, path: str, value: Any, ts: tuple[type, ...], rule: Rule) ->
     return value
 
 
+@functools.lru_cache(maxsize=None)
 def fields_of(cls: type) -> list[tuple[dataclasses.Field, tuple[type, ...], Rule]]:
-    """The fields of a section class with their accepted types and rules."""
+    """The fields of a section class with their accepted types and rules (computed once per class)."""
     hints = typing.get_type_hints(cls)
     return [(f, _types(hints[f.name]), f.metadata.get("rule", Rule())) for f in dataclasses.fields(cls)]
 

@@ -46,12 +46,14 @@ row in ws/is, the streamed activation in os), so no format needs a code for zero
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
 
 from hwsim.systolic.memory import KB_KEY as _KB_KEY
-from hwsim.systolic.memory import MemoryGeometry, memories, misfit, words_needed
+from hwsim.systolic.memory import (MemoryGeometry, memories, misfit, pack_lanes, tile_words,  # noqa: F401
+                                   unpack_lanes, untile_words, words_needed)
 
 from . import arith
 from .errors import NoDecoderError, RTLError, UnsupportedKindError, discard_on_error
@@ -68,51 +70,6 @@ SEL = {"activation": 1, "weight": 2, "result": 3}
 
 class WorkloadTooLarge(RTLError):
     """A GEMM whose operands or results do not fit the generated memories."""
-
-
-# ---- memory images (numpy only) ---------------------------------------------------------------------
-def tile_words(S: np.ndarray, lanes: int, fill: int = 0) -> np.ndarray:
-    """Tile a matrix S [rows, cols] into lane vectors: returns [ceil(cols/lanes) * rows, lanes] with
-    row ``f * rows + i`` = ``S[i, f*lanes : (f+1)*lanes]`` (padded with ``fill`` past the last column)."""
-    S = np.asarray(S)
-    rows, cols = S.shape
-    nf = -(-cols // lanes)
-    pad = np.full((rows, nf * lanes), fill, dtype=S.dtype)
-    pad[:, :cols] = S
-    return pad.reshape(rows, nf, lanes).transpose(1, 0, 2).reshape(nf * rows, lanes)
-
-
-def untile_words(V: np.ndarray, rows: int, cols: int) -> np.ndarray:
-    """Inverse of ``tile_words``: V [ceil(cols/lanes) * rows, lanes] -> S [rows, cols]."""
-    V = np.asarray(V)
-    lanes = V.shape[1]
-    nf = -(-cols // lanes)
-    return V[: nf * rows].reshape(nf, rows, lanes).transpose(1, 0, 2).reshape(rows, nf * lanes)[:, :cols]
-
-
-def pack_lanes(V: np.ndarray, bits: int) -> np.ndarray:
-    """Lane vectors [words, lanes] of integers (two's complement if negative) -> one Python int per
-    word (object array), lane i at bits [i*bits, (i+1)*bits)."""
-    V = np.asarray(V)
-    mask = (1 << bits) - 1
-    out = np.zeros(V.shape[0], dtype=object)
-    for i in range(V.shape[1]):
-        col = np.array([int(v) & mask for v in V[:, i].tolist()], dtype=object)
-        out = out | (col << (i * bits))
-    return out
-
-
-def unpack_lanes(words, lanes: int, bits: int, signed: bool) -> np.ndarray:
-    """Words (ints) -> int64 [words, lanes] (sign-extended when ``signed``)."""
-    mask = (1 << bits) - 1
-    w = [int(x) for x in np.asarray(words, dtype=object).ravel()]
-    out = np.zeros((len(w), lanes), dtype=np.int64)
-    for i in range(lanes):
-        vals = [(x >> (i * bits)) & mask for x in w]
-        if signed:
-            vals = [v - (1 << bits) if v >> (bits - 1) else v for v in vals]
-        out[:, i] = vals
-    return out
 
 
 @dataclass(frozen=True)
@@ -333,11 +290,20 @@ class SystolicArray(wiring.Component):
         host = self.host
 
         # ---- memories ----------------------------------------------------------------------------
+        def read_port(mem, width):
+            """A synchronous read (data addressed in cycle c appears in cycle c+1) whose data register
+            starts at 0 in every simulator (Amaranth's sync read port leaves it without an initial
+            value: X in Icarus until the first edge). Non-transparent, like the port it replaces."""
+            rp = mem.read_port(domain="comb")
+            data = Signal(width, init=0, reset_less=True)
+            m.d.sync += data.eq(rp.data)
+            return SimpleNamespace(addr=rp.addr, data=data)
+
         def operand_memory(name):
             g = mems[name]
             mem = memory.Memory(shape=g.word_bits, depth=g.depth, init=[])
             m.submodules[f"{name}_mem"] = mem
-            rp, wp = mem.read_port(), mem.write_port()
+            rp, wp = read_port(mem, g.word_bits), mem.write_port()
             m.d.comb += [wp.addr.eq(host.addr), wp.data.eq(host.wdata),
                          wp.en.eq(~busy & host.we & (host.sel == SEL[name]))]
             return g, rp
@@ -349,7 +315,7 @@ class SystolicArray(wiring.Component):
         for c in range(C):
             mem = memory.Memory(shape=W, depth=g_res.depth, init=[])
             m.submodules[f"result_bank{c}"] = mem
-            banks.append((mem.read_port(), mem.write_port()))
+            banks.append((read_port(mem, W), mem.write_port()))
 
         sel_d = Signal(2)
         m.d.sync += sel_d.eq(host.sel)

@@ -11,9 +11,7 @@ from typing import Any
 
 import numpy as np
 
-from hwsim.report import atomic_write
-
-from .vectorset import VectorSet, encode_array
+from .vectorset import VectorSet, atomic_write, encode_array
 
 
 def _ints(values) -> np.ndarray:

@@ -13,6 +13,8 @@ from .vectors import check as _check
 from .vectors import decoder_vectors
 
 LEVELS = ("hwsim", "amaranth", "verilator")
+#: the cocotb test module (self-checking; exported with the regression suite by testbenches.export)
+COCOTB_MODULE = "testbenches.tb_decoder"
 
 
 def vectors(design, component, seed: int = 0):
@@ -33,7 +35,7 @@ def run(level, design, component, vs, art_dir, waves: bool = False, log=None):
         return run_decoder(component, vs), None
     from .bench import run_cocotb
 
-    return run_cocotb(art_dir, vs, "testbenches.tb_decoder", waves=waves, log=log)
+    return run_cocotb(art_dir, vs, COCOTB_MODULE, waves=waves, log=log)
 
 
 def check(vs, got, level):

@@ -16,6 +16,8 @@ from .vectors import check as _check
 from .vectors import pe_vectors
 
 LEVELS = ("hwsim", "amaranth", "verilator")
+#: the cocotb test module (self-checking; exported with the regression suite by testbenches.export)
+COCOTB_MODULE = "testbenches.tb_pe"
 
 
 def vectors(design, component, seed: int = 0):
@@ -46,7 +48,7 @@ def run(level, design, component, vs, art_dir, waves: bool = False, log=None):
         return run_pe(component, vs), None
     from .bench import run_cocotb
 
-    return run_cocotb(art_dir, vs, "testbenches.tb_pe", waves=waves, log=log)
+    return run_cocotb(art_dir, vs, COCOTB_MODULE, waves=waves, log=log)
 
 
 def check(vs, got, level):

@@ -190,25 +190,11 @@ def run_hwsim(cfg, vs: VectorSet) -> dict[str, np.ndarray]:
 
 
 def decode_raw(cfg, vs: VectorSet, raw: dict[str, list]) -> dict[str, np.ndarray]:
-    """Driver results (result words, per-(word, bank) last write cycles, counts) -> the checked arrays."""
-    ys, wcs = [], []
-    stray = int(sum(raw["stray"]))
-    for g, (M, N, K) in enumerate(vs.inputs["shapes"].tolist()):
-        ys.append(cfg.unpack(raw["result"][g], M, N).ravel())
-        last = np.asarray(raw["last_write"][g], dtype=np.int64).reshape(-1, cfg.cols)
-        elem = cfg.element_of_bank_word(M, N)
-        wc = np.full((M, N), -1, np.int64)
-        used = elem[..., 0] >= 0
-        wc[elem[used][:, 0], elem[used][:, 1]] = last[used]
-        stray += int(((last >= 0) & ~used).sum())           # writes into padding lanes
-        wcs.append(wc.ravel())
-    out = {"outputs": np.concatenate(ys), "cycles": np.array(raw["cycles"], np.int64),
-           "write_cycles": np.concatenate(wcs), "writes": np.array(raw["writes"], np.int64),
-           "acc_writes": np.array(raw["acc_writes"], np.int64)}
-    if stray:
-        out["stray_writes"] = np.array([stray])
-    out["io_cycles"] = np.array(raw["io_cycles"], np.int64)
-    return out
+    """Driver results -> the checked arrays (testbenches.systolic_driver.decode_results, the one decoder
+    of the result region, also used by the cocotb test itself and by exported suites)."""
+    from .systolic_driver import decode_results
+
+    return decode_results(cfg.describe(), vs.inputs["shapes"].tolist(), raw)
 
 
 def run_amaranth(comp, vs: VectorSet, vcd: str | None = None) -> dict[str, np.ndarray]:
@@ -240,7 +226,7 @@ def run_verilator(cfg, art_dir: Path, vs: VectorSet, waves: bool = False, log=No
     """Build (cached by Verilog hash) and run testbenches.tb_systolic; returns (results, note)."""
     from .bench import run_cocotb
 
-    got, note = run_cocotb(art_dir, vs, "testbenches.tb_systolic", waves=waves, log=log)
+    got, note = run_cocotb(art_dir, vs, COCOTB_MODULE, waves=waves, log=log)
     failed = got.pop("_runner_failed", None)
     out = decode_raw(cfg, vs, raw_from_arrays(got, vs))
     if failed:
@@ -304,6 +290,8 @@ def ports_systolic(ports_json: Path) -> dict:
 
 # ---- the bench of the kind (testbenches.bench.verify) ------------------------------------------
 LEVELS = ("model", "hwsim", "amaranth", "verilator")
+#: the cocotb test module (self-checking; exported with the regression suite by testbenches.export)
+COCOTB_MODULE = "testbenches.tb_systolic"
 
 
 def vectors(design, component, seed: int = 0, shapes: Sequence[tuple[int, int, int]] | None = None,

@@ -1,5 +1,6 @@
 """The vector-set container (inputs, handshake schedule, expected outputs) and its .npz form.
-Kept free of the datatypes/numba imports so the cocotb process starts fast."""
+Kept free of hwsim, datatypes and Numba imports: the cocotb process starts fast, and exported regression
+suites (testbenches.export) carry this file and run without hwsim."""
 
 from __future__ import annotations
 
@@ -10,7 +11,6 @@ from typing import Any
 
 import numpy as np
 
-from hwsim.report import atomic_write
 
 #: Prefix marking an array of integers wider than int64, stored as decimal strings.
 _BIG = "bigint:"
@@ -30,6 +30,24 @@ def decode_array(a: np.ndarray) -> np.ndarray:
         out[:] = [int(v) for v in a[1:]]
         return out
     return a
+
+
+def atomic_write(path, data: bytes) -> Path:
+    """Write through a temporary file and a rename (the harness runs without hwsim, see testbenches.export)."""
+    import os
+    import tempfile
+
+    p = Path(path)
+    p.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=p.parent, prefix=f".{p.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+        os.replace(tmp, p)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return p
 
 
 def load_arrays(path) -> dict[str, np.ndarray]:

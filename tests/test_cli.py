@@ -97,5 +97,9 @@ def test_flow_on_the_bundled_model(tmp_path):
     assert 15 < sq < 30                                          # a 4-bit weight x INT8 layer, not noise
     report = (tmp_path / "report.txt").read_text()
     assert "== 4. verify" in report and "PASS: sa_ws_4x4_sf4_e4m3" in report
+    from hwsim import kinds
+
+    for i, k in enumerate(kinds.with_role("flow"), 1):        # every other kind's own step, each passing
+        assert f"== 5.{i} {k.name} ==" in report and f"\n{k.name}: PASS (" in report
     for p in ("model_layers", "model_roofline", "model_timeline"):
         assert (tmp_path / f"{p}.png").stat().st_size > 5000

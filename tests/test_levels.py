@@ -70,3 +70,8 @@ class TestPELevels(LevelSuite):
 @pytest.mark.parametrize("path, level", _cases("decoder"))
 class TestDecoderLevels(LevelSuite):
     pass
+
+
+@pytest.mark.parametrize("path, level", _cases("butterfly", ["bfly_engine_tiny"]))
+class TestButterflyLevels(LevelSuite):
+    pass

@@ -7,14 +7,16 @@ from __future__ import annotations
 import argparse
 import sys
 
-from . import data, flowcmd, rtl, simulate
+from . import data, flowcmd, rtl, simulate, sweep
 
 COMMANDS = [("formats", data._add_formats, data.cmd_formats),
             ("quantize", data._add_quantize, data.cmd_quantize),
             ("flow", flowcmd._add_flow, flowcmd.cmd_flow),
             ("simulate", simulate._add_simulate, simulate.cmd_simulate),
             ("rtl", rtl.add_rtl, rtl.cmd_rtl),
-            ("verify", rtl.add_verify, rtl.cmd_verify)]
+            ("verify", rtl.add_verify, rtl.cmd_verify),
+            ("regress", rtl.add_regress, rtl.cmd_regress),
+            ("sweep", sweep._add_sweep, sweep.cmd_sweep)]
 
 
 def user_errors() -> tuple[type, ...]:
@@ -29,9 +31,10 @@ def user_errors() -> tuple[type, ...]:
     from ..spec import SpecError
     from ..topology import ScaleSimFileError
     from ..weights import WeightFileError
+    from testbenches.export import ExportError  # noqa: E402  (the application layer may import testbenches)
 
     return (dt.FormatError, dt.InputError, dt.InputTypeError, SpecError, WeightFileError, WorkloadError,
-            ScaleSimFileError, PEError, RTLError, FlowError, OutputError)
+            ScaleSimFileError, PEError, RTLError, FlowError, OutputError, ExportError)
 
 
 def build_parser() -> argparse.ArgumentParser:

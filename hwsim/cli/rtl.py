@@ -22,6 +22,9 @@ def add_rtl(sub):
     p.add_argument("--area", action="store_true", help="Yosys synthesis: LUT/FF/carry/DSP counts (area-<target>.txt)")
     p.add_argument("--target", default="xc7", help="synthesis target: xc7 (default), ecp5, ice40, generic")
     p.add_argument("--lint", action="store_true", help="verilator --lint-only -Wall with the named Amaranth waivers")
+    p.add_argument("--testbench", action="store_true",
+                   help="also write a self-contained cocotb regression suite (regression/: Makefile for "
+                        "SIM=verilator|icarus, run.py, vectors, expected results; runs without hwsim)")
     p.add_argument("-o", "--out", default="build", help="artefact root (default build/)")
     return p
 
@@ -43,6 +46,11 @@ def cmd_rtl(args) -> int:
         art = emit(d, args.out, component=comp)
         print(f"{d.name}: wrote {art.directory}/{{{art.verilog.name}, ports.json, design.resolved.yaml}}")
         print(f"  {comp.summary()}")
+        if args.testbench:
+            from testbenches.export import export_suite
+
+            suite = export_suite(d, args.out, component=comp)
+            print(f"  cocotb regression suite: {suite}/ (make SIM=verilator|icarus, or python run.py)")
         if args.lint:
             from testbenches.verilator import LINT_WAIVERS, lint
 
@@ -127,4 +135,98 @@ def cmd_verify(args) -> int:
         failed += not rep.ok
     if len(designs) > 1:
         print(f"{len(designs) - failed} of {len(designs)} designs passed")
+    return 1 if failed else 0
+
+
+# ---- regress ----------------------------------------------------------------------------------------
+def add_regress(sub):
+    p = sub.add_parser("regress", help="every verified design of every kind with RTL, on every level: one "
+                                       "table, one JUnit XML, exit 1 on any failure",
+                       description="Run `hwsim verify` on the given designs (default: every design in designs/ "
+                                   "with verify: true whose kind has RTL), print one summary table (design x "
+                                   "level) and write one JUnit XML (one test case per design and level) -- the "
+                                   "form to put in CI.")
+    p.add_argument("designs", nargs="*", help="design YAML files (default: the verified catalog)")
+    p.add_argument("--levels", default="all", help="comma-separated subset of model,hwsim,amaranth,verilator")
+    p.add_argument("--junit", default=None, help="JUnit XML path (default <out>/regress.xml)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random vectors (default 0)")
+    p.add_argument("-o", "--out", default="build", help="artefact root (default build/)")
+    return p
+
+
+def catalog(root: Path | None = None) -> list[Path]:
+    """Every design under designs/ with ``verify: true`` whose kind has RTL and a bench."""
+    from .. import kinds
+    from ..design import DesignError, load
+
+    root = root or Path(__file__).resolve().parents[2] / "designs"
+    out = []
+    for p in sorted(root.rglob("*.yaml")):
+        try:
+            d = load(p)
+        except DesignError:
+            continue
+        k = kinds.get(d.kind)
+        if d.verify and k.rtl and k.bench:
+            out.append(p)
+    return out
+
+
+def cmd_regress(args) -> int:
+    import time
+    from xml.sax.saxutils import escape, quoteattr
+
+    from rtl_gen.errors import RTLError
+    from rtl_gen.verilog import component_for
+    from testbenches.bench import LEVELS, levels_of, verify
+    from testbenches.runner import BuildError, SimulationError
+
+    from ..design import load
+    from ..report import ensure_writable
+
+    paths = [Path(p) for p in args.designs] or catalog()
+    if not paths:
+        raise RTLError("no designs to run (designs/ has no verified design of a kind with RTL)")
+    asked = None if args.levels.strip() == "all" else [b.strip() for b in args.levels.split(",") if b.strip()]
+    if asked is not None and (not asked or any(b not in LEVELS for b in asked)):
+        raise RTLError(f"--levels {args.levels!r}: choose from {', '.join(LEVELS)} (or all)")
+    out = ensure_writable(args.out)
+    designs = [load(p) for p in paths]
+    comps = [component_for(d) for d in designs]           # every error before any build
+    rows, cases, failed = [], [], 0
+    for d, comp in zip(designs, comps):
+        levels = [lv for lv in (asked or LEVELS) if lv in levels_of(d)]
+        t0 = time.perf_counter()
+        try:
+            rep = verify(d, out, levels, seed=args.seed, log=_err, component=comp)
+            results = {r.backend: r for r in rep.results}
+            error = "; ".join(rep.runner_failures) or None
+        except (BuildError, SimulationError) as e:
+            results, error = {}, str(e)
+        dt = time.perf_counter() - t0
+        cells = []
+        for lv in LEVELS:
+            r = results.get(lv)
+            if lv not in levels:
+                cells.append("-")
+                continue
+            ok = r is not None and r.ok and not (error and lv == "verilator")
+            failed += not ok
+            cells.append("PASS" if ok else "FAIL")
+            msg = None if ok else (r.summary() if r is not None and not r.ok else error or "did not run")
+            cases.append((d.name, lv, (dt / max(len(levels), 1)), msg))
+        rows.append([d.name, d.kind, *cells, f"{dt:.1f}"])
+    print(format_table(["design", "kind", *LEVELS, "s"], rows, align="ll" + "l" * len(LEVELS) + "r"))
+    n = len(cases)
+    print(f"\n{n - failed} passed, {failed} failed")
+    xml = ['<?xml version="1.0" encoding="UTF-8"?>',
+           f'<testsuites><testsuite name="hwsim regress" tests="{n}" failures="{failed}">']
+    for name, lv, t, msg in cases:
+        xml.append(f'<testcase classname={quoteattr(name)} name={quoteattr(lv)} time="{t:.3f}">' +
+                   (f'<failure message={quoteattr(msg.splitlines()[0][:200])}>{escape(msg)}</failure>' if msg else "")
+                   + "</testcase>")
+    xml.append("</testsuite></testsuites>")
+    junit = Path(args.junit) if args.junit else out / "regress.xml"
+    atomic_write(junit, "\n".join(xml) + "\n")
+    print(f"wrote {junit}")
     return 1 if failed else 0

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
 #: memory name -> the design key that sizes it
 KB_KEY = {"activation": "ifmap_kb", "weight": "filter_kb", "result": "ofmap_kb"}
 
@@ -87,3 +89,48 @@ def misfit(mems: dict[str, MemoryGeometry], rows: int, cols: int, dataflow: str,
                     f"({g.layout.split(':')[0]}, {g.word_bits}-bit words), which has {g.depth} "
                     f"(memory.{KB_KEY[name]} = {kb})")
     return None
+
+
+# ---- memory images: what the host loads and reads back --------------------------------------------
+def tile_words(S: np.ndarray, lanes: int, fill: int = 0) -> np.ndarray:
+    """Tile a matrix S [rows, cols] into lane vectors: returns [ceil(cols/lanes) * rows, lanes] with
+    row ``f * rows + i`` = ``S[i, f*lanes : (f+1)*lanes]`` (padded with ``fill`` past the last column)."""
+    S = np.asarray(S)
+    rows, cols = S.shape
+    nf = -(-cols // lanes)
+    pad = np.full((rows, nf * lanes), fill, dtype=S.dtype)
+    pad[:, :cols] = S
+    return pad.reshape(rows, nf, lanes).transpose(1, 0, 2).reshape(nf * rows, lanes)
+
+
+def untile_words(V: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """Inverse of ``tile_words``: V [ceil(cols/lanes) * rows, lanes] -> S [rows, cols]."""
+    V = np.asarray(V)
+    lanes = V.shape[1]
+    nf = -(-cols // lanes)
+    return V[: nf * rows].reshape(nf, rows, lanes).transpose(1, 0, 2).reshape(rows, nf * lanes)[:, :cols]
+
+
+def pack_lanes(V: np.ndarray, bits: int) -> np.ndarray:
+    """Lane vectors [words, lanes] of integers (two's complement if negative) -> one Python int per
+    word (object array), lane i at bits [i*bits, (i+1)*bits)."""
+    V = np.asarray(V)
+    mask = (1 << bits) - 1
+    out = np.zeros(V.shape[0], dtype=object)
+    for i in range(V.shape[1]):
+        col = np.array([int(v) & mask for v in V[:, i].tolist()], dtype=object)
+        out = out | (col << (i * bits))
+    return out
+
+
+def unpack_lanes(words, lanes: int, bits: int, signed: bool) -> np.ndarray:
+    """Words (ints) -> int64 [words, lanes] (sign-extended when ``signed``)."""
+    mask = (1 << bits) - 1
+    w = [int(x) for x in np.asarray(words, dtype=object).ravel()]
+    out = np.zeros((len(w), lanes), dtype=np.int64)
+    for i in range(lanes):
+        vals = [(x >> (i * bits)) & mask for x in w]
+        if signed:
+            vals = [v - (1 << bits) if v >> (bits - 1) else v for v in vals]
+        out[:, i] = vals
+    return out
