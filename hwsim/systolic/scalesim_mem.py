@@ -9,7 +9,8 @@ This is a port of the *semantics* of SCALE-Sim's Python code (PyPI ``scalesim==3
 its data structures: SCALE-Sim keeps Python sets of addresses and walks them per request; here the same
 decisions are taken on integer arrays in one Numba kernel that generates SCALE-Sim's demand rows by
 index arithmetic (``_demand``; ``Streams.fold`` builds the same matrices with numpy the way SCALE-Sim
-does, and a test checks that they agree), so memory stays bounded by the operand matrices. Every quirk is kept, because users compare these numbers with SCALE-Sim's:
+does, and a test checks that they agree), so memory stays bounded by the operand matrices.
+Every quirk is kept, because users compare these numbers with SCALE-Sim's:
 
 * USER mode (``read_buffer.service_reads``): a miss triggers ``new_prefetch`` until the address is in the
   active window; the potential stall ``last_prefetch_cycle - (cycle + offset)`` is added to the offset
