@@ -180,3 +180,15 @@ def load(path: str | Path) -> Design:
     except OSError as e:
         raise DesignError(f"{p}: cannot read: {e.strerror}") from None
     return loads(text, str(p))
+
+
+def catalog(root: str | Path | None = None) -> list[tuple[Path, Design]]:
+    """Every design file under ``root`` (default: the repository's designs/), loaded; YAML files that are
+    not designs (no top-level ``kind``, e.g. sweep files) are skipped, a broken design is an error."""
+    root = Path(root) if root is not None else Path(__file__).resolve().parents[1] / "designs"
+    out = []
+    for p in sorted(root.rglob("*.yaml")):
+        data = parse_yaml(p.read_text(encoding="utf-8"), str(p))
+        if isinstance(data, dict) and "kind" in data:
+            out.append((p, from_dict(data, str(p))))
+    return out

@@ -78,6 +78,11 @@ KINDS: dict[str, Kind] = _register(
          spec="hwsim.butterfly.spec", simulator="hwsim.butterfly.sim:build", report="hwsim.butterfly.report",
          rtl="rtl_gen.butterfly:component", bench="testbenches.butterfly", flow="hwsim.butterfly.flow:step",
          modes=("auto", "cycle", "analytical"), compat={"butterfly-acc": "SamsungLabs/Butterfly_Acc 1bb951f"}),
+    Kind("lutnet", "LogicNets-style LUT netlist (truth-table neurons, pipelined layers), trained on digits",
+         spec="hwsim.lutnet.spec", simulator="hwsim.lutnet.sim:build", report="hwsim.lutnet.plots",
+         rtl="rtl_gen.lutnet:component",
+         bench="testbenches.lutnet", flow="hwsim.lutnet.flow:step", modes=("auto", "cycle", "analytical"),
+         compat={"logicnets": "Xilinx/logicnets (LUTCost, latency in cycles)"}),
 )
 
 

@@ -54,11 +54,16 @@ def test_errors(text, msg):
 
 
 def test_bundled_designs_load():
-    files = sorted(Path(__file__).parents[1].joinpath("designs").glob("*.yaml"))
-    assert files
-    for f in files:
-        d = hwsim.load(f)
+    """Every design in the catalog (sub-folders too) loads, is named after its file, and every kind
+    with a simulator or RTL has at least one."""
+    from hwsim import kinds
+    from hwsim.design import catalog
+
+    found = catalog()
+    assert found
+    for f, d in found:
         assert d.name == f.stem
+    assert {d.kind for _, d in found} >= {k.name for k in kinds.KINDS.values() if k.simulator or k.rtl}
 
 
 def test_missing_file():

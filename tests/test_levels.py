@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from hwsim import kinds
-from hwsim.design import load
+from hwsim.design import catalog, load
 
 REPO = Path(__file__).resolve().parents[1]
 BUILD = REPO / "build"
@@ -31,7 +31,7 @@ def _prepared(path: Path):
 
 def _cases(kind: str, names: list[str] | None = None):
     bench = kinds.get(kind).load("bench")
-    paths = sorted(p for p in (REPO / "designs").rglob("*.yaml") if load(p).kind == kind and load(p).verify)
+    paths = [p for p, d in catalog() if d.kind == kind and d.verify]
     if names is not None:
         paths = [p for p in paths if p.stem in names]
     return [pytest.param(p, level, id=f"{p.stem}-{level}") for p in paths for level in bench.LEVELS]

@@ -10,7 +10,7 @@ import pytest
 
 import datatypes as dt
 from hwsim import cli
-from hwsim.design import DesignError, load, loads
+from hwsim.design import DesignError, catalog, load, loads
 from hwsim.kinds import with_role
 from rtl_gen import Decoder, ProcessingElement, arith
 from rtl_gen.verilog import component_for, emit, to_verilog, verilog_ports
@@ -19,7 +19,7 @@ from testbenches.verilator import LINT_WAIVERS, lint
 
 RTL_KINDS = [k.name for k in with_role("rtl")]
 REPO = Path(__file__).resolve().parents[1]
-RTL_DESIGNS = sorted(p for p in (REPO / "designs").rglob("*.yaml") if load(p).kind in RTL_KINDS)
+RTL_DESIGNS = [p for p, d in catalog() if d.kind in RTL_KINDS]
 
 PE_YAML = """
 schema: 1

@@ -157,19 +157,9 @@ def add_regress(sub):
 def catalog(root: Path | None = None) -> list[Path]:
     """Every design under designs/ with ``verify: true`` whose kind has RTL and a bench."""
     from .. import kinds
-    from ..design import DesignError, load
+    from ..design import catalog as designs
 
-    root = root or Path(__file__).resolve().parents[2] / "designs"
-    out = []
-    for p in sorted(root.rglob("*.yaml")):
-        try:
-            d = load(p)
-        except DesignError:
-            continue
-        k = kinds.get(d.kind)
-        if d.verify and k.rtl and k.bench:
-            out.append(p)
-    return out
+    return [p for p, d in designs(root) if d.verify and kinds.get(d.kind).rtl and kinds.get(d.kind).bench]
 
 
 def cmd_regress(args) -> int:
