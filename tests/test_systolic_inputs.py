@@ -204,7 +204,7 @@ def test_cli_simulate_writes_reports_and_plots(tmp_path, capsys):
     rep = json.loads((out / "report.json").read_text())
     from hwsim.systolic.timing import scalesim_metrics
 
-    assert [r["compute_cycles"] for r in rep["compat"]["scalesim"]] == [
+    assert [r["Total Cycles"] for r in rep["compat"]["scalesim"]] == [
         scalesim_metrics(sim_layer.plan).get("compute_cycles") for sim_layer in
         hwsim.build(ROOT / "designs" / "sa_os_4x4_int8.yaml").run("gemm:20,13,30;conv:6,6,3,3,2,4",
                                                                    mode="analytical").layers]

@@ -93,6 +93,7 @@ class SystolicResult:
     seconds: float = 0.0
     notes: list[str] = field(default_factory=list)
     compat: str | None = None       #: "scalesim": report SCALE-Sim 3.0.0's fields too
+    _scalesim: list | None = field(default=None, repr=False, compare=False)
 
     @property
     def outputs(self) -> list[np.ndarray | None]:
@@ -165,15 +166,50 @@ class SystolicResult:
                 "verified": self.verified, "closed_form_agrees": self.closed_form_agrees}
 
     def scalesim(self) -> list[dict[str, Any]]:
-        """SCALE-Sim 3.0.0-compatible report rows, one per layer instance shape."""
-        return [l.scalesim() for l in self.layers]
+        """SCALE-Sim 3.0.0-compatible report rows (every field of its COMPUTE, BANDWIDTH and
+        DETAILED_ACCESS reports, snake_case keys of ``scalesim_io.FIELDS``), one per layer instance: the
+        compute-side numbers from SCALE-Sim's fold arithmetic, cycles, stalls and DRAM/SRAM timing from
+        the port of its memory system (``scalesim_mem``), configured by the design's ``scalesim`` and
+        ``memory`` sections."""
+        if self._scalesim is None:
+            from . import scalesim_mem as sm
+
+            d = self.design
+            ss, m = d.sections["scalesim"], d.memory
+            mem = sm.MemConfig(m.ifmap_kb, m.filter_kb, m.ofmap_kb, ss.interface, ss.ifmap_words_per_cycle,
+                               ss.filter_words_per_cycle, ss.ofmap_words_per_cycle)
+            convs = self.workload.convs
+            rows, memo = [], {}
+            for i, l in enumerate(self.layers):
+                base = l.scalesim()
+                conv = convs[i] if i < len(convs) else None
+                key = sm.Geometry.of(l.layer, conv)          # identical layers (LLM blocks) run once
+                if key not in memo:
+                    memo[key] = sm.simulate(l.layer, conv, l.plan.R, l.plan.C, l.plan.dataflow, mem)
+                dyn = memo[key]
+                total = dyn["compute_cycles"]
+                row = {"layer": base["layer"], **base, **dyn}
+                row["overall_util_pct"] = (l.layer.M * l.layer.N * l.layer.K * 100) / (total * l.plan.R * l.plan.C)
+                for op, key in (("ifmap", "ifmap_sram_reads"), ("filter", "filter_sram_reads"),
+                                ("ofmap", "ofmap_sram_writes")):
+                    row[f"avg_{op}_sram_bw"] = row[key] / total
+                rows.append(row)
+            self._scalesim = rows
+        return self._scalesim
+
+    def scalesim_report(self) -> list[dict[str, Any]]:
+        """``scalesim()`` under SCALE-Sim's own report column names (report.json's "compat")."""
+        from .scalesim_io import FIELDS
+
+        return [{"LayerID": i, "Layer name": r["layer"], **{FIELDS[k]: r[k] for k in FIELDS}}
+                for i, r in enumerate(self.scalesim())]
 
     def to_dict(self) -> dict[str, Any]:
         out = {"kind": "systolic", "design": self.design.name, "design_hash": self.design.hash,
                "workload": self.workload.name, "mode": self.mode, "seconds": self.seconds, "stats": self.stats,
                "notes": self.notes, "layers": [l.to_dict() for l in self.layers]}
         if self.compat == "scalesim":
-            out["compat"] = {"scalesim": self.scalesim()}
+            out["compat"] = {"scalesim": self.scalesim_report()}
         return out
 
     def render(self) -> str:
@@ -208,11 +244,14 @@ class SystolicResult:
     def scalesim_table(self) -> str:
         rows = []
         for d in self.scalesim():
-            rows.append([d["layer"], f"{d['compute_cycles']:,}", f"{d['overall_util_pct']:.4f}",
+            rows.append([d["layer"], f"{d['total_cycles_incl_prefetch']:,}", f"{d['compute_cycles']:,}",
+                         f"{d['stall_cycles']:,}", f"{d['overall_util_pct']:.4f}",
                          f"{d['mapping_efficiency_pct']:.4f}", f"{d['compute_util_pct']:.4f}",
                          f"{d['ifmap_sram_reads']:,}", f"{d['filter_sram_reads']:,}",
-                         f"{d['ofmap_sram_writes']:,}"])
-        return format_table(["layer", "compute cycles", "overall util %", "mapping eff %", "compute util %",
-                             "ifmap reads", "filter reads", "ofmap writes"], rows)
+                         f"{d['ofmap_sram_writes']:,}", f"{d['ifmap_dram_reads']:,}",
+                         f"{d['filter_dram_reads']:,}", f"{d['ofmap_dram_writes']:,}"])
+        return format_table(["layer", "total incl. prefetch", "total cycles", "stall", "overall util %",
+                             "mapping eff %", "compute util %", "SRAM ifmap rd", "SRAM filter rd",
+                             "SRAM ofmap wr", "DRAM ifmap rd", "DRAM filter rd", "DRAM ofmap wr"], rows)
 
 

@@ -42,6 +42,8 @@ class ScaleSimConfig:
     bandwidth: int | None          #: words/cycle (USER mode), None in CALC mode
     interface: str                 #: USER | CALC
     source: str
+    ifmap_bank_bw: int = 10        #: [layout] IfmapSRAMBankBandwidth (USER: ifmap fill words/cycle)
+    filter_bank_bw: int = 10       #: [layout] FilterSRAMBankBandwidth (USER: filter fill words/cycle)
 
     def design_dict(self) -> dict:
         """A ``kind: systolic`` design equivalent to this configuration (1-byte words: INT8 operands)."""
@@ -52,7 +54,10 @@ class ScaleSimConfig:
                 "description": f"from SCALE-Sim configuration {Path(self.source).name}",
                 "array": {"rows": self.rows, "cols": self.cols, "dataflow": self.dataflow},
                 "operands": {"weight": "int8", "activation": "int8", "accumulator": "int32"},
-                "memory": mem}
+                "memory": mem,
+                "scalesim": {"interface": self.interface.lower(), "ifmap_words_per_cycle": self.ifmap_bank_bw,
+                             "filter_words_per_cycle": self.filter_bank_bw,
+                             "ofmap_words_per_cycle": self.bandwidth or 10}}
 
 
 def _read_ini(path: Path) -> dict[str, dict[str, tuple[str, int]]]:
@@ -162,9 +167,19 @@ def read_config(path: str | Path) -> ScaleSimConfig:
         if item is not None and item[0].lower() in ("true", "yes", "on", "1"):
             raise ScaleSimFileError(f"{p}:{item[1]}: [layout] {key} = {item[0]}: custom SRAM layouts (bank "
                                     f"conflicts) are not modelled; set it to False")
+    bank = {}
+    for op in ("Ifmap", "Filter"):
+        bw = get("layout", f"{op}SRAMBankBandwidth", required=False)
+        bank[op] = integer("layout", f"{op}SRAMBankBandwidth") if bw is not None else 10
+        nb = get("layout", f"{op}SRAMBankNum", required=False)
+        if interface == "USER" and nb is not None:
+            n = integer("layout", f"{op}SRAMBankNum")
+            if bank[op] % n:
+                raise ScaleSimFileError(f"{p}:{nb[1]}: [layout] {op}SRAMBankNum = {n}: must divide "
+                                        f"{op}SRAMBankBandwidth = {bank[op]} (SCALE-Sim asserts it in USER mode)")
     return ScaleSimConfig(run_name=run_name, rows=rows, cols=cols, dataflow=df, ifmap_kb=sizes[0],
                           filter_kb=sizes[1], ofmap_kb=sizes[2], bandwidth=bandwidth, interface=interface,
-                          source=str(p))
+                          source=str(p), ifmap_bank_bw=bank["Ifmap"], filter_bank_bw=bank["Filter"])
 
 
 def load_design(path: str | Path):
@@ -189,7 +204,7 @@ OfmapSramSzkB:   {ofmap_kb}
 IfmapOffset:    0
 FilterOffset:   10000000
 OfmapOffset:    20000000
-Bandwidth : 10
+Bandwidth : {bandwidth}
 Dataflow : {dataflow}
 MemoryBanks:   1
 ReadRequestBuffer: 32
@@ -197,12 +212,12 @@ WriteRequestBuffer: 32
 
 [layout]
 IfmapCustomLayout: False
-IfmapSRAMBankBandwidth: 10
-IfmapSRAMBankNum: 10
+IfmapSRAMBankBandwidth: {ifmap_bank_bw}
+IfmapSRAMBankNum: {ifmap_banks}
 IfmapSRAMBankPort: 2
 FilterCustomLayout: False
-FilterSRAMBankBandwidth: 10
-FilterSRAMBankNum: 10
+FilterSRAMBankBandwidth: {filter_bank_bw}
+FilterSRAMBankNum: {filter_banks}
 FilterSRAMBankPort: 2
 
 [sparsity]
@@ -213,7 +228,7 @@ BlockSize : 8
 RandomNumberGeneratorSeed : 40
 
 [run_presets]
-InterfaceBandwidth: CALC
+InterfaceBandwidth: {interface}
 UseRamulatorTrace: False
 """
 
@@ -227,10 +242,23 @@ _LAYOUT_HEADER = ("Layer name, IFMAP Height Intraline Factor, IFMAP Width Intral
 
 
 def config_text(run_name: str, rows: int, cols: int, dataflow: str, ifmap_kb: int = 64,
-                filter_kb: int = 64, ofmap_kb: int = 64) -> str:
-    """A SCALE-Sim 3.0.0 configuration in the layout of its shipped ``configs/scale.cfg`` (CALC mode)."""
+                filter_kb: int = 64, ofmap_kb: int = 64, interface: str = "CALC", bandwidth: int = 10,
+                ifmap_bank_bw: int = 10, filter_bank_bw: int = 10, ifmap_banks: int | None = None,
+                filter_banks: int | None = None) -> str:
+    """A SCALE-Sim 3.0.0 configuration in the layout of its shipped ``configs/scale.cfg``.
+
+    ``interface``: CALC (SCALE-Sim estimates the DRAM bandwidth) or USER (ifmap/filter SRAMs fetch
+    ``ifmap_bank_bw`` / ``filter_bank_bw`` words per cycle -- SCALE-Sim takes them from the [layout]
+    section -- and the ofmap SRAM drains ``bandwidth`` words per cycle). Bank counts default to the
+    shipped 10 when they divide the bank bandwidth, else 1 (SCALE-Sim asserts that they divide it)."""
+    def banks(bw, n):
+        return n if n is not None else (10 if bw % 10 == 0 else 1)
     return CONFIG_TEMPLATE.format(run_name=run_name, rows=rows, cols=cols, dataflow=dataflow,
-                                  ifmap_kb=ifmap_kb, filter_kb=filter_kb, ofmap_kb=ofmap_kb)
+                                  ifmap_kb=ifmap_kb, filter_kb=filter_kb, ofmap_kb=ofmap_kb,
+                                  interface=interface, bandwidth=bandwidth, ifmap_bank_bw=ifmap_bank_bw,
+                                  filter_bank_bw=filter_bank_bw,
+                                  ifmap_banks=banks(ifmap_bank_bw, ifmap_banks),
+                                  filter_banks=banks(filter_bank_bw, filter_banks))
 
 
 def topology_text(layers, kind: str) -> str:
@@ -292,8 +320,48 @@ print(json.dumps({"seconds": t1 - t0, "version": m.version("scalesim")}))
 """
 
 
+#: SCALE-Sim 3.0.0's report columns (COMPUTE_REPORT, BANDWIDTH_REPORT, DETAILED_ACCESS_REPORT) and the
+#: snake_case keys hwsim uses for them in Python (``LayerResult.scalesim()``); report.json's "compat"
+#: section uses SCALE-Sim's own names (the right-hand side).
+FIELDS = {
+    "total_cycles_incl_prefetch": "Total Cycles (incl. prefetch)",
+    "compute_cycles": "Total Cycles",
+    "stall_cycles": "Stall Cycles",
+    "overall_util_pct": "Overall Util %",
+    "mapping_efficiency_pct": "Mapping Efficiency %",
+    "compute_util_pct": "Compute Util %",
+    "avg_ifmap_sram_bw": "Avg IFMAP SRAM BW",
+    "avg_filter_sram_bw": "Avg FILTER SRAM BW",
+    "avg_ofmap_sram_bw": "Avg OFMAP SRAM BW",
+    "avg_ifmap_dram_bw": "Avg IFMAP DRAM BW",
+    "avg_filter_dram_bw": "Avg FILTER DRAM BW",
+    "avg_ofmap_dram_bw": "Avg OFMAP DRAM BW",
+    "ifmap_sram_start_cycle": "SRAM IFMAP Start Cycle",
+    "ifmap_sram_stop_cycle": "SRAM IFMAP Stop Cycle",
+    "ifmap_sram_reads": "SRAM IFMAP Reads",
+    "filter_sram_start_cycle": "SRAM Filter Start Cycle",
+    "filter_sram_stop_cycle": "SRAM Filter Stop Cycle",
+    "filter_sram_reads": "SRAM Filter Reads",
+    "ofmap_sram_start_cycle": "SRAM OFMAP Start Cycle",
+    "ofmap_sram_stop_cycle": "SRAM OFMAP Stop Cycle",
+    "ofmap_sram_writes": "SRAM OFMAP Writes",
+    "ifmap_dram_start_cycle": "DRAM IFMAP Start Cycle",
+    "ifmap_dram_stop_cycle": "DRAM IFMAP Stop Cycle",
+    "ifmap_dram_reads": "DRAM IFMAP Reads",
+    "filter_dram_start_cycle": "DRAM Filter Start Cycle",
+    "filter_dram_stop_cycle": "DRAM Filter Stop Cycle",
+    "filter_dram_reads": "DRAM Filter Reads",
+    "ofmap_dram_start_cycle": "DRAM OFMAP Start Cycle",
+    "ofmap_dram_stop_cycle": "DRAM OFMAP Stop Cycle",
+    "ofmap_dram_writes": "DRAM OFMAP Writes",
+}
+#: fields SCALE-Sim prints as floats (the others are integral counts or cycles)
+FLOAT_FIELDS = {k for k in FIELDS if k.endswith("_pct") or k.startswith("avg_")}
+
+
 def parse_reports(run_dir: str | Path) -> list[dict]:
-    """COMPUTE_REPORT.csv + DETAILED_ACCESS_REPORT.csv of one SCALE-Sim run -> one dict per layer."""
+    """COMPUTE_REPORT.csv + BANDWIDTH_REPORT.csv + DETAILED_ACCESS_REPORT.csv of one SCALE-Sim run -> one
+    dict per layer (snake_case keys of FIELDS; counts and cycles as int, the rest as float)."""
     run_dir = Path(run_dir)
 
     def rows(name):
@@ -305,37 +373,32 @@ def parse_reports(run_dir: str | Path) -> list[dict]:
             out.append(dict(zip(head, vals)))
         return out
 
-    comp, det = rows("COMPUTE_REPORT.csv"), rows("DETAILED_ACCESS_REPORT.csv")
     res = []
-    for c, d in zip(comp, det):
-        res.append({
-            "total_cycles_incl_prefetch": int(float(c["Total Cycles (incl. prefetch)"])),
-            "compute_cycles": int(float(c["Total Cycles"])),
-            "stall_cycles": int(float(c["Stall Cycles"])),
-            "overall_util_pct": float(c["Overall Util %"]),
-            "mapping_efficiency_pct": float(c["Mapping Efficiency %"]),
-            "compute_util_pct": float(c["Compute Util %"]),
-            "ifmap_sram_reads": int(float(d["SRAM IFMAP Reads"])),
-            "filter_sram_reads": int(float(d["SRAM Filter Reads"])),
-            "ofmap_sram_writes": int(float(d["SRAM OFMAP Writes"])),
-            "ifmap_dram_reads": int(float(d["DRAM IFMAP Reads"])),
-            "filter_dram_reads": int(float(d["DRAM Filter Reads"])),
-            "ofmap_dram_writes": int(float(d["DRAM OFMAP Writes"])),
-        })
+    for c, b, d in zip(rows("COMPUTE_REPORT.csv"), rows("BANDWIDTH_REPORT.csv"),
+                       rows("DETAILED_ACCESS_REPORT.csv")):
+        both = {**c, **b, **d}
+        entry = {}
+        for key, name in FIELDS.items():
+            v = float(both[name])
+            entry[key] = v if key in FLOAT_FIELDS else int(v)
+            if key not in FLOAT_FIELDS and v != int(v):
+                raise ValueError(f"{run_dir}: {name} = {both[name]!r} is not integral")
+        res.append(entry)
     return res
 
 
 def run_scalesim(python: str, workdir: str | Path, run_name: str, rows: int, cols: int, dataflow: str,
                  layers, kind: str, ifmap_kb: int = 64, filter_kb: int = 64, ofmap_kb: int = 64,
-                 timeout: float = 3600) -> tuple[list[dict], float]:
+                 timeout: float = 3600, **interface) -> tuple[list[dict], float]:
     """Run SCALE-Sim (interpreter ``python``) on ``layers``; returns (per-layer report dicts, seconds of
-    simulation wall time measured inside SCALE-Sim's process)."""
+    simulation wall time measured inside SCALE-Sim's process). ``interface``: the keyword arguments of
+    ``config_text`` (interface, bandwidth, ifmap_bank_bw, filter_bank_bw, ...)."""
     import json
 
     wd = Path(workdir)
     wd.mkdir(parents=True, exist_ok=True)
     cfg, topo, lay = wd / f"{run_name}.cfg", wd / f"{run_name}_topo.csv", wd / f"{run_name}_layout.csv"
-    cfg.write_text(config_text(run_name, rows, cols, dataflow, ifmap_kb, filter_kb, ofmap_kb))
+    cfg.write_text(config_text(run_name, rows, cols, dataflow, ifmap_kb, filter_kb, ofmap_kb, **interface))
     topo.write_text(topology_text(layers, kind))
     lay.write_text(layout_text([l.name for l in layers]))
     out = wd / "out"

@@ -50,7 +50,23 @@ class Memory:
         return (self.ifmap_kb, self.filter_kb, self.ofmap_kb)
 
 
-SECTIONS = {"array": Array, "operands": Operands, "memory": Memory, "energy": EnergyTable}
+@dataclass(frozen=True, kw_only=True)
+class ScaleSim:
+    """How ``--compat scalesim`` configures SCALE-Sim 3.0.0's memory model (a .cfg file sets it)."""
+
+    interface: str = param("calc", choices=("calc", "user"),
+                           doc="SCALE-Sim InterfaceBandwidth: calc (it estimates DRAM bandwidth) or user "
+                               "(the words/cycle below; stalls when they do not suffice)")
+    ifmap_words_per_cycle: int = param(10, positive=True, maximum=1 << 20,
+                                       doc="USER: ifmap SRAM fill rate ([layout] IfmapSRAMBankBandwidth)")
+    filter_words_per_cycle: int = param(10, positive=True, maximum=1 << 20,
+                                        doc="USER: filter SRAM fill rate ([layout] FilterSRAMBankBandwidth)")
+    ofmap_words_per_cycle: int = param(10, positive=True, maximum=1 << 20,
+                                       doc="USER: ofmap SRAM drain rate ([architecture_presets] Bandwidth)")
+
+
+SECTIONS = {"array": Array, "operands": Operands, "memory": Memory, "energy": EnergyTable,
+            "scalesim": ScaleSim}
 
 
 def check(design) -> None:
