@@ -4,8 +4,10 @@ Importing Numba costs about 0.3-0.5 s, which every command would pay although li
 a design never runs a kernel. The kernel modules therefore decorate with the ``njit`` / ``intrinsic``
 below, which record the function and return a placeholder. The first call of any placeholder imports
 Numba, makes every recorded function a real Numba dispatcher (with the same options, so ``cache=True``
-keeps its on-disk cache), and replaces each placeholder in the globals of every ``datatypes`` module by
-its dispatcher, so kernels that call kernels compile against real dispatchers. Nothing is compiled
+keeps its on-disk cache), and replaces each placeholder in the globals of the loaded modules by
+its dispatcher (in every loaded module, so kernels elsewhere that imported a kernel by name compile
+against the real dispatcher too). A module that imports a kernel by name *after* the first call gets
+the real dispatcher directly. Nothing is compiled
 earlier than with plain ``numba.njit`` (compilation still happens at the first call per signature).
 """
 
@@ -60,10 +62,12 @@ def materialize(obj: Any = None) -> Any:
             done = list(_PENDING)
             _PENDING.clear()
             real = {id(x): x._real for x in done}
-            for name, mod in list(sys.modules.items()):
-                if mod is None or not (name == "datatypes" or name.startswith("datatypes.")):
+            for mod in list(sys.modules.values()):   # every module that imported a kernel by name
+                try:
+                    items = list(vars(mod).items())
+                except TypeError:
                     continue
-                for key, val in list(vars(mod).items()):
+                for key, val in items:
                     if isinstance(val, _Lazy) and id(val) in real:
                         setattr(mod, key, real[id(val)])
     return obj._real if isinstance(obj, _Lazy) else obj
