@@ -247,7 +247,7 @@ class Format:
                                 group_size=g, tensor_scale=res[3], options=opts)
             with np.errstate(all="ignore"):
                 out = None if bad_scale else q.dequantize()
-            if bad_scale or not np.isfinite(out).all():
+            if bad_scale or (not np.isfinite(out).all() and not self._overflow_is_nonfinite(opts)):
                 why = (f"max |x| = {amax:.6g} is too close to the top of the range ({top:.6g})" if big else
                        "a group scale is subnormal (a group's values are all below ~1e-38)")
                 raise InputError(
@@ -256,6 +256,12 @@ class Format:
         return res
 
     # ---- for subclasses ----------------------------------------------------------------------
+    def _overflow_is_nonfinite(self, opts: dict[str, Any]) -> bool:
+        """Whether the format's own overflow rule maps values above its range to Inf/NaN codes (as the
+        reference cast does, e.g. ml_dtypes' float8_e4m3fn -> NaN): then a non-finite reconstruction
+        is the format's answer, not a failure to report."""
+        return False
+
     def _validate_options(self, opts: dict[str, Any]) -> None:
         """Raise FormatError for option values the format cannot take."""
 

@@ -283,6 +283,9 @@ class MinifloatFormat(Format):
     def code_values(self, meta: int = 0) -> np.ndarray:
         return self.spec.table.copy()
 
+    def _overflow_is_nonfinite(self, opts) -> bool:
+        return opts["overflow"] in ("nan", "inf") and opts["scaling"] == "none"
+
     def _quantize2d(self, x, g, opts):
         rows, cols = x.shape
         scaled = opts["scaling"] == "absmax"
