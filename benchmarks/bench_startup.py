@@ -38,6 +38,8 @@ def commands(tmp: str) -> list[tuple[str, list[str], float | None]]:
         ("hwsim simulate sa_ws_4x4_int8 gemm:5,7,3 (cycle, no plots)",
          hw + ["simulate", str(ROOT / "designs" / "sa_ws_4x4_int8.yaml"), "-w", "gemm:5,7,3", "-o", tmp,
                "--no-plot"], 1.0),
+        ("hwsim simulate sa_ws_4x4_int8 gemm:5,7,3 (cycle, with the 3 plots)",
+         hw + ["simulate", str(ROOT / "designs" / "sa_ws_4x4_int8.yaml"), "-w", "gemm:5,7,3", "-o", tmp], None),
         ("hwsim simulate tpu_like_128x128 llm:llama3-8b (analytical, no plots)",
          hw + ["simulate", str(ROOT / "designs" / "tpu_like_128x128_ws_int8.yaml"), "-w",
                "llm:llama3-8b,seq=2048", "-o", tmp, "--no-plot"], None),
