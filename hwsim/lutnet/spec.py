@@ -23,17 +23,12 @@ fpga:
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
-import json
-from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
 
-from hwsim.spec import SpecError, build_section, param
+from hwsim.spec import SpecError, param
 
 
 def _int_list(lo: int, hi: int | None = None, allow_empty: bool = False):
@@ -105,82 +100,16 @@ def check(design: Any) -> None:
         raise SpecError(f"{src}: network.sizes = {n.sizes}: the digits dataset has 64 inputs and 10 classes")
 
 
-# -- loading (until hwsim.design dispatches through the registry, this mirrors its from_dict) -----------------
-@dataclass(frozen=True)
-class LutnetDesign:
-    name: str
-    kind: str
-    schema: int
-    description: str
-    clock_mhz: float
-    verify: bool
-    sections: Mapping[str, Any] = dataclasses.field(repr=False)
-    source: str = dataclasses.field(default="<string>", compare=False)
-
-    def __getattr__(self, key: str) -> Any:
-        sections = object.__getattribute__(self, "sections")
-        if key in sections:
-            return sections[key]
-        raise AttributeError(f"design {self.name!r} has no section {key!r}")
-
-    def resolved(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"schema": self.schema, "name": self.name, "kind": self.kind,
-                               "description": self.description, "clock_mhz": self.clock_mhz, "verify": self.verify}
-        for k, s in self.sections.items():
-            out[k] = dataclasses.asdict(s)
-        return out
-
-    @property
-    def hash(self) -> str:
-        canon = json.dumps(self.resolved(), sort_keys=True, separators=(",", ":"))
-        return hashlib.sha256(canon.encode()).hexdigest()[:12]
-
-    def to_yaml(self) -> str:
-        return yaml.safe_dump(self.resolved(), sort_keys=False)
-
-
-@dataclass(frozen=True, kw_only=True)
-class _Common:
-    schema: int = param(choices=(1,), doc="schema version")
-    name: str = param(doc="design name")
-    kind: str = param(choices=("lutnet",), doc="accelerator family")
-    description: str = param("", doc="free text")
-    clock_mhz: float = param(100.0, positive=True, doc="clock frequency, MHz")
-    verify: bool = param(False, doc="part of the regression")
-
-
+# -- loading: through hwsim.design (the registry gives it this kind's sections and check) -------------------
 def from_dict(data: Any, source: str = "<string>") -> Any:
-    """A lutnet design from plain data: :func:`hwsim.design.from_dict` when it knows the kind, else the same
-    validation here (section classes, then :func:`check`)."""
-    try:
-        from hwsim import design as _d
-        from hwsim import kinds
+    """A lutnet design from plain data (:func:`hwsim.design.from_dict`)."""
+    from hwsim import design
 
-        if "lutnet" in kinds.KINDS and hasattr(_d, "Common"):
-            return _d.from_dict(data, source)
-    except ImportError:
-        pass
-    if not isinstance(data, dict):
-        raise SpecError(f"{source}: a design must be a YAML mapping, got {type(data).__name__}")
-    common = [f.name for f in dataclasses.fields(_Common)]
-    unknown = sorted(str(k) for k in set(data) - set(common) - set(SECTIONS))
-    if unknown:
-        raise SpecError(f"{source}: {unknown[0][:40]}: unknown key for kind lutnet; allowed: "
-                        f"{', '.join(common + list(SECTIONS))}")
-    top = build_section(_Common, {k: v for k, v in data.items() if k in common}, source, "")
-    secs = {name: build_section(cls, data.get(name), source, name) for name, cls in SECTIONS.items()}
-    d = LutnetDesign(name=top.name, kind=top.kind, schema=top.schema, description=top.description,
-                     clock_mhz=top.clock_mhz, verify=top.verify, sections=secs, source=source)
-    check(d)
-    return d
+    return design.from_dict(data, source)
 
 
 def load(path: str | Path) -> Any:
-    p = Path(path)
-    if not p.is_file():
-        raise SpecError(f"{p}: no such design file")
-    try:
-        data = yaml.safe_load(p.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        raise SpecError(f"{p}: not valid YAML: {str(e)[:200]}") from None
-    return from_dict(data, str(p))
+    """A lutnet design file (:func:`hwsim.design.load`)."""
+    from hwsim import design
+
+    return design.load(path)
