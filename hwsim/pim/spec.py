@@ -18,7 +18,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..spec import SpecError, build_section, param
+from ..spec import SpecError, param
 
 
 def _pow2(v: Any) -> str | None:
@@ -137,30 +137,21 @@ def check(design: Any) -> None:
                         f"must be banks / 2 = {banks // 2} (one block per even/odd bank pair)")
 
 
-def from_mapping(raw: Mapping, src: str = "<design>") -> PimDesign:
+def from_mapping(raw: Mapping, src: str = "<design>"):
+    """A pim design from a mapping, through :func:`hwsim.design.from_dict` (the one loader: common keys,
+    name rules, this kind's sections and :func:`check`); ``schema``, ``kind`` and ``name`` may be left out."""
+    from hwsim import design
+
     if not isinstance(raw, Mapping):
         raise SpecError(f"{src}: a design must be a mapping, got {type(raw).__name__}")
-    unknown = sorted(set(map(str, raw)) - set(SECTIONS) - set(TOP))
-    if unknown:
-        raise SpecError(f"{src}: {unknown[0]}: unknown key; allowed: {', '.join(TOP + tuple(SECTIONS))}")
-    if raw.get("kind", "pim") != "pim":
-        raise SpecError(f"{src}: kind = {raw.get('kind')!r}: this loader is for kind pim")
-    secs = {k: build_section(cls, raw.get(k), src, k) for k, cls in SECTIONS.items()}
-    d = PimDesign(name=str(raw.get("name", "pim")), source=src, **secs)
-    check(d)
-    return d
+    return design.from_dict({"schema": 1, "kind": "pim", "name": "pim", **dict(raw)}, src)
 
 
-def load(path: str | Path) -> PimDesign:
-    import yaml
-    p = Path(path)
-    try:
-        raw = yaml.safe_load(p.read_text())
-    except OSError as e:
-        raise SpecError(f"{p}: cannot read: {e.strerror}") from None
-    except yaml.YAMLError as e:
-        raise SpecError(f"{p}: not valid YAML: {str(e).splitlines()[0]}") from None
-    return from_mapping(raw, str(p))
+def load(path: str | Path):
+    """A pim design file (:func:`hwsim.design.load`)."""
+    from hwsim import design
+
+    return design.load(path)
 
 
 def as_design(design: Any) -> Any:
@@ -173,7 +164,6 @@ def as_design(design: Any) -> Any:
         if not hasattr(design, k):
             raise TypeError(f"design: expected a pim design (sections dram, pim), got {type(design).__name__}")
     if not hasattr(design, "energy"):
-        import dataclasses
         design = PimDesign(name=getattr(design, "name", "pim"), dram=design.dram, pim=design.pim,
                            energy=Energy())
     return design
