@@ -15,11 +15,11 @@ is an error that names it (the dataset is never silently recomputed over).
 from __future__ import annotations
 
 import os
-import tempfile
 import time
 from pathlib import Path
 from typing import Any, Iterable
 
+from ..report import atomic_write
 from . import StoreError
 
 
@@ -42,7 +42,8 @@ class Dataset:
         return sorted(self.dir.glob("*.parquet")) if self.dir.is_dir() else []
 
     def append(self, rows: list[dict[str, Any]]) -> Path | None:
-        """Write ``rows`` as one new part file (atomically: temporary file + rename)."""
+        """Write ``rows`` as one new part file (atomically, with the umask's permissions:
+        hwsim.report.atomic_write)."""
         if not rows:
             return None
         import pyarrow as pa
@@ -53,16 +54,9 @@ class Dataset:
         self.dir.mkdir(parents=True, exist_ok=True)
         self._seq += 1
         path = self.dir / f"part-{time.time_ns():020d}-{os.getpid()}-{self._seq:05d}.parquet"
-        fd, tmp = tempfile.mkstemp(dir=self.dir, prefix=".part-", suffix=".tmp")
-        os.close(fd)
-        try:
-            pq.write_table(table, tmp, compression="zstd")
-            os.chmod(tmp, 0o666 & ~_umask())
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
-        return path
+        buf = pa.BufferOutputStream()
+        pq.write_table(table, buf, compression="zstd")
+        return atomic_write(path, buf.getvalue().to_pybytes())
 
     def read(self, columns: list[str] | None = None):
         """The whole dataset as one Arrow table (empty table when there are no files)."""
@@ -91,12 +85,6 @@ class Dataset:
 
     def rows(self, columns: list[str] | None = None) -> list[dict[str, Any]]:
         return self.read(columns).to_pylist()
-
-
-def _umask() -> int:
-    m = os.umask(0)
-    os.umask(m)
-    return m
 
 
 class Store:
