@@ -83,6 +83,19 @@ def cmd_rtl(args) -> int:
     return status
 
 
+def _asked_levels(text: str) -> list[str] | None:
+    """The levels of ``--levels`` (None: all); RTLError naming the allowed ones."""
+    from rtl_gen.errors import RTLError
+    from testbenches.bench import LEVELS
+
+    if text.strip() == "all":
+        return None
+    asked = [b.strip() for b in text.split(",") if b.strip()]
+    if not asked or any(b not in LEVELS for b in asked):
+        raise RTLError(f"--levels {text!r}: choose from {', '.join(LEVELS)} (or all)")
+    return asked
+
+
 # ---- verify -----------------------------------------------------------------------------------------
 def add_verify(sub):
     p = sub.add_parser("verify", help="build and run a design on every level; pass/fail with counts",
@@ -113,9 +126,7 @@ def cmd_verify(args) -> int:
 
     from ..design import load
 
-    asked = None if args.levels.strip() == "all" else [b.strip() for b in args.levels.split(",") if b.strip()]
-    if asked is not None and (not asked or any(b not in LEVELS for b in asked)):
-        raise RTLError(f"--levels {args.levels!r}: choose from {', '.join(LEVELS)} (or all)")
+    asked = _asked_levels(args.levels)
     designs = [load(p) for p in args.designs]
     comps = [component_for(d) for d in designs]           # every error before any build
     failed = 0
@@ -178,9 +189,7 @@ def cmd_regress(args) -> int:
     paths = [Path(p) for p in args.designs] or catalog()
     if not paths:
         raise RTLError("no designs to run (designs/ has no verified design of a kind with RTL)")
-    asked = None if args.levels.strip() == "all" else [b.strip() for b in args.levels.split(",") if b.strip()]
-    if asked is not None and (not asked or any(b not in LEVELS for b in asked)):
-        raise RTLError(f"--levels {args.levels!r}: choose from {', '.join(LEVELS)} (or all)")
+    asked = _asked_levels(args.levels)
     out = ensure_writable(args.out)
     designs = [load(p) for p in paths]
     comps = [component_for(d) for d in designs]           # every error before any build
