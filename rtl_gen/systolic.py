@@ -52,8 +52,9 @@ from typing import Any
 import numpy as np
 
 from hwsim.systolic.memory import KB_KEY as _KB_KEY
-from hwsim.systolic.memory import (MemoryGeometry, memories, misfit, pack_lanes, tile_words,  # noqa: F401
-                                   unpack_lanes, untile_words, words_needed)
+from hwsim.systolic.memory import (MemoryGeometry, element_of_bank_word, memories, misfit,  # noqa: F401
+                                   pack_lanes, result_matrix, tile_words, unpack_lanes, untile_words,
+                                   words_needed)
 
 from . import arith
 from .errors import NoDecoderError, RTLError, UnsupportedKindError, discard_on_error
@@ -184,21 +185,12 @@ class SystolicConfig:
         return (N, M) if self.dataflow == "is" else (M, N)
 
     def unpack(self, words, M: int, N: int) -> np.ndarray:
-        """Y int64 [M, N] from the result memory image (the first words_needed(...)['result'] words)."""
-        V = unpack_lanes(words, self.cols, self.acc_bits, signed=True)
-        r, c = self.result_lanes(M, N)
-        S = untile_words(V, r, c)
-        return np.ascontiguousarray(S.T if self.dataflow == "is" else S)
+        """Y int64 [M, N] from the result memory image (hwsim.systolic.memory.result_matrix)."""
+        return result_matrix(words, self.cols, self.acc_bits, self.dataflow, M, N)
 
     def element_of_bank_word(self, M: int, N: int) -> np.ndarray:
         """int64 [words, C, 2]: the (m, n) of Y each (result word, bank) holds (-1 for padding)."""
-        r, c = self.result_lanes(M, N)
-        idx = np.arange(r * c, dtype=np.int64).reshape(r, c)
-        V = tile_words(idx + 1, self.cols) - 1          # padding -> -1
-        i, j = np.divmod(np.where(V >= 0, V, 0), c)
-        if self.dataflow == "is":
-            i, j = j, i
-        return np.stack([np.where(V >= 0, i, -1), np.where(V >= 0, j, -1)], axis=-1)
+        return element_of_bank_word(self.cols, self.dataflow, M, N)
 
     def mon_layout(self) -> dict[str, Any]:
         aw = self.memories()["result"].addr_bits

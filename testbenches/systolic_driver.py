@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 import numpy as np
 
-from hwsim.systolic.memory import tile_words, unpack_lanes, untile_words
+from hwsim.systolic.memory import element_of_bank_word, result_matrix
 
 if TYPE_CHECKING:   # annotations only: importing it here would load the heavy modules in cocotb
     from .vectorset import VectorSet
@@ -171,27 +171,6 @@ def raw_from_arrays(z: dict[str, np.ndarray], vs: VectorSet) -> dict[str, list]:
 
 
 # ---- results of the driver -> the checked arrays (shared by the parent process and exported suites) ---
-def result_matrix(words, sysdoc: dict, M: int, N: int) -> np.ndarray:
-    """Y int64 [M, N] from the result region's words (layout: docs/systolic.md section 11)."""
-    res = sysdoc["memories"]["result"]
-    V = unpack_lanes(words, res["lanes"], res["lane_bits"], signed=True)
-    r, c = (N, M) if sysdoc["dataflow"] == "is" else (M, N)
-    S = untile_words(V, r, c)
-    return np.ascontiguousarray(S.T if sysdoc["dataflow"] == "is" else S)
-
-
-def element_of_bank_word(sysdoc: dict, M: int, N: int) -> np.ndarray:
-    """int64 [words, C, 2]: the (m, n) of Y each (result word, bank) holds (-1 for padding)."""
-    C = sysdoc["memories"]["result"]["lanes"]
-    r, c = (N, M) if sysdoc["dataflow"] == "is" else (M, N)
-    idx = np.arange(r * c, dtype=np.int64).reshape(r, c)
-    V = tile_words(idx + 1, C) - 1          # padding -> -1
-    i, j = np.divmod(np.where(V >= 0, V, 0), c)
-    if sysdoc["dataflow"] == "is":
-        i, j = j, i
-    return np.stack([np.where(V >= 0, i, -1), np.where(V >= 0, j, -1)], axis=-1)
-
-
 def decode_results(sysdoc: dict, shapes, raw: dict[str, list]) -> dict[str, np.ndarray]:
     """Driver results (result words, per-(word, bank) last write cycles, counts) -> the arrays a checker
     compares: outputs, cycles, write_cycles, writes, acc_writes (+ stray_writes if any, io_cycles)."""
@@ -199,9 +178,10 @@ def decode_results(sysdoc: dict, shapes, raw: dict[str, list]) -> dict[str, np.n
     ys, wcs = [], []
     stray = int(sum(raw["stray"]))
     for g, (M, N, K) in enumerate(shapes):
-        ys.append(result_matrix(raw["result"][g], sysdoc, M, N).ravel())
+        res = sysdoc["memories"]["result"]
+        ys.append(result_matrix(raw["result"][g], res["lanes"], res["lane_bits"], sysdoc["dataflow"], M, N).ravel())
         last = np.asarray(raw["last_write"][g], dtype=np.int64).reshape(-1, C)
-        elem = element_of_bank_word(sysdoc, M, N)
+        elem = element_of_bank_word(C, sysdoc["dataflow"], M, N)
         wc = np.full((M, N), -1, np.int64)
         used = elem[..., 0] >= 0
         wc[elem[used][:, 0], elem[used][:, 1]] = last[used]

@@ -134,3 +134,23 @@ def unpack_lanes(words, lanes: int, bits: int, signed: bool) -> np.ndarray:
             vals = [v - (1 << bits) if v >> (bits - 1) else v for v in vals]
         out[:, i] = vals
     return out
+
+
+def result_matrix(words, lanes: int, lane_bits: int, dataflow: str, M: int, N: int) -> np.ndarray:
+    """Y int64 [M, N] from the result memory image (banks of ``lanes`` signed ``lane_bits``-bit lanes;
+    the first ``words_needed(...)['result']`` words): tile_words(Y, C), or of Y^T in ``is``."""
+    V = unpack_lanes(words, lanes, lane_bits, signed=True)
+    r, c = (N, M) if dataflow == "is" else (M, N)
+    S = untile_words(V, r, c)
+    return np.ascontiguousarray(S.T if dataflow == "is" else S)
+
+
+def element_of_bank_word(lanes: int, dataflow: str, M: int, N: int) -> np.ndarray:
+    """int64 [words, lanes, 2]: the (m, n) of Y each (result word, bank) holds (-1 for padding)."""
+    r, c = (N, M) if dataflow == "is" else (M, N)
+    idx = np.arange(r * c, dtype=np.int64).reshape(r, c)
+    V = tile_words(idx + 1, lanes) - 1          # padding -> -1
+    i, j = np.divmod(np.where(V >= 0, V, 0), c)
+    if dataflow == "is":
+        i, j = j, i
+    return np.stack([np.where(V >= 0, i, -1), np.where(V >= 0, j, -1)], axis=-1)
