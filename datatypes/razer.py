@@ -62,7 +62,7 @@ from .format import Format, check_choice, per_element
 from .minifloat import E2M1, E4M3, STYLE_FINITE, MinifloatSpec, absmax_f32, encode, log2_f32
 from .mx import e2m1_round
 from .registry import register
-from .torchops import (SUM_SCRATCH, as_fp16_values, bf16r, f16r, f32_bits, fp16_input_lazy, raise_fp16_overflow,
+from .torchops import (SUM_SCRATCH, as_fp16_values, bf16r, f16r, fp16_input_lazy, raise_fp16_overflow,
                        torch_mean_f32)
 
 #: E2M1 magnitudes by magnitude code 0..7.

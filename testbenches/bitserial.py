@@ -17,7 +17,6 @@ FP16 corner activations (zero, subnormals, max, negatives), scales 0, 1, 128, 25
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 

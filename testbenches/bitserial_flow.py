@@ -82,12 +82,12 @@ def verify_real_slice(keep: dict, build_root="build", verilator: bool = True, se
     rng = np.random.default_rng(seed)
     res = {}
     lv = keep["bitvert"]
-    vs = B.VectorSet(f"minilm_bitvert_slice", "bitvert", 2, 2)
+    vs = B.VectorSet("minilm_bitvert_slice", "bitvert", 2, 2)
     vs.tiles = [[dict(act=rng.integers(-128, 128, size=(2, 16)).tolist(),
                       w=lv.stored[0:2, 16 * g:16 * g + 16].tolist(), offset=lv.offsets[0:2, g].tolist())
                  for g in range(8)]]
     lm = keep["bitmod"]
-    vm = B.VectorSet(f"minilm_bitmod_slice", "bitmod", 2, 2, "bitmod4", 128)
+    vm = B.VectorSet("minilm_bitmod_slice", "bitmod", 2, 2, "bitmod4", 128)
     tile = []
     for s in range(32):
         g = 0

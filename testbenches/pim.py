@@ -16,8 +16,6 @@ Two units, as the RTL has them:
 
 from __future__ import annotations
 
-import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 

@@ -16,8 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
-import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +25,7 @@ import numpy as np
 from . import compat_bitmod, compat_bitsim, pe_model
 from . import bitsim_workloads as bwl
 from .kernels import bitmod_tile_cycles, bitvert_tile_cycles
-from .models import ALIASES, BITMOD_MODELS, PICKLE_STEM
+from .models import ALIASES, BITMOD_MODELS
 
 COMPAT = ("bitmod-a902a09", "bitmod-e445a5f", "bitsim")
 MODES = ("auto", "cycle", "analytical")

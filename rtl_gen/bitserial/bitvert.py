@@ -15,7 +15,7 @@ Timing contract (identical to :mod:`hwsim.bitserial.pe_model`):
 
 from __future__ import annotations
 
-from amaranth import Cat, Module, Mux, Signal, signed, unsigned
+from amaranth import Cat, Module, Mux, Signal, signed
 from amaranth.lib import data, wiring
 from amaranth.lib.wiring import In, Out
 
