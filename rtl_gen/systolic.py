@@ -84,6 +84,12 @@ class SystolicConfig:
     pe_latency: int
     spec: arith.MacSpec
     mem_kb: tuple[int, int, int]     #: (ifmap, filter, ofmap) KiB
+    register_memory_outputs: bool = False   #: an output register on the array's read ports (latency 2)
+
+    @property
+    def read_latency(self) -> int:
+        """Cycles from a read address to the data at the array (docs/systolic.md section 1)."""
+        return 2 if self.register_memory_outputs else 1
 
     @classmethod
     def from_design(cls, design) -> "SystolicConfig":
@@ -97,18 +103,21 @@ class SystolicConfig:
                 f"in its on-chip memories (no DRAM interface); use backing: none (and sizes that hold the "
                 f"workloads), or simulate this design with hwsim")
         return cls.make(design.name, a.rows, a.cols, a.dataflow, o.weight, o.activation, o.accumulator,
-                        a.pe_latency, (mem.ifmap_kb, mem.filter_kb, mem.ofmap_kb))
+                        a.pe_latency, (mem.ifmap_kb, mem.filter_kb, mem.ofmap_kb),
+                        register_memory_outputs=a.register_memory_outputs)
 
     @classmethod
     def make(cls, name: str, rows: int, cols: int, dataflow: str, weight: str, activation: str,
-             accumulator: str | int, pe_latency: int = 1, mem_kb: tuple[int, int, int] = (8, 8, 32)
-             ) -> "SystolicConfig":
+             accumulator: str | int, pe_latency: int = 1, mem_kb: tuple[int, int, int] = (8, 8, 32),
+             register_memory_outputs: bool = False) -> "SystolicConfig":
         if rows * cols > MAX_PES:
             raise RTLError(f"array {rows}x{cols} = {rows * cols} PEs: the RTL generator builds arrays of at most "
                            f"{MAX_PES} PEs (e.g. 32x32); simulate larger arrays with hwsim (cycle-exact "
                            f"with the same microarchitecture)")
         if pe_latency > MAX_PE_LATENCY:
             raise RTLError(f"array.pe_latency = {pe_latency}: the RTL generator supports 1..{MAX_PE_LATENCY}")
+        if not isinstance(register_memory_outputs, bool):
+            raise RTLError(f"array.register_memory_outputs = {register_memory_outputs!r}: expected true or false")
         if dataflow not in DATAFLOWS:
             raise RTLError(f"array.dataflow = {dataflow!r}: allowed: {', '.join(DATAFLOWS)}")
         from hwsim.pe.model import PEError, pe_format
@@ -120,7 +129,8 @@ class SystolicConfig:
                 raise NoDecoderError(f"operands.{role} = {fmt!r}: no systolic PE for this format: {e}") from None
         spec = arith.MacSpec.make(weight, activation, accumulator, weight_meta=False)
         cfg = cls(name=name, rows=int(rows), cols=int(cols), dataflow=dataflow, pe_latency=int(pe_latency),
-                  spec=spec, mem_kb=tuple(int(x) for x in mem_kb))
+                  spec=spec, mem_kb=tuple(int(x) for x in mem_kb),
+                  register_memory_outputs=register_memory_outputs)
         for g in cfg.memories().values():
             if g.depth < 1:
                 kb = cfg.mem_kb[("activation", "weight", "result").index(g.name)]
@@ -201,10 +211,12 @@ class SystolicConfig:
     def describe(self) -> dict[str, Any]:
         R, C, L = self.rows, self.cols, self.pe_latency
         return {"rows": R, "cols": C, "dataflow": self.dataflow, "pe_latency": L,
+                "register_memory_outputs": self.register_memory_outputs, "array_read_latency": self.read_latency,
+                "pe_stages": pe_stages(L),
                 "shape_inputs": {"M": "gemm_m", "N": "gemm_n", "K": "gemm_k", "width": self.dim_bits},
                 "control": {"start": "start", "busy": "busy", "done": "done"},
-                "cycles": ("ws/is: 1 + F*(R + T + L*R + C - 1), os: 1 + F*(K + R + C + L - 3) + R "
-                           "(docs/systolic.md; T = M (ws) or N (is), F = folds)"),
+                "cycles": ("ws/is: RL + F*(R + T + L*R + C - 1), os: RL + F*(K + R + C + L - 3) + R "
+                           "(docs/systolic.md; T = M (ws) or N (is), F = folds, RL = array_read_latency)"),
                 "host": {"sel": "host__sel", "addr": "host__addr", "we": "host__we", "wdata": "host__wdata",
                          "rdata": "host__rdata", "read_latency": 1, "select": dict(SEL),
                          "note": "used while busy == 0; ignored while busy"},
@@ -212,6 +224,18 @@ class SystolicConfig:
                 "monitor": self.mon_layout()}
 
 
+
+
+def pe_stages(L: int) -> list[str]:
+    """What each of a PE's L pipeline stages does (the registers that end it): L = 1 one cycle
+    (decode, multiply, accumulate); L = 2 splits after the multiplier; L >= 3 also registers the decoded
+    operands; L > 3 adds L - 3 further product registers (a retiming tool may move them into the
+    multiplier)."""
+    if L == 1:
+        return ["decode+multiply+accumulate"]
+    if L == 2:
+        return ["decode+multiply", "accumulate"]
+    return ["decode", "multiply"] + ["product delay"] * (L - 3) + ["accumulate"]
 
 
 def _largest_code(t: arith.FixedPointTable) -> int:
@@ -225,6 +249,7 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed  # noqa: E402
 from amaranth.lib import memory, wiring  # noqa: E402
 from amaranth.lib.wiring import In, Out  # noqa: E402
 
+from .decoder import Decoder  # noqa: E402
 from .pe import MacDatapath  # noqa: E402
 
 
@@ -257,13 +282,17 @@ class SystolicArray(wiring.Component):
         """Extra ports.json content (rtl_gen.verilog.describe_ports)."""
         return {"systolic": self.config.describe(), "arithmetic": self.spec.describe(),
                 "timing": {"pe_latency": self.config.pe_latency, "initiation_interval": 1,
+                           "pe_stages": pe_stages(self.config.pe_latency),
+                           "array_read_latency": self.config.read_latency,
                            "cycles": self.config.describe()["cycles"]}}
 
     # ------------------------------------------------------------------------------------------------
     def summary(self) -> str:
         c, sp = self.config, self.spec
         mems = ", ".join(f"{k} {g.depth}x{g.word_bits}b" for k, g in c.memories().items())
-        return (f"systolic {c.rows}x{c.cols} {c.dataflow.upper()}, PE latency {c.pe_latency}: "
+        return (f"systolic {c.rows}x{c.cols} {c.dataflow.upper()}, PE latency {c.pe_latency} "
+                f"({' | '.join(pe_stages(c.pe_latency))})"
+                f"{', registered memory outputs' if c.register_memory_outputs else ''}: "
                 f"{sp.weight.format} ({sp.weight.width}b, 2^-{sp.weight.frac_bits}) x {sp.activation.format} "
                 f"({sp.activation.width}b, 2^-{sp.activation.frac_bits}) -> int{sp.acc_width} (2^-{sp.product_frac}, "
                 f"wraps); memories (words x bits): {mems}; GEMM shape inputs {c.dim_bits}b")
@@ -272,6 +301,7 @@ class SystolicArray(wiring.Component):
         m = Module()
         cfg = self.config
         R, C, L, df = cfg.rows, cfg.cols, cfg.pe_latency, cfg.dataflow
+        RL = cfg.read_latency
         sp = cfg.spec
         mems = cfg.memories()
         W = sp.acc_width
@@ -282,20 +312,34 @@ class SystolicArray(wiring.Component):
         host = self.host
 
         # ---- memories ----------------------------------------------------------------------------
-        def read_port(mem, width):
+        def read_port(mem, width, name):
             """A synchronous read (data addressed in cycle c appears in cycle c+1) whose data register
             starts at 0 in every simulator (Amaranth's sync read port leaves it without an initial
-            value: X in Icarus until the first edge). Non-transparent, like the port it replaces."""
+            value: X in Icarus until the first edge). Non-transparent, like the port it replaces.
+            ``arr`` is what the array reads: ``data`` itself, or with registered memory outputs ``data``
+            through one more register (read latency 2); the host port reads ``data`` (latency 1)."""
             rp = mem.read_port(domain="comb")
-            data = Signal(width, init=0, reset_less=True)
+            data = Signal(width, init=0, reset_less=True, name=f"{name}_rdata")
             m.d.sync += data.eq(rp.data)
-            return SimpleNamespace(addr=rp.addr, data=data)
+            arr = data
+            if RL == 2:
+                arr = Signal(width, init=0, reset_less=True, name=f"{name}_rdata_reg")
+                m.d.sync += arr.eq(data)
+            return SimpleNamespace(addr=rp.addr, data=data, arr=arr)
+
+        def later(sig, name):
+            """``sig`` delayed by RL - 1 registers: control that travels with the memory data."""
+            for i in range(RL - 1):
+                d = Signal.like(sig, name=f"{name}_rl{i}")
+                m.d.sync += d.eq(sig)
+                sig = d
+            return sig
 
         def operand_memory(name):
             g = mems[name]
             mem = memory.Memory(shape=g.word_bits, depth=g.depth, init=[])
             m.submodules[f"{name}_mem"] = mem
-            rp, wp = read_port(mem, g.word_bits), mem.write_port()
+            rp, wp = read_port(mem, g.word_bits, name), mem.write_port()
             m.d.comb += [wp.addr.eq(host.addr), wp.data.eq(host.wdata),
                          wp.en.eq(~busy & host.we & (host.sel == SEL[name]))]
             return g, rp
@@ -307,7 +351,7 @@ class SystolicArray(wiring.Component):
         for c in range(C):
             mem = memory.Memory(shape=W, depth=g_res.depth, init=[])
             m.submodules[f"result_bank{c}"] = mem
-            banks.append((read_port(mem, W), mem.write_port()))
+            banks.append((read_port(mem, W, f"result_bank{c}"), mem.write_port()))
 
         sel_d = Signal(2)
         m.d.sync += sel_d.eq(host.sel)
@@ -364,7 +408,7 @@ class SystolicArray(wiring.Component):
         pre_acc = [Signal(name=f"pre_acc{c}") for c in range(C)]
         pre_addr = [Signal(CW, name=f"pre_addr{c}") for c in range(C)]
         finish = Signal()                # the controller handles data cycle N-1 now
-        m.d.sync += last_d.eq(finish)
+        m.d.sync += last_d.eq(later(finish, "finish"))
 
         if df in ("ws", "is"):
             s_base = Signal(CW)          # stationary memory: word of tile row 0 of this fold
@@ -387,7 +431,7 @@ class SystolicArray(wiring.Component):
             for c in range(1, C):
                 m.d.sync += [pre_valid[c].eq(pre_valid[c - 1]), pre_acc[c].eq(pre_acc[c - 1]),
                              pre_addr[c].eq(pre_addr[c - 1])]
-            m.d.sync += [load_d.eq(in_load), wv_in_d.eq(stat_valid)]
+            m.d.sync += [load_d.eq(later(in_load, "in_load")), wv_in_d.eq(later(stat_valid, "stat_valid"))]
             m.d.comb += finish.eq(run & last_u & last_inner & last_outer)
             with m.If(run & ~start):
                 with m.If(last_u):
@@ -410,7 +454,7 @@ class SystolicArray(wiring.Component):
             stat_g, stream_g = (g_wgt, g_act) if df == "ws" else (g_act, g_wgt)
             m.d.comb += [stat_rp.addr.eq(Mux(busy, stat_addr, host.addr)),
                          stream_rp.addr.eq(Mux(busy, x_addr, host.addr))]
-            bottom = self._stationary_array(m, stat_rp.data, stat_g, stream_rp.data, stream_g, load_d, wv_in_d)
+            bottom = self._stationary_array(m, stat_rp.arr, stat_g, stream_rp.arr, stream_g, load_d, wv_in_d)
         else:
             a_base = Signal(CW)          # activation memory: word of k = 0 of this row fold
             w_base = Signal(CW)          # weight memory: word of k = 0 of this column fold
@@ -424,7 +468,7 @@ class SystolicArray(wiring.Component):
             feed = Signal()
             m.d.comb += feed.eq(run & ~tail & (u < T))
             a_valid_d, flush_d = Signal(), Signal()
-            m.d.sync += [a_valid_d.eq(feed), flush_d.eq(run & ~tail & last_u)]
+            m.d.sync += [a_valid_d.eq(later(feed, "feed")), flush_d.eq(later(run & ~tail & last_u, "flush"))]
             m.d.comb += [rp_act.addr.eq(Mux(busy, Mux(feed, a_base + u, 0), host.addr)),
                          rp_wgt.addr.eq(Mux(busy, Mux(feed, w_base + u, 0), host.addr))]
             drow = Signal(range(max(R, 2)))
@@ -456,7 +500,7 @@ class SystolicArray(wiring.Component):
                     m.d.sync += u.eq(u + 1)
             with m.If(start):
                 m.d.sync += [a_base.eq(0), w_base.eq(0), r_base.eq(0), tail.eq(0), d_active.eq(0), d_j.eq(0)]
-            bottom = self._output_stationary_array(m, rp_act.data, g_act, rp_wgt.data, g_wgt, a_valid_d, flush_d)
+            bottom = self._output_stationary_array(m, rp_act.arr, g_act, rp_wgt.arr, g_wgt, a_valid_d, flush_d)
 
         # ---- result banks: plain write or accumulate-on-write (read issued one cycle ahead) ----------
         res_aw = g_res.addr_bits
@@ -465,10 +509,13 @@ class SystolicArray(wiring.Component):
             wr_valid, wr_acc = Signal(name=f"wr_valid{c}"), Signal(name=f"wr_acc{c}")
             wr_addr = Signal(res_aw, name=f"wr_addr{c}")
             gate = pre_valid[c] & (c < cu) if df in ("ws", "is") else pre_valid[c]
-            m.d.sync += [wr_valid.eq(gate), wr_acc.eq(pre_acc[c]), wr_addr.eq(pre_addr[c])]
+            # the accumulate read is issued with the token (RL cycles ahead of the write); the token
+            # itself reaches the write stage through RL registers
+            m.d.sync += [wr_valid.eq(later(gate, f"pre_gate{c}")), wr_acc.eq(later(pre_acc[c], f"pre_acc{c}")),
+                         wr_addr.eq(later(pre_addr[c], f"pre_addr{c}"))]
             m.d.comb += rp.addr.eq(Mux(busy, pre_addr[c], host.addr))
             total = Signal(signed(W), name=f"wr_data{c}")
-            m.d.comb += total.eq(Mux(wr_acc, bottom[c] + rp.data.as_signed(), bottom[c]))   # wraps to W bits
+            m.d.comb += total.eq(Mux(wr_acc, bottom[c] + rp.arr.as_signed(), bottom[c]))   # wraps to W bits
             with m.If(busy):
                 m.d.comb += [wp.en.eq(wr_valid), wp.addr.eq(wr_addr), wp.data.eq(total)]
             with m.Else():
@@ -486,6 +533,37 @@ class SystolicArray(wiring.Component):
         mac = MacDatapath(sp.weight.format, sp.activation.format, sp.acc_width, weight_meta=False)
         m.submodules[f"pe_{r}_{c}"] = mac
         return mac
+
+    def _product(self, m, r, c, w_code, a_code, gate, gate_weight: bool):
+        """PE (r, c)'s product of the operand codes received in cycle t, available (registered) in cycle
+        t + L - 1, 0 where ``gate`` is low (padding). L = 1: combinational (decode, multiply); L = 2: the
+        product is registered; L >= 3: the decoded operands are registered (the decoder and the multiplier
+        are separate stages), then L - 2 product registers. ``gate`` gates the decoded weight
+        (``gate_weight``) or activation, or the product when the decoders are not registered."""
+        cfg = self.config
+        L, sp = cfg.pe_latency, cfg.spec
+        if L < 3:
+            mac = self._mac(m, r, c)
+            m.d.comb += [mac.w_code.eq(w_code), mac.a_code.eq(a_code), mac.psum_in.eq(0)]
+            p, n = Mux(gate, mac.product, 0), L - 1
+        else:
+            wdec = Decoder(sp.weight.format, use_meta=False)
+            adec = Decoder(sp.activation.format, use_meta=False)
+            m.submodules[f"pe_{r}_{c}_wdec"] = wdec
+            m.submodules[f"pe_{r}_{c}_adec"] = adec
+            m.d.comb += [wdec.code.eq(w_code), adec.code.eq(a_code)]
+            dw = Signal.like(wdec.value, name=f"dec_w_{r}_{c}")
+            da = Signal.like(adec.value, name=f"dec_a_{r}_{c}")
+            m.d.sync += [dw.eq(Mux(gate, wdec.value, 0) if gate_weight else wdec.value),
+                         da.eq(adec.value if gate_weight else Mux(gate, adec.value, 0))]
+            p = Signal(signed(sp.product_width), name=f"mul_{r}_{c}")
+            m.d.comb += p.eq(dw * da)                        # exact: product_width holds it
+            n = L - 2
+        for i in range(n):
+            p2 = Signal(signed(sp.product_width), name=f"prod_{r}_{c}_{i}")
+            m.d.sync += p2.eq(p)
+            p = p2
+        return p
 
     def _stationary_array(self, m, stat_data, stat_g, stream_data, stream_g, load, wv_in):
         """ws/is: weight-load chain, skewed stream, partial sums flowing down. Returns the bottom row's
@@ -519,23 +597,20 @@ class SystolicArray(wiring.Component):
             a_in = x_in[r]
             row_out = []
             for c in range(C):
-                mac = self._mac(m, r, c)
-                if cfg.dataflow == "ws":
-                    m.d.comb += [mac.w_code.eq(wreg[r][c]), mac.a_code.eq(a_in)]
-                else:
-                    m.d.comb += [mac.w_code.eq(a_in), mac.a_code.eq(wreg[r][c])]
+                ws = cfg.dataflow == "ws"
+                w_code, a_code = (wreg[r][c], a_in) if ws else (a_in, wreg[r][c])
                 psum_out = Signal(signed(W), name=f"psum_{r}_{c}")
                 if L == 1:
-                    m.d.comb += mac.psum_in.eq(psum_above[c])
+                    mac = self._mac(m, r, c)
+                    m.d.comb += [mac.w_code.eq(w_code), mac.a_code.eq(a_code), mac.psum_in.eq(psum_above[c])]
                     m.d.sync += psum_out.eq(Mux(wv[r], mac.psum_out, psum_above[c]))
                 else:
-                    m.d.comb += mac.psum_in.eq(0)
-                    p, q = Mux(wv[r], mac.product, 0), psum_above[c]
+                    p = self._product(m, r, c, w_code, a_code, wv[r], gate_weight=ws)   # t + L - 1
+                    q = psum_above[c]
                     for i in range(L - 1):
-                        p2 = Signal(signed(cfg.spec.product_width), name=f"prod_{r}_{c}_{i}")
                         q2 = Signal(signed(W), name=f"psum_d_{r}_{c}_{i}")
-                        m.d.sync += [p2.eq(p), q2.eq(q)]
-                        p, q = p2, q2
+                        m.d.sync += q2.eq(q)
+                        q = q2
                     m.d.sync += psum_out.eq(q + p)                  # .eq wraps to W bits
                 row_out.append(psum_out)
                 if c + 1 < C:
@@ -574,13 +649,7 @@ class SystolicArray(wiring.Component):
         for r in range(R):
             a, av = a_in[r], av_in[r]
             for c in range(C):
-                mac = self._mac(m, r, c)
-                m.d.comb += [mac.w_code.eq(w_in[c]), mac.a_code.eq(a), mac.psum_in.eq(0)]
-                p = Mux(av, mac.product, 0)
-                for i in range(L - 1):
-                    p2 = Signal(signed(cfg.spec.product_width), name=f"prod_{r}_{c}_{i}")
-                    m.d.sync += p2.eq(p)
-                    p = p2
+                p = self._product(m, r, c, w_in[c], a, av, gate_weight=False)    # t + L - 1
                 acc = Signal(signed(W), name=f"acc_{r}_{c}")
                 total = Signal(signed(W), name=f"acc_next_{r}_{c}")
                 m.d.comb += total.eq(acc + p)                       # wraps to W bits

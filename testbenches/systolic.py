@@ -83,7 +83,8 @@ def _sim(cfg):
     kb = cfg.mem_kb
     return SystolicSim(from_dict({
         "schema": 1, "name": cfg.name, "kind": "systolic",
-        "array": {"rows": cfg.rows, "cols": cfg.cols, "dataflow": cfg.dataflow, "pe_latency": cfg.pe_latency},
+        "array": {"rows": cfg.rows, "cols": cfg.cols, "dataflow": cfg.dataflow, "pe_latency": cfg.pe_latency,
+                  "register_memory_outputs": cfg.register_memory_outputs},
         "operands": {"weight": cfg.spec.weight.format, "activation": cfg.spec.activation.format,
                      "accumulator": f"int{cfg.acc_bits}"},
         "memory": {"ifmap_kb": kb[0], "filter_kb": kb[1], "ofmap_kb": kb[2], "backing": "none"}}))
@@ -127,7 +128,7 @@ def systolic_vectors(cfg, shapes: Sequence[tuple[int, int, int]] | None = None, 
         act_off.append(act_off[-1] + len(aw))
         wgt_off.append(wgt_off[-1] + len(ww))
         res_words.append(cfg.words_needed(M, N, K)["result"])
-        plan = FoldPlan(cfg.dataflow, cfg.rows, cfg.cols, cfg.pe_latency, M, N, K)
+        plan = FoldPlan(cfg.dataflow, cfg.rows, cfg.cols, cfg.pe_latency, M, N, K, cfg.read_latency)
         y.append(exact_reference(a, w, sp.weight.format, sp.activation.format, cfg.acc_bits, fw, fa).ravel())
         cyc.append(plan.cycles)
         wc.append(plan.write_cycles().ravel())

@@ -74,6 +74,7 @@ class SystolicSim:
         self.design = design              # validated by hwsim.systolic.spec (types, formats, widths, tiles)
         a, ops, mem = design.array, design.operands, design.memory
         self.R, self.C, self.L, self.dataflow = a.rows, a.cols, a.pe_latency, a.dataflow
+        self.read_latency = a.read_latency
         self.wfmt: PEFormat = pe_format(ops.weight)
         self.afmt: PEFormat = pe_format(ops.activation)
         self.acc_bits = ops.acc_bits
@@ -128,7 +129,7 @@ class SystolicSim:
 
     # -- planning ----------------------------------------------------------------------------------
     def plan(self, layer: Gemm) -> FoldPlan:
-        return FoldPlan(self.dataflow, self.R, self.C, self.L, layer.M, layer.N, layer.K)
+        return FoldPlan(self.dataflow, self.R, self.C, self.L, layer.M, layer.N, layer.K, self.read_latency)
 
     def _layer_result(self, layer: Gemm, plan: FoldPlan, mode: str, sram: dict[str, int],
                       cycles: int) -> LayerResult:
@@ -206,6 +207,7 @@ class SystolicSim:
         w = np.ascontiguousarray(self.wfmt.decoded(w_codes), dtype=dt)
         sho = np.int64(64 - self.acc_bits)
         cnt = np.zeros(K_.N_COUNTERS, np.int64)
+        cnt[K_.CYCLES] = self.read_latency - 1      # the kernels' clock starts at the first data cycle - 1
         R, C, L = np.int64(self.R), np.int64(self.C), np.int64(self.L)
         if self.dataflow == "ws":
             out = np.zeros((layer.M, layer.N), np.int64)

@@ -19,7 +19,16 @@ class Array:
     cols: int = param(positive=True, maximum=1 << 16, doc="PE columns")
     dataflow: str = param(choices=("ws", "os", "is"), doc="weight / output / input stationary")
     pe_latency: int = param(1, positive=True, maximum=64,
-                            doc="PE latency, cycles from operands in to partial sum out (II = 1)")
+                            doc="PE latency, cycles from operands in to partial sum out (II = 1); the RTL "
+                                "registers the product from 2 on and the decoded operands from 3 on")
+    register_memory_outputs: bool = param(False, doc="an output register on every memory read port the array "
+                                                     "reads (operands, accumulate-on-write): read latency 2, "
+                                                     "one more cycle per layer")
+
+    @property
+    def read_latency(self) -> int:
+        """Cycles from a memory read address to its data at the array (1, or 2 with registered outputs)."""
+        return 2 if self.register_memory_outputs else 1
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -24,6 +24,9 @@ class FoldPlan:
     M: int
     N: int
     K: int
+    #: cycles from a memory read address to its data at the array: 1, or 2 with
+    #: ``array.register_memory_outputs`` (the whole schedule then runs one cycle later)
+    read_latency: int = 1
 
     @property
     def rows_dim(self) -> int:
@@ -62,7 +65,7 @@ class FoldPlan:
     @property
     def cycles(self) -> int:
         """Exact cycles from ``start`` to ``done`` for one instance."""
-        c = 1 + self.folds * self.fold_cycles
+        c = self.read_latency + self.folds * self.fold_cycles
         return c + self.R if self.dataflow == "os" else c
 
     @property
@@ -81,13 +84,13 @@ class FoldPlan:
         n = np.arange(self.N, dtype=np.int64)[None, :]
         if self.dataflow == "os":
             f = (n // C) * self.n_inner + m // R
-            return 1 + (f + 1) * P + (R - 1 - m % R)
+            return self.read_latency + (f + 1) * P + (R - 1 - m % R)
         if self.dataflow == "ws":
             t, col = m, n
         else:
             t, col = n, m
         f = (col // C) * self.n_inner + (self.n_inner - 1)        # last row fold of the column fold
-        return 1 + f * P + R + t + L * R + col % C
+        return self.read_latency + f * P + R + t + L * R + col % C
 
     @property
     def last_rows(self) -> int:
@@ -119,7 +122,7 @@ class FoldPlan:
         cols = np.where(idx // self.n_inner == self.n_outer - 1, self.last_cols, self.C).astype(np.int64)
         macs = rows * cols * self.T
         P = self.fold_cycles
-        return {"start": 1 + idx * P, "cycles": np.full(F, P, np.int64), "rows": rows, "cols": cols,
+        return {"start": self.read_latency + idx * P, "cycles": np.full(F, P, np.int64), "rows": rows, "cols": cols,
                 "macs": macs, "utilization": macs / float(self.R * self.C * P)}
 
     def sram_accesses(self) -> dict[str, int]:
@@ -139,7 +142,8 @@ class FoldPlan:
         """Compact trace (size independent of the number of folds)."""
         lr, lc = self.last_rows, self.last_cols
         return {"fold_order": "column folds outer, row folds inner", "outer_folds": self.n_outer,
-                "inner_folds": self.n_inner, "fold_cycles": self.fold_cycles, "first_fold_start": 1,
+                "inner_folds": self.n_inner, "fold_cycles": self.fold_cycles,
+                "first_fold_start": self.read_latency,
                 "rows_per_inner_fold": [int(self.R), lr] if self.n_inner > 1 else [lr],
                 "cols_per_outer_fold": [int(self.C), lc] if self.n_outer > 1 else [lc],
                 "drain_tail": self.R if self.dataflow == "os" else 0}
