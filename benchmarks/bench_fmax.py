@@ -27,10 +27,12 @@ import argparse
 import json
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
@@ -126,6 +128,25 @@ def place_and_route(design, family: str, freq: float, seed: int, workdir: Path) 
             "util": {k: v for k, v in util.items() if v.get("used")}, "crit_src": src, "crit_sink": sink}
 
 
+def _short(cell: str) -> str:
+    """A readable name for a critical-path endpoint cell (nextpnr names cells after the nets they drive)."""
+    c = cell.removeprefix("dut.")
+    for pat, what in ((r"^(\w+?_mem|result_bank\d+)\.\d+\.\d+$", r"\1 BRAM"), (r"MULT18X18D", "DSP"),
+                      (r"^(activation|weight|result_bank\d+)_rdata_reg", r"\1 rdata reg"),
+                      (r"^(activation|weight|result_bank\d+)_rdata", r"\1 rdata"),
+                      (r"^(dec_[wa]|prod|psum_d|psum|stat|skew|fwd|acc|out|mul|wskew|askew|afwd|wfwd)_", r"\1 reg"),
+                      (r"^(rows_rem|cols_rem|u|plast|s_base|x_base|r_base|a_base|w_base|d_base|T|last_u|ru|cu)(?![A-Za-z0-9])",
+                       r"controller \1")):
+        mm = re.search(pat, c)
+        if mm:
+            return mm.expand(what)
+    return c.split("_TRELLIS")[0].split("_LUT4")[0].split("$")[0][:28]
+
+
+def where(res: dict) -> str:
+    return f"{_short(res['crit_src'])} -> {_short(res['crit_sink'])}" if res["crit_src"] else ""
+
+
 def variant(name: str, L: int, rm: bool):
     d = load(REPO / "designs" / f"{name}.yaml")
     return d.replace(name=f"{name}_fx_l{L}{'_rm' if rm else ''}",
@@ -153,6 +174,7 @@ def main(argv=None) -> int:
     ap.add_argument("--gemm", default="32,32,32", help="M,N,K for the time column")
     ap.add_argument("--quick", action="store_true", help="sa_ws_4x4_int8 on ECP5, L=1 and L=3+RL2 only")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "bench_fmax.txt"))
+    ap.add_argument("--jobs", type=int, default=2, help="place-and-route runs at once")
     ap.add_argument("--work", default=None, help="keep the Yosys/nextpnr files here")
     args = ap.parse_args(argv)
     fams = args.families.split(",")
@@ -168,39 +190,52 @@ def main(argv=None) -> int:
              "# L = array.pe_latency (1: decode+mul+acc in one cycle, 2: product registered, 3: decoded operands "
              "registered too); RL = array read latency (2: register_memory_outputs)", ""]
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench_fmax-"))
-    rows_all = {}
+    tasks = []
     for fam in fams:
         names = args.designs.split(",") if args.designs else FAMILIES[fam]["designs"]
         if args.quick:
             names = ["sa_ws_4x4_int8"]
+        tasks += [(fam, name, L, rm) for name in names for L, rm in choices]
+    designs = {(n, L, rm): variant(n, L, rm) for _, n, L, rm in tasks}
+    cyc = {k: cycles_of(d, gemm) for k, d in designs.items()}
+
+    def job(t):
+        fam, name, L, rm = t
+        d = designs[(name, L, rm)]
+        try:
+            res = place_and_route(d, fam, args.freq, args.seed, work / fam / d.name)
+        except RuntimeError as e:
+            print(f"{fam} {d.name}: {e}", file=sys.stderr, flush=True)
+            return t, None
+        print(fam, d.name, f"{res['fmax']:.1f} MHz", f"synth {res['synth_s']:.0f}s pnr {res['pnr_s']:.0f}s",
+              res["crit_src"], "->", res["crit_sink"], flush=True)
+        return t, res
+
+    with ThreadPoolExecutor(max_workers=args.jobs) as ex:
+        results = dict(ex.map(job, tasks))
+    for fam in fams:
         rows = []
-        for name in names:
-            base_fmax = base_time = None
-            for L, rm in choices:
-                d = variant(name, L, rm)
-                cf, kc, ok = cycles_of(d, gemm)
-                try:
-                    res = place_and_route(d, fam, args.freq, args.seed, work / fam / d.name)
-                except RuntimeError as e:
-                    print(f"{fam} {d.name}: {e}", file=sys.stderr)
-                    rows.append([name, L, 2 if rm else 1, "failed", "", f"{cf:,}", "", "", "", ""])
-                    continue
-                f = res["fmax"]
-                t_us = cf / f
-                if base_fmax is None:
-                    base_fmax, base_time = f, t_us
-                u = res["util"]
-                lut = next((v["used"] for k, v in u.items() if k in ("TRELLIS_COMB", "ICESTORM_LC")), 0)
-                ff = next((v["used"] for k, v in u.items() if k in ("TRELLIS_FF",)), "")
-                dsp = next((v["used"] for k, v in u.items() if k in ("MULT18X18D",)), 0)
-                rows.append([name, L, 2 if rm else 1, f"{f:.1f}", f"{f / base_fmax:.2f}x", f"{cf:,}",
-                             "yes" if (cf == kc and ok) else "NO", f"{t_us:.2f}", f"{base_time / t_us:.2f}x",
-                             f"{lut}/{ff}/{dsp}" if ff != "" else f"{lut}/{dsp}"])
-                print(fam, d.name, f"{f:.1f} MHz", f"synth {res['synth_s']:.0f}s pnr {res['pnr_s']:.0f}s",
-                      res["crit_src"], "->", res["crit_sink"], flush=True)
-        head = ["design", "L", "RL", "Fmax MHz", "vs L1/RL1", "cycles", "kernel=closed form, bit-exact",
-                "time us", "speed-up", "cells" + (" (LUT+carry comb/FF/DSP)" if fam == "ecp5" else " (LC/DSP)")]
-        rows_all[fam] = rows
+        base = {}
+        for (f, name, L, rm), res in results.items():
+            if f != fam:
+                continue
+            cf, kc, ok = cyc[(name, L, rm)]
+            if res is None:
+                rows.append([name, L, 2 if rm else 1, "failed", "", f"{cf:,}", "", "", "", "", ""])
+                continue
+            fm = res["fmax"]
+            t_us = cf / fm
+            bf, bt = base.setdefault(name, (fm, t_us))
+            u = res["util"]
+            lut = u.get("TRELLIS_COMB", u.get("ICESTORM_LC", {})).get("used", 0)
+            ff = u.get("TRELLIS_FF", {}).get("used")
+            dsp = u.get("MULT18X18D", {}).get("used", 0)
+            rows.append([name, L, 2 if rm else 1, f"{fm:.1f}", f"{fm / bf:.2f}x", f"{cf:,}",
+                         "yes" if (cf == kc and ok) else "NO", f"{t_us:.2f}", f"{bt / t_us:.2f}x",
+                         f"{lut}/{ff}/{dsp}" if ff is not None else f"{lut}", where(res)])
+        head = ["design", "L", "RL", "Fmax MHz", "vs L1/RL1", "cycles", "kernel = closed form, bit-exact",
+                "time us", "speed-up", "cells" + (" (comb/FF/DSP)" if fam == "ecp5" else " (LC)"),
+                "critical path (from -> to)"]
         dev = "ECP5 LFE5U-85F-6 CABGA381" if fam == "ecp5" else "iCE40 HX8K ct256 (no DSP blocks)"
         lines += [f"## {fam}: {dev}", format_table(head, rows), ""]
     text = "\n".join(lines) + "\n"

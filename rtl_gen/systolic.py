@@ -540,12 +540,13 @@ class SystolicArray(wiring.Component):
         m.submodules[f"pe_{r}_{c}"] = mac
         return mac
 
-    def _product(self, m, r, c, w_code, a_code, gate, gate_weight: bool):
+    def _product(self, m, r, c, w_code, a_code, gate):
         """PE (r, c)'s product of the operand codes received in cycle t, available (registered) in cycle
         t + L - 1, 0 where ``gate`` is low (padding). L = 1: combinational (decode, multiply); L = 2: the
         product is registered; L >= 3: the decoded operands are registered (the decoder and the multiplier
-        are separate stages), then L - 2 product registers. ``gate`` gates the decoded weight
-        (``gate_weight``) or activation, or the product when the decoders are not registered."""
+        are separate stages), then L - 2 product registers. ``gate`` (the valid bit of the stationary row
+        in ws/is, of the activation in os) gates the decoded operands, or the product when the decoders
+        are not registered."""
         cfg = self.config
         L, sp = cfg.pe_latency, cfg.spec
         if L < 3:
@@ -560,8 +561,9 @@ class SystolicArray(wiring.Component):
             m.d.comb += [wdec.code.eq(w_code), adec.code.eq(a_code)]
             dw = Signal.like(wdec.value, name=f"dec_w_{r}_{c}")
             da = Signal.like(adec.value, name=f"dec_a_{r}_{c}")
-            m.d.sync += [dw.eq(Mux(gate, wdec.value, 0) if gate_weight else wdec.value),
-                         da.eq(adec.value if gate_weight else Mux(gate, adec.value, 0))]
+            # both decoded operands are gated (0 * X is X in a 4-state simulator: Icarus would propagate
+            # an unwritten memory word through the multiplier; in hardware the gate is the FFs' reset)
+            m.d.sync += [dw.eq(Mux(gate, wdec.value, 0)), da.eq(Mux(gate, adec.value, 0))]
             p = Signal(signed(sp.product_width), name=f"mul_{r}_{c}")
             m.d.comb += p.eq(dw * da)                        # exact: product_width holds it
             n = L - 2
@@ -611,7 +613,7 @@ class SystolicArray(wiring.Component):
                     m.d.comb += [mac.w_code.eq(w_code), mac.a_code.eq(a_code), mac.psum_in.eq(psum_above[c])]
                     m.d.sync += psum_out.eq(Mux(wv[r], mac.psum_out, psum_above[c]))
                 else:
-                    p = self._product(m, r, c, w_code, a_code, wv[r], gate_weight=ws)   # t + L - 1
+                    p = self._product(m, r, c, w_code, a_code, wv[r])   # t + L - 1
                     q = psum_above[c]
                     for i in range(L - 1):
                         q2 = Signal(signed(W), name=f"psum_d_{r}_{c}_{i}")
@@ -655,7 +657,7 @@ class SystolicArray(wiring.Component):
         for r in range(R):
             a, av = a_in[r], av_in[r]
             for c in range(C):
-                p = self._product(m, r, c, w_in[c], a, av, gate_weight=False)    # t + L - 1
+                p = self._product(m, r, c, w_in[c], a, av)    # t + L - 1
                 acc = Signal(signed(W), name=f"acc_{r}_{c}")
                 total = Signal(signed(W), name=f"acc_next_{r}_{c}")
                 m.d.comb += total.eq(acc + p)                       # wraps to W bits
