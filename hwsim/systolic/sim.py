@@ -230,10 +230,13 @@ class SystolicSim:
             if not (isinstance(data, (tuple, list)) and len(data) == 4):
                 raise WorkloadError("data must be (activation codes A[M, K], weight lanes W[K, N], weight "
                                     "scales S_w[G, N], activation scales S_a[M]) for a design with a scale epilogue")
-            a, w = self._check_data(layer, data[:2])
+            a, w = self._check_pair(layer, data[:2])
             ep, G = self.epilogue, -(-layer.K // self.group)
             return (a, w, epi_.check_fixed(data[2], ep.scale_bits, (G, layer.N), "weight scales"),
                     epi_.check_fixed(data[3], ep.scale_bits, (layer.M,), "activation scales"))
+        return self._check_pair(layer, data)
+
+    def _check_pair(self, layer: Gemm, data) -> tuple[np.ndarray, np.ndarray]:
         if not (isinstance(data, (tuple, list)) and len(data) == 2):
             raise WorkloadError("data must be a pair (activation codes A[M, K], weight codes W[K, N])")
         a = self.afmt.check_codes(data[0], "activation codes")
