@@ -342,7 +342,16 @@ class SystolicArray(wiring.Component):
         return (f"systolic {c.rows}x{c.cols} {c.dataflow.upper()}, PE latency {c.pe_latency}: "
                 f"{sp.weight.format} ({sp.weight.width}b, 2^-{sp.weight.frac_bits}) x {sp.activation.format} "
                 f"({sp.activation.width}b, 2^-{sp.activation.frac_bits}) -> int{sp.acc_width} (2^-{sp.product_frac}, "
-                f"wraps); memories (words x bits): {mems}; GEMM shape inputs {c.dim_bits}b")
+                f"wraps){self._extras()}; memories (words x bits): {mems}; GEMM shape inputs {c.dim_bits}b")
+
+    def _extras(self) -> str:
+        c, sp = self.config, self.spec
+        out = f", {sp.weight.meta_bits}-bit selector in each weight lane" if sp.weight.use_meta else ""
+        if c.epilogue is not None:
+            e = c.epilogue
+            out += (f"; scale epilogue: x weight scale (K-group {e.group}) x activation scale, {e.scale_bits}-bit "
+                    f"scales 2^-{e.scale_frac} -> int{e.width} (2^-{sp.product_frac + 2 * e.scale_frac}, wraps)")
+        return out
 
     def elaborate(self, platform):
         m = Module()

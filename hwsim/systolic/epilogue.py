@@ -47,7 +47,7 @@ def to_fixed(scales: Any, bits: int, frac: int, what: str = "scales") -> np.ndar
         x = Fraction(v) * (1 << frac)
         if x.denominator != 1 or not lo <= x.numerator <= hi:
             why = "is not a multiple of" if x.denominator != 1 else "does not fit"
-            raise ScaleError(f"{what}[{np.unravel_index(i, arr.shape)}] = {v!r} {why} 2**-{frac} in a signed "
+            raise ScaleError(f"{what}[{tuple(int(j) for j in np.unravel_index(i, arr.shape))}] = {v!r} {why} 2**-{frac} in a signed "
                              f"{bits}-bit fixed-point scale (epilogue.scale_bits / scale_frac)")
         out[i] = int(x.numerator)
     return out.reshape(arr.shape)
@@ -62,7 +62,7 @@ def check_fixed(S: Any, bits: int, shape: tuple[int, ...], what: str) -> np.ndar
     out = np.empty(arr.shape, dtype=object)
     for i, v in enumerate(arr.ravel().tolist()):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or not lo <= int(v) <= hi:
-            raise ScaleError(f"{what}[{np.unravel_index(i, arr.shape)}] = {v!r}: must be an integer in "
+            raise ScaleError(f"{what}[{tuple(int(j) for j in np.unravel_index(i, arr.shape))}] = {v!r}: must be an integer in "
                              f"{lo}..{hi} (signed {bits}-bit fixed point)")
         out.flat[i] = int(v)
     return out
