@@ -68,6 +68,7 @@ def test_flow_on_another_design(tmp_path, capsys):
     assert "== 5." not in out and "== 6. report" in out
     assert "int8 weights per output channel in groups of 384 along K" in out
     assert "PASS: sa_os_2x2_int8: 4 level run(s)" in out
+    assert "PASS: sa_ws_4x4_razer4_int8: 4 level run(s)" in out          # step 4b: selectors + scale epilogue
     assert (tmp_path / "report.txt").read_text().count("PASS") >= 5
 
 
