@@ -251,7 +251,6 @@ class SystolicConfig:
                 "addr_bits": aw, "width": 2 * C + C * aw}
 
     def describe(self) -> dict[str, Any]:
-        R, C, L = self.rows, self.cols, self.pe_latency
         d = self._describe()
         if self.spec.weight.use_meta:
             d["weight_lanes"] = {"code_bits": self.spec.weight.bits, "selector_bits": self.spec.weight.meta_bits,
