@@ -113,8 +113,12 @@ def quantize_layer(x: np.ndarray, w_nk: np.ndarray, design: Design):
         raise FlowError(f"{design.source}: activation format {o.activation} quantizes in groups along K; "
                         f"the flow's epilogue expects one scale per token")
     gk = qw.group_size or x.shape[1]
-    return (qa.codes, np.ascontiguousarray(qw.codes.T), np.asarray(qa.scales, np.float64),
-            np.asarray(qw.scales, np.float64), gk)
+    w = np.ascontiguousarray(qw.codes.T)
+    from .pe.model import combine_selector, has_selector
+
+    if has_selector(o.weight):               # the group's selector in each weight lane's high bits
+        w = combine_selector(w, np.repeat(np.asarray(qw.meta, np.int64).T, gk, axis=0)[:w.shape[0]], o.weight)
+    return (qa.codes, w, np.asarray(qa.scales, np.float64), np.asarray(qw.scales, np.float64), gk)
 
 
 def sqnr_db(ref: np.ndarray, y: np.ndarray) -> float:
@@ -265,7 +269,16 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
 
     y_epi = np.zeros((M, N), np.float64)
     rows, cyc, bit_exact = [], 0, True
-    for g in range(-(-K // gk)):
+    if sim_big.epilogue is not None:         # the array applies the scales itself (docs/systolic.md s. 12)
+        from .systolic.epilogue import to_float
+
+        layer = Gemm(M, N, K, name="q_proj")
+        lr = sim_big.run(layer, mode="cycle", data=sim_big.quantize(x, w_nk)).layers[0]
+        bit_exact, cyc = bool(lr.verified), lr.compute_cycles
+        y_epi = to_float(lr.output, sim_big.frac_bits + 2 * sim_big.epilogue.scale_frac)
+        rows.append([layer.name + " (scale epilogue in the array)", f"{M}x{N}x{K}", f"{lr.compute_cycles:,}",
+                     f"{100 * lr.utilization:.1f}", "yes" if lr.verified else "NO"])
+    for g in range(-(-K // gk) if sim_big.epilogue is None else 0):
         k0, k1 = g * gk, min(K, (g + 1) * gk)
         layer = Gemm(M, N, k1 - k0, name=f"q_proj.k{k0}")
         res = sim_big.run(layer, mode="cycle", data=(A[:, k0:k1], W[k0:k1]))
@@ -275,18 +288,30 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
         y_epi += lr.output * 2.0 ** -sim_big.frac_bits * sa * sw[:, g][None, :]
         rows.append([layer.name, f"{M}x{N}x{k1 - k0}", f"{lr.compute_cycles:,}", f"{100 * lr.utilization:.1f}",
                      "yes" if lr.verified else "NO"])
-    deq = (dt.quantize(x, ob.activation, group_size=_group(ob.activation, None)).dequantize().astype(np.float64)
-           @ dt.quantize(w_nk, ob.weight, group_size=_group(ob.weight, ob.group_size)).dequantize()
-           .astype(np.float64).T)
+    if sim_big.epilogue is None:
+        deq = (dt.quantize(x, ob.activation, group_size=_group(ob.activation, None)).dequantize().astype(np.float64)
+               @ dt.quantize(w_nk, ob.weight, group_size=_group(ob.weight, ob.group_size)).dequantize()
+               .astype(np.float64).T)
+    else:   # the array's exact result against numpy's float64 epilogue on the per-group integer GEMMs
+        from .pe.model import reference_gemm
+
+        deq = sum(reference_gemm(A[:, g * gk:(g + 1) * gk], W[g * gk:(g + 1) * gk], ob.weight, ob.activation,
+                                 sim_big.acc_bits) * 2.0 ** -sim_big.frac_bits * sa * sw[:, g][None, :]
+                  for g in range(-(-K // gk)))
     epi_err = float(np.max(np.abs(y_epi - deq)) / max(np.max(np.abs(deq)), 1e-30))
     for line in format_table(["GEMM (one per K-group)", "MxNxK", "cycles", "util %", "bit-exact vs numpy"], rows,
                              align="llrrl").splitlines():
         say("  " + line)
     say(f"cycle-level: {cyc:,} cycles on {big.array.rows}x{big.array.cols} {big.array.dataflow.upper()}; "
         f"outputs bit-exact with numpy: {'yes' if bit_exact else 'NO'}")
-    say(f"epilogue  integer results x 2^-{sim_big.frac_bits} x activation scale x weight scale, summed over "
-        f"K-groups = the dequantized operands' matmul (max rel. diff {epi_err:.1e}); vs the float32 layer: "
-        f"SQNR {sqnr_db(y_float, y_epi):.2f} dB")
+    if sim_big.epilogue is None:
+        say(f"epilogue  integer results x 2^-{sim_big.frac_bits} x activation scale x weight scale, summed over "
+            f"K-groups = the dequantized operands' matmul (max rel. diff {epi_err:.1e}); vs the float32 layer: "
+            f"SQNR {sqnr_db(y_float, y_epi):.2f} dB")
+    else:
+        say(f"epilogue  in the array: exact fixed point (2^-{sim_big.frac_bits + 2 * sim_big.epilogue.scale_frac}) "
+            f"= numpy's float64 epilogue on the per-group integer GEMMs (max rel. diff {epi_err:.1e}); vs the "
+            f"float32 layer: SQNR {sqnr_db(y_float, y_epi):.2f} dB")
     if not bit_exact or epi_err > 1e-6:
         status = 1
 
@@ -342,7 +367,7 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
 
     As, Ws, _, _, gks = quantize_layer(x, w_nk, small)
     m, k, n = _slice_that_fits(cfg, As.shape[0], As.shape[1], Ws.shape[1], gks)
-    real = (As[:m, :k], Ws[:k, :n])
+    real = (As[:m, :k], Ws[:k, :n]) if sim_small.epilogue is None else sim_small.quantize(x[:m, :k], w_nk[:n, :k])
     rand = [sim_small.random_operands(Gemm(*s), seed=i) for i, s in enumerate(default_shapes(cfg.rows, cfg.cols))]
     say()
     say(f"== 4. verify: {small.name} on four levels ==")
