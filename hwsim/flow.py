@@ -12,7 +12,10 @@
 3. rtl       the Verilog of the small verified DESIGN (+ Verilator lint);
 4. verify    a real-data slice of the same projection that fits DESIGN, plus the seeded workload set,
              on every level: numpy reference, hwsim cycle-level, amaranth.sim, cocotb/Verilator
-             (outputs bit-exact, cycles and every result-write cycle equal);
+             (outputs bit-exact, cycles and every result-write cycle equal); 4b: a real-data slice
+             quantized to razer4 (per-group selector + scale) x int8 (per-token scale) through
+             GROUPED_DESIGN, whose PEs decode the selector lanes and whose result path applies the
+             scales (docs/systolic.md section 12), on the same four levels;
 5. kinds     every other registered kind's own step (hwsim/<kind>/flow.py through the registry's
              ``flow`` role, e.g. one FABNet block on the butterfly design vs the dense block on a systolic
              design, and the kind's RTL verified on a seeded slice), each with verdicts computed in the run;

@@ -18,7 +18,8 @@ Which formats have a PE (``pe_format(name)``):
   NaN pattern or the unused negative-zero code of a 15-level codebook, are rejected in the operand
   data, before any kernel runs);
 * the decode does not depend on per-group metadata (integer formats are taken as symmetric two's
-  complement; formats whose value depends on a selector/zero point are not decoded by this PE);
+  complement); weights whose value depends on a per-group selector (RaZeR, BitMoD) are decoded by
+  ``weight_pe_format``, with the selector in the high bits of each weight lane (docs/systolic.md s. 12);
 * the decoded integer is at most 32 bits wide (two's complement), so e.g. ``float8_e5m2`` (33 bits) has
   no PE.
 
