@@ -75,13 +75,6 @@ def wrap_obj(x: np.ndarray, bits: int) -> np.ndarray:
     return np.asarray(f(x), dtype=object) if np.ndim(x) else f(x)
 
 
-def apply(Y: np.ndarray | None, P: np.ndarray, S_w: np.ndarray, S_a: np.ndarray, width: int) -> np.ndarray:
-    """One epilogue step: ``wrap(Y + P * S_w[None, :] * S_a[:, None])`` (object arrays of Python ints);
-    P int64 [M, n] partial sums, S_w [n], S_a [M]. ``Y`` None: the first term (a plain write)."""
-    t = (P.astype(object) * np.asarray(S_w, dtype=object)[None, :]) * np.asarray(S_a, dtype=object)[:, None]
-    return wrap_obj(t if Y is None else Y + t, width)
-
-
 def reference(a_codes: np.ndarray, w_lanes: np.ndarray, S_w: np.ndarray, S_a: np.ndarray, weight: str,
               activation: str, acc_bits: int, group: int, width: int) -> np.ndarray:
     """The model: exact per-group integer GEMMs (``hwsim.pe.reference_gemm`` on each K-group) scaled and

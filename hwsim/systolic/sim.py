@@ -291,8 +291,9 @@ class SystolicSim:
     def _run_scaled(self, layer: Gemm, a: np.ndarray, w: np.ndarray, S_w, S_a, sh, sho):
         """WS with the scale epilogue: the same kernel, run per (column fold, K-group) -- exactly the
         RTL's fold order (column folds outer, row folds inner, a K-group being consecutive row folds) --
-        with the clock carried from one call to the next; after each call the epilogue adds
-        P * S_w * S_a to the result memory (Python ints: it is wider than the kernels' int64)."""
+        with the clock carried from one call to the next; after each call the epilogue adds P * S_w, and
+        after a column fold's last K-group it multiplies by S_a and wraps (Python ints: wider than the
+        kernels' int64)."""
         M, N, K = layer.M, layer.N, layer.K
         R, C, L = np.int64(self.R), np.int64(self.C), np.int64(self.L)
         cnt = np.zeros(K_.N_COUNTERS, np.int64)
@@ -311,8 +312,12 @@ class SystolicSim:
                                      P, wcp, R, C, L, sh, sho, cnt)
                 if gi:                            # this call's first row fold accumulates in the RTL too
                     cnt[K_.OUT_READS] += M * (n1 - n0)
-                Y[:, n0:n1] = epi_.apply(Y[:, n0:n1] if gi else None, P, S_w[gi, n0:n1], S_a, width)
+                t = P.astype(object) * np.asarray(S_w[gi, n0:n1], dtype=object)[None, :]
+                acc = t if gi == 0 else acc + t
                 wc[:, n0:n1] = wcp
+            # S_a and the wrap once per column fold: equal to the RTL's per-write wrap(old + P*S_w*S_a)
+            # (distributivity; wrapping is a ring homomorphism)
+            Y[:, n0:n1] = epi_.wrap_obj(acc * np.asarray(S_a, dtype=object)[:, None], width)
         return Y, cnt, wc
 
     def register_dtype(self) -> tuple[type, np.int64]:
