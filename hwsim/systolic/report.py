@@ -11,7 +11,8 @@ def render(res, scalesim: bool = False) -> str:
     a = d.array
     ops = d.operands
     lines = [
-        f"design    {d.name} ({a.rows}x{a.cols} {a.dataflow.upper()}, PE latency {a.pe_latency}, "
+        f"design    {d.name} ({a.rows}x{a.cols} {a.dataflow.upper()}, PE latency {a.pe_latency}"
+        f"{', memory read latency 2' if a.register_memory_outputs else ''}, "
         f"{ops.weight} x {ops.activation} -> {ops.accumulator}, {d.clock_mhz:g} MHz, memory backing "
         f"{d.memory.backing})",
         f"workload  {res.workload.name}: {len(res.layers)} layer(s), {res.macs:,} MACs",

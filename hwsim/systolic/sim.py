@@ -18,10 +18,11 @@ os     M           N           K       Y tile (accum.)     K + R + C + L - 3    
 =====  ==========  ==========  ======  ==================  ===========================================
 
 Folds run back to back (column folds outer, row folds inner, as SCALE-Sim orders them), with no overlap
-except the OS output drain, which overlaps the next fold. One cycle after ``start`` issues the first
-memory read; ``done`` rises at the edge that ends the last result write::
+except the OS output drain, which overlaps the next fold. The cycle after ``start`` issues the first
+memory read, whose data reaches the array RL cycles later (RL = 1, or 2 with
+``array.register_memory_outputs``); ``done`` rises at the edge that ends the last result write::
 
-    cycles(ws/is) = 1 + F * fold_cycles          cycles(os) = 1 + F * fold_cycles + R
+    cycles(ws/is) = RL + F * fold_cycles         cycles(os) = RL + F * fold_cycles + R
 
 ``mode="cycle"`` runs the Numba kernels of hwsim.systolic.kernels, which advance the clock and move
 operands through the PE registers, and checks the result bit-exactly against a numpy reference;
