@@ -32,6 +32,9 @@ from hwsim.report import atomic_write
 HERE = Path(__file__).resolve().parent
 #: harness modules the cocotb tests import (numpy only); copied into hwsim_tb/
 HARNESS = ("vectorset.py", "cocotb_io.py", "streams.py", "systolic_driver.py")
+# A kind's bench opts in with ``COCOTB_MODULE`` (its self-checking cocotb test), and may add
+# ``COCOTB_HARNESS`` (more numpy-only modules of testbenches/ the test imports) and
+# ``cocotb_vectors(vs) -> VectorSet`` (its vector set in the npz form the test reads; default: ``vs`` itself).
 #: imports of hwsim modules the harness has, rewritten to the copy shipped beside it
 VENDORED = {"hwsim.systolic.memory": ("memory", Path(kinds.__file__).parent / "systolic" / "memory.py")}
 #: Verilator flags the generated Verilog needs (testbenches.runner.BUILD_ARGS without the speed-only ones)
@@ -138,6 +141,8 @@ def export_suite(design: Design, root: str | Path = "build", component=None, see
     comp = component if component is not None else component_for(design)
     art = emit(design, root, component=comp)
     vs = bench.vectors(design, comp, seed=seed)
+    to_file = getattr(bench, "cocotb_vectors", None)          # the bench's vectors as the npz VectorSet
+    vfile = to_file(vs) if to_file is not None else vs
     out = art.directory / "regression"
     if out.exists():
         shutil.rmtree(out)
@@ -145,9 +150,9 @@ def export_suite(design: Design, root: str | Path = "build", component=None, see
     (out / "hwsim_tb").mkdir()
     shutil.copyfile(art.verilog, out / "rtl" / art.verilog.name)
     shutil.copyfile(art.ports, out / "ports.json")
-    vs.save(out / "vectors.npz")
+    vfile.save(out / "vectors.npz")
     tb = module.rpartition(".")[2]
-    for name in HARNESS + (f"{tb}.py",):
+    for name in HARNESS + tuple(getattr(bench, "COCOTB_HARNESS", ())) + (f"{tb}.py",):
         _copy_module(HERE / name, out / "hwsim_tb" / name)
     for _, (name, src) in VENDORED.items():
         _copy_module(src, out / "hwsim_tb" / f"{name}.py")
@@ -159,5 +164,5 @@ def export_suite(design: Design, root: str | Path = "build", component=None, see
                                                   source=design.source, kind=design.kind,
                                                   what=bench.describe(design, comp, vs)))
     atomic_write(out / "suite.json", json.dumps({"design": design.name, "hash": design.hash, "top": art.top,
-                                                 "test_module": f"hwsim_tb.{tb}", "vectors": vs.n}, indent=1))
+                                                 "test_module": f"hwsim_tb.{tb}", "vectors": vfile.n}, indent=1))
     return out
