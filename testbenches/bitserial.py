@@ -355,7 +355,7 @@ def emit(vs: VectorSet, root: str | Path = "build"):
     return emit_component(dut_for(vs), top, root)
 
 
-def cocotb_vectors(vs) -> "HVectorSet":
+def cocotb_vectors(vs):
     """The vector file of the cocotb test (``testbenches.bitserial_driver``) for a bench vector set (or a
     bit-serial :class:`VectorSet`, whose expected values then come from :func:`expected_of`): every
     issue's packed port values, the tile of every issue, the expected accumulators and cycles."""
