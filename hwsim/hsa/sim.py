@@ -156,7 +156,8 @@ class HSAResult:
         for name, stage, rep, cyc, macs, dram, rs in merged.values():
             pes = rs[0].pes
             v = [x.verified for x in rs if x.verified is not None]
-            rows.append([name, stage, f"{rep:,}", f"{cyc:,}", f"{100 * macs / (pes * cyc) if pes and cyc else 0:.1f}",
+            util = f"{100 * macs / (pes * cyc):.1f}" if macs and pes and cyc else "-"
+            rows.append([name, stage, f"{rep:,}", f"{cyc:,}", util,
                          f"{dram / 1e6:.3f}", yn[None if not v else all(v)]])
         lines.append(format_table(["layer", "stage", "instances", "cycles", "util %", "DRAM MB", "bit-exact"], rows))
         lines.append(f"total {s['cycles']:,} cycles = {s['time_us'] / 1e3:.3f} ms: prefill array {s['prefill_cycles']:,}, "
