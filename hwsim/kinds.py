@@ -97,7 +97,7 @@ KINDS: dict[str, Kind] = _register(
     Kind("hsa", "hybrid systolic array for edge LLMs: prefill GEMMs on a systolic array, decode GEMV lanes "
          "rate-matched to DRAM (MXINT4 weights), RMSNorm and RoPE units",
          spec="hwsim.hsa.spec", simulator="hwsim.hsa.sim:build", report="hwsim.hsa.plots",
-         modes=("auto", "cycle", "analytical")),
+         rtl="rtl_gen.hsa:component", bench="testbenches.hsa", modes=("auto", "cycle", "analytical")),
 )
 
 

@@ -74,8 +74,9 @@ class Decode:
                               doc="GEMV dot-product lanes (null: rate-matched, ceil(DRAM bits per cycle / "
                                   "bits of one lane's beat))")
     lane_width: int = param(32, choices=(8, 16, 32), doc="PEs per lane: weights of one block a lane takes per cycle")
-    lane_latency: int = param(7, minimum=1, maximum=64,
-                              doc="cycles from a lane's last beat to its result (multiply, adder tree, shift-add)")
+    lane_latency: int = param(2, minimum=1, maximum=64,
+                              doc="cycles from a lane's last beat to its result (the generated lane, rtl_gen.hsa: "
+                                  "2 -- block sum, then shift-accumulate)")
     acc_bits: int = param(32, minimum=16, maximum=48, doc="GEMV output accumulator width (two's complement, wraps)")
     acc_frac_bits: int = param(16, minimum=0, maximum=40, doc="fractional bits of the GEMV accumulator")
     kv_bits: int = param(8, choices=(4, 8, 16), doc="KV-cache element bits streamed from DRAM in decode attention")
