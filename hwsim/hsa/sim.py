@@ -259,12 +259,12 @@ class HSASim:
     # -- run ---------------------------------------------------------------------------------------
     def run(self, workload: str, mode: str = "auto", compat: str | None = None, seed: int = 0) -> HSAResult:
         t0 = time.perf_counter()
+        seed = check_seed(seed)
         if mode not in MODES:
             raise WorkloadError(f"mode = {mode!r}: allowed: {', '.join(MODES)}")
         if compat is not None:
             raise WorkloadError(f"compat = {compat!r}: kind hsa reproduces no published simulator (the paper's "
                                 f"artefact is not public)")
-        seed = check_seed(seed)
         if not isinstance(workload, str):
             raise WorkloadError(f"workload = {workload!r}: expected a workload string")
         spec = workload.strip()
