@@ -36,8 +36,8 @@ def test_mxint4_codes_and_storage():
 
 
 # ---- GEMV lanes (functional) -----------------------------------------------------------------------
-from hwsim.hsa import functional as F  # noqa: E402
-from hwsim.hsa import timing as T  # noqa: E402
+from hwsim.hsa import functional as F
+from hwsim.hsa import timing as T
 
 DESIGN8 = ROOT / "designs" / "hsa" / "hsa_8x8_mxint4_lpddr4x.yaml"
 DESIGN16 = ROOT / "designs" / "hsa" / "hsa_16x16_mxint4_lpddr4x.yaml"
@@ -266,7 +266,7 @@ def test_cli_simulate(tmp_path):
     out = tmp_path / "run"
     p = subprocess.run([sys.executable, "-m", "hwsim.cli", "simulate", str(DESIGN8), "-w",
                         "llm:opt-1.3b,seq=32,phase=decode", "-o", str(out), "--no-plot"],
-                       capture_output=True, text=True, cwd=ROOT)
+                       check=False, capture_output=True, text=True, cwd=ROOT)
     assert p.returncode == 0, p.stderr
     assert "decode GEMV utilisation" in p.stdout
     rep = json.loads((out / "report.json").read_text())

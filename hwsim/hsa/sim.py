@@ -137,9 +137,9 @@ class HSAResult:
         s = self.stats
         d = self.design
         yn = {True: "yes", False: "NO", None: "-"}
-        lines = [f"design {d.name} (kind hsa, {d.array.rows}x{d.array.cols} array, {s['decode_lanes']} GEMV lanes x "
-                 f"{d.decode.lane_width} = {s['decode_pes']} decode PEs, {d.memory.dram_bytes_per_cycle:g} B/cycle DRAM, "
-                 f"{d.clock_mhz:g} MHz)",
+        lines = [(f"design {d.name} (kind hsa, {d.array.rows}x{d.array.cols} array, {s['decode_lanes']} GEMV lanes x "
+                  f"{d.decode.lane_width} = {s['decode_pes']} decode PEs, {d.memory.dram_bytes_per_cycle:g} B/cycle DRAM, "
+                  f"{d.clock_mhz:g} MHz)"),
                  f"workload {self.workload}  mode {self.mode}"]
         merged: dict[tuple, list] = {}
         for r in self.rows:                        # e2e: one line per (layer, stage), summed over steps
@@ -242,7 +242,13 @@ class HSASim:
         rp = timing.rope_cycles(pairs, d.rope.lanes, d.rope.latency)
         v_norm = v_rope = None
         if verify:
-            from .functional import rmsnorm, rmsnorm_reference, rope, rope_reference, rope_table
+            from .functional import (
+                rmsnorm,
+                rmsnorm_reference,
+                rope,
+                rope_reference,
+                rope_table,
+            )
 
             rng = np.random.default_rng(seed + 7)
             x = rng.standard_normal((2, hidden)).astype(np.float32)
@@ -424,4 +430,4 @@ def build(design: Design) -> HSASim:
     return HSASim(design)
 
 
-__all__ = ["build", "HSASim", "HSAResult", "LayerRow", "area_mm2", "SCENARIOS"]
+__all__ = ["SCENARIOS", "HSAResult", "HSASim", "LayerRow", "area_mm2", "build"]

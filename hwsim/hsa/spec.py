@@ -65,7 +65,7 @@ class Memory:
 
     @property
     def dram_bits_per_cycle(self) -> int:
-        return int(round(self.dram_bytes_per_cycle * 8))
+        return round(self.dram_bytes_per_cycle * 8)
 
 
 @dataclass(frozen=True, kw_only=True)

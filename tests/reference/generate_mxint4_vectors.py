@@ -25,7 +25,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate_vectors import COMMITS  # noqa: E402
+from generate_vectors import COMMITS
 
 OUT = Path(__file__).resolve().parents[1] / "data" / "mxint4_vectors.npz"
 
@@ -70,7 +70,7 @@ def main() -> None:
                                  check=True, capture_output=True).stdout
         subprocess.run(["tar", "-x", "-C", tmp], input=archive, check=True)
         sys.path.insert(0, tmp)
-        from mx.mx_ops import _quantize_mx  # noqa: E402
+        from mx.mx_ops import _quantize_mx
 
         for k, v in inputs.items():
             y = _quantize_mx(torch.from_numpy(v.copy()), 8, "int4", shared_exp_method="max", axes=[-1],
