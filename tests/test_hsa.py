@@ -306,3 +306,23 @@ def test_lane_rtl_rejects_what_it_cannot_build():
         MxDotLane("int8", 32, 16, width=16)
     with pytest.raises(RTLError, match="integer activations"):
         MxDotLane("float8_e4m3fn")
+
+
+def test_dram_sweep_file_and_table(tmp_path):
+    """designs/sweeps/hsa_dram.yaml runs through hwsim sweep (inline) and hwsim.hsa.plots.sweep_table
+    reads its points: rate-matched lanes at multiples of 17 B/cycle are >= 96 % busy at context 1."""
+    import subprocess
+    import sys
+
+    from hwsim.hsa.plots import sweep_table
+
+    out = tmp_path / "sw"
+    p = subprocess.run([sys.executable, "-m", "hwsim.cli", "sweep", str(ROOT / "designs/sweeps/hsa_dram.yaml"),
+                        "--inline", "-o", str(out), "--no-plot", "-q"],
+                       check=False, capture_output=True, text=True, cwd=ROOT)
+    assert p.returncode == 0, p.stderr[-2000:]
+    rows = [r.split() for r in sweep_table(out).splitlines()[3:]]
+    assert len(rows) == 45
+    matched = {float(r[0]): float(r[4]) for r in rows if r[2] == "(matched)"}
+    assert all(matched[b] >= 96 for b in (17, 34, 51, 68, 85, 102, 136))
+    assert matched[25.5] == pytest.approx(100 * 25.5 / 34, abs=1.5)
