@@ -360,7 +360,8 @@ class HSASim:
             rows += self.unit_rows(shape, tokens, used == "cycle", seed)
             return self._result(spec, used, rows, tokens, tokens if phase == "decode" else 0, notes, {"phase": phase})
         if any(p.split("=")[0].strip().lower() in ("seq", "phase") for p in keep):
-            raise WorkloadError(f"workload {spec!r}: phase=e2e sets seq itself (input=, output=); drop seq=/phase=")
+            raise WorkloadError(f"workload {spec!r}: an e2e run (phase=e2e or scenario=) takes input= and output= "
+                                f"tokens, not seq= or another phase=")
         for k in ("input", "output"):
             if k not in opts:
                 raise WorkloadError(f"workload {spec!r}: phase=e2e needs {k}=<tokens>")
