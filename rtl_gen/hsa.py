@@ -23,6 +23,7 @@ from amaranth import Module, Signal, signed
 from amaranth.lib import data, stream, wiring
 from amaranth.lib.wiring import In, Out
 
+from . import arith
 from .decoder import Decoder
 from .errors import RTLError, discard_on_error
 
@@ -53,10 +54,10 @@ class MxDotLane(wiring.Component):
             raise RTLError(f"acc_bits = {acc_bits!r}: allowed 16..48")
         if isinstance(frac_bits, bool) or not isinstance(frac_bits, int) or not 0 <= frac_bits <= 40:
             raise RTLError(f"frac_bits = {frac_bits!r}: allowed 0..40")
-        self.adec = Decoder(activation, use_meta=False)
-        t = self.adec.table
+        t = arith.decode_table(activation, False)
         if t.frac_bits or t.width > 16:
             raise RTLError(f"activation {activation!r}: the lane takes integer activations of at most 16 bits")
+        self.adec = Decoder(activation, use_meta=False)
         self.activation, self.acc_bits, self.frac_bits, self.width = t.format, acc_bits, frac_bits, width
         self.abits = t.bits
         # |p| <= 32 * 8 * 2**15: 24 bits signed, rounded up
