@@ -168,6 +168,10 @@ def test_registry_build_and_modes_agree():
     assert a.stats["cycles"] == b.stats["cycles"] and a.verified is True and b.verified is None
     assert a.stats["decode_lanes"] == 2 and a.stats["decode_pes"] == 64
     assert a.stats["decode_utilization"] > 0.99
+    # rate-matched: the roofline max(bytes / B, MACs / PEs) plus DRAM latency, one step and the lane latency
+    d = sim.design
+    assert a.stats["decode_roofline_cycles"] == 1024 * 2048 / 64
+    assert a.stats["cycles"] == 1024 * 2048 / 64 + d.memory.dram_latency + 1 + d.decode.lane_latency
 
 
 def test_prefill_is_the_systolic_kind():

@@ -59,6 +59,9 @@ class LayerRow:
     pes: int                    #: PEs the stage uses
     dram_bytes: float           #: streamed from DRAM (decode: exact count of the beats; prefill: estimate)
     verified: bool | None = None
+    #: decode: sum over instances of max(streamed bytes / DRAM bytes per cycle, MACs / decode PEs) -- the
+    #: roofline the stepped model refines (latencies, lock step, whole beats)
+    roofline_cycles: float = 0.0
 
     @property
     def utilization(self) -> float:
@@ -67,7 +70,8 @@ class LayerRow:
     def to_dict(self) -> dict[str, Any]:
         return {"name": self.name, "stage": self.stage, "M": self.M, "N": self.N, "K": self.K,
                 "repeat": self.repeat, "cycles": self.cycles, "macs": self.macs, "pes": self.pes,
-                "utilization": self.utilization, "dram_bytes": self.dram_bytes, "verified": self.verified}
+                "utilization": self.utilization, "dram_bytes": self.dram_bytes,
+                "roofline_cycles": self.roofline_cycles, "verified": self.verified}
 
 
 @dataclass
@@ -111,6 +115,7 @@ class HSAResult:
                "decode_lanes": decode_lanes(d), "decode_pes": decode_lanes(d) * d.decode.lane_width,
                "array_pes": d.array.rows * d.array.cols,
                "decode_utilization": (sum(r.macs for r in dec) / sum(r.pes * r.cycles for r in dec)) if dec else None,
+               "decode_roofline_cycles": sum(r.roofline_cycles for r in dec) if dec else None,
                "utilization": macs / (d.array.rows * d.array.cols * self.cycles) if self.cycles else 0.0,
                "dram_bytes": sum(r.dram_bytes for r in self.rows),
                "tokens": self.tokens, "generated_tokens": self.generated,
@@ -128,10 +133,10 @@ class HSAResult:
                 "notes": self.notes, "layers": [r.to_dict() for r in self.rows]}
 
     def layer_rows(self) -> tuple[list[str], list[list[Any]]]:
-        header = ["layer", "stage", "M", "N", "K", "repeat", "cycles", "macs", "pes", "utilization", "dram_bytes",
-                  "verified"]
-        return header, [[r.name, r.stage, r.M, r.N, r.K, r.repeat, r.cycles, r.macs, r.pes, r.utilization,
-                         r.dram_bytes, r.verified] for r in self.rows]
+        header = ["layer", "stage", "M", "N", "K", "repeat", "cycles", "roofline_cycles", "macs", "pes", "utilization",
+                  "dram_bytes", "verified"]
+        return header, [[r.name, r.stage, r.M, r.N, r.K, r.repeat, r.cycles, r.roofline_cycles, r.macs, r.pes,
+                         r.utilization, r.dram_bytes, r.verified] for r in self.rows]
 
     def render(self) -> str:
         s = self.stats
@@ -163,7 +168,10 @@ class HSAResult:
         lines.append(f"total {s['cycles']:,} cycles = {s['time_us'] / 1e3:.3f} ms: prefill array {s['prefill_cycles']:,}, "
                      f"decode GEMV {s['decode_cycles']:,}, RMSNorm {s['rmsnorm_cycles']:,}, RoPE {s['rope_cycles']:,}")
         if s["decode_utilization"] is not None:
-            lines.append(f"decode GEMV utilisation {100 * s['decode_utilization']:.2f} % of {s['decode_pes']} PEs")
+            lines.append(f"decode GEMV utilisation {100 * s['decode_utilization']:.2f} % of {s['decode_pes']} PEs; "
+                         f"roofline sum of max(bytes / DRAM B per cycle, MACs / PEs) = "
+                         f"{s['decode_roofline_cycles']:,.0f} cycles (model / roofline "
+                         f"{s['decode_cycles'] / s['decode_roofline_cycles']:.4f})")
         if s["tokens_per_s"]:
             lines.append(f"tokens {s['tokens']:,} ({s['generated_tokens']:,} generated): {s['tokens_per_s']:.2f} "
                          f"tokens/s; area {s['area_mm2_estimate']:.3f} mm^2 (estimate, {s['area_source']}): "
@@ -207,8 +215,10 @@ class HSASim:
                 d.memory.dram_bits_per_cycle, d.memory.dram_latency, d.decode.lane_latency)
         one = timing.decode_cycles_stepped(*args) if stepped else timing.decode_cycles(*args)
         beats, _ = timing.decode_steps(layer.N, layer.K, d.decode.lane_width, self.lanes)
+        nbytes = beats * self.beat(layer) / 8
+        roof = max(nbytes / d.memory.dram_bytes_per_cycle, layer.M * layer.N * layer.K / self.pes_decode)
         return LayerRow(layer.name, "decode", layer.M, layer.N, layer.K, layer.repeat, one * layer.repeat,
-                        layer.macs, self.pes_decode, beats * self.beat(layer) / 8 * layer.repeat)
+                        layer.macs, self.pes_decode, nbytes * layer.repeat, roofline_cycles=roof * layer.repeat)
 
     def check_gemv(self, layer: Gemm, seed: int) -> bool | None:
         """Seeded MXINT4 weights of this layer's shape through the GEMV model and its numpy reference."""
@@ -395,6 +405,7 @@ class HSASim:
                     a.cycles += r.cycles
                     a.macs += r.macs
                     a.dram_bytes += r.dram_bytes
+                    a.roofline_cycles += r.roofline_cycles
         rows += list(acc.values())
         extra = {"phase": "e2e", "input_tokens": inp, "output_tokens": outp}
         sc = opts.get("scenario")
