@@ -224,6 +224,7 @@ class MXINT4(MXINT8):
     name = "mxint4"
     bits = 4
     description = "MXINT4 (microxcaling int4): 4-bit two's complement 1.2 fixed point, E8M0 scale per 32"
+    rounding = "nearest multiple of 2**-2 (microxcaling 'nearest')"
     overflow = "clamp; to +-7/4 (code -8 never produced)"
     mul, qmax = 4.0, 7
 
