@@ -15,7 +15,9 @@ The directory holds::
     README.md             what it checks and how to run it
 
 Both runners write JUnit ``results.xml``; the cocotb test fails on any output, cycle or write-cycle
-difference.
+difference. Kinds with a suite: systolic, pe, decoder, butterfly, bitserial, lutnet, pim (each bench names its
+``COCOTB_MODULE``; the kind's numpy-only driver goes into hwsim_tb/ with the shared harness). Icarus compiles
+the Verilog as Verilog-2005 (``ICARUS_ARGS``, docs/cocotb.md "Simulators").
 """
 
 from __future__ import annotations
