@@ -151,14 +151,18 @@ def raw_to_arrays(raw: dict[str, list]) -> dict[str, Any]:
     return {"cycles": raw["cycles"], "result": arr,
             "last_write": np.concatenate([np.asarray(x).ravel() for x in raw["last_write"]]),
             "writes": raw["writes"], "acc_writes": raw["acc_writes"], "stray": raw["stray"],
-            "io_cycles": raw["io_cycles"]}
+            "io_cycles": raw["io_cycles"], **{k: raw[k] for k in BUS_KEYS if k in raw}}
+
+
+#: per-GEMM counts the bus driver (testbenches.hostbus_driver) adds
+BUS_KEYS = ("load_cycles", "poll_cycles", "readback_cycles", "polls")
 
 
 def raw_from_arrays(z: dict[str, np.ndarray], vs: VectorSet) -> dict[str, list]:
     n = vs.inputs["res_words"].tolist()
     C = int(np.asarray(z["last_write"]).size // max(1, sum(n)))
     raw: dict[str, list] = {k: list(np.asarray(z[k]).tolist()) for k in
-                            ("cycles", "writes", "acc_writes", "stray", "io_cycles")}
+                            ("cycles", "writes", "acc_writes", "stray", "io_cycles", *BUS_KEYS) if k in z}
     words = list(np.asarray(z["result"], dtype=object).ravel())
     lw = np.asarray(z["last_write"], np.int64)
     raw["result"], raw["last_write"] = [], []
@@ -193,18 +197,22 @@ def decode_results(sysdoc: dict, shapes, raw: dict[str, list]) -> dict[str, np.n
     if stray:
         out["stray_writes"] = np.array([stray])
     out["io_cycles"] = np.array(raw["io_cycles"], np.int64)
+    for k in BUS_KEYS:
+        if k in raw:
+            out[k] = np.array(raw[k], np.int64)
     return out
 
 
 CHECKED = ("outputs", "cycles", "write_cycles", "writes", "acc_writes")
 
 
-def mismatches(expected: dict, got: dict, limit: int = 5) -> list[str]:
-    """What differs between the decoded results and the expected arrays (np.array_equal per key)."""
+def mismatches(expected: dict, got: dict, limit: int = 5, keys=None) -> list[str]:
+    """What differs between the decoded results and the expected arrays (np.array_equal per key;
+    ``keys``: those checked, default ``CHECKED``)."""
     bad = []
     if "stray_writes" in got:
         bad.append(f"{int(got['stray_writes'][0])} result write(s) outside the result region or into padding lanes")
-    for key in CHECKED:
+    for key in keys or CHECKED:
         e, g = np.asarray(expected[key]), np.asarray(got[key])
         if e.shape != g.shape:
             bad.append(f"{key}: {g.size} values, expected {e.size}")
