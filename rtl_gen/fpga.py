@@ -116,7 +116,9 @@ def lookup(family: str, device: str | None, package: str | None) -> list[Device]
                                f"{', '.join(sorted({d.package for d in DEVICES[family]}))}")
             return cands
         return list(DEVICES[family])
-    name = device.lower().removeprefix("lfe5u-").removesuffix("f").removeprefix("ice40")
+    name = device.lower().removeprefix("ice40")
+    if name.startswith("lfe5u-"):                    # vendor names: LFE5U-85F -> 85k
+        name = name.removeprefix("lfe5u-").removesuffix("f") + "k"
     names = sorted({n for f, n in PACKAGES if f == family})
     if (family, name) not in PACKAGES:
         raise RTLError(f"--device {device!r}: {family} devices: {', '.join(names)}")
