@@ -211,6 +211,7 @@ class PnrResult:
     constraints: list[str] = field(default_factory=list)
     cells: dict[str, int] = field(default_factory=dict)
     key: str = ""
+    cached: bool = False                #: read from the cache (no tool ran)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -229,7 +230,8 @@ class PnrResult:
         util = ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in self.utilisation.items())
         verdict = "meets" if self.fmax_mhz and self.fmax_mhz >= self.clock_mhz else "FAILS"
         lines.append(f"  post-route: {util}")
-        lines.append(f"  Fmax {self.fmax_mhz:.1f} MHz ({verdict} {self.clock_mhz:g} MHz); nextpnr {self.seconds:.0f} s")
+        lines.append(f"  Fmax {self.fmax_mhz:.1f} MHz ({verdict} {self.clock_mhz:g} MHz); nextpnr {self.seconds:.0f} s"
+                     + (", cached" if self.cached else ""))
         return "\n".join(lines)
 
 
@@ -319,7 +321,7 @@ def place_and_route(directory: str | Path, top: str, family: str, device: str | 
         try:
             doc = json.loads(cache.read_text())
             if doc.get("key") == key:
-                return PnrResult(**doc)
+                return PnrResult(**(doc | {"cached": True}))
         except (json.JSONDecodeError, TypeError):
             pass
     _, net = areas[cmd]
