@@ -313,7 +313,7 @@ def place_and_route(directory: str | Path, top: str, family: str, device: str | 
     # 3-4: nextpnr, cached
     cfile = Path(res.constraints[-1])
     sha = hashlib.sha256(vpath.read_bytes()).hexdigest()
-    key = hashlib.sha256(json.dumps([sha, cmd, dev.name, dev.package, clock_mhz, seed,
+    key = hashlib.sha256(json.dumps([sha, cmd, dev.name, dev.package, float(clock_mhz), int(seed),
                                      cfile.read_text()]).encode()).hexdigest()[:16]
     res.key = key
     cache = d / f"pnr-{family}-{dev.name}-{dev.package}.json"

@@ -317,7 +317,11 @@ def vectors(design, component, seed: int = 0, shapes: Sequence[tuple[int, int, i
 
 
 def describe(design, component, vs: VectorSet) -> str:
-    return describe_vectors(vs)
+    text = describe_vectors(vs)
+    if "rtl_keys" in vs.info:
+        text += (f"; the RTL is driven through its {vs.info['host_bus']} bus, which shows "
+                 f"{' and '.join(vs.info['rtl_keys'])} (array cycles from the CYCLES CSR)")
+    return text
 
 
 def run(level, design, component, vs: VectorSet, art_dir: Path, waves: bool = False, log=None):
