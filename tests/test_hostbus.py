@@ -182,3 +182,13 @@ def test_bus_exported_suite_icarus(tmp_path):
     shutil.copytree(suite, copy)
     rc, out, (tests, failed) = _run(copy, "icarus", tmp_path / "run")
     assert rc == 0 and tests == 1 and failed == 0, out[-3000:]
+
+
+@pytest.mark.parametrize("path, rtl", [(WB, None), (AXIL, {"host_bus": "axi4lite", "debug_ports": True})],
+                         ids=["wishbone", "axi4lite-debug"])
+def test_bus_tops_lint_clean(path, rtl):
+    from testbenches.verilator import lint
+
+    art = emit(_design(path, **(rtl or {})), BUILD)
+    r = lint(art.verilog, art.top)
+    assert r.ok, "\n".join(r.messages[:10])
