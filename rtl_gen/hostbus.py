@@ -13,10 +13,12 @@ The wrapped unit has the wide host interface of ``rtl_gen.systolic`` (``start``,
 Address map (32-bit words; Wishbone ``adr`` is a word address, AXI4-Lite addresses are bytes = 4 x word):
 
     word address = region << (AW + S) | index
-    region 0  CSRs (index below)          region s (1 activation, 2 weight, 3 result): memory s,
+    region 0  CSRs (index below)          region s (1 activation, 2 weight, 3 result; with the scale
+                                          epilogue 4 weight scales, 5 activation scales): memory s,
                                           index = memory word << S | sub-word
 
-``AW`` is the widest memory address, ``S = log2`` of the sub-words per memory word rounded up to a
+The region field is as wide as the array's ``host__sel`` (2 bits; 3 with the epilogue). ``AW`` is
+the widest memory address, ``S = log2`` of the sub-words per memory word rounded up to a
 power of two (a memory word of ``B`` bits is ``ceil(B / 32)`` bus words, least significant first).
 Writing a memory word: write its sub-words in increasing order; sub-words below the last are held in a
 staging register and the write of the last sub-word commits the whole word (a word of <= 32 bits: every
@@ -83,11 +85,14 @@ class HostBusBridge(wiring.Component):
         #: cycles from an accepted request to ack/bvalid/rvalid (also makes describe_ports list clk/rst)
         self.latency = 2
         self._sysdoc = sysdoc
-        mems = sysdoc["memories"]
+        mems = {**sysdoc["memories"], **sysdoc.get("scale_memories", {})}
+        self._mems = mems
+        #: region bits: as many as the array's host__sel (2; 3 with the scale epilogue's memories)
+        self.region_bits = _width(inner.signature.members["host"].signature.members["sel"])
         self.mem_addr_bits = max(g["addr_bits"] for g in mems.values())
         self.subwords = {k: -(-g["word_bits"] // DATA_BITS) for k, g in mems.items()}
         self.sub_bits = (max(self.subwords.values()) - 1).bit_length()
-        self.word_addr_bits = 2 + self.mem_addr_bits + self.sub_bits
+        self.word_addr_bits = self.region_bits + self.mem_addr_bits + self.sub_bits
         self.dim_bits = sysdoc["shape_inputs"]["width"]
         if self.dim_bits > DATA_BITS:
             raise RTLError(f"GEMM shape inputs of {self.dim_bits} bits do not fit a {DATA_BITS}-bit CSR")
@@ -103,7 +108,7 @@ class HostBusBridge(wiring.Component):
     # ---- documentation ---------------------------------------------------------------------------
     def register_map(self) -> dict[str, Any]:
         AW, S = self.mem_addr_bits, self.sub_bits
-        mems = self._sysdoc["memories"]
+        mems = self._mems
         region_shift = AW + S
         bytes_ = 4 if self.bus_kind == "axi4lite" else None
         wins = {}
@@ -153,7 +158,8 @@ class HostBusBridge(wiring.Component):
         m = Module()
         m.submodules.unit = inner = self.inner
         AW, S = self.mem_addr_bits, self.sub_bits
-        mems = self._sysdoc["memories"]
+        RB = self.region_bits
+        mems = self._mems
         sel_of = {g["sel"]: name for name, g in mems.items()}
         host = inner.host
         ww = len(host.wdata)
@@ -168,14 +174,14 @@ class HostBusBridge(wiring.Component):
         accept = Signal()
         m.d.comb += accept.eq(req & idle)
 
-        region = req_addr[AW + S:AW + S + 2]
+        region = req_addr[AW + S:AW + S + RB]
         index = req_addr[:AW + S]
         sub = req_addr[:S] if S else 0
         maddr = req_addr[S:S + AW]
 
         # response stage (the cycle after acceptance)
         pend, pend_we = Signal(), Signal()
-        pend_region = Signal(2)
+        pend_region = Signal(RB)
         pend_index = Signal(max(AW + S, 3))
         m.d.sync += pend.eq(accept)
         with m.If(accept):

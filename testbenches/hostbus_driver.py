@@ -193,6 +193,9 @@ async def run_gemms_bus(io, settle: Callable[[], Awaitable[Any]], tick: Callable
         nres = int(job["res_words"])
         await write_words("activation", job["act"])
         await write_words("weight", job["wgt"])
+        for which, key in (("weight_scale", "wscale"), ("activation_scale", "ascale")):
+            if key in job:                     # the scale epilogue's memories
+                await write_words(which, job[key])
         await write_words("result", [fill_pattern(a, res_bits) for a in range(nres)])
         for k in ("M", "N", "K"):
             await bus.write(csr[k], int(job[k]))
