@@ -192,3 +192,43 @@ def test_bus_tops_lint_clean(path, rtl):
     art = emit(_design(path, **(rtl or {})), BUILD)
     r = lint(art.verilog, art.top)
     assert r.ok, "\n".join(r.messages[:10])
+
+
+def test_while_busy_memory_writes_dropped_csrs_live():
+    """While the array runs: CTRL reads busy, a memory-window write and an M write are ignored; after
+    done, CYCLES equals the closed form of the shape that was started."""
+    from hwsim.systolic.timing import FoldPlan
+    from rtl_gen.verilog import describe_ports
+    from testbenches.amaranth_sim import AmaranthIO, port_signals, run_clocked_sim
+    from testbenches.hostbus_driver import WishboneMaster
+
+    comp = component_for(load(WB))
+    hb = describe_ports(comp, "dut")["hostbus"]
+    act0 = hb["memories"]["activation"]["base_word"]
+    csr = {k: v["word"] for k, v in hb["csr"].items()}
+    seen = {}
+
+    async def nothing():
+        return None
+
+    async def tb(ctx):
+        async def tick():
+            await ctx.tick()
+
+        bus = WishboneMaster(AmaranthIO(ctx, port_signals(comp)), nothing, tick, hb)
+        bus.idle()
+        await bus.write(act0, 0x0102)
+        for k, v in (("M", 6), ("N", 3), ("K", 5)):
+            await bus.write(csr[k], v)
+        await bus.write(csr["CTRL"], 1)
+        seen["ctrl_busy"] = await bus.read(csr["CTRL"])
+        await bus.write(act0, 0x7777)               # dropped: the array owns the memories
+        await bus.write(csr["M"], 1)                # ignored while busy
+        while not (await bus.read(csr["CTRL"])) & 2:
+            pass
+        seen["act0"] = await bus.read(act0)
+        seen["M"] = await bus.read(csr["M"])
+        seen["cycles"] = await bus.read(csr["CYCLES"])
+
+    run_clocked_sim(comp, tb)
+    assert seen == {"ctrl_busy": 1, "act0": 0x0102, "M": 6, "cycles": FoldPlan("ws", 2, 2, 1, 6, 3, 5).cycles}
