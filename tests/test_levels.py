@@ -74,6 +74,11 @@ class TestDecoderLevels(LevelSuite):
     pass
 
 
+@pytest.mark.parametrize("path, level", _cases("hsa"))
+class TestHSALevels(LevelSuite):
+    pass
+
+
 @pytest.mark.parametrize("path, level", _cases("butterfly", ["bfly_engine_tiny"]))
 class TestButterflyLevels(LevelSuite):
     pass
