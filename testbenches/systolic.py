@@ -344,7 +344,7 @@ def check(vs: VectorSet, got: dict[str, Any], backend: str, limit: int = 5) -> C
                        vectors=int(vs.inputs["a_codes"].size + vs.inputs["w_codes"].size),
                        checked=checked, cycles=cycles, mismatches=bad,
                        what=None if "write_cycles" in keys or "cycles" not in keys else
-                       "bit-exact, total array cycles exact (no write monitor behind the bus)")
+                       "bit-exact, total array cycles exact (no write monitor: debug_ports false)")
 
 
 def _where(shapes, key: str, i: int) -> str:
@@ -381,19 +381,20 @@ def vectors(design, component, seed: int = 0, shapes: Sequence[tuple[int, int, i
             operands: Sequence[tuple[np.ndarray, np.ndarray]] | None = None) -> VectorSet:
     vs = systolic_vectors(component.config, shapes, seed=seed, operands=operands, name=f"systolic-{design.name}")
     doc = component.ports_doc()
-    if "hostbus" in doc:
+    if "hostbus" in doc or "monitor" not in doc["systolic"]:     # behind a bus, or without debug ports
         from .hostbus_driver import checked_keys
 
         vs.info["rtl_keys"] = list(checked_keys(doc))
-        vs.info["host_bus"] = doc["hostbus"]["bus"]
+        vs.info["host_bus"] = doc["hostbus"]["bus"] if "hostbus" in doc else "wide"
     return vs
 
 
 def describe(design, component, vs: VectorSet) -> str:
     text = describe_vectors(vs)
     if "rtl_keys" in vs.info:
-        text += (f"; the RTL is driven through its {vs.info['host_bus']} bus, which shows "
-                 f"{' and '.join(vs.info['rtl_keys'])} (array cycles from the CYCLES CSR)")
+        text += (f"; the RTL ({vs.info['host_bus']} host side, no debug ports) shows "
+                 f"{' and '.join(vs.info['rtl_keys'])}" +
+                 (" (array cycles from the CYCLES CSR)" if vs.info["host_bus"] != "wide" else ""))
     return text
 
 
