@@ -88,7 +88,7 @@ def bench_compat(a) -> list[str]:
         with __import__("tempfile").TemporaryDirectory() as tmp:
             ref = _ref(a.refpython, "bitsim", os.path.abspath(a.bitsim), tmp, cases)
         inputs = {m: (bwl.parse_matmul_json(bwl.matmul_json(m)),
-                       {k: np.ascontiguousarray(v.T) for k, v in bwl.bitsim_weights(m).items()})
+                       {k: np.ascontiguousarray(v.T, dtype=np.int8) for k, v in bwl.bitsim_weights(m).items()})
                   for m in ("bert-mrpc", "bigfc")}      # the inputs (not timed, as on the published side)
 
         def run_all(model):
