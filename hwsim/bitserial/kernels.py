@@ -197,3 +197,43 @@ def bitsim_tile_stats(wm, H, dp, design, n_skipped, prec_p, out, spread, popc, s
     out[4] += o4
     if design == 3:
         out[5] += 8 * cout * A * L
+
+
+# ---- synthetic weights: a counter-based normal generator ---------------------------------------------
+@njit(cache=True)
+def normal_fill(key, coef, tail, out):
+    """out (C-contiguous float32) <- normal samples by inverse CDF. Sample pair p draws one 64-bit
+    word, splitmix64(key + (p + 1) * golden) (a counter-based stream: any element is a function of
+    ``key`` and its index only); each 32-bit half u selects bin hi = u >> 16 of a 65536-bin
+    quantile table, cubic Hermite in t = (lo + 1/2) / 65536 with lo the low 16 bits (``coef[hi]``:
+    c0 + t (c1 + t (c2 + t c3))); the two outermost bins a 65536-entry table of sub-bin midpoints
+    (``tail``: u in [0, 2**-16) at 2**-32 resolution; the upper tail by symmetry)."""
+    flat = out.reshape(-1)
+    n = flat.size
+    g = np.uint64(0x9E3779B97F4A7C15)
+    m1 = np.uint64(0xBF58476D1CE4E5B9)
+    m2 = np.uint64(0x94D049BB133111EB)
+    s30 = np.uint64(30)
+    s27 = np.uint64(27)
+    s31 = np.uint64(31)
+    s32 = np.uint64(32)
+    lo32 = np.uint64(0xFFFFFFFF)
+    for p in range((n + 1) // 2):
+        z = key + np.uint64(p + 1) * g
+        z = (z ^ (z >> s30)) * m1
+        z = (z ^ (z >> s27)) * m2
+        z = z ^ (z >> s31)
+        for h in range(2):
+            i = 2 * p + h
+            if i < n:
+                u = np.int64((z >> (s32 * np.uint64(h))) & lo32)
+                hi = u >> 16
+                lo = u & 0xFFFF
+                if hi == 0:
+                    x = tail[lo]
+                elif hi == 65535:
+                    x = -tail[65535 - lo]
+                else:
+                    t = (np.float32(lo) + np.float32(0.5)) * np.float32(1.0 / 65536)
+                    x = coef[hi, 0] + t * (coef[hi, 1] + t * (coef[hi, 2] + t * coef[hi, 3]))
+                flat[i] = x
