@@ -118,12 +118,23 @@ def bitsim_tile_stats(wm, H, dp, design, n_skipped, prec_p, out, spread, popc, s
     for cnt in range(256):
         ceil_half[cnt] = (2 * cnt + dp - 1) // dp
     tmax = np.zeros(A * C, np.int64)
+    bt = np.zeros(L, np.int64)                   # designs 1, 3: a row's sign-magnitude bytes
+    pc = np.zeros(L, np.int64)                   # and their popcounts (branch-free, vectorizes)
     for r in range(R):
         r0 = r * H
         r1 = min(cout, r0 + H)
         tmax[:] = 0
         for row in range(r0, r1):
             for a in range(A):
+                if design == 1 or design == 3:
+                    for l in range(L):
+                        v = np.int64(wm[row, a, l])
+                        neg = np.int64(v < 0)
+                        m = min(abs(v), 127)             # -128 -> -127
+                        x = m - ((m >> 1) & 0x55)
+                        x = (x & 0x33) + ((x >> 2) & 0x33)
+                        bt[l] = m | (neg << 7)
+                        pc[l] = ((x + (x >> 4)) & 0x0F) + neg
                 for c in range(C):
                     l0 = c * dp
                     l1 = min(L, l0 + dp)
@@ -149,7 +160,7 @@ def bitsim_tile_stats(wm, H, dp, design, n_skipped, prec_p, out, spread, popc, s
                         mn = 1 << 30
                         s = -1
                         for l in range(l0, l1):
-                            cnt = sm_popc[wm[row, a, l] & 0xFF]
+                            cnt = pc[l]
                             o1 += cnt
                             s = max(s, cnt)
                             mn = min(mn, cnt)
@@ -160,9 +171,8 @@ def bitsim_tile_stats(wm, H, dp, design, n_skipped, prec_p, out, spread, popc, s
                         mn = 1 << 30
                         mx = -1
                         for l in range(l0, l1):
-                            b = wm[row, a, l] & 0xFF
-                            orv |= sm[b]
-                            cnt = sm_popc[b]
+                            orv |= bt[l]
+                            cnt = pc[l]
                             o1 += cnt
                             mn = min(mn, cnt)
                             mx = max(mx, cnt)
