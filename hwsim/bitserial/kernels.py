@@ -211,11 +211,12 @@ def bitsim_tile_stats(wm, H, dp, design, n_skipped, prec_p, out, spread, popc, s
 
 # ---- synthetic weights: a counter-based normal generator ---------------------------------------------
 @njit(cache=True)
-def normal_fill(key, coef, tail, out):
-    """out (C-contiguous float32) <- normal samples by inverse CDF. Sample pair p draws one 64-bit
-    word, splitmix64(key + (p + 1) * golden) (a counter-based stream: any element is a function of
-    ``key`` and its index only); each 32-bit half u selects bin hi = u >> 16 of a 65536-bin
-    quantile table, cubic Hermite in t = (lo + 1/2) / 65536 with lo the low 16 bits (``coef[hi]``:
+def normal_fill(key, start, coef, tail, out):
+    """out (C-contiguous float32) <- elements start .. start + out.size of a stream of normal samples
+    drawn by inverse CDF. Sample pair p draws one 64-bit word, splitmix64(key + (p + 1) * golden) (a
+    counter-based stream: element i is a function of ``key`` and i only, so any slice of rows can be
+    generated alone); its 32-bit half i % 2, u, selects bin hi = u >> 16 of a 65536-bin quantile
+    table, cubic Hermite in t = (lo + 1/2) / 65536 with lo the low 16 bits (``coef[hi]``:
     c0 + t (c1 + t (c2 + t c3))); the two outermost bins a 65536-entry table of sub-bin midpoints
     (``tail``: u in [0, 2**-16) at 2**-32 resolution; the upper tail by symmetry)."""
     flat = out.reshape(-1)
@@ -228,14 +229,14 @@ def normal_fill(key, coef, tail, out):
     s31 = np.uint64(31)
     s32 = np.uint64(32)
     lo32 = np.uint64(0xFFFFFFFF)
-    for p in range((n + 1) // 2):
+    for p in range(start // 2, (start + n + 1) // 2):
         z = key + np.uint64(p + 1) * g
         z = (z ^ (z >> s30)) * m1
         z = (z ^ (z >> s27)) * m2
         z = z ^ (z >> s31)
         for h in range(2):
-            i = 2 * p + h
-            if i < n:
+            i = 2 * p + h - start
+            if 0 <= i < n:
                 u = np.int64((z >> (s32 * np.uint64(h))) & lo32)
                 hi = u >> 16
                 lo = u & 0xFFFF

@@ -116,13 +116,21 @@ def _normal_tables(sigma: float):
     return coef.astype(np.float32), tail.astype(np.float32)
 
 
-def synthetic_weights(N: int, K: int, seed: int, tag: str) -> np.ndarray:
-    """Seeded normal(0, 0.02) float32 weights [N, K]: a counter-based stream keyed by (seed, tag)
-    (splitmix64 words through a 65536-bin inverse-CDF table, :func:`.kernels.normal_fill`; about 10x
-    faster than NumPy's generator, and any layer's weights are a function of seed, tag and index)."""
+def synthetic_weights(N: int, K: int, seed: int, tag: str, rows: tuple[int, int] | None = None,
+                      out: np.ndarray | None = None) -> np.ndarray:
+    """Seeded normal(0, 0.02) float32 weights [N, K] (or only rows ``rows = (r0, r1)`` of them, into
+    ``out`` if given): a counter-based stream keyed by (seed, tag) (splitmix64 words through a
+    65536-bin inverse-CDF table, :func:`.kernels.normal_fill`; element (r, c) depends on seed, tag and
+    r * K + c only, so row blocks generated apart equal the whole matrix)."""
+    r0, r1 = rows if rows is not None else (0, N)
+    if not 0 <= r0 <= r1 <= N:
+        raise SimError(f"synthetic weights: rows {rows!r} outside 0..{N}")
     key = np.uint64(int.from_bytes(hashlib.sha256(f"{int(seed)}:{tag}".encode()).digest()[:8], "little"))
-    out = np.empty((N, K), np.float32)
-    normal_fill(key, *_normal_tables(0.02), out)
+    if out is None:
+        out = np.empty((r1 - r0, K), np.float32)
+    elif out.shape != (r1 - r0, K) or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise SimError(f"synthetic weights: out must be C-contiguous float32 {(r1 - r0, K)}")
+    normal_fill(key, r0 * K, *_normal_tables(0.02), out)
     return out
 
 
@@ -144,13 +152,41 @@ class BitModLayerWeights:
     bits_per_weight: float
 
 
-def bitmod_prepare(w: np.ndarray, fmt: str, group_size: int) -> BitModLayerWeights:
+#: rows of synthetic weights generated and quantized at a time (a few MB, so the float32 weights of a
+#: whole layer are never materialised)
+_CHUNK_ELEMS = 1 << 21
+
+
+def bitmod_prepare(w, fmt: str, group_size: int, shape: tuple[int, int] | None = None) -> BitModLayerWeights:
+    """Quantize a layer's weights with :mod:`datatypes` for the BitMoD PE. ``w``: float array [N, K],
+    or a function ``rows(r0, r1) -> float32 [r1 - r0, K]`` with ``shape = (N, K)``: then quantized in
+    row blocks (the quantizers are row-independent: groups lie along K, double quantization is per row)."""
     import datatypes as dt
-    N, K = w.shape
+    if callable(w):
+        if shape is None:
+            raise SimError("bitmod_prepare: a row function needs shape=(N, K)")
+        N, K = shape
+        fn = w
+    else:
+        N, K = w.shape
+        fn = None
     Kp = -(-K // group_size) * group_size
-    if Kp != K:
-        w = np.concatenate([w, np.zeros((N, Kp - K), w.dtype)], axis=1)
-    q = dt.quantize(w, _BITMOD_DT[fmt], group_size=group_size, double_quant=True)
+    ng = Kp // group_size
+    step = N if fn is None else max(1, _CHUNK_ELEMS // max(1, Kp))
+    codes = np.empty((N, Kp), np.uint8)
+    meta = np.zeros((N, ng), np.uint8)
+    scales = np.empty((N, ng), np.int64)
+    q = None
+    for r0 in range(0, max(N, 1), step):
+        r1 = min(N, r0 + step)
+        wc = w if fn is None else fn(r0, r1)
+        if Kp != K:
+            wc = np.concatenate([wc, np.zeros((r1 - r0, Kp - K), wc.dtype)], axis=1)
+        q = dt.quantize(wc, _BITMOD_DT[fmt], group_size=group_size, double_quant=True)
+        codes[r0:r1] = q.codes
+        if q.meta is not None:
+            meta[r0:r1] = q.meta
+        scales[r0:r1] = q.scales
     f = q.format
     n_meta = max(1, int(getattr(f, "n_meta", 1)))
     levels = np.zeros((n_meta, 256), np.int64)
@@ -162,10 +198,8 @@ def bitmod_prepare(w: np.ndarray, fmt: str, group_size: int) -> BitModLayerWeigh
         levels[m, : v.size] = v.astype(np.int64)
     int_table = fmt.startswith("int")
     lut = pe_model.bitmod_terms(levels, int_table, _FMT_BITS[fmt] + (0 if not int_table else 0)).astype(np.int64)
-    meta = np.zeros((N, Kp // group_size), np.uint8) if q.meta is None else np.asarray(q.meta, np.uint8)
     bpw = _FMT_BITS[fmt] + (8 + int(getattr(f, "meta_bits", 0))) / group_size
-    return BitModLayerWeights(np.ascontiguousarray(q.codes, np.uint8), np.ascontiguousarray(meta),
-                              np.asarray(q.scales, np.int64), lut, levels, int_table, bpw)
+    return BitModLayerWeights(codes, meta, scales, lut, levels, int_table, bpw)
 
 
 def kv_prepare(wi: np.ndarray, bits: int, group_size: int) -> BitModLayerWeights:
@@ -391,13 +425,21 @@ class BitSerialSim:
             b = self.w.kv_bits
             wi = np.clip(np.round(rng.normal(0, 2 ** (b - 3), size=(N, K))), -2 ** (b - 1), 2 ** (b - 1) - 1)
             wf = wi.astype(np.float32)
-        else:
+        elif real is not None or self.arr.pe != "bitmod":
             wf = real if real is not None else synthetic_weights(N, K, seed, g.name)
             wi = None
         if self.arr.pe == "bitmod":
             if g.kind == "attention":
                 return kv_prepare(wi.astype(np.int64), self.w.kv_bits, self.w.group_size)
-            return bitmod_prepare(wf, self.w.format, self.w.group_size)
+            if real is not None:
+                return bitmod_prepare(wf, self.w.format, self.w.group_size)
+            buf = {}
+
+            def rows(r0, r1):                # synthetic rows block by block, into one reused buffer
+                if buf.get("a") is None or buf["a"].shape[0] != r1 - r0:
+                    buf["a"] = np.empty((r1 - r0, K), np.float32)
+                return synthetic_weights(N, K, seed, g.name, (r0, r1), buf["a"])
+            return bitmod_prepare(rows, self.w.format, self.w.group_size, (N, K))
         if wi is None:
             wi = int8_per_channel(wf)
         return bitvert_prepare(wi.astype(np.int64), self.w.pruning if g.kind != "attention" else "none",
