@@ -4,7 +4,6 @@ model, and the PE/array RTL on four levels (model, hwsim, amaranth.sim, Verilato
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np

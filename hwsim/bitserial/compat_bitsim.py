@@ -254,7 +254,7 @@ def simulate(c: BitSimConfig, layers, weights: dict | None = None) -> dict:
         depthwise = is_conv and i_dim[3] != w_dim[2]
         row = dict(name=n, w_dim=list(w_dim), i_dim=list(i_dim), o_dim=list(o_dim))
         if design == "bitwave":
-            best, best_df, best_cnt = 1e9, None, None
+            best, best_df = 1e9, None
             ws = None
             for df in dataflows:
                 dpx, Hx, Wx = df
