@@ -156,6 +156,21 @@ def bitsim_tile_stats(wm, H, dp, design, n_skipped, prec_p, out, spread, popc, s
                                 mn = min(mn, cnt)
                             o3 += mn
                             o4 += s
+                    elif (design == 1 or design == 3) and l1 - l0 == 8:    # 8-wide chunks unrolled
+                        q0, q1, q2, q3 = pc[l0], pc[l0 + 1], pc[l0 + 2], pc[l0 + 3]
+                        q4, q5, q6, q7 = pc[l0 + 4], pc[l0 + 5], pc[l0 + 6], pc[l0 + 7]
+                        o1 += ((q0 + q1) + (q2 + q3)) + ((q4 + q5) + (q6 + q7))
+                        mx = max(max(max(q0, q1), max(q2, q3)), max(max(q4, q5), max(q6, q7)))
+                        mn = min(min(min(q0, q1), min(q2, q3)), min(min(q4, q5), min(q6, q7)))
+                        if design == 1:
+                            o3 += mn + 1
+                            o4 += mx
+                            s = mx
+                        else:
+                            o3 += mn + n_skipped
+                            o4 += mx + n_skipped
+                            s = popc[((bt[l0] | bt[l0 + 1]) | (bt[l0 + 2] | bt[l0 + 3]))
+                                     | ((bt[l0 + 4] | bt[l0 + 5]) | (bt[l0 + 6] | bt[l0 + 7]))]
                     elif design == 1:                  # Pragmatic: sign-magnitude words
                         mn = 1 << 30
                         s = -1
