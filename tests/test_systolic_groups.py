@@ -120,7 +120,7 @@ def test_real_quantized_gemm_through_the_rtl():
 
 def test_bad_designs_and_inputs():
     with pytest.raises(DesignError, match="dataflow ws"):
-        design(dataflow="os")
+        design(dataflow="is")
     with pytest.raises(DesignError, match="multiple of array.rows"):
         design(group=6)
     with pytest.raises(DesignError, match="whole K-group"):
