@@ -30,3 +30,32 @@ def prefill_design(design: Design) -> Design:
                        "dram_bytes_per_cycle": m.dram_bytes_per_cycle, "backing": "dram"},
             "epilogue": dict(PREFILL_EPILOGUE)}
     return from_dict(data, f"{design.source} (its prefill array as kind systolic)")
+
+
+def numpy_reference(sim, x, w_nk):
+    """numpy float64 of the prefill GEMM on dequantized operands, the order of operations the epilogue's
+    exact result is compared in: ``(A @ dequantize(mxint4(W)).T) * s_a`` with A the activation codes'
+    values (per-token quantization, ``sim.afmt``) and s_a their float scales. The matmul is exact when
+    every product and partial sum is a multiple of the smallest ulp within 53 bits (small block-exponent
+    spread, as for these seeded weights), the final product rounds once -- as ``to_float`` of the exact
+    fixed-point result does."""
+    import numpy as np
+
+    import datatypes as dt
+
+    qa = dt.quantize(x, sim.afmt.name, group_size=None)
+    qw = dt.quantize(w_nk, "mxint4")
+    a = sim.afmt.decoded(qa.codes).astype(np.float64) * 2.0 ** -sim.afmt.frac_bits
+    return (a @ qw.dequantize().astype(np.float64).T) * np.asarray(qa.scales, np.float64).reshape(-1, 1)
+
+
+def matches_numpy(sim, layer, Y, seed: int) -> bool:
+    """Whether the prefill array's exact result Y of ``layer`` on ``sim.quantized_operands(layer, seed)``,
+    rounded once to float64, equals :func:`numpy_reference` on the same seeded floats, bit for bit."""
+    import numpy as np
+
+    from ..systolic.epilogue import to_float
+
+    got = to_float(Y, sim.frac_bits + 2 * sim.epilogue.scale_frac)
+    want = numpy_reference(sim, *sim.quantized_floats(layer, seed))
+    return bool(np.array_equal(got.view(np.uint64), want.view(np.uint64)))

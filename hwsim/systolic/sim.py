@@ -203,14 +203,16 @@ class SystolicSim:
     def quantized_operands(self, layer: Gemm, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Seeded normal floats quantized with the design's formats (weights per output channel, groups of
         ``operands.group_size`` along K; activations per token): codes A [M, K], W [K, N]."""
-        def group(name, want):
-            f = dt.get(name)
-            return want if f.group_sizes is None or want in f.group_sizes else f.default_group_size
+        return self.quantize(*self.quantized_floats(layer, seed))
 
+    @staticmethod
+    def quantized_floats(layer: Gemm, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """The floats ``quantized_operands`` quantizes: x [M, K] standard normal, W [N, K] normal x 0.05
+        (float32, seeded)."""
         rng = np.random.default_rng(seed)
         x = rng.standard_normal((layer.M, layer.K)).astype(np.float32)
         wt = rng.standard_normal((layer.N, layer.K)).astype(np.float32) * 0.05
-        return self.quantize(x, wt)
+        return x, wt
 
     def quantize(self, x: np.ndarray, w_nk: np.ndarray) -> tuple[np.ndarray, ...]:
         """Quantize activations x [M, K] (per token) and a torch-layout weight [N, K] (per output channel,
