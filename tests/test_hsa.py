@@ -216,6 +216,19 @@ def test_prefill_applies_the_mx_block_exponents(path):
     assert sim.run(Gemm(64, 64, 256), mode="analytical").layers[0].dram_bytes["weight_read"] == 256 * 64 * 4.25 / 8
 
 
+def test_prefill_verdict_can_say_no(monkeypatch):
+    """The cycle-mode prefill verdict is computed: one ulp off in the numpy reference makes it NO."""
+    import hwsim
+    import hwsim.hsa.prefill as P
+
+    sim = hwsim.build(DESIGN8)
+    assert sim.run("gemm:12,16,64", mode="cycle").verified is True
+    orig = P.numpy_reference
+    monkeypatch.setattr(P, "numpy_reference", lambda s, x, w: np.nextafter(orig(s, x, w), np.inf))
+    r = sim.run("gemm:12,16,64", mode="cycle")
+    assert r.verified is False and "NO" in r.render()
+
+
 def test_llm_decode_and_prefill_report():
     import json
 
