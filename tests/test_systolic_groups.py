@@ -251,19 +251,21 @@ def _dram_design(weight, group, scales, activation="int8", acc="int32"):
     ("bitmod3", 8, "fixed", 3, 2, 58),
     ("mxint4", 32, "none", 4, 0, 8),            # + the E8M0 exponent per block: 4.25 bits
     ("mxint4", 32, "fixed", 4, 0, 8),           # the epilogue expands the exponent, the memory holds 8 bits
+    ("mxint4", None, "none", 4, 0, 8),          # group_size null: MX's own block of 32
+    ("razer4", None, "none", 4, 2, 0),          # group_size null: one selector per column (the whole K)
 ])
 def test_weight_bytes_are_codes_plus_group_bits(weight, group, scales, code, sel, scale):
     """DRAM, SRAM and compulsory weight bytes count code bits per weight plus selector / exponent / scale
     bits per (K-group, column), as a memory holds them (not the array's lane width)."""
     sim = SystolicSim(_dram_design(weight, group, scales))
-    M, N, K = 8, 12, 64
+    M, N, K = 8, 12, 72                                    # 72: a partial last group stores whole group bits
     lr = sim.run(Gemm(M, N, K), mode="analytical").layers[0]
-    groups = -(-K // (group or K))
+    groups = -(-K // (group or (32 if weight == "mxint4" else K)))
     want = (K * N * code + groups * N * (sel + scale)) / 8
-    assert lr.dram_bytes["weight_read"] == want              # ws: the weights are read from DRAM once
-    assert lr.sram_bytes["weight_read"] == lr.sram["weight_reads"] * want / (K * N)
+    assert lr.dram_bytes["weight_read"] == pytest.approx(want, rel=1e-12)   # ws: weights read from DRAM once
+    assert lr.sram_bytes["weight_read"] == pytest.approx(lr.sram["weight_reads"] * want / (K * N), rel=1e-12)
     other = M * K * 8 / 8 + M * N * sim.res_bits / 8
-    assert lr.compulsory_bytes == want + other
+    assert lr.compulsory_bytes == pytest.approx(want + other, rel=1e-12)
 
 
 def test_mx_scale_errors():

@@ -85,6 +85,10 @@ class SystolicSim:
         #: MX formats: the group scale is a shared power-of-two exponent (E8M0 codes from the quantizer)
         self.pow2_scales = epi_.is_pow2_scaled(ops.weight)
         self.code_bits, self.group_bits = weight_storage_bits(design)
+        #: the K-group the per-group bits are stored for: group_size, or the format's fixed group (MX: 32)
+        wf = dt.get(ops.weight)
+        self.storage_group = ops.group_size if ops.group_size is not None or wf.group_sizes is None \
+            or None in wf.group_sizes else wf.default_group_size
         self.afmt: PEFormat = pe_format(ops.activation)
         self.acc_bits = ops.acc_bits
         self.frac_bits = self.wfmt.frac_bits + self.afmt.frac_bits
@@ -168,11 +172,12 @@ class SystolicSim:
         """Bits a memory holds per weight of a layer with K inputs (DRAM and SRAM byte counts, estimates):
         the format's code bits plus, per K-group and column, ``group_bits`` (selector, MX exponent, and
         the epilogue's fixed-point scale where it stores one; see ``weight_storage_bits``), averaged over
-        the group (``operands.group_size``, or the whole K when it is null). Not the RTL's lane width:
+        the group (``operands.group_size``; when null the format's fixed group, MX: 32, else the whole K).
+        Not the RTL's lane width:
         the array's lanes carry the selector with every code (docs/systolic.md section 12)."""
         if not self.group_bits:
             return float(self.code_bits)
-        G = self.group or K
+        G = self.storage_group or K
         return self.code_bits + self.group_bits * (-(-K // G)) / K
 
     # -- operands ----------------------------------------------------------------------------------
