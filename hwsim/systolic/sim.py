@@ -163,8 +163,8 @@ class SystolicSim:
             stall = 0
         energy = self.energy.estimate(layer.macs, sb["weight_read"] + sb["activation_read"] + sb["output_read"],
                                       sb["output_write"], sum(dram.values()), self.R * self.C * (compute + stall))
-        comp = rep * (_bytes(layer.activation_elements, self.afmt.bits) + _bytes(layer.K * layer.N, self.weight_bits(layer.K))
-                      + _bytes(layer.M * layer.N, self.res_bits))
+        comp = rep * (_bytes(layer.activation_elements, self.afmt.bits)
+                      + _bytes(layer.K * layer.N, self.weight_bits(layer.K)) + _bytes(layer.M * layer.N, self.res_bits))
         return LayerResult(layer=layer, plan=plan, mode=mode, compute_cycles=compute, stall_cycles=stall,
                            sram=sram, sram_bytes=sb, dram_bytes=dram, energy=energy, compulsory_bytes=comp)
 
@@ -173,8 +173,8 @@ class SystolicSim:
         the format's code bits plus, per K-group and column, ``group_bits`` (selector, MX exponent, and
         the epilogue's fixed-point scale where it stores one; see ``weight_storage_bits``), averaged over
         the group (``operands.group_size``; when null the format's fixed group, MX: 32, else the whole K).
-        Not the RTL's lane width:
-        the array's lanes carry the selector with every code (docs/systolic.md section 12)."""
+        Not the RTL's lane width: the array's lanes carry the selector with every code (docs/systolic.md
+        sections 8 and 12)."""
         if not self.group_bits:
             return float(self.code_bits)
         G = self.storage_group or K
