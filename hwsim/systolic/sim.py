@@ -201,7 +201,7 @@ class SystolicSim:
         """Advance the array clock through one instance of ``layer``; returns (Y int64 [M, N], counters
         [stationary reads, streaming reads, output writes, output reads, cycles, last write cycle]) and,
         with ``write_cycles``, also the cycle of the (last) write of each Y element (int64 [M, N])."""
-        dt, sh = self.register_dtype()
+        dt, sh = self.operand_dtype(), self.register_dtype()[1]
         a = np.ascontiguousarray(self.afmt.decoded(a_codes), dtype=dt)
         w = np.ascontiguousarray(self.wfmt.decoded(w_codes), dtype=dt)
         sho = np.int64(64 - self.acc_bits)
@@ -229,6 +229,19 @@ class SystolicSim:
         if self.acc_bits <= 32:
             return np.int32, np.int64(0 if self.acc_bits == 32 else 64 - self.acc_bits)
         return np.int64, np.int64(64 - self.acc_bits)
+
+    def operand_dtype(self) -> type:
+        """Storage of the decoded operands in the kernels: the narrowest of int8/int16/int32 holding every
+        decoded code of both formats when the registers are int32 (register_dtype), else int64 (the
+        kernels take int64 operands as the sign of int64 registers)."""
+        if self.register_dtype()[0] is np.int64:
+            return np.int64
+        lo = min(self.afmt.lo, self.wfmt.lo)
+        hi = max(self.afmt.hi, self.wfmt.hi)
+        for t in (np.int8, np.int16):
+            if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max:
+                return t
+        return np.int32
 
     def _as_network(self, workload) -> Network:
         if isinstance(workload, Network):
