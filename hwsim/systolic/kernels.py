@@ -61,8 +61,10 @@ def stationary_kernel(S, X, out, wcyc, R, C, L, sh, sho, counters):
 
     S: [Kd, Nd] decoded stationary operand (WS: W; IS: A^T); X: [T, Kd] decoded streaming operand
     (WS: A; IS: W^T), both int8/int16/int32 (the narrowest holding the decoded codes) when the
-    accumulator has at most 32 bits, else int64; out: int64 [T, Nd], zero on entry, receives
-    wrap(X @ S); wcyc: int64 [T, Nd] receives the cycle of the last write of each result element.
+    accumulator has at most 32 bits, else int64. out: int64 [Nd, T], zero on entry, the result memory
+    bank by bank (bank = array column, ``out[n, t]`` = element t of result column n): receives
+    wrap(X @ S) transposed. wcyc: int64 [Nd, T] receives the cycle of the last write of each result
+    element, or an empty [0, 0] array (then not recorded).
     R, C: array rows/cols; L: PE latency (cycles from operands in to partial sum out). The PE partial-sum
     registers are int32 storage when S is not int64 (two's-complement wrap modulo 2**32 for free), else
     int64; sh wraps them to the accumulator width in int64 arithmetic (0: the storage width is the
@@ -81,6 +83,7 @@ def stationary_kernel(S, X, out, wcyc, R, C, L, sh, sho, counters):
     Nd = S.shape[1]
     T = X.shape[0]
     RC = R * C
+    track = wcyc.shape[0] > 0
     nstream = T + L * R + C - 1               # stream cycles of a fold (last result write in the last)
     Z = nstream - 1                           # time origin of the reversed skew-line histories
     nfold_c = (Nd + C - 1) // C
@@ -92,9 +95,14 @@ def stationary_kernel(S, X, out, wcyc, R, C, L, sh, sho, counters):
     wring = np.zeros((R, C), S.dtype)         # weight-load chain (R registers per column)
     w = np.zeros(RC, S.dtype)                 # stationary registers, flat c*R + r
     psum = np.zeros((L + 1, RC + 1), _reg_zeros(1, S).dtype)  # register images; [k, i+1] = PE i
-    mask = np.full(RC, -1, psum.dtype)        # 0 for row-0 PEs: no psum_in
+    mask = np.full(RC, -1, np.int8)           # 0 for row-0 PEs: no psum_in
     for c in range(C):
         mask[c * R] = 0
+    stat_reads = 0
+    stream_reads = 0
+    out_writes = 0
+    out_reads = 0
+    last_write = counters[LAST_WRITE]
     cyc = counters[CYCLES] + 1                # cycle 0: the first operand read is issued
     for fc in range(nfold_c):
         n0 = fc * C
@@ -110,7 +118,7 @@ def stationary_kernel(S, X, out, wcyc, R, C, L, sh, sho, counters):
                         wring[j, c] = S[k0 + src, n0 + c]
                     for c in range(cu, C):
                         wring[j, c] = 0
-                    counters[STAT_READS] += cu
+                    stat_reads += cu
                 else:
                     for c in range(C):
                         wring[j, c] = 0
@@ -124,24 +132,27 @@ def stationary_kernel(S, X, out, wcyc, R, C, L, sh, sho, counters):
             # ---- phase 2: stream T rows; last result write at T + L*R + C - 2 -----------------------
             for s in range(nstream):
                 if s < T:
-                    counters[STREAM_READS] += ru
+                    stream_reads += ru
                 new = psum[s % (L + 1)]
                 old = psum[(s + 1) % (L + 1)]     # the register image of cycle s - L
-                # results leaving the bottom PE row (registered L cycles ago) are written
+                # results leaving the bottom PE row (registered L cycles ago) are written: bank c,
+                # element base - c
                 base = s - L * R
                 c_lo = max(0, base - T + 1)
                 c_hi = min(cu, base + 1)
-                for c in range(c_lo, c_hi):
-                    m = base - c
-                    v = np.int64(old[c * R + R])
-                    if fr > 0:
-                        v = v + out[m, n0 + c]
-                        counters[OUT_READS] += 1
-                    out[m, n0 + c] = _wrap(v, sho)
-                    wcyc[m, n0 + c] = cyc
                 if c_hi > c_lo:
-                    counters[OUT_WRITES] += c_hi - c_lo
-                    counters[LAST_WRITE] = cyc
+                    for c in range(c_lo, c_hi):
+                        m = base - c
+                        v = np.int64(old[c * R + R])
+                        if fr > 0:
+                            v = v + out[n0 + c, m]
+                        out[n0 + c, m] = _wrap(v, sho)
+                        if track:
+                            wcyc[n0 + c, m] = cyc
+                    out_writes += c_hi - c_lo
+                    if fr > 0:
+                        out_reads += c_hi - c_lo
+                    last_write = cyc
                 # every PE: psum_out = psum_in (PE above, L cycles ago) + a * w
                 # (slices, not offset indices: Numba's negative-index wraparound would defeat vectorising)
                 a = hf[(Z - s) * R:(Z - s) * R + RC]
@@ -153,6 +164,11 @@ def stationary_kernel(S, X, out, wcyc, R, C, L, sh, sho, counters):
                     for i in range(RC):
                         dst[i] = _wrap(np.int64(old[i] & mask[i]) + np.int64(a[i]) * w[i], sh)
                 cyc += 1
+    counters[STAT_READS] += stat_reads
+    counters[STREAM_READS] += stream_reads
+    counters[OUT_WRITES] += out_writes
+    counters[OUT_READS] += out_reads
+    counters[LAST_WRITE] = last_write
     counters[CYCLES] = cyc
 
 
@@ -161,7 +177,8 @@ def output_stationary_kernel(A, W, out, wcyc, R, C, L, sh, sho, counters):
     """Output-stationary array: PE (r, c) accumulates Y[m0 + r, n0 + c] over k.
 
     A: [M, K] decoded activations, W: [K, N] decoded weights (dtypes as in stationary_kernel), out:
-    int64 [M, N] receives wrap(A @ W); wcyc: int64 [M, N] receives the write cycle of each result. Fold
+    int64 [M, N] receives wrap(A @ W); wcyc: int64 [M, N] receives the write cycle of each result (or is
+    an empty [0, 0] array: not recorded). Fold
     order: N folds outer, M folds inner. Each fold streams K operand pairs, skewed; at the end of its last
     cycle every accumulator is copied into its output register and cleared; the output registers shift
     down one row per cycle and the bottom row is written to the result memory (rows R-1 .. 0) during the
@@ -177,6 +194,7 @@ def output_stationary_kernel(A, W, out, wcyc, R, C, L, sh, sho, counters):
     K = A.shape[1]
     N = W.shape[1]
     RC = R * C
+    track = wcyc.shape[0] > 0
     P = K + R + C + L - 3
     Z = P - 1
     nfold_c = (N + C - 1) // C
@@ -191,6 +209,8 @@ def output_stationary_kernel(A, W, out, wcyc, R, C, L, sh, sho, counters):
     prod = np.zeros((max(L - 1, 1), RC), acc.dtype)   # multiplier pipeline (L-1 stages)
     outreg = np.zeros(RC, acc.dtype)          # output (drain) registers
     cyc = counters[CYCLES] + 1
+    stream_reads = 0
+    stat_reads = 0
     d_m0 = 0
     d_n0 = 0
     d_ru = 0
@@ -217,12 +237,13 @@ def output_stationary_kernel(A, W, out, wcyc, R, C, L, sh, sho, counters):
                     if row < d_ru:
                         for c in range(d_cu):
                             out[d_m0 + row, d_n0 + c] = _wrap(np.int64(outreg[c * R + row]), sho)
-                            wcyc[d_m0 + row, d_n0 + c] = cyc
+                            if track:
+                                wcyc[d_m0 + row, d_n0 + c] = cyc
                         counters[OUT_WRITES] += d_cu
                         counters[LAST_WRITE] = cyc
                 if s < K:
-                    counters[STREAM_READS] += ru
-                    counters[STAT_READS] += cu
+                    stream_reads += ru
+                    stat_reads += cu
                 # weights move down one PE: PE i <- PE i-1, row 0 <- the column's skew line
                 wn = wreg[s & 1][1:]
                 wo = wreg[(s + 1) & 1]
@@ -260,10 +281,13 @@ def output_stationary_kernel(A, W, out, wcyc, R, C, L, sh, sho, counters):
         if row < d_ru:
             for c in range(d_cu):
                 out[d_m0 + row, d_n0 + c] = _wrap(np.int64(outreg[c * R + row]), sho)
-                wcyc[d_m0 + row, d_n0 + c] = cyc
+                if track:
+                    wcyc[d_m0 + row, d_n0 + c] = cyc
             counters[OUT_WRITES] += d_cu
             counters[LAST_WRITE] = cyc
         cyc += 1
+    counters[STREAM_READS] += stream_reads
+    counters[STAT_READS] += stat_reads
     counters[CYCLES] = cyc
 
 

@@ -207,20 +207,23 @@ class SystolicSim:
         sho = np.int64(64 - self.acc_bits)
         cnt = np.zeros(K_.N_COUNTERS, np.int64)
         R, C, L = np.int64(self.R), np.int64(self.C), np.int64(self.L)
-        if self.dataflow == "ws":
-            out = np.zeros((layer.M, layer.N), np.int64)
-            wc = np.full((layer.M, layer.N), -1, np.int64)
-            K_.stationary_kernel(w, a, out, wc, R, C, L, sh, sho, cnt)
-        elif self.dataflow == "is":
-            out_t = np.zeros((layer.N, layer.M), np.int64)
-            wc_t = np.full((layer.N, layer.M), -1, np.int64)
-            K_.stationary_kernel(np.ascontiguousarray(a.T), np.ascontiguousarray(w.T), out_t, wc_t, R, C, L, sh,
-                                 sho, cnt)
-            out, wc = np.ascontiguousarray(out_t.T), np.ascontiguousarray(wc_t.T)
-        else:
-            out = np.zeros((layer.M, layer.N), np.int64)
-            wc = np.full((layer.M, layer.N), -1, np.int64)
+        M, N = layer.M, layer.N
+        if self.dataflow == "os":
+            out = np.zeros((M, N), np.int64)
+            wc = np.full((M, N) if write_cycles else (0, 0), -1, np.int64)
             K_.output_stationary_kernel(a, w, out, wc, R, C, L, sh, sho, cnt)
+        else:
+            # the stationary kernel writes the result memory bank by bank ([array column, streamed index]):
+            # Y^T for ws, Y for is
+            shape = (N, M) if self.dataflow == "ws" else (M, N)
+            out = np.zeros(shape, np.int64)
+            wc = np.full(shape if write_cycles else (0, 0), -1, np.int64)
+            if self.dataflow == "ws":
+                K_.stationary_kernel(w, a, out, wc, R, C, L, sh, sho, cnt)
+                out, wc = np.ascontiguousarray(out.T), np.ascontiguousarray(wc.T)
+            else:
+                K_.stationary_kernel(np.ascontiguousarray(a.T), np.ascontiguousarray(w.T), out, wc, R, C, L, sh,
+                                     sho, cnt)
         return (out, cnt, wc) if write_cycles else (out, cnt)
 
     def register_dtype(self) -> tuple[type, np.int64]:
