@@ -96,6 +96,8 @@ def stationary_kernel(S, X, out, wcyc, R, C, L, sh, sho, counters):
     w = np.zeros(RC, S.dtype)                 # stationary registers, flat c*R + r
     psum = np.zeros((L + 1, RC + 1), _reg_zeros(1, S).dtype)  # register images; [k, i+1] = PE i
     mask = np.full(RC, -1, np.int8)           # 0 for row-0 PEs: no psum_in
+    wlog = np.zeros((C, T), psum.dtype)       # write-port log of the result banks during a fold
+    scyc = np.zeros(nstream, np.int64)        # clock cycle of each stream cycle of the fold
     for c in range(C):
         mask[c * R] = 0
     stat_reads = 0
@@ -135,24 +137,17 @@ def stationary_kernel(S, X, out, wcyc, R, C, L, sh, sho, counters):
                     stream_reads += ru
                 new = psum[s % (L + 1)]
                 old = psum[(s + 1) % (L + 1)]     # the register image of cycle s - L
-                # results leaving the bottom PE row (registered L cycles ago) are written: bank c,
-                # element base - c
+                # results leaving the bottom PE row (registered L cycles ago) go to the write port of
+                # bank c as element base - c (logged; committed to the memory after the fold, below)
                 base = s - L * R
                 c_lo = max(0, base - T + 1)
                 c_hi = min(cu, base + 1)
                 if c_hi > c_lo:
                     for c in range(c_lo, c_hi):
-                        m = base - c
-                        v = np.int64(old[c * R + R])
-                        if fr > 0:
-                            v = v + out[n0 + c, m]
-                        out[n0 + c, m] = _wrap(v, sho)
-                        if track:
-                            wcyc[n0 + c, m] = cyc
+                        wlog[c, base - c] = old[c * R + R]
                     out_writes += c_hi - c_lo
-                    if fr > 0:
-                        out_reads += c_hi - c_lo
                     last_write = cyc
+                scyc[s] = cyc
                 # every PE: psum_out = psum_in (PE above, L cycles ago) + a * w
                 # (slices, not offset indices: Numba's negative-index wraparound would defeat vectorising)
                 a = hf[(Z - s) * R:(Z - s) * R + RC]
@@ -164,6 +159,23 @@ def stationary_kernel(S, X, out, wcyc, R, C, L, sh, sho, counters):
                     for i in range(RC):
                         dst[i] = _wrap(np.int64(old[i] & mask[i]) + np.int64(a[i]) * w[i], sh)
                 cyc += 1
+            # the fold's writes, in bank order: element t of bank c was presented in stream cycle
+            # t + L*R + c; row folds after the first accumulate on write (read, add, wrap, write)
+            for c in range(cu):
+                row = out[n0 + c]
+                lg = wlog[c]
+                if fr == 0:
+                    for t in range(T):
+                        row[t] = _wrap(np.int64(lg[t]), sho)
+                else:
+                    for t in range(T):
+                        row[t] = _wrap(row[t] + lg[t], sho)
+                    out_reads += T
+                if track:
+                    wrow = wcyc[n0 + c]
+                    sc = scyc[L * R + c:L * R + c + T]
+                    for t in range(T):
+                        wrow[t] = sc[t]
     counters[STAT_READS] += stat_reads
     counters[STREAM_READS] += stream_reads
     counters[OUT_WRITES] += out_writes
