@@ -37,15 +37,12 @@ from typing import Sequence
 
 import numpy as np
 
-import datatypes as dt
-
 from ..design import Design
 from ..energy import EnergyTable
 
 from ..pe.model import PEError, PEFormat, pe_format, reference_gemm
 from ..report import Progress
 from ..workloads import Conv, Gemm, Network, WorkloadError, check_seed, network, parse
-from . import kernels as K_
 from .memory import memories, misfit
 from .result import LayerResult, SystolicResult
 from .timing import MAX_COMPAT_FOLDS, FoldPlan
@@ -167,6 +164,8 @@ class SystolicSim:
     def quantized_operands(self, layer: Gemm, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Seeded normal floats quantized with the design's formats (weights per output channel, groups of
         ``operands.group_size`` along K; activations per token): codes A [M, K], W [K, N]."""
+        import datatypes as dt
+
         def group(name, want):
             f = dt.get(name)
             return want if f.group_sizes is None or want in f.group_sizes else f.default_group_size
@@ -201,6 +200,8 @@ class SystolicSim:
         """Advance the array clock through one instance of ``layer``; returns (Y int64 [M, N], counters
         [stationary reads, streaming reads, output writes, output reads, cycles, last write cycle]) and,
         with ``write_cycles``, also the cycle of the (last) write of each Y element (int64 [M, N])."""
+        from . import kernels as K_     # Numba: imported when the clock is advanced, not for the closed forms
+
         dt, sh = self.operand_dtype(), self.register_dtype()[1]
         a = np.ascontiguousarray(self.afmt.decoded(a_codes), dtype=dt)
         w = np.ascontiguousarray(self.wfmt.decoded(w_codes), dtype=dt)
@@ -326,6 +327,8 @@ class SystolicSim:
                 if codes is None:
                     codes = (self.random_operands(layer, seed + i) if operands == "random"
                              else self.quantized_operands(layer, seed + i))
+                from . import kernels as K_
+
                 out, cnt = self.run_layer_cycle(layer, *codes)
                 sram = self._counters_to_sram(cnt)
                 lr = self._layer_result(layer, plan, "cycle", sram, int(cnt[K_.CYCLES]))
