@@ -274,7 +274,7 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
     # 3. rtl -----------------------------------------------------------------------------------------
     _err(f"[3/6] rtl: {small.name}")
     from rtl_gen.verilog import emit
-    from testbenches.verilator import LINT_WAIVERS, lint
+    from testbenches.verilator import lint
 
     cfg = comp.config
     say()
@@ -285,8 +285,7 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
     say(f"{art.verilog} ({art.verilog.stat().st_size / 1e3:.0f} kB), ports.json; {cfg.rows}x{cfg.cols} "
         f"{cfg.dataflow.upper()}, {cfg.spec.weight.format} x {cfg.spec.activation.format} -> int{cfg.acc_bits}, "
         f"memories {mems}")
-    say(f"verilator --lint-only -Wall: {'clean' if lr_.ok else 'FAILED'} ({len(lr_.messages)} warnings; "
-        f"waived by name: {', '.join(LINT_WAIVERS)})")
+    say(lr_.verdict())
     if not lr_.ok:
         status = 1
         for m in lr_.messages[:10]:

@@ -280,6 +280,7 @@ class SystolicSim:
         import time
 
         t0 = time.perf_counter()
+        check_seed(seed)
         net = self._as_network(workload)
         if mode not in ("auto", "cycle", "analytical"):
             raise WorkloadError(f"mode = {mode!r}: allowed: auto, cycle, analytical")
@@ -287,7 +288,6 @@ class SystolicSim:
             raise WorkloadError(f"compat = {compat!r}: the systolic kind reproduces scalesim (SCALE-Sim 3.0.0)")
         if operands not in ("random", "quantized"):
             raise WorkloadError(f"operands = {operands!r}: allowed: random, quantized")
-        check_seed(seed)
         notes = []
         big = max(net.layers, key=_elements)
         if mode == "auto":
