@@ -90,3 +90,24 @@ def test_analytical_run_does_not_import_numba():
             "print('numba' in sys.modules)")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert r.stdout.strip() == "False"
+
+
+@pytest.mark.parametrize("df", ["ws", "os"])
+def test_histories_rebuilt_per_fold(df, monkeypatch):
+    """Above HIST_BYTES the skew-line histories are rebuilt for every fold instead of kept: same results
+    (the kernels' Python bodies, with the threshold patched to 0, against the compiled kernels)."""
+    rng = np.random.default_rng(7)
+    a = rng.integers(-128, 128, size=(6, 9))
+    w = rng.integers(-128, 128, size=(9, 5))
+    want = _run(df, 3, 2, 2, a, w, 32, np.int64)
+    monkeypatch.setattr(K_, "HIST_BYTES", 0)
+    cnt = np.zeros(K_.N_COUNTERS, np.int64)
+    args = (3, 2, 2, 32, np.int64(32), cnt)
+    if df == "ws":
+        out, wc = np.zeros((5, 6), np.int64), np.full((5, 6), -1, np.int64)
+        K_.stationary_kernel.py_func(w, a, out, wc, *args)
+        out, wc = out.T, wc.T
+    else:
+        out, wc = np.zeros((6, 5), np.int64), np.full((6, 5), -1, np.int64)
+        K_.output_stationary_kernel.py_func(a, w, out, wc, *args)
+    assert np.array_equal(out, want[0]) and np.array_equal(cnt, want[1]) and np.array_equal(wc, want[2])

@@ -18,6 +18,8 @@ from numba.extending import overload
 # counters[...] indices
 STAT_READS, STREAM_READS, OUT_WRITES, OUT_READS, CYCLES, LAST_WRITE = 0, 1, 2, 3, 4, 5
 N_COUNTERS = 6
+#: skew-line histories of all row folds are kept (built once) up to this many bytes, else rebuilt per fold
+HIST_BYTES = 1 << 26
 
 
 @njit(cache=True, inline="always")
@@ -55,6 +57,15 @@ def _skewed_history(X, T, k0, ru, R, L, Z, H):
             H[Z - u - d, r] = X[u, k0 + r]
 
 
+@njit(cache=True, boundscheck=False, inline="never")
+def _fold_history(hist, keep, X, T, fr, k0, ru, R, L, Z):
+    """The flat skew-line history of row fold ``fr``: kept in ``hist[fr]``, or rebuilt in ``hist[0]``."""
+    if keep:
+        return hist[fr].ravel()
+    _skewed_history(X, T, k0, ru, R, L, Z, hist[0])
+    return hist[0].ravel()
+
+
 @njit(cache=True, boundscheck=False)
 def stationary_kernel(S, X, out, wcyc, R, C, L, sh, sho, counters):
     """Weight-stationary (and, with operands swapped, input-stationary) array.
@@ -88,15 +99,18 @@ def stationary_kernel(S, X, out, wcyc, R, C, L, sh, sho, counters):
     Z = nstream - 1                           # time origin of the reversed skew-line histories
     nfold_c = (Nd + C - 1) // C
     nfold_r = (Kd + R - 1) // R
-    # skew-line output histories of every row fold (the same for every column fold)
-    hist = np.zeros((nfold_r, Z + C, R), X.dtype)
-    for fr in range(nfold_r):
-        _skewed_history(X, T, fr * R, min(R, Kd - fr * R), R, L, Z, hist[fr])
+    # skew-line output histories of every row fold (the same for every column fold), built once when
+    # they fit in HIST_BYTES, else one row fold at a time
+    keep = nfold_r * (Z + C) * R * X.itemsize <= HIST_BYTES
+    hist = np.zeros((nfold_r if keep else 1, Z + C, R), X.dtype)
+    if keep:
+        for fr in range(nfold_r):
+            _skewed_history(X, T, fr * R, min(R, Kd - fr * R), R, L, Z, hist[fr])
     wring = np.zeros((R, C), S.dtype)         # weight-load chain (R registers per column)
     w = np.zeros(RC, S.dtype)                 # stationary registers, flat c*R + r
     psum = np.zeros((L + 1, RC + 1), _reg_zeros(1, S).dtype)  # register images; [k, i+1] = PE i
     mask = np.full(RC, -1, np.int8)           # 0 for row-0 PEs: no psum_in
-    wlog = np.zeros((C, T), psum.dtype)       # write-port log of the result banks during a fold
+    wlog = np.zeros((nstream, C), psum.dtype)  # write-port log of the result banks during a fold
     scyc = np.zeros(nstream, np.int64)        # clock cycle of each stream cycle of the fold
     for c in range(C):
         mask[c * R] = 0
@@ -130,24 +144,30 @@ def stationary_kernel(S, X, out, wcyc, R, C, L, sh, sho, counters):
                 for r in range(R):
                     w[c * R + r] = wring[R - 1 - r, c]
             psum[:, :] = 0
-            hf = hist[fr].ravel()
+            hf = _fold_history(hist, keep, X, T, fr, k0, ru, R, L, Z)
             # ---- phase 2: stream T rows; last result write at T + L*R + C - 2 -----------------------
+            inew = 0                              # register image written in this cycle
+            iold = 1 % (L + 1)                    # the register image of cycle s - L
             for s in range(nstream):
                 if s < T:
                     stream_reads += ru
-                new = psum[s % (L + 1)]
-                old = psum[(s + 1) % (L + 1)]     # the register image of cycle s - L
-                # results leaving the bottom PE row (registered L cycles ago) go to the write port of
-                # bank c as element base - c (logged; committed to the memory after the fold, below)
+                new = psum[inew]
+                old = psum[iold]
+                # the bottom PE row's partial sums (registered L cycles ago) are on the result banks'
+                # write ports: bank c's element base - c, when 0 <= base - c < T and c < cu (logged for
+                # every c; committed to the memory after the fold, below)
+                lg = wlog[s]
+                for c in range(C):
+                    lg[c] = old[c * R + R]
                 base = s - L * R
                 c_lo = max(0, base - T + 1)
                 c_hi = min(cu, base + 1)
                 if c_hi > c_lo:
-                    for c in range(c_lo, c_hi):
-                        wlog[c, base - c] = old[c * R + R]
                     out_writes += c_hi - c_lo
                     last_write = cyc
                 scyc[s] = cyc
+                inew = iold
+                iold = iold + 1 if iold < L else 0
                 # every PE: psum_out = psum_in (PE above, L cycles ago) + a * w
                 # (slices, not offset indices: Numba's negative-index wraparound would defeat vectorising)
                 a = hf[(Z - s) * R:(Z - s) * R + RC]
@@ -163,13 +183,13 @@ def stationary_kernel(S, X, out, wcyc, R, C, L, sh, sho, counters):
             # t + L*R + c; row folds after the first accumulate on write (read, add, wrap, write)
             for c in range(cu):
                 row = out[n0 + c]
-                lg = wlog[c]
+                d = L * R + c
                 if fr == 0:
                     for t in range(T):
-                        row[t] = _wrap(np.int64(lg[t]), sho)
+                        row[t] = _wrap(np.int64(wlog[d + t, c]), sho)
                 else:
                     for t in range(T):
-                        row[t] = _wrap(row[t] + lg[t], sho)
+                        row[t] = _wrap(row[t] + wlog[d + t, c], sho)
                     out_reads += T
                 if track:
                     wrow = wcyc[n0 + c]
@@ -212,9 +232,11 @@ def output_stationary_kernel(A, W, out, wcyc, R, C, L, sh, sho, counters):
     nfold_c = (N + C - 1) // C
     nfold_r = (M + R - 1) // R
     AT = np.ascontiguousarray(A.T)
-    hist = np.zeros((nfold_r, Z + C, R), A.dtype)     # activation skew-line histories per row fold
-    for fr in range(nfold_r):
-        _skewed_history(AT, K, fr * R, min(R, M - fr * R), R, 1, Z, hist[fr])
+    keep = nfold_r * (Z + C) * R * A.itemsize <= HIST_BYTES
+    hist = np.zeros((nfold_r if keep else 1, Z + C, R), A.dtype)   # activation skew-line histories
+    if keep:
+        for fr in range(nfold_r):
+            _skewed_history(AT, K, fr * R, min(R, M - fr * R), R, 1, Z, hist[fr])
     wsk = np.zeros((P, C), W.dtype)           # column skew-line outputs of the current column fold
     wreg = np.zeros((2, RC + 1), W.dtype)     # weight forwarding registers (two images), [k, i+1] = PE i
     acc = _reg_zeros(RC, A)
@@ -241,7 +263,7 @@ def output_stationary_kernel(A, W, out, wcyc, R, C, L, sh, sho, counters):
             ru = min(R, M - m0)
             wreg[:, :] = 0
             prod[:, :] = 0
-            hf = hist[fr].ravel()
+            hf = _fold_history(hist, keep, AT, K, fr, m0, ru, R, 1, Z)
             for s in range(P):
                 # drain of the previous fold: bottom output register row = tile row R-1-s
                 if draining and s < R:
