@@ -200,7 +200,8 @@ class SystolicSim:
         """Advance the array clock through one instance of ``layer``; returns (Y int64 [M, N], counters
         [stationary reads, streaming reads, output writes, output reads, cycles, last write cycle]) and,
         with ``write_cycles``, also the cycle of the (last) write of each Y element (int64 [M, N])."""
-        from . import kernels as K_     # Numba: imported when the clock is advanced, not for the closed forms
+        # Numba: imported when the clock is advanced, not for the closed forms
+        from . import kernels as K_
 
         dt, sh = self.operand_dtype(), self.register_dtype()[1]
         a = np.ascontiguousarray(self.afmt.decoded(a_codes), dtype=dt)

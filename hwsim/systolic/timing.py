@@ -168,7 +168,8 @@ def scalesim_metrics(plan: FoldPlan) -> dict[str, Any]:
     else:
         per_fold, util_cycles = 2 * R + C + T - 2, 2 * R + 2 * C + T - 3
     compute = F * per_fold - 1
-    from .kernels import fold_float_averages    # Numba, only for the SCALE-Sim-compatible numbers
+    # Numba, only for the SCALE-Sim-compatible numbers
+    from .kernels import fold_float_averages
 
     map_eff, comp_util = fold_float_averages(plan.used_rows(), plan.used_cols(), R * C, T, util_cycles)
     M, N, K = plan.M, plan.N, plan.K
