@@ -212,7 +212,7 @@ def main(argv=None) -> int:
                             "vs numpy", "bit-exact, cycles = closed form", "target >= 1"], tab,
                            align="lllrrrrrll"))
         print("(per cycle every PE does psum/acc += a * w; the kernels keep the PEs column by column so one cycle "
-              "of the whole array is one contiguous vectorised loop; docs/systolic.md section 12)")
+              "of the whole array is one contiguous vectorised loop; docs/systolic.md section 13)")
     return 0
 
 
