@@ -44,7 +44,8 @@ def dramsim_config(design: Any, compat: bool) -> dict:
                tRTPL=d.trtp_l, tWR=d.twr, tWTRS=d.twtr_s, tWTRL=d.twtr_l, tRTRS=d.trtrs, tRFC=d.trfc,
                tREFI=d.trefi if d.refresh else C.NO_REFRESH_TREFI, tXAW=d.tfaw,
                NUM_BANKS=d.bank_groups * d.banks_per_group, NUM_BANK_GROUPS=d.bank_groups,
-               TRANS_QUEUE_DEPTH=d.trans_queue, CMD_QUEUE_DEPTH=d.cmd_queue, RANKS=d.ranks)
+               TRANS_QUEUE_DEPTH=d.trans_queue, CMD_QUEUE_DEPTH=d.cmd_queue, RANKS=d.ranks,
+               BANK_QUEUE_DEPTH=d.bank_queue)
     return cfg
 
 
@@ -176,7 +177,7 @@ class PimSimulator:
         else:
             pim, pst = block.native_cycles(k, ch, cfg, faw)
             pst = pst * ch
-        non, nst = C.nonpim_cycles(k.op, k.n, k.k, k.batch, ch, cfg, faw)
+        non, nst = C.nonpim_cycles(k.op, k.n, k.k, k.batch, ch, cfg, faw, native=not compat)
         return KernelResult(k, pim, non, dict(zip(engine.STAT_NAMES, map(int, pst))),
                             dict(zip(engine.STAT_NAMES, map(int, nst))), func)
 
