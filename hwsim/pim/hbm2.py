@@ -77,6 +77,7 @@ Q_NAMES = ("bl2", "rl", "wl", "tccds", "tccdl", "trcdrd", "trcdwr", "tras", "trp
            "trans_q", "bank_q", "faw", "tfaw", "refresh_offset_div")
 Q = {n: i for i, n in enumerate(Q_NAMES)}
 INF = 1 << 62
+CAP = 1 << 30          # 'not before now + CAP': no candidate (packed times are relative to now)
 
 
 def params(cfg: dict, faw: bool = False) -> np.ndarray:
@@ -112,6 +113,7 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
     rr_rank = bl2 + trtrs
     wr_to_rd_rank = max(wl + bl2 + trtrs - rl, 0)
     rd_lat = rl + bl2
+    NOPK = CAP << 32
     wr_lat = wl + bl2
 
     ntr = write.shape[0]
@@ -159,10 +161,28 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
     conflict = np.zeros(NB, np.uint8)
     fresh = np.zeros(NB, np.uint8)          # opened by an ACT for its head request (no hit yet)
     qn = np.zeros(NB, np.int64)
+    qr = np.zeros(R, np.int64)              # admitted, not issued, per rank
+    # cached candidate per bank (recomputed when ``dirty``): kind 0 none, 1 RD, 2 WR, 3 PRE, 4 ACT
+    dirty = np.ones(NB, np.uint8)
+    ckind = np.zeros(NB, np.int64)
+    cbt = np.zeros(NB, np.int64)
+    ckey = np.zeros(NB, np.int64)
+    lid = np.zeros(NB, np.int64)            # the candidate's entry of ``lim`` (kind, rank, bank group)
+    k_rank = np.empty(NB, np.int64)
+    k_bg = np.empty(NB, np.int64)
+    for k in range(NB):
+        k_rank[k] = k // B
+        k_bg[k] = (k % B) // bpg
+    prev_ep = -1
     # bank-group / rank state
-    col_rd = np.zeros((R, G), np.int64)
-    col_wr = np.zeros((R, G), np.int64)
-    act_bg = np.zeros((R, G), np.int64)
+    # earliest time per (candidate kind, rank, bank group): 0 none (never), 1 RD, 2 WR, 3 PRE (none), 4 ACT
+    lim = np.zeros((5, R, G), np.int64)
+    lim[0] = INF
+    col_rd = lim[1]
+    col_wr = lim[2]
+    act_bg = lim[4]
+    limf = lim.reshape(5 * R * G)           # flat view: lid[k] indexes it
+    fl = np.zeros(5, np.int64)              # per candidate kind: bus / now / tFAW floor
     faw_t = np.full((R, 8), -(1 << 40), np.int64)
     faw_h = np.zeros(R, np.int64)
     n_open = np.zeros(R, np.int64)
@@ -197,12 +217,20 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
                 break
         # ---- admission
         while adm < adm_lim and tot_q < TQ and qn[fb[adm]] < BQ:
+            if qn[fb[adm]] == 0:
+                dirty[fb[adm]] = 1
             qn[fb[adm]] += 1
+            qr[rank[adm]] += 1
             tot_q += 1
             adm += 1
         while low < ntr and issued[low]:
             low += 1
         cur_ep = ep[low] if low < ntr else 0
+        if cur_ep != prev_ep:
+            prev_ep = cur_ep
+            for k in range(NB):
+                if qn[k] > 0:
+                    dirty[k] = 1
         # ---- wake-up times: the next phase release and (with work queued) refresh
         wake = INF
         if n_rel < n_phase:
@@ -218,6 +246,8 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
                     wake = ref_due[r]
         # ---- candidates: each bank's next command and its earliest time, then the best per bus
         bc_t = INF; bc_k = -1; bc_key = INF      # column bus
+        best_c = NOPK
+        best_r = NOPK
         br_t = INF; br_k = -1; br_key = INF; br_type = C_NONE; br_rank = -1
         if work:
             for r in range(R):
@@ -238,38 +268,60 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
                         if tt < br_t or (tt == br_t and -2 < br_key):
                             br_t = tt; br_k = base; br_key = -2; br_type = C_REF; br_rank = r
                     continue
+                if qr[r] == 0:
+                    continue
+                fl[1] = max(col_free, now)
+                fl[2] = fl[1]
+                fl[3] = max(row_free, now)
+                fl[4] = fl[3]
+                if faw > 0:
+                    fl[4] = max(fl[4], faw_t[r, (faw_h[r] + 8 - faw) % 8] + tfaw)
                 for b in range(B):
                     k = base + b
-                    if qn[k] == 0:
+                    if dirty[k]:
+                        # the bank's candidate: its head request's next command and the bank-local
+                        # part of its earliest time (bank-group / rank / bus parts are added below)
+                        dirty[k] = 0
+                        kd = 0
+                        if qn[k] > 0:
+                            t = hd[k]
+                            if ep[t] == cur_ep:
+                                if is_open[k]:
+                                    if open_row[k] == row[t]:
+                                        if write[t]:
+                                            kd = 2
+                                            cbt[k] = bank_wr[k]
+                                        else:
+                                            kd = 1
+                                            cbt[k] = bank_rd[k]
+                                    else:
+                                        kd = 3
+                                        cbt[k] = nxt_pre[k]
+                                elif mode[r] == 0 or b < 2:
+                                    kd = 4
+                                    cbt[k] = nxt_act[k]
+                                ckey[k] = t
+                        ckind[k] = kd
+                        lid[k] = (kd * R + r) * G + k_bg[k]
+                    # packed (time - now, request): the minimum is the earliest, then the oldest
+                    kd = ckind[k]
+                    if kd == 0:
                         continue
-                    t = hd[k]
-                    if ep[t] != cur_ep:
-                        continue
-                    g = b // bpg
-                    if is_open[k]:
-                        if open_row[k] == row[t]:
-                            if write[t]:
-                                tt = max(bank_wr[k], col_wr[r, g])
-                            else:
-                                tt = max(bank_rd[k], col_rd[r, g])
-                            if tt < col_free:
-                                tt = col_free
-                            if tt < now:
-                                tt = now
-                            if tt < bc_t or (tt == bc_t and t < bc_key):
-                                bc_t = tt; bc_k = k; bc_key = t
-                        else:
-                            tt = max(nxt_pre[k], row_free, now)
-                            if tt < br_t or (tt == br_t and t < br_key):
-                                br_t = tt; br_k = k; br_key = t; br_type = C_PRE
-                    else:
-                        if mode[r] != 0 and b >= 2:
-                            continue
-                        tt = max(nxt_act[k], act_bg[r, g], row_free, now)
-                        if faw > 0:
-                            tt = max(tt, faw_t[r, (faw_h[r] + 8 - faw) % 8] + tfaw)
-                        if tt < br_t or (tt == br_t and t < br_key):
-                            br_t = tt; br_k = k; br_key = t; br_type = C_ACT
+                    d = min(max(cbt[k], limf[lid[k]], fl[kd]) - now, CAP)
+                    pk = (d << 32) | ckey[k]
+                    best_c = min(best_c, pk if kd <= 2 else NOPK)
+                    best_r = min(best_r, NOPK if kd <= 2 else pk)
+        if (best_c >> 32) < CAP:
+            bc_key = best_c & 0xFFFFFFFF
+            bc_k = fb[bc_key]
+            bc_t = now + (best_c >> 32)
+        if (best_r >> 32) < CAP:
+            tt = now + (best_r >> 32)
+            if tt < br_t:
+                br_key = best_r & 0xFFFFFFFF
+                br_k = fb[br_key]
+                br_t = tt
+                br_type = C_PRE if ckind[br_k] == 3 else C_ACT
         nxt = min(bc_t, br_t)
         if wake <= nxt:
             if wake == INF:
@@ -286,9 +338,9 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
         if bc_t == now:
             k = bc_k
             t = hd[k]
-            r = k // B
+            r = k_rank[k]
             b = k - r * B
-            g = b // bpg
+            g = k_bg[k]
             wr = write[t] != 0
             if wr:
                 stats[3] += 1
@@ -320,17 +372,17 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
             if mode[r] != 0:
                 stats[9] += 1
             issued[t] = 1
+            dirty[k] = 1
             hd[k] = nxt_same[t]
             qn[k] -= 1
+            qr[r] -= 1
             tot_q -= 1
             p = ph_of[t]
-            if done > ph_max[p]:
-                ph_max[p] = done
+            ph_max[p] = max(ph_max[p], done)
             ph_left[p] -= 1
             if ph_left[p] == 0:
                 finish[p] = ph_max[p]
-            if done > end:
-                end = done
+            end = max(end, done)
             col_free = now + 1
             if n_trace < trace_cap:
                 trace[n_trace, 0] = now; trace[n_trace, 1] = C_WR if wr else C_RD; trace[n_trace, 2] = r
@@ -339,11 +391,12 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
         # ---- row bus
         if br_t == now:
             k = br_k
-            r = k // B
+            r = k_rank[k]
             b = k - r * B
-            g = b // bpg
+            g = k_bg[k]
             crow = 0
             ccol = 0
+            dirty[k] = 1
             if br_type == C_ACT:
                 t = hd[k]
                 crow = row[t]
@@ -381,6 +434,7 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
                         for i in range(4):
                             abmr[r, i] = 0
                         mode[r] = 1
+                        dirty[r * B:(r + 1) * B] = 1
             elif br_type == C_PRE:
                 crow = open_row[k]
                 stats[1] += 1
@@ -395,6 +449,7 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
                         sbmr[r, 0] = 0
                         sbmr[r, 1] = 0
                         mode[r] = 0
+                        dirty[r * B:(r + 1) * B] = 1
             else:
                 r = br_rank
                 b = 0
@@ -402,6 +457,7 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
                 for i in range(B):
                     nxt_act[r * B + i] = max(nxt_act[r * B + i], now + trfc)
                 ref_due[r] += trefi
+                dirty[r * B:(r + 1) * B] = 1
             row_free = now + 1
             if n_trace < trace_cap:
                 trace[n_trace, 0] = now; trace[n_trace, 1] = br_type; trace[n_trace, 2] = r
