@@ -108,7 +108,7 @@ def test_tfaw():
 def test_tras_trp_trc():
     two_rows = [(0, 0, 0, 0), (0, 0, 1, 0)]
     # RD 14; PRE at tRAS = 33 (RD + tRTP = 19 earlier); ACT at PRE + tRP = 47 = tRC; RD 61
-    cyc, st, tr = run(two_rows)
+    _, st, tr = run(two_rows)
     assert tr == [(0, ACT, 0, 0), (14, RD, 0, 0), (33, PRE, 0, 0), (47, ACT, 0, 1), (61, RD, 0, 1)]
     assert list(st[5:8]) == [0, 1, 1]                        # a miss, then a conflict
     # tRAS 40: PRE 40, ACT 54 (tRP binds; tRC would allow 47)
@@ -127,6 +127,7 @@ def test_twr():
     # WR 10; PRE at WR + WL + BL/2 + tWR = 10 + 8 + 2 + 16 = 36 (> tRAS 33); ACT 50; RD 64
     cyc, _, tr = run([(1, 0, 0, 0), (0, 0, 1, 0)])
     assert tr == [(0, ACT, 0, 0), (10, WR, 0, 0), (36, PRE, 0, 0), (50, ACT, 0, 1), (64, RD, 0, 1)]
+    assert cyc == 64 + 22
 
 
 def test_twtr_l_and_s_and_read_to_write():
@@ -179,7 +180,7 @@ def test_peak_bandwidth_and_latency_against_the_dramsim2_engine():
     rk, bk, rw, cl = C._decode_k(k, 1)
     z = np.zeros(k.size, np.uint8)
     args = (z, rk, bk, rw, cl, z, np.array([0, k.size], np.int64), np.array([0], np.int64))
-    fin, st, end, tr = H.run_native(*args, H.params(cfg()), 1 << 40, 3 * k.size)
+    _, st, end, tr = H.run_native(*args, H.params(cfg()), 1 << 40, 3 * k.size)
     rd = tr[tr[:, 1] == RD, 0]
     # sequential 32 B reads over 16 banks: one per max(tCCD_S, BL/2) = 2 tCK at best; > 99 % of it
     assert 2 * (k.size - 1) <= rd[-1] - rd[0] <= 2 * (k.size - 1) / 0.99
