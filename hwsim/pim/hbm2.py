@@ -164,6 +164,10 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
     qr = np.zeros(R, np.int64)              # admitted, not issued, per rank
     # cached candidate per bank (recomputed when ``dirty``): kind 0 none, 1 RD, 2 WR, 3 PRE, 4 ACT
     dirty = np.ones(NB, np.uint8)
+    dl = np.arange(NB).astype(np.int64)     # the dirty banks, in a list
+    ndl = NB
+    hi = np.full(R, B, np.int64)            # per rank: no bank >= hi has a candidate
+    nkd = np.zeros(R, np.int64)             # per rank: banks with a candidate
     ckind = np.zeros(NB, np.int64)
     cbt = np.zeros(NB, np.int64)
     ckey = np.zeros(NB, np.int64)
@@ -217,8 +221,10 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
                 break
         # ---- admission
         while adm < adm_lim and tot_q < TQ and qn[fb[adm]] < BQ:
-            if qn[fb[adm]] == 0:
+            if qn[fb[adm]] == 0 and dirty[fb[adm]] == 0:
                 dirty[fb[adm]] = 1
+                dl[ndl] = fb[adm]
+                ndl += 1
             qn[fb[adm]] += 1
             qr[rank[adm]] += 1
             tot_q += 1
@@ -229,8 +235,10 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
         if cur_ep != prev_ep:
             prev_ep = cur_ep
             for k in range(NB):
-                if qn[k] > 0:
+                if qn[k] > 0 and dirty[k] == 0:
                     dirty[k] = 1
+                    dl[ndl] = k
+                    ndl += 1
         # ---- wake-up times: the next phase release and (with work queued) refresh
         wake = INF
         if n_rel < n_phase:
@@ -250,6 +258,38 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
         best_r = NOPK
         br_t = INF; br_k = -1; br_key = INF; br_type = C_NONE; br_rank = -1
         if work:
+            for i in range(ndl):
+                k = dl[i]
+                r = k_rank[k]
+                b = k - r * B
+                # the bank's candidate: its head request's next command and the bank-local part of
+                # its earliest time (bank-group / rank / bus parts are added in the scan)
+                dirty[k] = 0
+                kd = 0
+                if qn[k] > 0:
+                    t = hd[k]
+                    if ep[t] == cur_ep:
+                        if is_open[k]:
+                            if open_row[k] == row[t]:
+                                if write[t]:
+                                    kd = 2
+                                    cbt[k] = bank_wr[k]
+                                else:
+                                    kd = 1
+                                    cbt[k] = bank_rd[k]
+                            else:
+                                kd = 3
+                                cbt[k] = nxt_pre[k]
+                        elif mode[r] == 0 or b < 2:
+                            kd = 4
+                            cbt[k] = nxt_act[k]
+                        ckey[k] = t
+                nkd[r] += min(kd, 1) - min(ckind[k], 1)
+                ckind[k] = kd
+                lid[k] = (kd * R + r) * G + k_bg[k]
+                if kd != 0 and b >= hi[r]:
+                    hi[r] = b + 1
+            ndl = 0
             for r in range(R):
                 base = r * B
                 if now >= ref_due[r]:
@@ -276,37 +316,27 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
                 fl[4] = fl[3]
                 if faw > 0:
                     fl[4] = max(fl[4], faw_t[r, (faw_h[r] + 8 - faw) % 8] + tfaw)
+                if nkd[r] <= 2:
+                    # few candidates (all-bank PIM streams): a short scalar scan up to the last one
+                    top = 0
+                    for b in range(hi[r]):
+                        k = base + b
+                        kd = ckind[k]
+                        if kd == 0:
+                            continue
+                        top = b + 1
+                        d = min(max(cbt[k], limf[lid[k]], fl[kd]) - now, CAP)
+                        pk = (d << 32) | ckey[k]
+                        if kd <= 2:
+                            best_c = min(best_c, pk)
+                        else:
+                            best_r = min(best_r, pk)
+                    hi[r] = top
+                    continue
                 for b in range(B):
                     k = base + b
-                    if dirty[k]:
-                        # the bank's candidate: its head request's next command and the bank-local
-                        # part of its earliest time (bank-group / rank / bus parts are added below)
-                        dirty[k] = 0
-                        kd = 0
-                        if qn[k] > 0:
-                            t = hd[k]
-                            if ep[t] == cur_ep:
-                                if is_open[k]:
-                                    if open_row[k] == row[t]:
-                                        if write[t]:
-                                            kd = 2
-                                            cbt[k] = bank_wr[k]
-                                        else:
-                                            kd = 1
-                                            cbt[k] = bank_rd[k]
-                                    else:
-                                        kd = 3
-                                        cbt[k] = nxt_pre[k]
-                                elif mode[r] == 0 or b < 2:
-                                    kd = 4
-                                    cbt[k] = nxt_act[k]
-                                ckey[k] = t
-                        ckind[k] = kd
-                        lid[k] = (kd * R + r) * G + k_bg[k]
                     # packed (time - now, request): the minimum is the earliest, then the oldest
                     kd = ckind[k]
-                    if kd == 0:
-                        continue
                     d = min(max(cbt[k], limf[lid[k]], fl[kd]) - now, CAP)
                     pk = (d << 32) | ckey[k]
                     best_c = min(best_c, pk if kd <= 2 else NOPK)
@@ -372,7 +402,10 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
             if mode[r] != 0:
                 stats[9] += 1
             issued[t] = 1
-            dirty[k] = 1
+            if dirty[k] == 0:
+                dirty[k] = 1
+                dl[ndl] = k
+                ndl += 1
             hd[k] = nxt_same[t]
             qn[k] -= 1
             qr[r] -= 1
@@ -396,7 +429,10 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
             g = k_bg[k]
             crow = 0
             ccol = 0
-            dirty[k] = 1
+            if dirty[k] == 0:
+                dirty[k] = 1
+                dl[ndl] = k
+                ndl += 1
             if br_type == C_ACT:
                 t = hd[k]
                 crow = row[t]
@@ -434,7 +470,11 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
                         for i in range(4):
                             abmr[r, i] = 0
                         mode[r] = 1
-                        dirty[r * B:(r + 1) * B] = 1
+                        for i in range(r * B, (r + 1) * B):
+                            if dirty[i] == 0:
+                                dirty[i] = 1
+                                dl[ndl] = i
+                                ndl += 1
             elif br_type == C_PRE:
                 crow = open_row[k]
                 stats[1] += 1
@@ -449,7 +489,11 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
                         sbmr[r, 0] = 0
                         sbmr[r, 1] = 0
                         mode[r] = 0
-                        dirty[r * B:(r + 1) * B] = 1
+                        for i in range(r * B, (r + 1) * B):
+                            if dirty[i] == 0:
+                                dirty[i] = 1
+                                dl[ndl] = i
+                                ndl += 1
             else:
                 r = br_rank
                 b = 0
@@ -457,7 +501,11 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
                 for i in range(B):
                     nxt_act[r * B + i] = max(nxt_act[r * B + i], now + trfc)
                 ref_due[r] += trefi
-                dirty[r * B:(r + 1) * B] = 1
+                for i in range(r * B, (r + 1) * B):
+                    if dirty[i] == 0:
+                        dirty[i] = 1
+                        dl[ndl] = i
+                        ndl += 1
             row_free = now + 1
             if n_trace < trace_cap:
                 trace[n_trace, 0] = now; trace[n_trace, 1] = br_type; trace[n_trace, 2] = r
