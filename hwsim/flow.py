@@ -12,7 +12,10 @@
 3. rtl       the Verilog of the small verified DESIGN (+ Verilator lint);
 4. verify    a real-data slice of the same projection that fits DESIGN, plus the seeded workload set,
              on every level: numpy reference, hwsim cycle-level, amaranth.sim, cocotb/Verilator
-             (outputs bit-exact, cycles and every result-write cycle equal);
+             (outputs bit-exact, cycles and every result-write cycle equal); 4b: a real-data slice
+             quantized to razer4 (per-group selector + scale) x int8 (per-token scale) through
+             GROUPED_DESIGN, whose PEs decode the selector lanes and whose result path applies the
+             scales (docs/systolic.md section 12), on the same four levels;
 5. kinds     every other registered kind's own step (hwsim/<kind>/flow.py through the registry's
              ``flow`` role, e.g. one FABNet block on the butterfly design vs the dense block on a systolic
              design, and the kind's RTL verified on a seeded slice), each with verdicts computed in the run;
@@ -41,6 +44,8 @@ from .report import atomic_write, format_table
 
 DESIGNS = Path(__file__).resolve().parents[1] / "designs"
 DEFAULT_DESIGN = DESIGNS / "sa_ws_4x4_sf4_e4m3.yaml"
+#: the verified design whose weights carry a per-group selector and whose RTL applies the scales (step 4b)
+GROUPED_DESIGN = DESIGNS / "sa_ws_4x4_razer4_int8.yaml"
 SENTENCE = "Systolic arrays multiply quantized weights by activations, one clock cycle at a time."
 LAYER = "encoder.layer.0.attention.self.query.weight"
 
@@ -111,8 +116,12 @@ def quantize_layer(x: np.ndarray, w_nk: np.ndarray, design: Design):
         raise FlowError(f"{design.source}: activation format {o.activation} quantizes in groups along K; "
                         f"the flow's epilogue expects one scale per token")
     gk = qw.group_size or x.shape[1]
-    return (qa.codes, np.ascontiguousarray(qw.codes.T), np.asarray(qa.scales, np.float64),
-            np.asarray(qw.scales, np.float64), gk)
+    w = np.ascontiguousarray(qw.codes.T)
+    from .pe.model import combine_selector, has_selector
+
+    if has_selector(o.weight):               # the group's selector in each weight lane's high bits
+        w = combine_selector(w, np.repeat(np.asarray(qw.meta, np.int64).T, gk, axis=0)[:w.shape[0]], o.weight)
+    return (qa.codes, w, np.asarray(qa.scales, np.float64), np.asarray(qw.scales, np.float64), gk)
 
 
 def sqnr_db(ref: np.ndarray, y: np.ndarray) -> float:
@@ -160,6 +169,48 @@ def _slice_that_fits(cfg, M: int, K: int, N: int, gk: int) -> tuple[int, int, in
                 m = max(1, m // 2)
             else:
                 raise FlowError(f"{cfg.name}: not even a 1x{n}x{k} GEMM fits its memories") from None
+
+
+def grouped_step(x: np.ndarray, w_nk: np.ndarray, build_root: str | Path, say) -> bool:
+    """Step 4b: a real-data slice of the projection quantized to GROUPED_DESIGN's formats (RaZeR weights
+    with their per-group selectors and scales, INT8 activations with per-token scales) through the
+    generated array and its scale epilogue, on every level; the result compared with datatypes'
+    dequantized operands. Returns the verdict (computed here)."""
+    from rtl_gen.verilog import component_for
+    from testbenches.bench import verify
+
+    from . import build as build_sim
+    from .systolic.epilogue import to_float
+    from .workloads import Gemm
+
+    d = load(GROUPED_DESIGN)
+    _err(f"[4/6] verify: {d.name} (selector lanes + scale epilogue) on four levels")
+    comp = component_for(d)
+    cfg, sim = comp.config, build_sim(d)
+    g = cfg.epilogue.group
+    m, k, n = _slice_that_fits(cfg, x.shape[0], x.shape[1], w_nk.shape[0], 4 * g)
+    ops = sim.quantize(x[:m, :k], w_nk[:n, :k])
+    rand = [sim.random_operands(Gemm(*s), seed=i) for i, s in enumerate([(5, 6, 2 * g + 3), (3, 9, g)])]
+    o = d.operands
+    say()
+    say(f"== 4b. verify: {d.name} on four levels (per-group selectors in the weight lanes, scales in RTL) ==")
+    say(f"real-data slice: the first {m} tokens x first {k} inputs x first {n} outputs of the projection, "
+        f"{o.weight} weights (groups of {g} along K: selector + scale each) x {o.activation} activations "
+        f"(one scale per token), scales as {cfg.epilogue.scale_bits}-bit fixed point 2^-{cfg.epilogue.scale_frac}; "
+        f"plus {len(rand)} seeded random GEMMs")
+    rep = verify(d, build_root, log=_err, component=comp, operands=[ops] + rand)
+    for line in rep.summary().splitlines():
+        say(line)
+    lr = sim.run(Gemm(m, n, k), mode="cycle", data=ops).layers[0]
+    y = to_float(lr.output, sim.frac_bits + 2 * cfg.epilogue.scale_frac)
+    deq = (dt.quantize(x[:m, :k], o.activation, group_size=_group(o.activation, None)).dequantize().astype(np.float64)
+           @ dt.quantize(w_nk[:n, :k], o.weight, group_size=g).dequantize().astype(np.float64).T)
+    ref = x[:m, :k].astype(np.float64) @ w_nk[:n, :k].T.astype(np.float64)
+    err = float(np.max(np.abs(y - deq)) / max(np.max(np.abs(deq)), 1e-30))
+    say(f"array + epilogue result (exact fixed point, 2^-{sim.frac_bits + 2 * cfg.epilogue.scale_frac}) vs the matmul "
+        f"of datatypes' dequantize() outputs (rounded to fp16/fp32): max rel. diff {err:.1e}; vs the float32 "
+        f"layer: SQNR {sqnr_db(ref, y):.2f} dB")
+    return bool(rep.ok and lr.verified and err < 1e-3)
 
 
 # ---- the flow --------------------------------------------------------------------------------------
@@ -221,7 +272,16 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
 
     y_epi = np.zeros((M, N), np.float64)
     rows, cyc, bit_exact = [], 0, True
-    for g in range(-(-K // gk)):
+    if sim_big.epilogue is not None:         # the array applies the scales itself (docs/systolic.md s. 12)
+        from .systolic.epilogue import to_float
+
+        layer = Gemm(M, N, K, name="q_proj")
+        lr = sim_big.run(layer, mode="cycle", data=sim_big.quantize(x, w_nk)).layers[0]
+        bit_exact, cyc = bool(lr.verified), lr.compute_cycles
+        y_epi = to_float(lr.output, sim_big.frac_bits + 2 * sim_big.epilogue.scale_frac)
+        rows.append([layer.name + " (scale epilogue in the array)", f"{M}x{N}x{K}", f"{lr.compute_cycles:,}",
+                     f"{100 * lr.utilization:.1f}", "yes" if lr.verified else "NO"])
+    for g in range(-(-K // gk) if sim_big.epilogue is None else 0):
         k0, k1 = g * gk, min(K, (g + 1) * gk)
         layer = Gemm(M, N, k1 - k0, name=f"q_proj.k{k0}")
         res = sim_big.run(layer, mode="cycle", data=(A[:, k0:k1], W[k0:k1]))
@@ -231,18 +291,30 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
         y_epi += lr.output * 2.0 ** -sim_big.frac_bits * sa * sw[:, g][None, :]
         rows.append([layer.name, f"{M}x{N}x{k1 - k0}", f"{lr.compute_cycles:,}", f"{100 * lr.utilization:.1f}",
                      "yes" if lr.verified else "NO"])
-    deq = (dt.quantize(x, ob.activation, group_size=_group(ob.activation, None)).dequantize().astype(np.float64)
-           @ dt.quantize(w_nk, ob.weight, group_size=_group(ob.weight, ob.group_size)).dequantize()
-           .astype(np.float64).T)
+    if sim_big.epilogue is None:
+        deq = (dt.quantize(x, ob.activation, group_size=_group(ob.activation, None)).dequantize().astype(np.float64)
+               @ dt.quantize(w_nk, ob.weight, group_size=_group(ob.weight, ob.group_size)).dequantize()
+               .astype(np.float64).T)
+    else:   # the array's exact result against numpy's float64 epilogue on the per-group integer GEMMs
+        from .pe.model import reference_gemm
+
+        deq = sum(reference_gemm(A[:, g * gk:(g + 1) * gk], W[g * gk:(g + 1) * gk], ob.weight, ob.activation,
+                                 sim_big.acc_bits) * 2.0 ** -sim_big.frac_bits * sa * sw[:, g][None, :]
+                  for g in range(-(-K // gk)))
     epi_err = float(np.max(np.abs(y_epi - deq)) / max(np.max(np.abs(deq)), 1e-30))
     for line in format_table(["GEMM (one per K-group)", "MxNxK", "cycles", "util %", "bit-exact vs numpy"], rows,
                              align="llrrl").splitlines():
         say("  " + line)
     say(f"cycle-level: {cyc:,} cycles on {big.array.rows}x{big.array.cols} {big.array.dataflow.upper()}; "
         f"outputs bit-exact with numpy: {'yes' if bit_exact else 'NO'}")
-    say(f"epilogue  integer results x 2^-{sim_big.frac_bits} x activation scale x weight scale, summed over "
-        f"K-groups = the dequantized operands' matmul (max rel. diff {epi_err:.1e}); vs the float32 layer: "
-        f"SQNR {sqnr_db(y_float, y_epi):.2f} dB")
+    if sim_big.epilogue is None:
+        say(f"epilogue  integer results x 2^-{sim_big.frac_bits} x activation scale x weight scale, summed over "
+            f"K-groups = the dequantized operands' matmul (max rel. diff {epi_err:.1e}); vs the float32 layer: "
+            f"SQNR {sqnr_db(y_float, y_epi):.2f} dB")
+    else:
+        say(f"epilogue  in the array: exact fixed point (2^-{sim_big.frac_bits + 2 * sim_big.epilogue.scale_frac}) "
+            f"= numpy's float64 epilogue on the per-group integer GEMMs (max rel. diff {epi_err:.1e}); vs the "
+            f"float32 layer: SQNR {sqnr_db(y_float, y_epi):.2f} dB")
     if not bit_exact or epi_err > 1e-6:
         status = 1
 
@@ -274,7 +346,7 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
     # 3. rtl -----------------------------------------------------------------------------------------
     _err(f"[3/6] rtl: {small.name}")
     from rtl_gen.verilog import emit
-    from testbenches.verilator import LINT_WAIVERS, lint
+    from testbenches.verilator import lint
 
     cfg = comp.config
     say()
@@ -285,8 +357,7 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
     say(f"{art.verilog} ({art.verilog.stat().st_size / 1e3:.0f} kB), ports.json; {cfg.rows}x{cfg.cols} "
         f"{cfg.dataflow.upper()}, {cfg.spec.weight.format} x {cfg.spec.activation.format} -> int{cfg.acc_bits}, "
         f"memories {mems}")
-    say(f"verilator --lint-only -Wall: {'clean' if lr_.ok else 'FAILED'} ({len(lr_.messages)} warnings; "
-        f"waived by name: {', '.join(LINT_WAIVERS)})")
+    say(lr_.verdict())
     if not lr_.ok:
         status = 1
         for m in lr_.messages[:10]:
@@ -299,7 +370,7 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
 
     As, Ws, _, _, gks = quantize_layer(x, w_nk, small)
     m, k, n = _slice_that_fits(cfg, As.shape[0], As.shape[1], Ws.shape[1], gks)
-    real = (As[:m, :k], Ws[:k, :n])
+    real = (As[:m, :k], Ws[:k, :n]) if sim_small.epilogue is None else sim_small.quantize(x[:m, :k], w_nk[:n, :k])
     rand = [sim_small.random_operands(Gemm(*s), seed=i) for i, s in enumerate(default_shapes(cfg.rows, cfg.cols))]
     say()
     say(f"== 4. verify: {small.name} on four levels ==")
@@ -309,6 +380,8 @@ def run(design_path: str | Path | None, at_scale: str | Path | None, out: str | 
     for line in rep.summary().splitlines():
         say(line)
     if not rep.ok:
+        status = 1
+    if not grouped_step(x, w_nk, build_root, say):
         status = 1
 
     # 5. the other kinds' steps (registry) -----------------------------------------------------------

@@ -67,6 +67,18 @@ MAX_DEPTH = 1 << 16
 MAX_PE_LATENCY = 8
 #: host__sel values (0 selects nothing).
 SEL = {"activation": 1, "weight": 2, "result": 3}
+#: host__sel values of the scale memories (designs with the scale epilogue; host__sel is then 3 bits)
+SEL_SCALES = {"weight_scale": 4, "activation_scale": 5}
+
+
+@dataclass(frozen=True)
+class EpilogueConfig:
+    """The scale epilogue's parameters (hwsim.systolic.epilogue; rtl_gen.epilogue.ScaleEpilogue)."""
+
+    group: int          #: K-group of the weight scales (a multiple of the array rows)
+    scale_bits: int
+    scale_frac: int
+    width: int          #: result width E
 
 
 class WorkloadTooLarge(RTLError):
@@ -84,6 +96,7 @@ class SystolicConfig:
     pe_latency: int
     spec: arith.MacSpec
     mem_kb: tuple[int, int, int]     #: (ifmap, filter, ofmap) KiB
+    epilogue: EpilogueConfig | None = None
 
     @classmethod
     def from_design(cls, design) -> "SystolicConfig":
@@ -96,13 +109,16 @@ class SystolicConfig:
                 f"{design.source}: memory.backing = {mem.backing!r}: the RTL keeps every operand and result "
                 f"in its on-chip memories (no DRAM interface); use backing: none (and sizes that hold the "
                 f"workloads), or simulate this design with hwsim")
+        ep = design.epilogue
+        epi = (EpilogueConfig(group=o.group_size, scale_bits=ep.scale_bits, scale_frac=ep.scale_frac,
+                              width=ep.width) if ep.scales == "fixed" else None)
         return cls.make(design.name, a.rows, a.cols, a.dataflow, o.weight, o.activation, o.accumulator,
-                        a.pe_latency, (mem.ifmap_kb, mem.filter_kb, mem.ofmap_kb))
+                        a.pe_latency, (mem.ifmap_kb, mem.filter_kb, mem.ofmap_kb), epilogue=epi)
 
     @classmethod
     def make(cls, name: str, rows: int, cols: int, dataflow: str, weight: str, activation: str,
-             accumulator: str | int, pe_latency: int = 1, mem_kb: tuple[int, int, int] = (8, 8, 32)
-             ) -> "SystolicConfig":
+             accumulator: str | int, pe_latency: int = 1, mem_kb: tuple[int, int, int] = (8, 8, 32),
+             epilogue: EpilogueConfig | None = None) -> "SystolicConfig":
         if rows * cols > MAX_PES:
             raise RTLError(f"array {rows}x{cols} = {rows * cols} PEs: the RTL generator builds arrays of at most "
                            f"{MAX_PES} PEs (e.g. 32x32); simulate larger arrays with hwsim (cycle-exact "
@@ -111,16 +127,23 @@ class SystolicConfig:
             raise RTLError(f"array.pe_latency = {pe_latency}: the RTL generator supports 1..{MAX_PE_LATENCY}")
         if dataflow not in DATAFLOWS:
             raise RTLError(f"array.dataflow = {dataflow!r}: allowed: {', '.join(DATAFLOWS)}")
-        from hwsim.pe.model import PEError, pe_format
+        from hwsim.pe.model import PEError, has_selector, pe_format, weight_pe_format
 
         for role, fmt in (("weight", weight), ("activation", activation)):
             try:
-                pe_format(fmt)          # the simulators' capacity (no metadata, <= 32-bit decode)
+                (weight_pe_format if role == "weight" else pe_format)(fmt)   # the simulators' capacity
             except PEError as e:
                 raise NoDecoderError(f"operands.{role} = {fmt!r}: no systolic PE for this format: {e}") from None
-        spec = arith.MacSpec.make(weight, activation, accumulator, weight_meta=False)
+        # formats with a per-group selector: the selector travels in each weight lane's high bits
+        spec = arith.MacSpec.make(weight, activation, accumulator, weight_meta=has_selector(weight))
+        if epilogue is not None:
+            if dataflow != "ws":
+                raise RTLError(f"epilogue.scales = fixed: the RTL builds the scale epilogue for dataflow ws, "
+                               f"not {dataflow!r}")
+            if epilogue.group % rows:
+                raise RTLError(f"operands.group_size = {epilogue.group}: must be a multiple of array.rows = {rows}")
         cfg = cls(name=name, rows=int(rows), cols=int(cols), dataflow=dataflow, pe_latency=int(pe_latency),
-                  spec=spec, mem_kb=tuple(int(x) for x in mem_kb))
+                  spec=spec, mem_kb=tuple(int(x) for x in mem_kb), epilogue=epilogue)
         for g in cfg.memories().values():
             if g.depth < 1:
                 kb = cfg.mem_kb[("activation", "weight", "result").index(g.name)]
@@ -136,9 +159,30 @@ class SystolicConfig:
     def acc_bits(self) -> int:
         return self.spec.acc_width
 
+    @property
+    def result_bits(self) -> int:
+        """Width of a result lane: the epilogue's width, else the accumulator's."""
+        return self.epilogue.width if self.epilogue is not None else self.acc_bits
+
+    @property
+    def weight_lane_bits(self) -> int:
+        """Weight code bits plus the selector bits of formats that have one."""
+        return self.spec.weight.bits + self.spec.weight.meta_bits
+
     def memories(self) -> dict[str, MemoryGeometry]:
-        return memories(self.rows, self.cols, self.dataflow, self.spec.weight.bits, self.spec.activation.bits,
-                        self.acc_bits, self.mem_kb)
+        return memories(self.rows, self.cols, self.dataflow, self.weight_lane_bits, self.spec.activation.bits,
+                        self.result_bits, self.mem_kb)
+
+    def scale_memories(self) -> dict[str, MemoryGeometry]:
+        """The epilogue's scale memories (empty without it): weight scales, word ``f*G + g`` holds
+        S_w[g, f*C + c] in lane c (tile_words(S_w, C)); activation scales, word m holds S_a[m]."""
+        if self.epilogue is None:
+            return {}
+        mems, SB = self.memories(), self.epilogue.scale_bits
+        return {"weight_scale": MemoryGeometry("weight_scale", self.cols, SB, mems["weight"].depth, "scales",
+                                               "tile_words(S_w, C): word f*G + g holds S_w[g, f*C + c] in lane c"),
+                "activation_scale": MemoryGeometry("activation_scale", 1, SB, mems["activation"].depth,
+                                                   "scales", "word m holds S_a[m]")}
 
     @property
     def dim_bits(self) -> int:
@@ -171,14 +215,22 @@ class SystolicConfig:
         self.check_workload(M, N, K)
         mems = self.memories()
         la, lw = mems["activation"].lanes, mems["weight"].lanes
-        fa, fw = (_largest_code(self.spec.activation), _largest_code(self.spec.weight)) if poison else (0, 0)
+        fa, fw = (_largest_code(self.spec.activation), _largest_lane(self.spec.weight.format)) if poison else (0, 0)
         if self.dataflow == "ws":
             av, wv = tile_words(a, la, fa), tile_words(w, lw, fw)
         elif self.dataflow == "is":
             av, wv = tile_words(a.T, la, fa), tile_words(w.T, lw, fw)
         else:
             av, wv = tile_words(a.T, la, fa), tile_words(w, lw, fw)
-        return pack_lanes(av, self.spec.activation.bits), pack_lanes(wv, self.spec.weight.bits)
+        return pack_lanes(av, self.spec.activation.bits), pack_lanes(wv, self.weight_lane_bits)
+
+    def pack_scales(self, S_w: np.ndarray, S_a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Weight-scale and activation-scale memory images (object arrays of word ints) of the fixed-point
+        scales S_w [G, N] and S_a [M] (hwsim.systolic.epilogue)."""
+        SB = self.epilogue.scale_bits
+        sw = np.asarray(S_w, dtype=object)
+        sa = np.asarray(S_a, dtype=object).reshape(-1, 1)
+        return pack_lanes(tile_words(sw, self.cols, 0), SB), pack_lanes(sa, SB)
 
     def result_lanes(self, M: int, N: int) -> tuple[int, int]:
         """(rows, cols) of the matrix the result memory tiles: Y (ws, os) or Y^T (is)."""
@@ -186,7 +238,7 @@ class SystolicConfig:
 
     def unpack(self, words, M: int, N: int) -> np.ndarray:
         """Y int64 [M, N] from the result memory image (hwsim.systolic.memory.result_matrix)."""
-        return result_matrix(words, self.cols, self.acc_bits, self.dataflow, M, N)
+        return result_matrix(words, self.cols, self.result_bits, self.dataflow, M, N)
 
     def element_of_bank_word(self, M: int, N: int) -> np.ndarray:
         """int64 [words, C, 2]: the (m, n) of Y each (result word, bank) holds (-1 for padding)."""
@@ -199,6 +251,20 @@ class SystolicConfig:
                 "addr_bits": aw, "width": 2 * C + C * aw}
 
     def describe(self) -> dict[str, Any]:
+        d = self._describe()
+        if self.spec.weight.use_meta:
+            d["weight_lanes"] = {"code_bits": self.spec.weight.bits, "selector_bits": self.spec.weight.meta_bits,
+                                 "layout": "lane = code | selector << code_bits"}
+        if self.epilogue is not None:
+            e = self.epilogue
+            d["host"]["select"].update(SEL_SCALES)
+            d["scale_memories"] = {k: {"sel": SEL_SCALES[k], **g.describe()} for k, g in self.scale_memories().items()}
+            d["epilogue"] = {"group": e.group, "scale_bits": e.scale_bits, "scale_frac": e.scale_frac,
+                             "width": e.width, "frac_bits": self.spec.product_frac + 2 * e.scale_frac,
+                             "total": "wrap_E((acc ? old : 0) + psum * S_w[g, n] * S_a[m]) per result write"}
+        return d
+
+    def _describe(self) -> dict[str, Any]:
         R, C, L = self.rows, self.cols, self.pe_latency
         return {"rows": R, "cols": C, "dataflow": self.dataflow, "pe_latency": L,
                 "shape_inputs": {"M": "gemm_m", "N": "gemm_n", "K": "gemm_k", "width": self.dim_bits},
@@ -214,6 +280,14 @@ class SystolicConfig:
 
 
 
+def _largest_lane(weight: str) -> int:
+    """The valid weight lane (code | selector << bits for selector formats) of largest decoded magnitude."""
+    from hwsim.pe.model import weight_pe_format
+
+    f = weight_pe_format(weight)
+    return int(np.argmax(np.where(f.valid, np.abs(f.decode), -1)))
+
+
 def _largest_code(t: arith.FixedPointTable) -> int:
     """The valid code of largest decoded magnitude."""
     v = np.where(t.valid_array()[0], np.abs(t.array()[0]), -1)
@@ -225,6 +299,7 @@ from amaranth import Cat, Const, Module, Mux, Signal, signed  # noqa: E402
 from amaranth.lib import memory, wiring  # noqa: E402
 from amaranth.lib.wiring import In, Out  # noqa: E402
 
+from .epilogue import ScaleEpilogue  # noqa: E402
 from .pe import MacDatapath  # noqa: E402
 
 
@@ -236,10 +311,10 @@ class SystolicArray(wiring.Component):
         if not isinstance(config, SystolicConfig):
             raise TypeError(f"SystolicArray takes a SystolicConfig, got {type(config).__name__}")
         self.config = cfg = config
-        mems = cfg.memories()
+        mems = {**cfg.memories(), **cfg.scale_memories()}
         aw = max(g.addr_bits for g in mems.values())
         ww = max(g.word_bits for g in mems.values())
-        host = wiring.Signature({"sel": In(2), "addr": In(aw), "we": In(1), "wdata": In(ww), "rdata": Out(ww)})
+        host = wiring.Signature({"sel": In(3 if cfg.epilogue else 2), "addr": In(aw), "we": In(1), "wdata": In(ww), "rdata": Out(ww)})
         D = cfg.dim_bits
         super().__init__({"start": In(1), "gemm_m": In(D), "gemm_n": In(D), "gemm_k": In(D),
                           "busy": Out(1), "done": Out(1), "host": Out(host),
@@ -266,7 +341,16 @@ class SystolicArray(wiring.Component):
         return (f"systolic {c.rows}x{c.cols} {c.dataflow.upper()}, PE latency {c.pe_latency}: "
                 f"{sp.weight.format} ({sp.weight.width}b, 2^-{sp.weight.frac_bits}) x {sp.activation.format} "
                 f"({sp.activation.width}b, 2^-{sp.activation.frac_bits}) -> int{sp.acc_width} (2^-{sp.product_frac}, "
-                f"wraps); memories (words x bits): {mems}; GEMM shape inputs {c.dim_bits}b")
+                f"wraps){self._extras()}; memories (words x bits): {mems}; GEMM shape inputs {c.dim_bits}b")
+
+    def _extras(self) -> str:
+        c, sp = self.config, self.spec
+        out = f", {sp.weight.meta_bits}-bit selector in each weight lane" if sp.weight.use_meta else ""
+        if c.epilogue is not None:
+            e = c.epilogue
+            out += (f"; scale epilogue: x weight scale (K-group {e.group}) x activation scale, {e.scale_bits}-bit "
+                    f"scales 2^-{e.scale_frac} -> int{e.width} (2^-{sp.product_frac + 2 * e.scale_frac}, wraps)")
+        return out
 
     def elaborate(self, platform):
         m = Module()
@@ -303,13 +387,28 @@ class SystolicArray(wiring.Component):
         g_act, rp_act = operand_memory("activation")
         g_wgt, rp_wgt = operand_memory("weight")
         g_res = mems["result"]
+        RW = cfg.result_bits
         banks = []
         for c in range(C):
-            mem = memory.Memory(shape=W, depth=g_res.depth, init=[])
+            mem = memory.Memory(shape=RW, depth=g_res.depth, init=[])
             m.submodules[f"result_bank{c}"] = mem
-            banks.append((read_port(mem, W), mem.write_port()))
+            banks.append((read_port(mem, RW), mem.write_port()))
+        ep = cfg.epilogue
+        if ep is not None:                  # the scale epilogue (rtl_gen.epilogue) and its scale memories
+            smems = cfg.scale_memories()
+            scale_rp = {}
+            for name, g in smems.items():
+                mem = memory.Memory(shape=g.word_bits, depth=g.depth, init=[])
+                m.submodules[f"{name}_mem"] = mem
+                rp, wp = read_port(mem, g.word_bits), mem.write_port()
+                m.d.comb += [wp.addr.eq(host.addr), wp.data.eq(host.wdata),
+                             wp.en.eq(~busy & host.we & (host.sel == SEL_SCALES[name]))]
+                scale_rp[name] = rp
+            m.submodules.epilogue = epi = ScaleEpilogue(C, W, ep.scale_bits, ep.width)
+            m.d.comb += [epi.ws_data.eq(scale_rp["weight_scale"].data),
+                         epi.sa_data.eq(scale_rp["activation_scale"].data)]
 
-        sel_d = Signal(2)
+        sel_d = Signal(len(host.sel))
         m.d.sync += sel_d.eq(host.sel)
         res_word = Cat(*[rp.data for rp, _ in banks])
         with m.Switch(sel_d):
@@ -319,6 +418,10 @@ class SystolicArray(wiring.Component):
                 m.d.comb += host.rdata.eq(rp_wgt.data)
             with m.Case(SEL["result"]):
                 m.d.comb += host.rdata.eq(res_word)
+            if ep is not None:
+                for name, rp in scale_rp.items():
+                    with m.Case(SEL_SCALES[name]):
+                        m.d.comb += host.rdata.eq(rp.data)
 
         # ---- controller (one cycle ahead of the data: at clock c it addresses data cycle c+1) --------
         run = Signal()                   # the controller is inside the schedule
@@ -406,6 +509,24 @@ class SystolicArray(wiring.Component):
                     m.d.sync += u.eq(u + 1)
             with m.If(start):
                 m.d.sync += [s_base.eq(0), x_base.eq(0), r_base.eq(0)]
+            if ep is not None:
+                # weight-scale word of this fold: f*G + g (column fold f, K-group g of the row fold);
+                # addressed from cycle 0 of the fold, latched in cycle 1, before the fold's first write
+                # (cycle (L+1)*R + 1); the previous fold's last write is in cycle 0 at the latest
+                gpf = ep.group // R                   # row folds per K-group
+                grp_word = Signal(CW)
+                gfold = Signal(range(max(gpf, 2)))
+                with m.If(run & ~start & last_u):
+                    with m.If(last_inner | (gfold == gpf - 1)):
+                        m.d.sync += [gfold.eq(0), grp_word.eq(grp_word + 1)]
+                    with m.Else():
+                        m.d.sync += gfold.eq(gfold + 1)
+                with m.If(start):
+                    m.d.sync += [grp_word.eq(0), gfold.eq(0)]
+                m.d.comb += [scale_rp["weight_scale"].addr.eq(Mux(busy, grp_word, host.addr)),
+                             epi.ws_load.eq(run & (u == 1)),
+                             # activation scale of row m = t0: read one cycle ahead of bank 0's write
+                             scale_rp["activation_scale"].addr.eq(Mux(busy, Mux(pre_valid[0], t0, 0), host.addr))]
             stat_rp, stream_rp = (rp_wgt, rp_act) if df == "ws" else (rp_act, rp_wgt)
             stat_g, stream_g = (g_wgt, g_act) if df == "ws" else (g_act, g_wgt)
             m.d.comb += [stat_rp.addr.eq(Mux(busy, stat_addr, host.addr)),
@@ -467,13 +588,17 @@ class SystolicArray(wiring.Component):
             gate = pre_valid[c] & (c < cu) if df in ("ws", "is") else pre_valid[c]
             m.d.sync += [wr_valid.eq(gate), wr_acc.eq(pre_acc[c]), wr_addr.eq(pre_addr[c])]
             m.d.comb += rp.addr.eq(Mux(busy, pre_addr[c], host.addr))
-            total = Signal(signed(W), name=f"wr_data{c}")
-            m.d.comb += total.eq(Mux(wr_acc, bottom[c] + rp.data.as_signed(), bottom[c]))   # wraps to W bits
+            total = Signal(signed(RW), name=f"wr_data{c}")
+            if ep is not None:
+                m.d.comb += [epi.psum[c].eq(bottom[c]), epi.acc[c].eq(wr_acc), epi.old[c].eq(rp.data.as_signed()),
+                             total.eq(epi.total[c])]
+            else:
+                m.d.comb += total.eq(Mux(wr_acc, bottom[c] + rp.data.as_signed(), bottom[c]))   # wraps to W bits
             with m.If(busy):
                 m.d.comb += [wp.en.eq(wr_valid), wp.addr.eq(wr_addr), wp.data.eq(total)]
             with m.Else():
                 m.d.comb += [wp.en.eq(host.we & (host.sel == SEL["result"])), wp.addr.eq(host.addr),
-                             wp.data.eq(host.wdata[c * W:(c + 1) * W])]
+                             wp.data.eq(host.wdata[c * RW:(c + 1) * RW])]
             mon_we.append(wr_valid & busy)
             mon_acc.append(wr_acc & wr_valid & busy)
             mon_addr.append(wr_addr)
@@ -483,9 +608,16 @@ class SystolicArray(wiring.Component):
     # ---- the PE grids ------------------------------------------------------------------------------
     def _mac(self, m, r, c):
         sp = self.config.spec
-        mac = MacDatapath(sp.weight.format, sp.activation.format, sp.acc_width, weight_meta=False)
+        mac = MacDatapath(sp.weight.format, sp.activation.format, sp.acc_width, weight_meta=sp.weight.use_meta)
         m.submodules[f"pe_{r}_{c}"] = mac
         return mac
+
+    def _weight_in(self, mac, lane):
+        """Connect a weight lane: the code, and for selector formats the selector in its high bits."""
+        w = self.config.spec.weight
+        if w.use_meta:
+            return [mac.w_code.eq(lane[:w.bits]), mac.w_meta.eq(lane[w.bits:w.bits + w.meta_bits])]
+        return [mac.w_code.eq(lane)]
 
     def _stationary_array(self, m, stat_data, stat_g, stream_data, stream_g, load, wv_in):
         """ws/is: weight-load chain, skewed stream, partial sums flowing down. Returns the bottom row's
@@ -521,9 +653,9 @@ class SystolicArray(wiring.Component):
             for c in range(C):
                 mac = self._mac(m, r, c)
                 if cfg.dataflow == "ws":
-                    m.d.comb += [mac.w_code.eq(wreg[r][c]), mac.a_code.eq(a_in)]
+                    m.d.comb += [*self._weight_in(mac, wreg[r][c]), mac.a_code.eq(a_in)]
                 else:
-                    m.d.comb += [mac.w_code.eq(a_in), mac.a_code.eq(wreg[r][c])]
+                    m.d.comb += [*self._weight_in(mac, a_in), mac.a_code.eq(wreg[r][c])]
                 psum_out = Signal(signed(W), name=f"psum_{r}_{c}")
                 if L == 1:
                     m.d.comb += mac.psum_in.eq(psum_above[c])
@@ -575,7 +707,7 @@ class SystolicArray(wiring.Component):
             a, av = a_in[r], av_in[r]
             for c in range(C):
                 mac = self._mac(m, r, c)
-                m.d.comb += [mac.w_code.eq(w_in[c]), mac.a_code.eq(a), mac.psum_in.eq(0)]
+                m.d.comb += [*self._weight_in(mac, w_in[c]), mac.a_code.eq(a), mac.psum_in.eq(0)]
                 p = Mux(av, mac.product, 0)
                 for i in range(L - 1):
                     p2 = Signal(signed(cfg.spec.product_width), name=f"prod_{r}_{c}_{i}")

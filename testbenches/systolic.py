@@ -47,17 +47,30 @@ def default_shapes(R: int, C: int) -> list[tuple[int, int, int]]:
 
 
 def exact_reference(a_codes: np.ndarray, w_codes: np.ndarray, weight: str, activation: str, acc_bits: int,
-                    frac_w: int, frac_a: int) -> np.ndarray:
+                    frac_w: int, frac_a: int, scales: tuple | None = None) -> np.ndarray:
     """wrap(decode(A) @ decode(W)) from the datatypes model with Python integers (independent of
     hwsim.pe and rtl_gen.arith): values as float32 (what the dequantizer multiplies), scaled by
-    2**frac exactly (an error if not an integer), exact matmul, wrapped to ``acc_bits``."""
+    2**frac exactly (an error if not an integer), exact matmul, wrapped to ``acc_bits``. Weight formats
+    with a per-group selector: lane ``code | selector << bits`` has the value ``code_values(selector)[code]``.
+    ``scales`` = (S_w [G, N], S_a [M], group, width): the scale epilogue's exact result instead,
+    ``wrap_width(sum_k (a * S_a[m]) * (w * S_w[k // group, n]))`` at binary point frac_w + frac_a + 2*scale_frac."""
     import datatypes as dt
 
-    def table(name, frac):
+    def values(name):
         f = dt.get(name)
-        vals = f.code_values(None) if f.family == "int" else f.code_values()
+        if f.family == "int":
+            return f.code_values(None)
+        if f.n_meta > 1 and name == weight:
+            bits = (f.n_meta - 1).bit_length()
+            vals = np.full((1 << bits) << f.bits, np.nan)
+            for sel in range(f.n_meta):
+                vals[sel << f.bits:(sel + 1) << f.bits] = f.code_values(sel)
+            return vals
+        return f.code_values()
+
+    def table(name, frac):
         out = []
-        for v in np.asarray(vals, np.float64).astype(np.float32).tolist():
+        for v in np.asarray(values(name), np.float64).astype(np.float32).tolist():
             if not np.isfinite(v):
                 out.append(None)
                 continue
@@ -70,9 +83,17 @@ def exact_reference(a_codes: np.ndarray, w_codes: np.ndarray, weight: str, activ
     ta, tw = table(activation, frac_a), table(weight, frac_w)
     a = np.array([[ta[c] for c in row] for row in np.asarray(a_codes).tolist()], dtype=object)
     w = np.array([[tw[c] for c in row] for row in np.asarray(w_codes).tolist()], dtype=object)
-    y = a.dot(w)
+    if scales is not None:
+        S_w, S_a, group, width = scales
+        y = np.zeros((a.shape[0], w.shape[1]), dtype=object)
+        for k in range(a.shape[1]):                     # element by element: no per-group sums here
+            y = y + np.outer(a[:, k] * np.asarray(S_a, dtype=object), w[k] * np.asarray(S_w[k // group], dtype=object))
+        acc_bits = width
+    else:
+        y = a.dot(w)
     half, mod = 1 << (acc_bits - 1), 1 << acc_bits
-    return np.array([[((int(v) + half) % mod) - half for v in row] for row in y], dtype=np.int64)
+    return np.array([[((int(v) + half) % mod) - half for v in row] for row in y],
+                    dtype=np.int64 if acc_bits <= 64 else object)
 
 
 def _sim(cfg):
@@ -81,12 +102,16 @@ def _sim(cfg):
     from hwsim.systolic.sim import SystolicSim
 
     kb = cfg.mem_kb
-    return SystolicSim(from_dict({
-        "schema": 1, "name": cfg.name, "kind": "systolic",
-        "array": {"rows": cfg.rows, "cols": cfg.cols, "dataflow": cfg.dataflow, "pe_latency": cfg.pe_latency},
-        "operands": {"weight": cfg.spec.weight.format, "activation": cfg.spec.activation.format,
-                     "accumulator": f"int{cfg.acc_bits}"},
-        "memory": {"ifmap_kb": kb[0], "filter_kb": kb[1], "ofmap_kb": kb[2], "backing": "none"}}))
+    d = {"schema": 1, "name": cfg.name, "kind": "systolic",
+         "array": {"rows": cfg.rows, "cols": cfg.cols, "dataflow": cfg.dataflow, "pe_latency": cfg.pe_latency},
+         "operands": {"weight": cfg.spec.weight.format, "activation": cfg.spec.activation.format,
+                      "accumulator": f"int{cfg.acc_bits}"},
+         "memory": {"ifmap_kb": kb[0], "filter_kb": kb[1], "ofmap_kb": kb[2], "backing": "none"}}
+    e = cfg.epilogue
+    if e is not None:
+        d["operands"]["group_size"] = e.group
+        d["epilogue"] = {"scales": "fixed", "scale_bits": e.scale_bits, "scale_frac": e.scale_frac, "width": e.width}
+    return SystolicSim(from_dict(d))
 
 
 def systolic_vectors(cfg, shapes: Sequence[tuple[int, int, int]] | None = None, seed: int = 0,
@@ -100,22 +125,38 @@ def systolic_vectors(cfg, shapes: Sequence[tuple[int, int, int]] | None = None, 
     from hwsim.workloads import Gemm
 
     sim = _sim(cfg)
+    ep = cfg.epilogue
     if operands is None:
         shapes = list(shapes) if shapes is not None else default_shapes(cfg.rows, cfg.cols)
+        if ep is not None and shapes == default_shapes(cfg.rows, cfg.cols):
+            # several K-groups, the last one partial
+            shapes.append((cfg.rows + 1, cfg.cols + 1, 2 * ep.group + cfg.rows + 1))
         operands = [sim.random_operands(Gemm(M, N, K), seed=seed + i) for i, (M, N, K) in enumerate(shapes)]
     ops = []
-    for a, w in operands:
+    for op in operands:
+        if len(op) != (4 if ep is not None else 2):
+            raise ValueError(f"operands of {cfg.name}: (A codes, W lanes{', S_w, S_a' if ep else ''}), got "
+                             f"{len(op)} arrays")
+        a, w = op[0], op[1]
         a = sim.afmt.check_codes(a, "activation codes")
         w = sim.wfmt.check_codes(w, "weight codes")
         if a.ndim != 2 or w.ndim != 2 or a.shape[1] != w.shape[0]:
             raise ValueError(f"operands must be A [M, K] and W [K, N], got {a.shape} and {w.shape}")
         cfg.check_workload(a.shape[0], w.shape[1], a.shape[1])
-        ops.append((a, w))
+        if ep is not None:
+            from hwsim.workloads import Gemm as _G
+
+            _, _, S_w, S_a = sim._check_data(_G(a.shape[0], w.shape[1], a.shape[1]), (a, w, op[2], op[3]))
+            ops.append((a, w, S_w, S_a))
+        else:
+            ops.append((a, w))
     sp = cfg.spec
-    fw, fa = pe_format(sp.weight.format).frac_bits, pe_format(sp.activation.format).frac_bits
+    fw, fa = sim.wfmt.frac_bits, pe_format(sp.activation.format).frac_bits
     shapes_arr, a_flat, w_flat, act, act_off, wgt, wgt_off, res_words = [], [], [], [], [0], [], [0], []
     y, cyc, wc, writes, accw = [], [], [], [], []
-    for a, w in ops:
+    sw_flat, sa_flat, wsw, wsw_off, asw, asw_off = [], [], [], [0], [], [0]
+    for op in ops:
+        a, w = op[0], op[1]
         M, K = a.shape
         N = w.shape[1]
         shapes_arr.append((M, N, K))
@@ -128,7 +169,19 @@ def systolic_vectors(cfg, shapes: Sequence[tuple[int, int, int]] | None = None, 
         wgt_off.append(wgt_off[-1] + len(ww))
         res_words.append(cfg.words_needed(M, N, K)["result"])
         plan = FoldPlan(cfg.dataflow, cfg.rows, cfg.cols, cfg.pe_latency, M, N, K)
-        y.append(exact_reference(a, w, sp.weight.format, sp.activation.format, cfg.acc_bits, fw, fa).ravel())
+        scales = None
+        if ep is not None:
+            S_w, S_a = op[2], op[3]
+            sw_flat.append(S_w.ravel())
+            sa_flat.append(S_a.ravel())
+            ws_img, as_img = cfg.pack_scales(S_w, S_a)
+            wsw.append(ws_img)
+            asw.append(as_img)
+            wsw_off.append(wsw_off[-1] + len(ws_img))
+            asw_off.append(asw_off[-1] + len(as_img))
+            scales = (S_w, S_a, ep.group, ep.width)
+        y.append(exact_reference(a, w, sp.weight.format, sp.activation.format, cfg.acc_bits, fw, fa,
+                                 scales).ravel())
         cyc.append(plan.cycles)
         wc.append(plan.write_cycles().ravel())
         acc = plan.sram_accesses()
@@ -139,6 +192,10 @@ def systolic_vectors(cfg, shapes: Sequence[tuple[int, int, int]] | None = None, 
               "act_words": np.concatenate(act), "act_off": np.array(act_off, np.int64),
               "wgt_words": np.concatenate(wgt), "wgt_off": np.array(wgt_off, np.int64),
               "res_words": np.array(res_words, np.int64)}
+    if ep is not None:
+        inputs.update({"S_w": np.concatenate(sw_flat), "S_a": np.concatenate(sa_flat),
+                       "ws_words": np.concatenate(wsw), "ws_off": np.array(wsw_off, np.int64),
+                       "as_words": np.concatenate(asw), "as_off": np.array(asw_off, np.int64)})
     expected = {"outputs": np.concatenate(y), "cycles": np.array(cyc, np.int64),
                 "write_cycles": np.concatenate(wc), "writes": np.array(writes, np.int64),
                 "acc_writes": np.array(accw, np.int64)}
@@ -149,13 +206,21 @@ def systolic_vectors(cfg, shapes: Sequence[tuple[int, int, int]] | None = None, 
                            "outputs": int(expected["outputs"].size), "cycles": int(sum(cyc))})
 
 
-def operands_of(vs: VectorSet) -> list[tuple[np.ndarray, np.ndarray]]:
-    out, ia, iw = [], 0, 0
+def operands_of(vs: VectorSet, group: int | None = None) -> list[tuple[np.ndarray, ...]]:
+    """(A, W) per GEMM; with the scale epilogue (``group`` given) (A, W, S_w, S_a)."""
+    out, ia, iw, isw, isa = [], 0, 0, 0, 0
     for M, N, K in vs.inputs["shapes"].tolist():
         a = vs.inputs["a_codes"][ia:ia + M * K].reshape(M, K).astype(np.uint8)
         w = vs.inputs["w_codes"][iw:iw + K * N].reshape(K, N).astype(np.uint8)
         ia, iw = ia + M * K, iw + K * N
-        out.append((a, w))
+        if group is None:
+            out.append((a, w))
+            continue
+        G = -(-K // group)
+        S_w = np.asarray(vs.inputs["S_w"][isw:isw + G * N], dtype=object).reshape(G, N)
+        S_a = np.asarray(vs.inputs["S_a"][isa:isa + M], dtype=object)
+        isw, isa = isw + G * N, isa + M
+        out.append((a, w, S_w, S_a))
     return out
 
 
@@ -165,6 +230,13 @@ def run_model(cfg, vs: VectorSet) -> dict[str, np.ndarray]:
     from hwsim.pe.model import reference_gemm
 
     sp = cfg.spec
+    if cfg.epilogue is not None:
+        from hwsim.systolic.epilogue import reference
+
+        e = cfg.epilogue
+        ys = [reference(a, w, S_w, S_a, sp.weight.format, sp.activation.format, cfg.acc_bits, e.group,
+                        e.width).ravel() for a, w, S_w, S_a in operands_of(vs, e.group)]
+        return {"outputs": np.concatenate(ys)}
     ys = [reference_gemm(a, w, sp.weight.format, sp.activation.format, cfg.acc_bits).ravel()
           for a, w in operands_of(vs)]
     return {"outputs": np.concatenate(ys)}
@@ -178,8 +250,9 @@ def run_hwsim(cfg, vs: VectorSet) -> dict[str, np.ndarray]:
 
     sim = _sim(cfg)
     ys, cyc, wcs, wr, ac = [], [], [], [], []
-    for a, w in operands_of(vs):
-        out, cnt, wc = sim.run_layer_cycle(Gemm(a.shape[0], w.shape[1], a.shape[1]), a, w, write_cycles=True)
+    for op in operands_of(vs, cfg.epilogue.group if cfg.epilogue else None):
+        a, w = op[0], op[1]
+        out, cnt, wc = sim.run_layer_cycle(Gemm(a.shape[0], w.shape[1], a.shape[1]), *op, write_cycles=True)
         ys.append(out.ravel())
         wcs.append(wc.ravel())
         cyc.append(int(cnt[K_.CYCLES]))

@@ -72,6 +72,9 @@ async def run_gemms(io, settle: Callable[[], Awaitable[Any]], tick: Callable[[],
 
         io_cyc += await write_words("activation", job["act"])
         io_cyc += await write_words("weight", job["wgt"])
+        for which, key in (("weight_scale", "wscale"), ("activation_scale", "ascale")):
+            if key in job:                     # the scale epilogue's memories
+                io_cyc += await write_words(which, job[key])
         nres = int(job["res_words"])
         io_cyc += await write_words("result", [fill_pattern(a, res_bits) for a in range(nres)])
         # start: the edge at the end of this cycle is e0
@@ -140,6 +143,9 @@ def jobs_of(vs: VectorSet) -> list[dict]:
                      "act": [int(x) for x in i["act_words"][i["act_off"][g]:i["act_off"][g + 1]]],
                      "wgt": [int(x) for x in i["wgt_words"][i["wgt_off"][g]:i["wgt_off"][g + 1]]],
                      "res_words": int(i["res_words"][g])})
+        if "ws_words" in i:
+            jobs[-1]["wscale"] = [int(x) for x in i["ws_words"][i["ws_off"][g]:i["ws_off"][g + 1]]]
+            jobs[-1]["ascale"] = [int(x) for x in i["as_words"][i["as_off"][g]:i["as_off"][g + 1]]]
     return jobs
 
 

@@ -113,6 +113,11 @@ class LintResult:
     def summary(self) -> str:
         return "lint clean" if self.ok else "lint: " + "\n  ".join(self.messages)
 
+    def verdict(self) -> str:
+        """The one-line verdict ``hwsim rtl --lint`` and ``hwsim flow`` print."""
+        return (f"verilator --lint-only -Wall: {'clean' if self.ok else 'FAILED'} ({len(self.messages)} warnings; "
+                f"waived by name: {', '.join(LINT_WAIVERS)})")
+
 
 def lint(verilog: str | Path, top: str, waivers: dict[str, str] | None = None) -> LintResult:
     """``verilator --lint-only -Wall`` with only the named waivers; returns what remains."""

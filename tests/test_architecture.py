@@ -197,3 +197,20 @@ def test_every_rtl_kind_describes_its_component(kind):
         pytest.skip(f"no verified {kind} design in the catalog")
     text = component_for(designs[0]).summary()
     assert isinstance(text, str) and len(text) > 10
+
+
+@pytest.mark.parametrize("kind", sorted(k.name for k in kinds.with_role("simulator")))
+@pytest.mark.parametrize("seed", [-1, 2 ** 32, 1.5, True, "7"])
+def test_every_simulator_checks_its_seed_first(kind, seed):
+    """Every kind's ``run()`` validates ``seed`` (``hwsim.layers.check_seed``: the CLI's --seed range)
+    before it looks at anything else, so a new kind that forgets it fails here: the workload given is
+    not one any kind parses, and the error must still be about the seed."""
+    import hwsim
+    from hwsim.design import catalog
+    from hwsim.layers import WorkloadError
+
+    designs = [d for _, d in catalog() if d.kind == kind]
+    if not designs:
+        pytest.skip(f"no {kind} design in the catalog")
+    with pytest.raises(WorkloadError, match="seed"):
+        hwsim.build(designs[0]).run("no-such-workload:1", seed=seed)

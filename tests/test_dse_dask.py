@@ -150,8 +150,9 @@ def test_unreachable_scheduler(tmp_path, capsys):
 
 
 def test_killed_worker_loses_no_finished_point(cluster, tmp_path):
-    """Worker w1 is killed (SIGKILL) once both workers have delivered points; every point delivered before
-    the kill is on disk, the rest are rescheduled on w0, and the results equal the in-process loop."""
+    """Worker w1 is killed (SIGKILL) as soon as it has delivered a point (not waiting for w0 too, which on a
+    loaded machine could race with the end of the sweep); every point delivered before the kill is on disk,
+    the rest are rescheduled on w0, and the results equal the in-process loop."""
     address, workers = cluster
     victim = workers["w1"]
     if victim.poll() is not None:
@@ -165,7 +166,7 @@ def test_killed_worker_loses_no_finished_point(cluster, tmp_path):
         if victim.poll() is None:
             before.extend(r["key"] for r in rows)
             seen.update(r["worker"].rsplit(":", 1)[1] for r in rows)
-            if str(victim.pid) in seen and len(seen) == 2:
+            if str(victim.pid) in seen:
                 os.kill(victim.pid, signal.SIGKILL)
                 victim.wait(timeout=10)
         else:

@@ -48,6 +48,7 @@ def test_at_scale_design_choice():
     assert pick("sa_ws_4x4_sf4_e4m3") == "bitmod_like_64x16_ws_sf4_int8"      # same weight format
     assert pick("sa_ws_8x8_int8") == "tpu_like_32x32_ws_int8"                 # same formats, fewest PEs
     assert pick("sa_os_2x2_int8") == "tpu_like_32x32_ws_int8"
+    assert pick("sa_ws_4x4_razer4_int8") == "razer_like_32x32_ws_razer4_int8"      # selectors + scale epilogue
 
 
 def test_slice_fits_the_small_design():
@@ -68,6 +69,7 @@ def test_flow_on_another_design(tmp_path, capsys):
     assert "== 5." not in out and "== 6. report" in out
     assert "int8 weights per output channel in groups of 384 along K" in out
     assert "PASS: sa_os_2x2_int8: 4 level run(s)" in out
+    assert "PASS: sa_ws_4x4_razer4_int8: 4 level run(s)" in out          # step 4b: selectors + scale epilogue
     assert (tmp_path / "report.txt").read_text().count("PASS") >= 5
 
 

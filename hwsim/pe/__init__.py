@@ -7,7 +7,8 @@ from __future__ import annotations
 from typing import Any
 
 _MODEL = ("PEError", "PEFormat", "pe_format", "pe_formats", "product_width", "accumulator_bits",
-          "min_accumulator_bits", "reference_gemm", "fixed_point_to_float", "MAX_DECODE_BITS")
+          "min_accumulator_bits", "reference_gemm", "fixed_point_to_float", "MAX_DECODE_BITS",
+          "weight_pe_format", "has_selector", "combine_selector")
 
 
 def __getattr__(name: str) -> Any:

@@ -18,7 +18,8 @@ Which formats have a PE (``pe_format(name)``):
   NaN pattern or the unused negative-zero code of a 15-level codebook, are rejected in the operand
   data, before any kernel runs);
 * the decode does not depend on per-group metadata (integer formats are taken as symmetric two's
-  complement; formats whose value depends on a selector/zero point are not decoded by this PE);
+  complement); weights whose value depends on a per-group selector (RaZeR, BitMoD) are decoded by
+  ``weight_pe_format``, with the selector in the high bits of each weight lane (docs/systolic.md s. 12);
 * the decoded integer is at most 32 bits wide (two's complement), so e.g. ``float8_e5m2`` (33 bits) has
   no PE.
 
@@ -118,6 +119,46 @@ def pe_format(name: str) -> PEFormat:
                     frac_bits=t.frac_bits, width=t.width)
 
 
+def has_selector(name: str) -> bool:
+    """Whether a weight format decodes differently per group selector (RaZeR special value, BitMoD data
+    type, ...): the systolic PE then takes the selector with every weight code (``weight_pe_format``)."""
+    fmt = dt.get(name)
+    return fmt.family != "int" and fmt.n_meta > 1
+
+
+@lru_cache(maxsize=None)
+def weight_pe_format(name: str) -> PEFormat:
+    """The array PE's weight decoder. Formats without a selector: ``pe_format``. Formats with one (see
+    ``has_selector``): the group's selector travels with each weight code as its high bits,
+    ``lane = code | selector << bits``, and ``decode[lane] = decode_table(fmt, use_meta=True)[selector][code]``
+    -- one ``hwsim.arith`` table per selector value, the same the stand-alone PEs/decoders implement;
+    selector values >= n_meta are invalid lanes. ``bits`` is then code bits + selector bits."""
+    if not has_selector(name):
+        return pe_format(name)
+    fmt = dt.get(name)
+    try:
+        t = decode_table(fmt, use_meta=True)
+    except NoDecoderError as e:
+        raise PEError(str(e)) from None
+    if t.width > MAX_DECODE_BITS:
+        raise PEError(f"format {fmt.name!r} decodes to {t.width}-bit fixed point ({t.frac_bits} fractional "
+                      f"bits); the PE decoder is at most {MAX_DECODE_BITS} bits wide")
+    n_codes = 1 << t.bits
+    rows = 1 << t.meta_bits
+    dec = np.zeros((rows, n_codes), np.int64)
+    ok = np.zeros((rows, n_codes), bool)
+    dec[:t.n_meta] = np.where(t.valid_array(), t.array(), 0)
+    ok[:t.n_meta] = t.valid_array()
+    return PEFormat(name=fmt.name, bits=t.bits + t.meta_bits, decode=dec.ravel(), valid=ok.ravel(),
+                    frac_bits=t.frac_bits, width=t.width)
+
+
+def combine_selector(codes: np.ndarray, selectors: np.ndarray, name: str) -> np.ndarray:
+    """Weight lanes ``code | selector << bits`` of codes [K, N] and per-element selectors [K, N]."""
+    bits = dt.get(name).bits
+    return (np.asarray(codes, np.int64) | (np.asarray(selectors, np.int64) << bits)).astype(np.uint8)
+
+
 def pe_formats() -> list[str]:
     """Names of every library format that has a PE decoder."""
     out = []
@@ -156,12 +197,13 @@ def min_accumulator_bits(w: PEFormat, a: PEFormat, k: int) -> int:
 def reference_gemm(a_codes: np.ndarray, w_codes: np.ndarray, weight: str, activation: str,
                    acc_bits: int, checked: bool = False) -> np.ndarray:
     """The one exact reference of the quantized GEMM the arrays compute: ``wrap(decode(A) @ decode(W),
-    acc_bits)``, int64 [M, N] (``a_codes`` M x K activation codes, ``w_codes`` K x N weight codes).
+    acc_bits)``, int64 [M, N] (``a_codes`` M x K activation codes, ``w_codes`` K x N weight codes, or
+    weight lanes with the selector in the high bits for formats with one: ``weight_pe_format``).
 
     float64 BLAS when every partial sum is below 2**53 (then exact), else an int64 kernel (exact
     modulo 2**64; wrapping to N <= 64 bits commutes with it). ``checked``: the codes were validated.
     """
-    wf, af = pe_format(weight), pe_format(activation)
+    wf, af = weight_pe_format(weight), pe_format(activation)
     if not checked:
         a_codes = af.check_codes(a_codes, "activation codes")
         w_codes = wf.check_codes(w_codes, "weight codes")

@@ -124,10 +124,12 @@ def pack_lanes(V: np.ndarray, bits: int) -> np.ndarray:
 
 
 def unpack_lanes(words, lanes: int, bits: int, signed: bool) -> np.ndarray:
-    """Words (ints) -> int64 [words, lanes] (sign-extended when ``signed``)."""
+    """Words (ints) -> int64 [words, lanes] (sign-extended when ``signed``; an object array of Python
+    ints when ``bits`` > 64)."""
     mask = (1 << bits) - 1
     w = [int(x) for x in np.asarray(words, dtype=object).ravel()]
-    out = np.zeros((len(w), lanes), dtype=np.int64)
+    # lanes wider than int64 (the scale epilogue's results): Python ints
+    out = np.zeros((len(w), lanes), dtype=np.int64 if bits <= 64 else object)
     for i in range(lanes):
         vals = [(x >> (i * bits)) & mask for x in w]
         if signed:

@@ -42,11 +42,13 @@ import datatypes as dt
 from ..design import Design
 from ..energy import EnergyTable
 
-from ..pe.model import PEError, PEFormat, pe_format, reference_gemm
+from ..pe.model import PEError, PEFormat, has_selector, pe_format, reference_gemm, weight_pe_format
 from ..report import Progress
 from ..workloads import Conv, Gemm, Network, WorkloadError, check_seed, network, parse
+from . import epilogue as epi_
 from . import kernels as K_
 from .memory import memories, misfit
+from .spec import result_bits
 from .result import LayerResult, SystolicResult
 from .timing import MAX_COMPAT_FOLDS, FoldPlan
 
@@ -74,7 +76,12 @@ class SystolicSim:
         self.design = design              # validated by hwsim.systolic.spec (types, formats, widths, tiles)
         a, ops, mem = design.array, design.operands, design.memory
         self.R, self.C, self.L, self.dataflow = a.rows, a.cols, a.pe_latency, a.dataflow
-        self.wfmt: PEFormat = pe_format(ops.weight)
+        self.wfmt: PEFormat = weight_pe_format(ops.weight)   # selector formats: lanes code | sel << bits
+        self.selector = has_selector(ops.weight)
+        self.group = ops.group_size
+        #: the scale epilogue (hwsim.systolic.epilogue), None when the result is the integer GEMM
+        self.epilogue = design.epilogue if design.epilogue.scales == "fixed" else None
+        self.res_bits = result_bits(design)
         self.afmt: PEFormat = pe_format(ops.activation)
         self.acc_bits = ops.acc_bits
         self.frac_bits = self.wfmt.frac_bits + self.afmt.frac_bits
@@ -82,7 +89,7 @@ class SystolicSim:
         self.backing = mem.backing
         self.sram_bytes = {"ifmap": mem.ifmap_kb * 1024, "filter": mem.filter_kb * 1024,
                            "ofmap": mem.ofmap_kb * 1024}
-        self.memories = memories(self.R, self.C, self.dataflow, self.wfmt.bits, self.afmt.bits, self.acc_bits,
+        self.memories = memories(self.R, self.C, self.dataflow, self.wfmt.bits, self.afmt.bits, self.res_bits,
                                  mem.kb)
 
     def check_fits(self, layer: Gemm) -> None:
@@ -138,8 +145,8 @@ class SystolicSim:
         sram = {k: v * rep for k, v in sram.items()}
         sb = {"weight_read": _bytes(sram["weight_reads"], self.wfmt.bits),
               "activation_read": _bytes(sram["activation_reads"], self.afmt.bits),
-              "output_write": _bytes(sram["output_writes"], self.acc_bits),
-              "output_read": _bytes(sram["output_reads"], self.acc_bits)}
+              "output_write": _bytes(sram["output_writes"], self.res_bits),
+              "output_read": _bytes(sram["output_reads"], self.res_bits)}
         dram = {k: v * rep for k, v in self.dram_model(plan, layer.activation_elements).items()}
         compute = cycles * rep
         if self.backing == "dram":
@@ -150,7 +157,7 @@ class SystolicSim:
         energy = self.energy.estimate(layer.macs, sb["weight_read"] + sb["activation_read"] + sb["output_read"],
                                       sb["output_write"], sum(dram.values()), self.R * self.C * (compute + stall))
         comp = rep * (_bytes(layer.activation_elements, self.afmt.bits) + _bytes(layer.K * layer.N, self.wfmt.bits)
-                      + _bytes(layer.M * layer.N, self.acc_bits))
+                      + _bytes(layer.M * layer.N, self.res_bits))
         return LayerResult(layer=layer, plan=plan, mode=mode, compute_cycles=compute, stall_cycles=stall,
                            sram=sram, sram_bytes=sb, dram_bytes=dram, energy=energy, compulsory_bytes=comp)
 
@@ -162,7 +169,21 @@ class SystolicSim:
         wv = np.flatnonzero(self.wfmt.valid).astype(np.uint8)
         a = av[rng.integers(0, len(av), size=(layer.M, layer.K))]
         w = wv[rng.integers(0, len(wv), size=(layer.K, layer.N))]
-        return a, w
+        if self.selector and self.group:
+            # one selector per (K-group, column), as a quantizer stores it
+            f = dt.get(self.wfmt.name)
+            sel = rng.integers(0, f.n_meta, size=(-(-layer.K // self.group), layer.N))
+            sel = np.repeat(sel, self.group, axis=0)[:layer.K]
+            code = w & ((1 << f.bits) - 1)
+            ok = self.wfmt.valid[code | (sel << f.bits)]
+            code = np.where(ok, code, 0)              # code 0 (+0) is valid under every selector
+            w = (code | (sel << f.bits)).astype(np.uint8)
+        if self.epilogue is None:
+            return a, w
+        ep = self.epilogue
+        G = -(-layer.K // self.group)
+        return (a, w, epi_.random_scales(rng, (G, layer.N), ep.scale_bits, ep.scale_frac),
+                epi_.random_scales(rng, (layer.M,), ep.scale_bits, ep.scale_frac))
 
     def quantized_operands(self, layer: Gemm, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Seeded normal floats quantized with the design's formats (weights per output channel, groups of
@@ -174,11 +195,48 @@ class SystolicSim:
         rng = np.random.default_rng(seed)
         x = rng.standard_normal((layer.M, layer.K)).astype(np.float32)
         wt = rng.standard_normal((layer.N, layer.K)).astype(np.float32) * 0.05
-        qa = dt.quantize(x, self.afmt.name, group_size=group(self.afmt.name, None))
-        qw = dt.quantize(wt, self.wfmt.name, group_size=group(self.wfmt.name, self.design.operands.group_size))
-        return qa.codes, np.ascontiguousarray(qw.codes.T)
+        return self.quantize(x, wt)
 
-    def _check_data(self, layer: Gemm, data) -> tuple[np.ndarray, np.ndarray]:
+    def quantize(self, x: np.ndarray, w_nk: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Quantize activations x [M, K] (per token) and a torch-layout weight [N, K] (per output channel,
+        groups of ``operands.group_size`` along K) with the design's formats: the operands of ``run``,
+        (A codes [M, K], W lanes [K, N]) and with the scale epilogue also the fixed-point scales
+        (S_w [G, N], S_a [M]); selector formats carry the group's selector in each lane's high bits."""
+        def group(name, want):
+            f = dt.get(name)
+            return want if f.group_sizes is None or want in f.group_sizes else f.default_group_size
+
+        qa = dt.quantize(x, self.afmt.name, group_size=group(self.afmt.name, None))
+        qw = dt.quantize(w_nk, self.wfmt.name, group_size=group(self.wfmt.name, self.design.operands.group_size))
+        w = np.ascontiguousarray(qw.codes.T)
+        if self.selector:
+            g = qw.group_size or w.shape[0]
+            sel = np.repeat(np.asarray(qw.meta, np.int64).T, g, axis=0)[:w.shape[0]]
+            from ..pe.model import combine_selector
+
+            w = combine_selector(w, sel, self.wfmt.name)
+        if self.epilogue is None:
+            return qa.codes, w
+        ep = self.epilogue
+        if (qw.group_size or w.shape[0]) != self.group or np.shape(qa.scales)[1] != 1:
+            raise epi_.ScaleError(f"{self.design.source}: the scale epilogue takes weight scales per K-group of "
+                                  f"{self.group} and one activation scale per token")
+        S_w = epi_.to_fixed(np.asarray(qw.scales).T, ep.scale_bits, ep.scale_frac, "weight scales")
+        S_a = epi_.to_fixed(np.asarray(qa.scales)[:, 0], ep.scale_bits, ep.scale_frac, "activation scales")
+        return qa.codes, w, S_w, S_a
+
+    def _check_data(self, layer: Gemm, data) -> tuple[np.ndarray, ...]:
+        if self.epilogue is not None:
+            if not (isinstance(data, (tuple, list)) and len(data) == 4):
+                raise WorkloadError("data must be (activation codes A[M, K], weight lanes W[K, N], weight "
+                                    "scales S_w[G, N], activation scales S_a[M]) for a design with a scale epilogue")
+            a, w = self._check_pair(layer, data[:2])
+            ep, G = self.epilogue, -(-layer.K // self.group)
+            return (a, w, epi_.check_fixed(data[2], ep.scale_bits, (G, layer.N), "weight scales"),
+                    epi_.check_fixed(data[3], ep.scale_bits, (layer.M,), "activation scales"))
+        return self._check_pair(layer, data)
+
+    def _check_pair(self, layer: Gemm, data) -> tuple[np.ndarray, np.ndarray]:
         if not (isinstance(data, (tuple, list)) and len(data) == 2):
             raise WorkloadError("data must be a pair (activation codes A[M, K], weight codes W[K, N])")
         a = self.afmt.check_codes(data[0], "activation codes")
@@ -191,12 +249,17 @@ class SystolicSim:
                                 f"(K, N) = {(layer.K, layer.N)}")
         return a, w
 
-    def reference(self, a_codes: np.ndarray, w_codes: np.ndarray) -> np.ndarray:
-        """The exact GEMM of validated codes (hwsim.pe.reference_gemm)."""
+    def reference(self, a_codes: np.ndarray, w_codes: np.ndarray, S_w=None, S_a=None) -> np.ndarray:
+        """The exact GEMM of validated codes (hwsim.pe.reference_gemm); with the scale epilogue the exact
+        fixed-point result (hwsim.systolic.epilogue.reference, object array of Python ints)."""
+        if self.epilogue is not None:
+            ep = self.epilogue
+            return epi_.reference(a_codes, w_codes, S_w, S_a, self.wfmt.name, self.afmt.name, self.acc_bits,
+                                  self.group, ep.width)
         return reference_gemm(a_codes, w_codes, self.wfmt.name, self.afmt.name, self.acc_bits, checked=True)
 
     # -- running -----------------------------------------------------------------------------------
-    def run_layer_cycle(self, layer: Gemm, a_codes: np.ndarray, w_codes: np.ndarray,
+    def run_layer_cycle(self, layer: Gemm, a_codes: np.ndarray, w_codes: np.ndarray, S_w=None, S_a=None,
                         write_cycles: bool = False):
         """Advance the array clock through one instance of ``layer``; returns (Y int64 [M, N], counters
         [stationary reads, streaming reads, output writes, output reads, cycles, last write cycle]) and,
@@ -207,7 +270,9 @@ class SystolicSim:
         sho = np.int64(64 - self.acc_bits)
         cnt = np.zeros(K_.N_COUNTERS, np.int64)
         R, C, L = np.int64(self.R), np.int64(self.C), np.int64(self.L)
-        if self.dataflow == "ws":
+        if self.epilogue is not None:
+            out, cnt, wc = self._run_scaled(layer, a, w, S_w, S_a, sh, sho)
+        elif self.dataflow == "ws":
             out = np.zeros((layer.M, layer.N), np.int64)
             wc = np.full((layer.M, layer.N), -1, np.int64)
             K_.stationary_kernel(w, a, out, wc, R, C, L, sh, sho, cnt)
@@ -222,6 +287,38 @@ class SystolicSim:
             wc = np.full((layer.M, layer.N), -1, np.int64)
             K_.output_stationary_kernel(a, w, out, wc, R, C, L, sh, sho, cnt)
         return (out, cnt, wc) if write_cycles else (out, cnt)
+
+    def _run_scaled(self, layer: Gemm, a: np.ndarray, w: np.ndarray, S_w, S_a, sh, sho):
+        """WS with the scale epilogue: the same kernel, run per (column fold, K-group) -- exactly the
+        RTL's fold order (column folds outer, row folds inner, a K-group being consecutive row folds) --
+        with the clock carried from one call to the next; after each call the epilogue adds P * S_w, and
+        after a column fold's last K-group it multiplies by S_a and wraps (Python ints: wider than the
+        kernels' int64)."""
+        M, N, K = layer.M, layer.N, layer.K
+        R, C, L = np.int64(self.R), np.int64(self.C), np.int64(self.L)
+        cnt = np.zeros(K_.N_COUNTERS, np.int64)
+        Y = np.empty((M, N), dtype=object)
+        wc = np.full((M, N), -1, np.int64)
+        g, width = self.group, self.epilogue.width
+        for n0 in range(0, N, self.C):
+            n1 = min(N, n0 + self.C)
+            for gi in range(-(-K // g)):
+                k0, k1 = gi * g, min(K, (gi + 1) * g)
+                P = np.zeros((M, n1 - n0), np.int64)
+                wcp = np.full((M, n1 - n0), -1, np.int64)
+                if cnt[K_.CYCLES]:
+                    cnt[K_.CYCLES] -= 1           # the kernel starts one cycle after the count it is given
+                K_.stationary_kernel(np.ascontiguousarray(w[k0:k1, n0:n1]), np.ascontiguousarray(a[:, k0:k1]),
+                                     P, wcp, R, C, L, sh, sho, cnt)
+                if gi:                            # this call's first row fold accumulates in the RTL too
+                    cnt[K_.OUT_READS] += M * (n1 - n0)
+                t = P.astype(object) * np.asarray(S_w[gi, n0:n1], dtype=object)[None, :]
+                acc = t if gi == 0 else acc + t
+                wc[:, n0:n1] = wcp
+            # S_a and the wrap once per column fold: equal to the RTL's per-write wrap(old + P*S_w*S_a)
+            # (distributivity; wrapping is a ring homomorphism)
+            Y[:, n0:n1] = epi_.wrap_obj(acc * np.asarray(S_a, dtype=object)[:, None], width)
+        return Y, cnt, wc
 
     def register_dtype(self) -> tuple[type, np.int64]:
         """Storage of the PE registers in the kernels and the wrap shift within it: int32 when the
@@ -263,6 +360,7 @@ class SystolicSim:
         import time
 
         t0 = time.perf_counter()
+        check_seed(seed)
         net = self._as_network(workload)
         if mode not in ("auto", "cycle", "analytical"):
             raise WorkloadError(f"mode = {mode!r}: allowed: auto, cycle, analytical")
@@ -270,7 +368,6 @@ class SystolicSim:
             raise WorkloadError(f"compat = {compat!r}: the systolic kind reproduces scalesim (SCALE-Sim 3.0.0)")
         if operands not in ("random", "quantized"):
             raise WorkloadError(f"operands = {operands!r}: allowed: random, quantized")
-        check_seed(seed)
         notes = []
         big = max(net.layers, key=_elements)
         if mode == "auto":
@@ -348,6 +445,9 @@ class SystolicSim:
         return int(z[0])
 
     def _conv_data(self, conv: Conv, layer: Gemm, data) -> tuple[np.ndarray, np.ndarray]:
+        if self.epilogue is not None:
+            raise WorkloadError(f"{self.design.source}: convolution data on a design with a scale epilogue: "
+                                f"give the im2col GEMM operands with their scales instead")
         x = self.afmt.check_codes(data[0], "input codes")
         f = self.wfmt.check_codes(data[1], "filter codes")
         return conv.im2col(x, self.zero_code()), conv.weights_as_matrix(f)

@@ -65,8 +65,26 @@ class ScaleSim:
                                        doc="USER: ofmap SRAM drain rate ([architecture_presets] Bandwidth)")
 
 
+@dataclass(frozen=True, kw_only=True)
+class Epilogue:
+    """The scale epilogue (hwsim.systolic.epilogue, docs/systolic.md section 12)."""
+
+    scales: str = param("none", choices=("none", "fixed"),
+                        doc="none: the array's integer GEMM is the result; fixed: each result write adds "
+                            "partial sum x weight scale (K-group, column) x activation scale (row), exactly")
+    scale_bits: int = param(58, minimum=2, maximum=64, doc="signed fixed-point width of one scale")
+    scale_frac: int = param(40, minimum=0, maximum=96, doc="binary point of the scales (s = S * 2**-frac)")
+    width: int = param(160, minimum=2, maximum=256, doc="result width (two's complement, wraps)")
+
+
 SECTIONS = {"array": Array, "operands": Operands, "memory": Memory, "energy": EnergyTable,
-            "scalesim": ScaleSim}
+            "scalesim": ScaleSim, "epilogue": Epilogue}
+
+
+def result_bits(design) -> int:
+    """Width of one result-memory lane: the epilogue's width when it scales, else the accumulator."""
+    ep = design.epilogue
+    return ep.width if ep.scales == "fixed" else design.operands.acc_bits
 
 
 def check(design) -> None:
@@ -75,14 +93,14 @@ def check(design) -> None:
     double-buffered tiles."""
     import datatypes as dt
 
-    from ..pe.model import PEError, pe_format, product_width
+    from ..pe.model import PEError, min_accumulator_bits, pe_format, product_width, weight_pe_format
 
     src, ops = design.source, design.operands
     fmts = {}
     for role in ("weight", "activation"):
         name = getattr(ops, role)
         try:
-            fmts[role] = pe_format(name)
+            fmts[role] = (weight_pe_format if role == "weight" else pe_format)(name)
         except PEError as e:
             raise SpecError(f"{src}: operands.{role} = {name!r}: no PE for this format: {e}") from None
     w, a = fmts["weight"], fmts["activation"]
@@ -95,9 +113,25 @@ def check(design) -> None:
     if allowed is not None and ops.group_size is not None and ops.group_size not in allowed:
         raise SpecError(f"{src}: operands.group_size = {ops.group_size!r}: format {w.name} allows group "
                         f"sizes {', '.join('null' if g is None else str(g) for g in allowed)}")
+    ep = design.epilogue
+    if ep.scales == "fixed":
+        R = design.array.rows
+        if design.array.dataflow != "ws":
+            raise SpecError(f"{src}: epilogue.scales = fixed: the scale epilogue is built for dataflow ws "
+                            f"(array.dataflow = {design.array.dataflow!r})")
+        if ops.group_size is None or ops.group_size % R:
+            raise SpecError(f"{src}: operands.group_size = {ops.group_size!r}: with epilogue.scales = fixed "
+                            f"the K-group must be a multiple of array.rows = {R} (each row fold in one group)")
+        need = min_accumulator_bits(w, a, ops.group_size)
+        if ops.acc_bits < need:
+            raise SpecError(f"{src}: operands.accumulator = {ops.accumulator!r}: with epilogue.scales = fixed "
+                            f"the accumulator holds a whole K-group's sum exactly ({ops.group_size} products of "
+                            f"{w.name} x {a.name}: int{need} or wider)")
+        if ep.width < ops.acc_bits:
+            raise SpecError(f"{src}: epilogue.width = {ep.width}: at least the accumulator's {ops.acc_bits} bits")
     mem = design.memory
     if mem.backing == "dram":
-        for key, (need, what) in min_tiles(design.array, w.bits, a.bits, ops.acc_bits).items():
+        for key, (need, what) in min_tiles(design.array, w.bits, a.bits, result_bits(design)).items():
             have = getattr(mem, key) * 1024
             if need > have:
                 raise SpecError(f"{src}: memory.{key} = {getattr(mem, key)}: too small for {what} "

@@ -1,0 +1,177 @@
+"""Systolic array with per-group weight selectors (RaZeR, BitMoD) and the fixed-point scale epilogue:
+the selector lanes decode to datatypes' values, the array + epilogue reproduce datatypes' dequantize()
+exactly, real quantizer scales go through the generated RTL, and bad input is refused in one line.
+(The four-level runs of the catalog designs are in tests/test_levels.py.)"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import datatypes as dt
+from hwsim.design import DesignError, from_dict, load
+from hwsim.pe.model import has_selector, weight_pe_format
+from hwsim.systolic.epilogue import ScaleError, to_fixed
+from hwsim.systolic.sim import SystolicSim
+from hwsim.workloads import Gemm, WorkloadError
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def design(weight="razer4", activation="int8", acc="int32", group=8, dataflow="ws", rows=4, scales="fixed",
+           **ep):
+    return from_dict({"schema": 1, "name": "t", "kind": "systolic",
+                      "array": {"rows": rows, "cols": 4, "dataflow": dataflow},
+                      "operands": {"weight": weight, "activation": activation, "accumulator": acc,
+                                   "group_size": group},
+                      "memory": {"ifmap_kb": 8, "filter_kb": 8, "ofmap_kb": 64, "backing": "none"},
+                      "epilogue": {"scales": scales, **ep}})
+
+
+@pytest.mark.parametrize("name", ["razer4", "bitmod4", "bitmod3", "bitmod_ant4", "nvfp4_razer"])
+def test_selector_lanes_decode_to_datatypes_values(name):
+    """lane = code | selector << bits decodes to code_values(selector)[code] (float32), exactly."""
+    f, p = dt.get(name), weight_pe_format(name)
+    assert has_selector(name) and p.bits == f.bits + (f.n_meta - 1).bit_length()
+    for sel in range(f.n_meta):
+        v32 = np.asarray(f.code_values(sel), np.float64).astype(np.float32).astype(np.float64)
+        lanes = np.arange(1 << f.bits) | (sel << f.bits)
+        ok = np.isfinite(v32)
+        assert np.array_equal(p.valid[lanes], ok)
+        assert np.array_equal(p.decode[lanes][ok] * 2.0 ** -p.frac_bits, v32[ok])
+    assert not p.valid[f.n_meta << f.bits:].any()          # selector values past n_meta: no lane
+
+
+def _exact(Y, frac):
+    return [Fraction(int(v), 1 << frac) for v in np.asarray(Y, dtype=object).ravel()]
+
+
+@pytest.mark.parametrize("weight, opts", [("razer4", {}), ("razer4", {"scale": "fp16"}), ("bitmod4", {}),
+                                          ("bitmod3", {})])
+@pytest.mark.parametrize("level", ["model", "hwsim"])
+def test_identity_activations_reproduce_dequantize(weight, opts, level):
+    """A = I (INT8 code 1, activation scale 1.0): the array + epilogue output is W's dequantized value,
+    exactly; rounded like datatypes' dequantize kernels (fp32 product, then fp16) it is bit-equal."""
+    sim = SystolicSim(design(weight, acc="int32"))
+    rng = np.random.default_rng(1)
+    K, N, g = 24, 6, 8
+    w_nk = (rng.standard_normal((N, K)) * rng.choice([0.01, 1, 30], size=(N, 1))).astype(np.float32)
+    q = dt.quantize(w_nk, weight, group_size=g, **opts)
+    codes = np.ascontiguousarray(q.codes.T)
+    sel = np.repeat(np.asarray(q.meta, np.int64).T, g, axis=0)
+    from hwsim.pe.model import combine_selector
+
+    lanes = combine_selector(codes, sel, weight)
+    ep = sim.epilogue
+    S_w = to_fixed(np.asarray(q.scales).T, ep.scale_bits, ep.scale_frac)
+    S_a = to_fixed(np.ones(K, np.float32), ep.scale_bits, ep.scale_frac)
+    a = np.eye(K, dtype=np.uint8)                          # int8 code 1 = 1.0
+    data = (a, lanes, S_w, S_a)
+    if level == "model":
+        Y = sim.reference(*sim._check_data(Gemm(K, N, K), data))
+    else:
+        res = sim.run(Gemm(K, N, K), mode="cycle", data=data)
+        assert res.layers[0].verified and res.layers[0].closed_form_agrees
+        Y = res.layers[0].output
+    frac = sim.frac_bits + 2 * ep.scale_frac
+    exact = np.array([float(x) for x in _exact(Y, frac)]).reshape(K, N)      # <= 53 bits: exact
+    got16 = exact.astype(np.float32).astype(np.float16)
+    ref16 = np.asarray(q.dequantize(), np.float16).T
+    assert np.array_equal(got16.view(np.uint16), ref16.view(np.uint16))
+    # and the exact value is code_values(selector)[code] * scale, from datatypes alone
+    f = dt.get(weight)
+    for k, n in [(0, 0), (K - 1, N - 1), (9, 3)]:
+        v = Fraction(float(np.float32(f.code_values(int(q.meta[n, k // g]))[q.codes[n, k]])))
+        assert Fraction(exact[k, n]) == v * Fraction(float(q.scales[n, k // g]))
+
+
+def test_real_quantized_gemm_through_the_rtl():
+    """Real quantizer output (razer4 weights with fp32 scales, INT8 per-token activations) through the
+    generated array under amaranth.sim: bit-exact with the exact sum of the dequantized operands."""
+    import testbenches.systolic as tb
+    from rtl_gen.verilog import component_for
+
+    d = load(ROOT / "designs" / "sa_ws_4x4_razer4_int8.yaml")
+    comp = component_for(d)
+    sim = SystolicSim(d)
+    rng = np.random.default_rng(2)
+    M, K, N = 3, 20, 5
+    x = rng.standard_normal((M, K)).astype(np.float32)
+    w = (rng.standard_normal((N, K)) * 0.05).astype(np.float32)
+    ops = sim.quantize(x, w)
+    vs = tb.vectors(d, comp, operands=[ops])
+    got = tb.run_amaranth(comp, vs)
+    assert tb.check(vs, got, "amaranth").ok
+    # the value: sum_k (a * s_a) * (w * s_w) with every factor from datatypes' quantized tensors
+    qa = dt.quantize(x, "int8", group_size=None)
+    qw = dt.quantize(w, "razer4", group_size=8)
+    f = dt.get("razer4")
+    frac = sim.frac_bits + 2 * sim.epilogue.scale_frac
+    Y = _exact(got["outputs"], frac)
+    for m, n in [(0, 0), (M - 1, N - 1), (1, 2)]:
+        want = sum(Fraction(int(np.int8(qa.codes[m, k].astype(np.int8)))) * Fraction(float(qa.scales[m, 0]))
+                   * Fraction(float(np.float32(f.code_values(int(qw.meta[n, k // 8]))[qw.codes[n, k]])))
+                   * Fraction(float(qw.scales[n, k // 8])) for k in range(K))
+        assert Y[m * N + n] == want
+
+
+def test_bad_designs_and_inputs():
+    with pytest.raises(DesignError, match="dataflow ws"):
+        design(dataflow="os")
+    with pytest.raises(DesignError, match="multiple of array.rows"):
+        design(group=6)
+    with pytest.raises(DesignError, match="whole K-group"):
+        design(acc="int16", group=128)
+    with pytest.raises(DesignError, match="epilogue.width"):
+        design(width=16)
+    with pytest.raises(ScaleError, match=r"scales\[\(1,\)\] = 1e-30 is not a multiple of 2\*\*-40"):
+        to_fixed(np.array([1.0, 1e-30]), 58, 40)
+    with pytest.raises(ScaleError, match="does not fit"):
+        to_fixed(np.array([1e6]), 58, 40)
+    sim = SystolicSim(design())
+    a = np.zeros((2, 8), np.uint8)
+    w = np.zeros((8, 4), np.uint8)
+    with pytest.raises(WorkloadError, match="scale epilogue"):
+        sim.run(Gemm(2, 4, 8), mode="cycle", data=(a, w))
+    with pytest.raises(ScaleError, match=r"weight scales: shape \(2, 4\), expected \(1, 4\)"):
+        sim.run(Gemm(2, 4, 8), mode="cycle", data=(a, w, np.zeros((2, 4), object), np.zeros(2, object)))
+    bad = np.full((1, 4), 1 << 60, dtype=object)
+    with pytest.raises(ScaleError, match="signed 58-bit"):
+        sim.run(Gemm(2, 4, 8), mode="cycle", data=(a, w, bad, np.zeros(2, object)))
+    w[0, 0] = 0b11 << 4 | 15                              # a lane that decodes under selector 3: fine
+    sim.run(Gemm(2, 4, 8), mode="cycle", data=(a, w, np.zeros((1, 4), object), np.zeros(2, object)))
+
+
+def test_selector_without_epilogue_all_dataflows():
+    """The selector path alone (integer GEMM of the decoded lanes) in every dataflow, hwsim vs model."""
+    for df in ("ws", "os", "is"):
+        sim = SystolicSim(design("bitmod4", "float8_e4m3fn", "int48", dataflow=df, scales="none"))
+        for i, shp in enumerate([(5, 7, 9), (9, 3, 17)]):
+            lr = sim.run(Gemm(*shp), mode="cycle", seed=i).layers[0]
+            assert lr.verified and lr.closed_form_agrees
+
+
+@pytest.mark.parametrize("rows, cols, dataflow, L, group, weight", [
+    (2, 3, "ws", 2, 4, "razer4"),          # epilogue with pe_latency 2, two row folds per K-group
+    (1, 2, "ws", 3, 2, "bitmod3"),         # one-row array: the scale latch just before the first write
+    (3, 2, "is", 2, None, "bitmod4"),      # selector lanes streamed (is) ...
+    (3, 3, "os", 2, None, "razer4"),       # ... and in os, without the epilogue
+])
+def test_rtl_geometries_amaranth(rows, cols, dataflow, L, group, weight):
+    """Selector lanes and the scale epilogue in generated arrays of other shapes and latencies: model,
+    hwsim and amaranth.sim against the bench's independent expected values (outputs and write cycles)."""
+    import testbenches.systolic as tb
+    from rtl_gen.systolic import EpilogueConfig, SystolicArray, SystolicConfig
+
+    ep = EpilogueConfig(group=group, scale_bits=40, scale_frac=30, width=120) if group else None
+    cfg = SystolicConfig.make("t", rows, cols, dataflow, weight, "float8_e4m3fn", "int40", L, (2, 2, 16),
+                              epilogue=ep)
+    shapes = [(1, 1, 1), (2 * rows + 1, cols + 2, 3 * rows - 1)] + ([(4, 5, 3 * group + 1)] if ep else [])
+    vs = tb.systolic_vectors(cfg, shapes, seed=5)
+    for level, got in (("model", tb.run_model(cfg, vs)), ("hwsim", tb.run_hwsim(cfg, vs)),
+                       ("amaranth", tb.run_amaranth(SystolicArray(cfg), vs))):
+        res = tb.check(vs, got, level)
+        assert res.ok, res.summary()
