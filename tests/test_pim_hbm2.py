@@ -359,3 +359,14 @@ def test_event_driven_equals_cycle_by_cycle(seed, ranks, faw):
     c = cfg(RANKS=ranks, tREFI=700, tRFC=90, TRANS_QUEUE_DEPTH=24, BANK_QUEUE_DEPTH=5)
     got = run(txs, c, faw)[2]
     assert got == _stepping_model(txs, c, faw)
+
+
+def test_bank_queue_depth_blocks_admission_in_order():
+    # bank queue depth 1: the second request to bank 0 waits for the first one's RD (14) to enter, and
+    # the read of bank 4 behind it enters with it: ACT b4 at 14 (not 4), RD at 14 + tRCD = 28
+    txs = [(0, 0, 0, 0), (0, 0, 1, 0), (0, 4, 0, 0)]
+    assert times(run(txs, cfg(BANK_QUEUE_DEPTH=1))[2], ACT, 4) == [14]
+    assert times(run(txs, cfg(BANK_QUEUE_DEPTH=1))[2], RD, 4) == [28]
+    assert times(run(txs)[2], ACT, 4) == [4]
+    # the transaction window (trans_queue) does the same across banks: depth 2 -> b4 enters at 14 too
+    assert times(run(txs, cfg(TRANS_QUEUE_DEPTH=2))[2], ACT, 4) == [14]
