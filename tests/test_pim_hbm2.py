@@ -4,10 +4,14 @@ tCCD_S 2, tCCD_L 4, tRCD_RD 14, tRCD_WR 10, tRAS 33, tRP 14, tRC 47, tRRD_S 4, t
 tWTR_S 4, tWTR_L 9, tRTRS 1. Banks are numbered bg * 4 + bank (4 banks per bank group). Refresh is off
 (tREFI = 1e9) except in the refresh test; one rank unless stated.
 
-Cross-checks against the DRAMSim2 engine of compat mode (itself exact against PIMSimulator b464dde on the
-83 reference cases): peak streaming bandwidth and the non-PIM baseline (E.4's bandwidth micro-test), and
-the single-read latency (the DRAMSim2 path adds its tCMD and two queue steps).
+Cross-checks (spec E.4's bandwidth and latency micro-tests) against the DRAMSim2 engine of compat mode
+(itself exact against PIMSimulator b464dde on the 83 reference cases): peak streaming bandwidth and the
+single-read latency (the DRAMSim2 path adds its tCMD and two queue steps); and against the non-PIM cycles
+PIMSimulator printed for all 83 reference runs.
 """
+
+import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -193,16 +197,21 @@ def test_peak_bandwidth_and_latency_against_the_dramsim2_engine():
     assert E.run_channel(*one, C.params(cfg()), 1 << 40)[0][0] == 36 + 3
 
 
-@pytest.mark.parametrize("kernel,n,k,refresh", [("gemv", 4096, 4096, True), ("gemv", 4096, 1024, False),
-                                                ("add", 1 << 20, 1, False)])
-def test_nonpim_baseline_close_to_pimsimulator(kernel, n, k, refresh):
-    """The non-PIM host stream (32 MiB of reads at 4096 x 4096) on 64 pseudo-channels: within 6 % of the
-    DRAMSim2 engine (exact vs PIMSimulator); the native controller keeps rows open, DRAMSim2 closes
-    idle rows early."""
-    c = C.config(refresh)
-    ref = C.nonpim_cycles(kernel, n, k, 1, 64, c)[0]
-    nat = C.nonpim_cycles(kernel, n, k, 1, 64, c, native=True)[0]
-    assert abs(nat - ref) / ref < 0.06
+def test_nonpim_baseline_against_pimsimulator_printed_cycles():
+    """The non-PIM host streams of all 83 PIMSimulator reference runs (tests/data/pim_reference.json: the
+    cycles PIMSimulator b464dde printed) on the native engine. Without refresh the native controller is
+    within 1 % on every case (pure streaming bandwidth); with refresh short runs differ more, because the
+    native controller stops issuing to a rank as soon as its refresh is due while DRAMSim2 keeps serving
+    requests until its precharges are allowed."""
+    cases = json.loads((Path(__file__).parent / "data" / "pim_reference.json").read_text())["cases"]
+    dev = []
+    for c in cases:
+        nat = C.nonpim_cycles(c["kernel"], c["out"], c["in"] if c["kernel"] == "gemv" else 1, c["batch"],
+                              c["channels"], C.config(c["refresh"]), native=True)[0]
+        dev.append((abs(nat - c["nonpim_cycles"]) / c["nonpim_cycles"], c["refresh"]))
+    assert len(dev) == 83
+    assert max(d for d, ref in dev if not ref) < 0.01
+    assert max(d for d, _ in dev) < 0.2 and sum(d for d, _ in dev) / len(dev) < 0.03
 
 
 def test_stuck_stream_raises():
