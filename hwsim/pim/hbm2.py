@@ -25,7 +25,8 @@ Controller
 
 Command buses
     A row bus (ACT, PRE, REF) and a column bus (RD, WR): each carries one command per tCK, and a row
-    command and a column command may issue in the same tCK.
+    command and a column command may issue in the same tCK. Within a tCK the column command is chosen
+    first and the row command's choice sees it (a barrier it releases, a queue slot it frees).
 
 Timing (all in tCK; earliest-issue times kept per bank, per bank group and per rank, updated when a
 command issues)
@@ -39,7 +40,7 @@ command issues)
     ACT -> PRE                 tRAS                                        same bank
     PRE -> ACT, PRE -> REF     tRP                                         same bank / rank
     RD -> RD, WR -> WR         max(tCCD_L, BL/2) / max(tCCD_S, BL/2)       same / other BG
-    RD -> WR                   RL + BL/2 + tRTRS - WL (bus turnaround)     rank
+    RD -> WR                   RL + BL/2 + tRTRS - WL (bus turnaround)     every rank
     WR -> RD                   WL + BL/2 + tWTR_L / WL + BL/2 + tWTR_S     same / other BG
     RD -> PRE                  tRTP_L                                      same bank
     WR -> PRE                  WL + BL/2 + tWR                             same bank
@@ -58,7 +59,11 @@ Event-driven
     which the row bus or the column bus can issue, or to the next refresh due time / phase release,
     whichever is first. Every jump target is a time at which some decision can change, so the result
     equals a cycle-by-cycle run of the same rules (``tests/test_pim_hbm2.py`` checks that against a
-    plain Python cycle-stepping model of the same rules).
+    plain Python cycle-stepping model of the same rules). Each bank caches its candidate (kind,
+    bank-local earliest time, request); only banks whose head, state, barrier epoch or mode changed
+    (kept in a list) are recomputed. A pick is the minimum over packed ``(time - now) << 32 | request``
+    keys, time = max(bank time, bank-group / rank time of that command kind, bus / tFAW floor): the
+    earliest, then the oldest. Requests are indexed in 32 bits.
 
 Inputs and outputs are those of ``engine.run_channel`` (transactions ``write, rank, bank, row, col,
 barrier``; phases ``phase_start`` / ``release`` with release -1 = never, -2 = when the previous phase
@@ -522,6 +527,8 @@ def run_stream(arrays, cfg: dict, faw: bool, trace_cap: int = 0):
     Returns (cycles, stats, trace); ``engine.EngineError`` when the stream cannot finish."""
     from .engine import cycles_of
     w, r, b, row, col, bar = arrays
+    if w.size >= 1 << 32:
+        raise ValueError(f"hbm2.run_stream: {w.size} transactions in one stream; allowed < 2**32")
     fin, st, _, tr = run_native(w, r, b, row, col, bar, np.array([0, w.size], np.int64),
                                 np.array([0], np.int64), params(cfg, faw), 1 << 50, trace_cap)
     return cycles_of(fin, 0), st, tr
