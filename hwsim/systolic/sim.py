@@ -46,7 +46,6 @@ from ..pe.model import PEError, PEFormat, has_selector, pe_format, reference_gem
 from ..report import Progress
 from ..workloads import Conv, Gemm, Network, WorkloadError, check_seed, network, parse
 from . import epilogue as epi_
-from . import kernels as K_
 from .memory import memories, misfit
 from .spec import result_bits
 from .result import LayerResult, SystolicResult
@@ -291,30 +290,36 @@ class SystolicSim:
         """Advance the array clock through one instance of ``layer``; returns (Y int64 [M, N], counters
         [stationary reads, streaming reads, output writes, output reads, cycles, last write cycle]) and,
         with ``write_cycles``, also the cycle of the (last) write of each Y element (int64 [M, N])."""
-        dt, sh = self.register_dtype()
+        # Numba: imported when the clock is advanced, not for the closed forms
+        from . import kernels as K_
+
+        dt, sh = self.operand_dtype(), self.register_dtype()[1]
         a = np.ascontiguousarray(self.afmt.decoded(a_codes), dtype=dt)
         w = np.ascontiguousarray(self.wfmt.decoded(w_codes), dtype=dt)
         sho = np.int64(64 - self.acc_bits)
         cnt = np.zeros(K_.N_COUNTERS, np.int64)
         R, C, L = np.int64(self.R), np.int64(self.C), np.int64(self.L)
+        M, N = layer.M, layer.N
         if self.epilogue is not None and self.dataflow == "os":
             out, cnt, wc = self._run_scaled_os(layer, a, w, S_w, S_a, sh, sho)
         elif self.epilogue is not None:
             out, cnt, wc = self._run_scaled(layer, a, w, S_w, S_a, sh, sho)
-        elif self.dataflow == "ws":
-            out = np.zeros((layer.M, layer.N), np.int64)
-            wc = np.full((layer.M, layer.N), -1, np.int64)
-            K_.stationary_kernel(w, a, out, wc, R, C, L, sh, sho, cnt)
-        elif self.dataflow == "is":
-            out_t = np.zeros((layer.N, layer.M), np.int64)
-            wc_t = np.full((layer.N, layer.M), -1, np.int64)
-            K_.stationary_kernel(np.ascontiguousarray(a.T), np.ascontiguousarray(w.T), out_t, wc_t, R, C, L, sh,
-                                 sho, cnt)
-            out, wc = np.ascontiguousarray(out_t.T), np.ascontiguousarray(wc_t.T)
-        else:
-            out = np.zeros((layer.M, layer.N), np.int64)
-            wc = np.full((layer.M, layer.N), -1, np.int64)
+        elif self.dataflow == "os":
+            out = np.zeros((M, N), np.int64)
+            wc = np.full((M, N) if write_cycles else (0, 0), -1, np.int64)
             K_.output_stationary_kernel(a, w, out, wc, R, C, L, sh, sho, cnt)
+        else:
+            # the stationary kernel writes the result memory bank by bank ([array column, streamed index]):
+            # Y^T for ws, Y for is
+            shape = (N, M) if self.dataflow == "ws" else (M, N)
+            out = np.zeros(shape, np.int64)
+            wc = np.full(shape if write_cycles else (0, 0), -1, np.int64)
+            if self.dataflow == "ws":
+                K_.stationary_kernel(w, a, out, wc, R, C, L, sh, sho, cnt)
+                out, wc = np.ascontiguousarray(out.T), np.ascontiguousarray(wc.T)
+            else:
+                K_.stationary_kernel(np.ascontiguousarray(a.T), np.ascontiguousarray(w.T), out, wc, R, C, L, sh,
+                                     sho, cnt)
         return (out, cnt, wc) if write_cycles else (out, cnt)
 
     def _run_scaled(self, layer: Gemm, a: np.ndarray, w: np.ndarray, S_w, S_a, sh, sho):
@@ -323,6 +328,8 @@ class SystolicSim:
         with the clock carried from one call to the next; after each call the epilogue adds P * S_w, and
         after a column fold's last K-group it multiplies by S_a and wraps (Python ints: wider than the
         kernels' int64)."""
+        from . import kernels as K_
+
         M, N, K = layer.M, layer.N, layer.K
         R, C, L = np.int64(self.R), np.int64(self.C), np.int64(self.L)
         cnt = np.zeros(K_.N_COUNTERS, np.int64)
@@ -333,12 +340,13 @@ class SystolicSim:
             n1 = min(N, n0 + self.C)
             for gi in range(-(-K // g)):
                 k0, k1 = gi * g, min(K, (gi + 1) * g)
-                P = np.zeros((M, n1 - n0), np.int64)
-                wcp = np.full((M, n1 - n0), -1, np.int64)
+                P = np.zeros((n1 - n0, M), np.int64)     # result banks: [column, row]
+                wcp = np.full((n1 - n0, M), -1, np.int64)
                 if cnt[K_.CYCLES]:
                     cnt[K_.CYCLES] -= 1           # the kernel starts one cycle after the count it is given
                 K_.stationary_kernel(np.ascontiguousarray(w[k0:k1, n0:n1]), np.ascontiguousarray(a[:, k0:k1]),
                                      P, wcp, R, C, L, sh, sho, cnt)
+                P, wcp = P.T, wcp.T
                 if gi:                            # this call's first row fold accumulates in the RTL too
                     cnt[K_.OUT_READS] += M * (n1 - n0)
                 t = P.astype(object) * np.asarray(S_w[gi, n0:n1], dtype=object)[None, :]
@@ -378,6 +386,19 @@ class SystolicSim:
         if self.acc_bits <= 32:
             return np.int32, np.int64(0 if self.acc_bits == 32 else 64 - self.acc_bits)
         return np.int64, np.int64(64 - self.acc_bits)
+
+    def operand_dtype(self) -> type:
+        """Storage of the decoded operands in the kernels: the narrowest of int8/int16/int32 holding every
+        decoded code of both formats when the registers are int32 (register_dtype), else int64 (the
+        kernels take int64 operands as the sign of int64 registers)."""
+        if self.register_dtype()[0] is np.int64:
+            return np.int64
+        lo = min(self.afmt.lo, self.wfmt.lo)
+        hi = max(self.afmt.hi, self.wfmt.hi)
+        for t in (np.int8, np.int16):
+            if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max:
+                return t
+        return np.int32
 
     def _as_network(self, workload) -> Network:
         if isinstance(workload, Network):
@@ -459,6 +480,8 @@ class SystolicSim:
                 if codes is None:
                     codes = (self.random_operands(layer, seed + i) if operands == "random"
                              else self.quantized_operands(layer, seed + i))
+                from . import kernels as K_
+
                 out, cnt = self.run_layer_cycle(layer, *codes)
                 sram = self._counters_to_sram(cnt)
                 lr = self._layer_result(layer, plan, "cycle", sram, int(cnt[K_.CYCLES]))
