@@ -195,6 +195,16 @@ def test_bus_tops_lint_clean(path, rtl):
     assert r.ok, "\n".join(r.messages[:10])
 
 
+def test_one_bus_word_per_memory_word():
+    """A 1x1 array: every memory word fits one 32-bit bus word (no staging register, sub_word_bits 0)."""
+    design = load(WB).replace(array={"rows": 1, "cols": 1})
+    comp = component_for(design)
+    assert comp.register_map()["sub_word_bits"] == 0
+    vs = bench.vectors(design, comp, seed=4, shapes=[(1, 1, 1), (3, 2, 4)])
+    res = bench.check(vs, bench.run_amaranth(comp, vs), "amaranth")
+    assert res.ok, res.summary()
+
+
 def test_while_busy_memory_writes_dropped_csrs_live():
     """While the array runs: CTRL reads busy, a memory-window write and an M write are ignored; after
     done, CYCLES equals the closed form of the shape that was started."""
