@@ -33,7 +33,7 @@ from hwsim.report import atomic_write
 
 HERE = Path(__file__).resolve().parent
 #: harness modules the cocotb tests import (numpy only); copied into hwsim_tb/
-HARNESS = ("vectorset.py", "cocotb_io.py", "streams.py", "systolic_driver.py")
+HARNESS = ("vectorset.py", "cocotb_io.py", "streams.py", "systolic_driver.py", "hostbus_driver.py")
 # A kind's bench opts in with ``COCOTB_MODULE`` (its self-checking cocotb test), and may add
 # ``COCOTB_HARNESS`` (more numpy-only modules of testbenches/ the test imports) and
 # ``cocotb_vectors(vs) -> VectorSet`` (its vector set in the npz form the test reads; default: ``vs`` itself).

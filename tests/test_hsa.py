@@ -185,6 +185,50 @@ def test_prefill_is_the_systolic_kind():
     assert r.rows[0].cycles == s.layers[0].cycles and r.rows[0].verified is True and r.mode == "cycle"
 
 
+@pytest.mark.parametrize("path", ["DESIGN8", "DESIGN16"])
+def test_prefill_applies_the_mx_block_exponents(path):
+    """The prefill array takes each block's E8M0 exponent 2**(e-127) as the weight scale of its 32 K and
+    the token's fp32 INT8 scale in the systolic epilogue: the model's and hwsim's (cycle mode) exact
+    results, rounded once to float64, equal numpy's float64 (INT8 codes @ dequantize(W).T) * s_a bit for
+    bit (that matmul is exact here: 3-bit elements, a few exponents, K = 96). Weight bytes: 4.25 bits."""
+    import hwsim
+    from hwsim.systolic.epilogue import to_float
+    from hwsim.workloads import Gemm
+
+    sim = hwsim.build(globals()[path]).prefill_sim
+    assert sim.epilogue is not None and sim.group == 32
+    rng = np.random.default_rng(11)
+    M, K, N = 10, 96, 12
+    x = (rng.standard_normal((M, K)) * rng.choice([0.5, 4], size=(M, 1))).astype(np.float32)
+    w = (rng.standard_normal((N, K)) * rng.choice([0.01, 0.2], size=(N, 1))).astype(np.float32)
+    ops = sim.quantize(x, w)
+    frac = sim.frac_bits + 2 * sim.epilogue.scale_frac
+    model = to_float(sim.reference(*sim._check_data(Gemm(M, N, K), ops)), frac)
+    lr = sim.run(Gemm(M, N, K), mode="cycle", data=ops).layers[0]
+    assert lr.verified and lr.closed_form_agrees
+    qa, qw = dt.quantize(x, "int8", group_size=None), dt.quantize(w, "mxint4")
+    assert len(np.unique(qw.scales)) > 1
+    want = (qa.codes.view(np.int8).astype(np.float64) @ qw.dequantize().astype(np.float64).T) \
+        * np.asarray(qa.scales, np.float64)
+    for got in (model, to_float(lr.output, frac)):
+        assert np.array_equal(got.view(np.uint64), want.view(np.uint64))
+    # the weights fit the filter SRAM: read from DRAM once, 4 bits per element + 8 bits per block of 32
+    assert sim.run(Gemm(64, 64, 256), mode="analytical").layers[0].dram_bytes["weight_read"] == 256 * 64 * 4.25 / 8
+
+
+def test_prefill_verdict_can_say_no(monkeypatch):
+    """The cycle-mode prefill verdict is computed: one ulp off in the numpy reference makes it NO."""
+    import hwsim
+    import hwsim.hsa.prefill as P
+
+    sim = hwsim.build(DESIGN8)
+    assert sim.run("gemm:12,16,64", mode="cycle").verified is True
+    orig = P.numpy_reference
+    monkeypatch.setattr(P, "numpy_reference", lambda s, x, w: np.nextafter(orig(s, x, w), np.inf))
+    r = sim.run("gemm:12,16,64", mode="cycle")
+    assert r.verified is False and "NO" in r.render()
+
+
 def test_llm_decode_and_prefill_report():
     import json
 

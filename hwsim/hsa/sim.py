@@ -302,11 +302,23 @@ class HSASim:
         return HSAResult(self.design, spec, mode, rows, tokens, generated, self.area_mm2, extra or {}, notes)
 
     def _prefill_rows(self, net: Network, mode: str, seed: int, notes: list[str]) -> tuple[list[LayerRow], str]:
-        res = self.prefill_sim.run(net, mode=mode, seed=seed)
+        """The prefill GEMMs on the systolic array. Cycle mode: seeded normal floats quantized (MXINT4
+        weights, per-token activations); a row is bit-exact when the array's result (hwsim) equals the
+        epilogue's model and, rounded once, numpy's float64 product of the dequantized operands."""
+        from .prefill import matches_numpy
+
+        ps = self.prefill_sim
+        res = ps.run(net, mode=mode, seed=seed, operands="quantized")
         notes += [f"prefill array: {n}" for n in res.notes]
         pes = self.design.array.rows * self.design.array.cols
-        return [LayerRow(l.name, "prefill", l.layer.M, l.layer.N, l.layer.K, l.layer.repeat, l.cycles, l.macs, pes,
-                         sum(l.dram_bytes.values()), l.verified) for l in res.layers], res.mode
+        rows = []
+        for i, l in enumerate(res.layers):
+            v = l.verified
+            if v is not None and l.output is not None:
+                v = v and matches_numpy(ps, l.layer, l.output, seed + i)
+            rows.append(LayerRow(l.name, "prefill", l.layer.M, l.layer.N, l.layer.K, l.layer.repeat, l.cycles,
+                                 l.macs, pes, sum(l.dram_bytes.values()), v))
+        return rows, res.mode
 
     def _decode_rows(self, net: Network, mode: str, seed: int, notes: list[str]) -> tuple[list[LayerRow], str]:
         if mode == "auto":
