@@ -44,6 +44,7 @@ def load_design(name: str):
     (2, [9, 12, 5], [2, 3], [3, 4, 8], True),
     (3, [16, 8], [6], 1, False),
     (4, [24, 9, 4], [12, 7], [1, 1, 3], True),          # fan-in 8..12: the generic address-vector path
+    (5, [12, 10, 4], [6, 9], [3, 2, 2], False),         # 18 address bits: uint32 addresses (fixed and generic)
 ])
 def test_forward_matches_numpy(seed, sizes, fanin, bits, vary):
     net = random_netlist(sizes, fanin, bits, seed=seed, vary_fanin=vary)
