@@ -37,7 +37,8 @@ VERSION = 1
 #: Largest fan-in x bits of one table (2**20 entries); ``max_address_bits`` overrides it.
 MAX_ADDRESS_BITS = 20
 MAX_BITS = 8
-#: Samples per chunk of ``forward`` (the chunk's feature-major codes of the widest layer stay in L2).
+#: Samples per chunk of ``forward`` (measured best of 1024/2048/4096: the chunk's feature-major codes of the
+#: widest layer about L2-sized, each neuron's table read 2048 times per load).
 CHUNK = 2048
 
 
