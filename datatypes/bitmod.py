@@ -223,10 +223,12 @@ _SMALL = 1 << 24                   # a sum below 1.0 (2**24 units) is exact in f
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _class_errors(w, n, sc, sch, qg, dq, mb, st, n_mags, lo_a, hi_a, lo_b, hi_b, xs, idx, ebase, cap):
+def _class_errors(w, n, sc, sch, qg, dq, mb, st, n_mags, lo_a, hi_a, lo_b, hi_b, xs, idx, ebase, cap, mc, half):
     """One group, one scale class: xs = fp16(w / scale); idx = the nearest level (midpoint rule,
     ties toward -inf; float32, signed); ebase = fp16(fp16(w_hat - w)**2); cap = 1 / 2 where xs lies
-    in the capture interval (lo, hi] of the class's first / second special value, else 0.
+    in the capture interval (lo, hi] of the class's first / second special value, else 0; mc = the
+    sign-magnitude code of idx (the magnitude's rank = the number of midpoints below it, | ``half``
+    for a negative non-zero level).
 
     mb: the magnitude midpoints (padded with NaN, which no value exceeds), st: the steps between
     consecutive magnitudes; for negative x, |x| >= m is tested as nextup(|x|) > m.
@@ -245,19 +247,23 @@ def _class_errors(w, n, sc, sch, qg, dq, mb, st, n_mags, lo_a, hi_a, lo_b, hi_b,
             b = bits_f32(np.int64(f32_bits(abs(a))) + (1 if neg else 0))    # |a|, or the next float up
             mag = (_sel(b > m0, s0) + _sel(b > m1, s1) + _sel(b > m2, s2) + _sel(b > m3, s3)
                    + _sel(b > m4, s4) + _sel(b > m5, s5) + _sel(b > m6, s6))
+            cnt = (np.uint8(b > m0) + np.uint8(b > m1) + np.uint8(b > m2) + np.uint8(b > m3) + np.uint8(b > m4)
+                   + np.uint8(b > m5) + np.uint8(b > m6))
             idx[i] = -mag if neg else mag               # the signed level (codes come from it)
+            mc[i] = (cnt | half) if neg & (cnt > 0) else cnt
             cap[i] = np.int8(1) if (a > lo_a) & (a <= hi_a) else (np.int8(2) if (a > lo_b) & (a <= hi_b) else np.int8(0))
     else:
         for i in range(n):
             a = xs[i]
             b = bits_f32(np.int64(f32_bits(abs(a))) + (1 if a < zero else 0))
-            m = zero
+            cnt = np.uint8(0)
             mag = zero
             for t in range(n_mags - 1):
                 if b > mb[t]:
-                    m += one
+                    cnt += np.uint8(1)
                     mag += st[t]
             idx[i] = -mag if a < zero else mag
+            mc[i] = (cnt | half) if (a < zero) & (cnt > 0) else cnt
             cap[i] = np.int8(1) if (a > lo_a) & (a <= hi_a) else (np.int8(2) if (a > lo_b) & (a <= hi_b) else np.int8(0))
     if dq:
         for i in range(n):
@@ -278,6 +284,7 @@ def _class_errors(w, n, sc, sch, qg, dq, mb, st, n_mags, lo_a, hi_a, lo_b, hi_b,
         for i in range(n):
             if xs[i] != xs[i]:
                 idx[i] = zero
+                mc[i] = np.uint8(0)
                 d = f16r(_dq(zero, sc, sch, qg, dq) - w[i])
                 ebase[i] = f16r(d * d)
             e = ebase[i]
@@ -294,9 +301,8 @@ def _special_errors(w, n, v0, v1, cap, ebase, esp, ids):
     one = np.float32(1.0)
     m = 0
     for i in range(n):
-        if cap[i] != 0:
-            ids[m] = i
-            m += 1
+        ids[m] = i
+        m += 1 if cap[i] != 0 else 0
     d0 = 0
     d1 = 0
     big0 = 0
@@ -320,21 +326,16 @@ def _special_errors(w, n, v0, v1, cap, ebase, esp, ids):
 
 
 @njit(cache=True, error_model="numpy", inline="always")
-def _codes(slot, cap, levels, lut, half, row, s, n):
+def _codes(slot, cap, mc, half, row, s, n):
     """Sign-magnitude codes of one group: the negative-zero code where the chosen special value
-    (cap == slot, slot 0 = none) captured the element, else the code of the level (lut[|level|]
-    = magnitude code, sign bit for negative levels)."""
-    out = row[s:s + n]
+    (cap == slot, slot 0 = none) captured the element, else the class's code of the level (``mc``,
+    from :func:`_class_errors`)."""
     for i in range(n):
-        lv = levels[i]
-        a = abs(lv)
-        m = lut[np.int64(a)] if a < lut.shape[0] else lut[lut.shape[0] - 1]   # bounded index
-        code = (m | half) if lv < np.float32(0.0) else m
-        out[i] = half if (slot > 0) & (cap[i] == slot) else code
+        row[s + i] = half if (slot > 0) & (cap[i] == slot) else mc[i]
 
 
 @njit(cache=True, error_model="numpy")
-def _search_kernel(x, g, cls_scales, qmax, smin, smax, s_ch, q_g, dq, mid_bits, steps, n_mags, mag_lut, cls_sp,
+def _search_kernel(x, g, cls_scales, qmax, smin, smax, s_ch, q_g, dq, mid_bits, steps, n_mags, cls_sp,
                    cand_cls, cand_slot, cand_sv, cand_lo, cand_hi, half, codes, meta, chosen_cls, cmse):
     """Per group: the first candidate with the strictly smallest fp16 mean squared error.
 
@@ -350,6 +351,7 @@ def _search_kernel(x, g, cls_scales, qmax, smin, smax, s_ch, q_g, dq, mid_bits, 
     idx = np.empty((n_cls, g), np.float32)
     ebase = np.empty((n_cls, g), np.float32)
     cap = np.zeros((n_cls, g), np.int8)
+    mc = np.zeros((n_cls, g), np.uint8)
     esp = np.empty((n_cls, g), np.float32)          # squared errors with the special values
     totals = np.empty(n_cls, np.int64)
     delta = np.zeros((n_cls, 2), np.int64)
@@ -384,7 +386,7 @@ def _search_kernel(x, g, cls_scales, qmax, smin, smax, s_ch, q_g, dq, mid_bits, 
                 hi_b = cand_hi[a1] if a1 >= 0 else np.float32(np.nan)
                 totals[k] = _class_errors(
                     wv, n, sc, sch, qg, dq, mid_bits[k], steps[k], n_mags[k],
-                    lo_a, hi_a, lo_b, hi_b, xs[k], idx[k], ebase[k], cap[k])
+                    lo_a, hi_a, lo_b, hi_b, xs[k], idx[k], ebase[k], cap[k], mc[k], half)
                 delta[k, 0] = 0
                 delta[k, 1] = 0
                 small_sp[k, 0] = True
@@ -419,7 +421,7 @@ def _search_kernel(x, g, cls_scales, qmax, smin, smax, s_ch, q_g, dq, mid_bits, 
             meta[r, j] = c
             k = cand_cls[c]
             chosen_cls[r, j] = k
-            _codes(cand_slot[c] + 1, cap[k], idx[k], mag_lut[k], half, codes[r], s, n)
+            _codes(cand_slot[c] + 1, cap[k], mc[k], half, codes[r], s, n)
     return ok
 
 
@@ -482,12 +484,11 @@ class BitMoDFormat(Format):
         self._mid_bits = np.full((len(cls_keys), max(nm - 1, 7)), np.nan, np.float32)
         self._steps = np.zeros((len(cls_keys), max(nm - 1, 7)), np.float32)
         self._n_mags = np.zeros(len(cls_keys), np.int64)
-        # magnitude code of each integer magnitude (all BitMoD levels are integers)
-        self._mag_lut = np.zeros((len(cls_keys), int(max(max(abs(v) for v in c[1]) for c in cls_keys)) + 1), np.uint8)
         for ci, (qm, base) in enumerate(cls_keys):
             mags = np.array(sorted(v for v in base if v >= 0))
-            assert np.all(mags == np.round(mags))
-            self._mag_lut[ci, mags.astype(np.int64)] = np.arange(len(mags))
+            # (all BitMoD levels are integers; the magnitude code of a level is its rank among
+            # mags, i.e. the number of midpoints below it, which _class_errors counts)
+            assert np.all(mags == np.round(mags)) and mags[0] == 0
             mids = np.array([_f16((mags[i] + mags[i + 1]) / 2) for i in range(len(mags) - 1)], np.float32)
             self._mid_bits[ci, :len(mids)] = mids
             self._steps[ci, :len(mids)] = np.diff(mags)
@@ -571,7 +572,7 @@ class BitMoDFormat(Format):
                 fs = int(np.sum(cls_sp[k] >= 0))
                 cls_sp[k, fs] = ci
                 slot[ci] = fs
-        ok = _search_kernel(x, g, cls_scales, self.cls_qmax, np.float32(SCALE_MIN), np.float32(SCALE_MAX), s_ch, q_g, dq, self._mid_bits, self._steps, self._n_mags, self._mag_lut, cls_sp,
+        ok = _search_kernel(x, g, cls_scales, self.cls_qmax, np.float32(SCALE_MIN), np.float32(SCALE_MAX), s_ch, q_g, dq, self._mid_bits, self._steps, self._n_mags, cls_sp,
                        cand_cls, slot, self._cand_sv[cand], self._cand_lo[cand], self._cand_hi[cand],
                        np.uint8(1 << (self.bits - 1)), codes, sel, chosen_cls, cmse_sel)
         if not ok:

@@ -1,4 +1,4 @@
-"""OCP microscaling formats: MXFP4 (E2M1 elements) and MXINT8, 32 elements per E8M0 shared scale.
+"""OCP microscaling formats: MXFP4 (E2M1 elements), MXINT8 and MXINT4, 32 elements per E8M0 shared scale.
 
 MXFP4, rule "ocp" (microxcaling / ``quant_mxfp4_naive``; spec §3.8):
     e = clamp(floor(log2(amax)) - 2, -127, 127)     # 2 = emax of E2M1; amax 0 -> log2(2**-126)
@@ -8,6 +8,9 @@ so nothing overflows:
     e = clamp(ceil(log2(fp32(amax / 6))), -126, 127),   q = e2m1_round(w / 2**e)
 MXINT8 (microxcaling, ``ElemFormat.int8``: 1.6 fixed point, emax 0):
     e = clamp(floor(log2(amax)), -127, 127),  q = clamp(round_half_away(w / 2**e * 64), -127, 127)
+MXINT4 (microxcaling, ``ElemFormat.int4``: 1.2 fixed point, emax 0; not in the OCP v1.0 spec, which
+defines MXINT8 only -- the edge-LLM accelerators that use "MXINT4" follow this extension):
+    e = clamp(floor(log2(amax)), -127, 127),  q = clamp(round_half_away(w / 2**e * 4), -7, 7)
 
 ``e2m1_round`` is the reference "formula" rounding (spec §1.2), computed step by step in float32:
     p = max(floor(log2(|x|)), 0);  m = x / 2**p * 2;  m = sign(m) * floor(|m| + 0.5);  q = m * 2**p / 2
@@ -107,7 +110,10 @@ def _mxfp4_kernel(x, g, better, th, codes, scales):
 
 
 @njit(cache=True, error_model="numpy")
-def _mxint8_kernel(x, g, codes, scales):
+def _mxint_kernel(x, g, mul, qmax, mask, codes, scales):
+    """MXINT<b>: E8M0 scale floor(log2 amax) (element emax 0), elements round_half_away(w / 2**e * mul)
+    clamped to +-qmax, stored as b-bit two's complement (``mask``). MXINT8: mul 64, qmax 127;
+    MXINT4: mul 4, qmax 7 (microxcaling ``ElemFormat.int8`` / ``int4``)."""
     rows, cols = x.shape
     tiny = np.float32(2.0 ** -126)
     for r in range(rows):
@@ -123,10 +129,10 @@ def _mxint8_kernel(x, g, codes, scales):
             scales[r, j] = np.uint8(np.int64(ex) + 127)
             p = np.float32(2.0) ** ex
             for k in range(s, e):
-                m = x[r, k] / p * np.float32(64.0)
+                m = x[r, k] / p * mul
                 m = torch_sign(m) * np.floor(abs(m) + np.float32(0.5))
-                m = min(max(m, np.float32(-127.0)), np.float32(127.0))
-                codes[r, k] = np.uint8(np.int64(m) & 0xFF)
+                m = min(max(m, -qmax), qmax)
+                codes[r, k] = np.uint8(np.int64(m) & mask)
 
 
 @njit(cache=True)
@@ -201,15 +207,36 @@ class MXINT8(MXFormat):
         self.levels = np.unique(self._table[np.isfinite(self._table)])
         self._table32 = np.nan_to_num(self._table).astype(np.float32)
 
+    #: element fixed point: value = code / mul; largest |code|
+    mul, qmax = 64.0, 127
+
     def _kernel(self, x, g, opts, codes, scales):
-        _mxint8_kernel(x, g, codes, scales)
+        _mxint_kernel(x, g, np.float32(self.mul), np.float32(self.qmax), np.int64((1 << self.bits) - 1),
+                      codes, scales)
 
     def _negative_zeros(self, x, g, codes, scales, meta, opts):
         # microxcaling: sign(m) * floor(|m| + 0.5) is -0.0 for a negative m (not -0.0) rounding to 0
         p = np.exp2(per_element(scales.astype(np.float32) - np.float32(127), g, x.shape[1]))
-        return ((x / p * np.float32(64.0)) < 0) & (codes == 0)
+        return ((x / p * np.float32(self.mul)) < 0) & (codes == 0)
+
+
+class MXINT4(MXINT8):
+    name = "mxint4"
+    bits = 4
+    description = "MXINT4 (microxcaling int4): 4-bit two's complement 1.2 fixed point, E8M0 scale per 32"
+    rounding = "nearest multiple of 2**-2 (microxcaling 'nearest')"
+    overflow = "clamp; to +-7/4 (code -8 never produced)"
+    mul, qmax = 4.0, 7
+
+    def __init__(self):
+        c = np.arange(16, dtype=np.float64)
+        self._table = np.where(c >= 8, c - 16, c) / 4.0
+        self._table[8] = np.nan
+        self.levels = np.unique(self._table[np.isfinite(self._table)])
+        self._table32 = np.nan_to_num(self._table).astype(np.float32)
 
 
 register(MXFP4(), ("mxfp4_e2m1",))
 register(MXINT8())
+register(MXINT4())
 

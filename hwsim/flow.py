@@ -121,7 +121,10 @@ def quantize_layer(x: np.ndarray, w_nk: np.ndarray, design: Design):
 
     if has_selector(o.weight):               # the group's selector in each weight lane's high bits
         w = combine_selector(w, np.repeat(np.asarray(qw.meta, np.int64).T, gk, axis=0)[:w.shape[0]], o.weight)
-    return (qa.codes, w, np.asarray(qa.scales, np.float64), np.asarray(qw.scales, np.float64), gk)
+    from .systolic.epilogue import e8m0_to_float, is_pow2_scaled
+
+    sw = e8m0_to_float(qw.scales) if is_pow2_scaled(o.weight) else np.asarray(qw.scales, np.float64)  # MX: E8M0 codes
+    return (qa.codes, w, np.asarray(qa.scales, np.float64), sw, gk)
 
 
 def sqnr_db(ref: np.ndarray, y: np.ndarray) -> float:

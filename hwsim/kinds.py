@@ -94,6 +94,10 @@ KINDS: dict[str, Kind] = _register(
          rtl="rtl_gen.lutnet:component",
          bench="testbenches.lutnet", flow="hwsim.lutnet.flow:step", modes=("auto", "cycle", "analytical"),
          compat={"logicnets": "Xilinx/logicnets (LUTCost, latency in cycles)"}),
+    Kind("hsa", "hybrid systolic array for edge LLMs: prefill GEMMs on a systolic array, decode GEMV lanes "
+         "rate-matched to DRAM (MXINT4 weights), RMSNorm and RoPE units",
+         spec="hwsim.hsa.spec", simulator="hwsim.hsa.sim:build", report="hwsim.hsa.plots",
+         rtl="rtl_gen.hsa:component", bench="testbenches.hsa", modes=("auto", "cycle", "analytical")),
 )
 
 

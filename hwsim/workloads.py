@@ -44,6 +44,7 @@ LLM_PRESETS: dict[str, LLMShape] = {
     "llama3-8b": LLMShape(hidden=4096, heads=32, kv_heads=8, ffn=14336, layers=32, vocab=128256),
     "mistral-7b": LLMShape(hidden=4096, heads=32, kv_heads=8, ffn=14336, layers=32, vocab=32000),
     "tinyllama-1.1b": LLMShape(hidden=2048, heads=32, kv_heads=4, ffn=5632, layers=22, vocab=32000),
+    "opt-1.3b": LLMShape(hidden=2048, heads=32, kv_heads=32, ffn=8192, layers=24, vocab=50272, gated=False),
     "gpt2": LLMShape(hidden=768, heads=12, kv_heads=12, ffn=3072, layers=12, vocab=50257, gated=False),
     "minilm-l6": LLMShape(hidden=384, heads=12, kv_heads=12, ffn=1536, layers=6, vocab=0, gated=False),
 }

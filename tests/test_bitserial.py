@@ -4,7 +4,6 @@ model, and the PE/array RTL on four levels (model, hwsim, amaranth.sim, Verilato
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 import numpy as np
@@ -245,3 +244,32 @@ def test_rtl_lint_clean(design):
     art = emit(load(ROOT / f"designs/bitserial/{design}.yaml"), ROOT / "build")
     r = lint(art.verilog, art.top)
     assert r.ok, r.messages[:5]
+
+
+def test_synthetic_weights_row_blocks_and_chunked_quantization(monkeypatch):
+    """Seeded synthetic weights: any row block equals the same rows of the whole matrix (odd K: blocks
+    start mid-pair), the samples look normal(0, 0.02); quantizing them block by block equals
+    quantizing the whole matrix (codes, meta, scales)."""
+    from hwsim.bitserial import sim as S
+    N, K = 37, 257
+    full = S.synthetic_weights(N, K, 3, "layer")
+    assert full.dtype == np.float32 and full.shape == (N, K)
+    for r0, r1 in ((0, 1), (1, 2), (5, 17), (36, 37), (0, 37)):
+        assert np.array_equal(S.synthetic_weights(N, K, 3, "layer", (r0, r1)).view(np.uint32),
+                              full[r0:r1].view(np.uint32))
+    assert not np.array_equal(full, S.synthetic_weights(N, K, 4, "layer"))
+    assert not np.array_equal(full, S.synthetic_weights(N, K, 3, "other"))
+    big = S.synthetic_weights(400, 1000, 0, "stats").astype(np.float64) / 0.02
+    assert abs(big.mean()) < 0.01 and abs(big.std() - 1) < 0.01
+    from statistics import NormalDist
+    for z in (1.0, 2.0, 3.0):       # tail fractions within 5 sigma of binomial noise
+        p = 2 * (1 - NormalDist().cdf(z))
+        assert abs((np.abs(big) > z).mean() - p) < 5 * np.sqrt(p * (1 - p) / big.size)
+    monkeypatch.setattr(S, "_CHUNK_ELEMS", 5 * 384)
+    for k, fmt in ((384, "bitmod4"), (300, "int4")):      # 300: padded to 384 per block
+        w = S.synthetic_weights(N, k, 1, "q")
+        whole = S.bitmod_prepare(w, fmt, 128)
+        part = S.bitmod_prepare(lambda r0, r1: w[r0:r1], fmt, 128, (N, k))
+        for f in ("codes", "meta", "scales", "lut", "levels"):
+            assert np.array_equal(getattr(whole, f), getattr(part, f)), f
+        assert whole.bits_per_weight == part.bits_per_weight

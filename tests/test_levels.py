@@ -56,7 +56,10 @@ class LevelSuite:
 #: pipelining choices (registered memory outputs, PE latency 3/4 with decode/multiply/accumulate stages)
 SYSTOLIC = ["sa_ws_2x2_int8", "sa_os_2x2_int8", "sa_is_2x2_int8", "sa_ws_4x4_sf4_e4m3", "sa_os_4x4_int8",
             "sa_is_4x4_int4_int8", "sa_ws_8x8_int8", "sa_os_8x8_int8", "sa_is_8x8_int8", "sa_ws_3x2_l2_int8",
+            # per-group selectors in the weight lanes + the scale epilogue (docs/systolic.md section 12)
             "sa_ws_4x4_razer4_int8", "sa_ws_4x4_bitmod4_e4m3",
+            # MXINT4: the block's E8M0 exponent as a power-of-two weight scale (the HSA's prefill array)
+            "sa_ws_4x4_mxint4_int8",
             # pipelining choices (docs/systolic.md section 11a)
             "sa_ws_4x4_int8_l3_rm", "sa_ws_4x4_sf4_e4m3_l3", "sa_os_3x2_int8_l4_rm", "sa_is_2x3_int4_int8_rm"]
 
@@ -73,6 +76,11 @@ class TestPELevels(LevelSuite):
 
 @pytest.mark.parametrize("path, level", _cases("decoder"))
 class TestDecoderLevels(LevelSuite):
+    pass
+
+
+@pytest.mark.parametrize("path, level", _cases("hsa"))
+class TestHSALevels(LevelSuite):
     pass
 
 

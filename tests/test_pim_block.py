@@ -94,11 +94,13 @@ def test_pimsimulator_host_layout_aliases_odd_tile_counts():
 
 
 def test_native_and_compat_streams_cost_the_same_when_the_layouts_agree():
+    """The native kernel stream on the DRAMSim2 engine of compat mode costs what PIMSimulator's does."""
     cfg = C.config(True)
     for n, k, ch in [(4096, 1024, 64), (256, 512, 4)]:
         t = C.gemv_tiling(n, k, 1, ch)
         assert t.in_tiles % 2 == 0 and t.out_tiles == 1
-        assert K.native_cycles(Kernel("gemv", n, k), ch, cfg, False)[0] == C.pim_cycles("gemv", n, k, 1, ch, cfg)[0]
+        assert (K.native_cycles(Kernel("gemv", n, k), ch, cfg, False, dram="dramsim2")[0]
+                == C.pim_cycles("gemv", n, k, 1, ch, cfg)[0])
 
 
 def _isa_program():

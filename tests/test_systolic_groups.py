@@ -14,7 +14,7 @@ import pytest
 import datatypes as dt
 from hwsim.design import DesignError, from_dict, load
 from hwsim.pe.model import has_selector, weight_pe_format
-from hwsim.systolic.epilogue import ScaleError, to_fixed
+from hwsim.systolic.epilogue import ScaleError, to_fixed, to_float
 from hwsim.systolic.sim import SystolicSim
 from hwsim.workloads import Gemm, WorkloadError
 
@@ -120,7 +120,7 @@ def test_real_quantized_gemm_through_the_rtl():
 
 def test_bad_designs_and_inputs():
     with pytest.raises(DesignError, match="dataflow ws"):
-        design(dataflow="os")
+        design(dataflow="is")
     with pytest.raises(DesignError, match="multiple of array.rows"):
         design(group=6)
     with pytest.raises(DesignError, match="whole K-group"):
@@ -175,3 +175,108 @@ def test_rtl_geometries_amaranth(rows, cols, dataflow, L, group, weight):
                        ("amaranth", tb.run_amaranth(SystolicArray(cfg), vs))):
         res = tb.check(vs, got, level)
         assert res.ok, res.summary()
+
+
+# ---- MX formats: the block's E8M0 exponent as a power-of-two weight scale -----------------------------
+MX_EP = {"scale_bits": 64, "scale_frac": 56, "width": 192}       # the HSA's prefill epilogue (hwsim.hsa.prefill)
+
+
+def _float64_matmul_is_exact(a_int, codes_kn, exps_gn, g):
+    """Whether float64 A @ W_deq (any summation order) is exact: every product and partial sum is an
+    integer multiple of the smallest ulp below 2**53 (checked with int64 arithmetic)."""
+    e = np.repeat(exps_gn, g, axis=0)[:codes_kn.shape[0]]
+    lo = int(e.min())
+    wi = codes_kn * (np.int64(1) << (e - lo))                       # integer weights in units of 2**(lo-129)
+    bound = np.abs(a_int).astype(np.int64) @ np.abs(wi)            # max |partial sum| in those units
+    return int(bound.max()) < (1 << 53)
+
+
+@pytest.mark.parametrize("dataflow", ["ws", "os"])
+@pytest.mark.parametrize("level", ["model", "hwsim"])
+def test_mxint4_block_exponents_equal_numpy_on_dequantized(dataflow, level):
+    """MXINT4 x INT8 through the epilogue (E8M0 exponent = weight scale of its block of 32, fp32 scale per
+    token): the exact fixed-point result, rounded once to float64, equals numpy's float64
+    (A codes @ dequantize(W).T) * s_a bit for bit (the matmul exact by construction, checked)."""
+    sim = SystolicSim(design("mxint4", group=32, dataflow=dataflow, **MX_EP))
+    rng = np.random.default_rng(4)
+    M, K, N = 6, 80, 5                                     # 2.5 blocks: a partial last block
+    x = (rng.standard_normal((M, K)) * rng.choice([0.1, 1, 20], size=(M, 1))).astype(np.float32)
+    w = (rng.standard_normal((N, K)) * rng.choice([0.003, 0.05, 2], size=(N, 1))).astype(np.float32)
+    A, W, S_w, S_a = sim.quantize(x, w)
+    assert all(v & (v - 1) == 0 for v in S_w.ravel())      # powers of two
+    qa, qw = dt.quantize(x, "int8", group_size=None), dt.quantize(w, "mxint4")
+    if level == "model":
+        Y = sim.reference(*sim._check_data(Gemm(M, N, K), (A, W, S_w, S_a)))
+    else:
+        lr = sim.run(Gemm(M, N, K), mode="cycle", data=(A, W, S_w, S_a)).layers[0]
+        assert lr.verified and lr.closed_form_agrees
+        Y = lr.output
+    got = to_float(Y, sim.frac_bits + 2 * MX_EP["scale_frac"])
+    a = qa.codes.view(np.int8).astype(np.float64)
+    wd = qw.dequantize().astype(np.float64)                # exact: 3-bit elements x 2**(e-127)
+    want = (a @ wd.T) * np.asarray(qa.scales, np.float64)
+    signed = (qw.codes.astype(np.int64) ^ 8) - 8
+    assert _float64_matmul_is_exact(qa.codes.view(np.int8).astype(np.int64), signed.T,
+                                    qw.scales.T.astype(np.int64), 32)
+    assert np.array_equal(got.view(np.uint64), want.view(np.uint64))
+
+
+def test_mxint4_os_epilogue_random_operands():
+    """os with the epilogue (hwsim only): per-K-group kernel values = the model, the clock = closed forms,
+    over shapes with several row/column folds and a partial block; random power-of-two block scales."""
+    for rows, cols, L in ((4, 4, 1), (3, 2, 2)):
+        sim = SystolicSim(from_dict({"schema": 1, "name": "t", "kind": "systolic",
+                                     "array": {"rows": rows, "cols": cols, "dataflow": "os", "pe_latency": L},
+                                     "operands": {"weight": "mxint4", "activation": "int8", "accumulator": "int24",
+                                                  "group_size": 32},
+                                     "memory": {"backing": "none", "ofmap_kb": 64},
+                                     "epilogue": {"scales": "fixed", **MX_EP}}))
+        for i, shp in enumerate([(1, 1, 1), (7, 5, 70), (9, 3, 64)]):
+            lr = sim.run(Gemm(*shp), mode="cycle", seed=i).layers[0]
+            assert lr.verified and lr.closed_form_agrees, (rows, L, shp)
+
+
+def _dram_design(weight, group, scales, activation="int8", acc="int32"):
+    return from_dict({"schema": 1, "name": "t", "kind": "systolic", "array": {"rows": 4, "cols": 4, "dataflow": "ws"},
+                      "operands": {"weight": weight, "activation": activation, "accumulator": acc,
+                                   "group_size": group},
+                      "memory": {"ifmap_kb": 64, "filter_kb": 64, "ofmap_kb": 64},
+                      "epilogue": {"scales": scales}})
+
+
+@pytest.mark.parametrize("weight, group, scales, code, sel, scale", [
+    ("int8", None, "none", 8, 0, 0),
+    ("razer4", 8, "none", 4, 2, 0),             # code + 2-bit selector per group, not a 6-bit lane per weight
+    ("razer4", 8, "fixed", 4, 2, 58),           # + the epilogue's 58-bit fixed-point scale per group
+    ("bitmod3", 8, "fixed", 3, 2, 58),
+    ("mxint4", 32, "none", 4, 0, 8),            # + the E8M0 exponent per block: 4.25 bits
+    ("mxint4", 32, "fixed", 4, 0, 8),           # the epilogue expands the exponent, the memory holds 8 bits
+    ("mxint4", None, "none", 4, 0, 8),          # group_size null: MX's own block of 32
+    ("razer4", None, "none", 4, 2, 0),          # group_size null: one selector per column (the whole K)
+])
+def test_weight_bytes_are_codes_plus_group_bits(weight, group, scales, code, sel, scale):
+    """DRAM, SRAM and compulsory weight bytes count code bits per weight plus selector / exponent / scale
+    bits per (K-group, column), as a memory holds them (not the array's lane width)."""
+    sim = SystolicSim(_dram_design(weight, group, scales))
+    M, N, K = 8, 12, 72                                    # 72: a partial last group stores whole group bits
+    lr = sim.run(Gemm(M, N, K), mode="analytical").layers[0]
+    groups = -(-K // (group or (32 if weight == "mxint4" else K)))
+    want = (K * N * code + groups * N * (sel + scale)) / 8
+    assert lr.dram_bytes["weight_read"] == pytest.approx(want, rel=1e-12)   # ws: weights read from DRAM once
+    assert lr.sram_bytes["weight_read"] == pytest.approx(lr.sram["weight_reads"] * want / (K * N), rel=1e-12)
+    other = M * K * 8 / 8 + M * N * sim.res_bits / 8
+    assert lr.compulsory_bytes == pytest.approx(want + other, rel=1e-12)
+
+
+def test_mx_scale_errors():
+    sim = SystolicSim(design("mxint4", group=32, **MX_EP))
+    w = np.full((4, 32), 0.5, np.float32)
+    w[2, 3] = 300.0                                          # exponent 2**8: 2**64 does not fit 64 bits
+    with pytest.raises(ScaleError, match=r"weight scales\[\(0, 2\)\] = 256.0 does not fit"):
+        sim.quantize(np.ones((2, 32), np.float32), w)
+    with pytest.raises(ScaleError, match="E8M0"):
+        from hwsim.systolic.epilogue import e8m0_to_float
+        e8m0_to_float(np.array([255]))
+    nv = SystolicSim(design("nvfp4_razer", group=16, acc="int32"))
+    with pytest.raises(ScaleError, match="nvfp4_razer.*codes"):
+        nv.quantize(np.ones((2, 32), np.float32), np.ones((4, 32), np.float32))

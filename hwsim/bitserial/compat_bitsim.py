@@ -75,9 +75,12 @@ def signmag_planes(w: np.ndarray) -> np.ndarray:
 
 def bitwave_flip(w_stored: np.ndarray, is_conv: bool, n_pruned: int) -> np.ndarray:
     """BitSim ``bitflip_signMagnitude_{fc,conv}`` (group 32 or the channel count if smaller, over the
-    flattened [K, C] / [K, H, W, C] weights), via :func:`datatypes.bbs.bit_flip` on those groups.
+    flattened [K, C] / [K, H, W, C] weights): the kernel of :func:`datatypes.bbs.bit_flip` run on those
+    groups (int8 in and out; -128 -> -127 first, as BitSim's sign-magnitude conversion does).
     Input: BitSim's in-memory layout ([cout, cin] FC, [cout, cin, k, k] conv); same layout out."""
-    w = np.asarray(w_stored, np.int64)
+    from datatypes.bbs import _bit_flip_kernel, _check_params
+
+    w = np.asarray(w_stored)
     if is_conv:
         K, C, Hk, Wk = w.shape
         flat = w.transpose(0, 2, 3, 1).reshape(-1)
@@ -88,12 +91,12 @@ def bitwave_flip(w_stored: np.ndarray, is_conv: bool, n_pruned: int) -> np.ndarr
     if flat.size % g:
         raise CompatError(f"bitwave bit flip: {flat.size} weights are not a multiple of the group {g} "
                           "(BitSim's reshape fails there too)")
-    flat = np.where(flat == -128, -127, flat)
+    flat = np.maximum(flat.astype(np.int8, copy=False), np.int8(-127))
     if n_pruned > 0:
-        from datatypes.bbs import bit_flip
-
-        flat = np.asarray(bit_flip(flat.reshape(-1, g), bits=8, group_size=g, n_pruned=n_pruned).values,
-                          np.int64).reshape(-1)
+        _check_params(8, g, n_pruned, "bit_flip")          # what datatypes.bbs.bit_flip accepts
+        out = np.empty_like(flat)
+        _bit_flip_kernel(flat.reshape(-1, g), 8, n_pruned, out.reshape(-1, g), np.zeros(flat.size // g, np.int64))
+        flat = out
     if is_conv:
         return flat.reshape(K, Hk, Wk, C).transpose(0, 3, 1, 2)
     return flat.reshape(K, C)
@@ -115,11 +118,11 @@ def _kernel_matrix(w_stored: np.ndarray, w_dim) -> np.ndarray:
 def _stats(design, planes_fn, w_stored, w_dim, H, dp, n_skipped=0, prec_p=8):
     """Per-layer sum of per-tile cycles ("cycle_kernel") and the op counters, over all tiles
     (one Numba pass over the weights; ``planes_fn`` names the bit representation for the reader)."""
-    from .kernels import bitsim_tile_stats
+    from .kernels import _POPC, _SM, _SM_POPC, _SPREAD, bitsim_tile_stats
     code = {"bitvert": 0, "pragmatic": 1, "bitlet": 2, "bitwave": 3}[design]
-    wm = np.ascontiguousarray(_kernel_matrix(np.asarray(w_stored, np.int64), w_dim))
+    wm = np.ascontiguousarray(_kernel_matrix(np.asarray(w_stored), w_dim))
     out = np.zeros(6, np.int64)
-    bitsim_tile_stats(wm, H, dp, code, n_skipped, prec_p, out)
+    bitsim_tile_stats(wm, H, dp, code, n_skipped, prec_p, out, _SPREAD, _POPC, _SM, _SM_POPC)
     cnt = dict(num_eff_op=0, num_total_op=0, min_intra_pe_op=0, max_intra_pe_op=0)
     if design != "bitvert":
         cnt["num_eff_op"] = int(out[1])
@@ -189,7 +192,7 @@ def _check(c: BitSimConfig, layers, weights):
             if n not in weights:
                 raise CompatError(f"bitsim {c.design}: no weights for layer {n!r}")
             w = np.asarray(weights[n])
-            if w.dtype.kind not in "iuf" or (w.size and (w.min() < -128 or w.max() > 127)):
+            if w.dtype.kind not in "iuf" or (w.dtype != np.int8 and w.size and (w.min() < -128 or w.max() > 127)):
                 raise CompatError(f"bitsim {c.design}: weights of {n!r} must be INT8 values in [-128, 127]")
 
 
@@ -199,7 +202,7 @@ def _weights(weights, n, w_dim) -> np.ndarray:
     if w.shape != tuple(want):
         raise CompatError(f"bitsim: weights of {n!r} have shape {w.shape}; expected {tuple(want)} "
                           "(BitSim's in-memory layout: [cout, cin] FC, [cout, cin, k, k] conv)")
-    return np.ascontiguousarray(w, dtype=np.int64)
+    return np.ascontiguousarray(w, dtype=np.int8)      # INT8 values (checked in _check)
 
 
 def _bitvert_bbs(o):
@@ -251,7 +254,7 @@ def simulate(c: BitSimConfig, layers, weights: dict | None = None) -> dict:
         depthwise = is_conv and i_dim[3] != w_dim[2]
         row = dict(name=n, w_dim=list(w_dim), i_dim=list(i_dim), o_dim=list(o_dim))
         if design == "bitwave":
-            best, best_df, best_cnt = 1e9, None, None
+            best, best_df = 1e9, None
             ws = None
             for df in dataflows:
                 dpx, Hx, Wx = df

@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import math
 from dataclasses import dataclass
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ import numpy as np
 
 from . import compat_bitmod, compat_bitsim, pe_model
 from . import bitsim_workloads as bwl
-from .kernels import bitmod_tile_cycles, bitvert_tile_cycles
+from .kernels import bitmod_tile_cycles, bitvert_tile_cycles, normal_fill
 from .models import ALIASES, BITMOD_MODELS
 
 COMPAT = ("bitmod-a902a09", "bitmod-e445a5f", "bitsim")
@@ -97,9 +98,40 @@ def network_of(workload: str):
 
 
 # ---- weights ------------------------------------------------------------------------------------------
-def synthetic_weights(N: int, K: int, seed: int, tag: str) -> np.ndarray:
-    rng = np.random.default_rng([seed, int(hashlib.sha256(tag.encode()).hexdigest()[:8], 16)])
-    return (rng.standard_normal((N, K), dtype=np.float32) * 0.02).astype(np.float32)
+@lru_cache(maxsize=4)
+def _normal_tables(sigma: float):
+    """Quantile tables of normal(0, sigma) for :func:`.kernels.normal_fill` (float32), q = stdlib
+    ``NormalDist.inv_cdf``: coef[i] = cubic Hermite of q on [i, i + 1] / 65536 from q and
+    q' = 1 / pdf(q) at both ends (bins 1..65534; largest error 8e-4 sigma, in bin 1), tail[j] =
+    q((j + 1/2) / 2**32) (the outermost bins at 2**-32 resolution)."""
+    from statistics import NormalDist
+    nd = NormalDist(0.0, sigma)
+    u = np.arange(1, 65536) / 65536
+    q = np.array([nd.inv_cdf(v) for v in u])
+    d = np.array([1.0 / nd.pdf(v) for v in q]) / 65536          # dq/dt, t in [0, 1] across a bin
+    q0, q1, d0, d1 = q[:-1], q[1:], d[:-1], d[1:]
+    coef = np.zeros((65536, 4))
+    coef[1:65535] = np.stack([q0, d0, -3 * q0 - 2 * d0 + 3 * q1 - d1, 2 * q0 + d0 - 2 * q1 + d1], axis=1)
+    tail = np.array([nd.inv_cdf((j + 0.5) / 2 ** 32) for j in range(65536)])
+    return coef.astype(np.float32), tail.astype(np.float32)
+
+
+def synthetic_weights(N: int, K: int, seed: int, tag: str, rows: tuple[int, int] | None = None,
+                      out: np.ndarray | None = None) -> np.ndarray:
+    """Seeded normal(0, 0.02) float32 weights [N, K] (or only rows ``rows = (r0, r1)`` of them, into
+    ``out`` if given): a counter-based stream keyed by (seed, tag) (splitmix64 words through a
+    65536-bin inverse-CDF table, :func:`.kernels.normal_fill`; element (r, c) depends on seed, tag and
+    r * K + c only, so row blocks generated apart equal the whole matrix)."""
+    r0, r1 = rows if rows is not None else (0, N)
+    if not 0 <= r0 <= r1 <= N:
+        raise SimError(f"synthetic weights: rows {rows!r} outside 0..{N}")
+    key = np.uint64(int.from_bytes(hashlib.sha256(f"{int(seed)}:{tag}".encode()).digest()[:8], "little"))
+    if out is None:
+        out = np.empty((r1 - r0, K), np.float32)
+    elif out.shape != (r1 - r0, K) or out.dtype != np.float32 or not out.flags.c_contiguous:
+        raise SimError(f"synthetic weights: out must be C-contiguous float32 {(r1 - r0, K)}")
+    normal_fill(key, r0 * K, *_normal_tables(0.02), out)
+    return out
 
 
 def int8_per_channel(w: np.ndarray) -> np.ndarray:
@@ -120,13 +152,41 @@ class BitModLayerWeights:
     bits_per_weight: float
 
 
-def bitmod_prepare(w: np.ndarray, fmt: str, group_size: int) -> BitModLayerWeights:
+#: rows of synthetic weights generated and quantized at a time (a few MB, so the float32 weights of a
+#: whole layer are never materialised)
+_CHUNK_ELEMS = 1 << 21
+
+
+def bitmod_prepare(w, fmt: str, group_size: int, shape: tuple[int, int] | None = None) -> BitModLayerWeights:
+    """Quantize a layer's weights with :mod:`datatypes` for the BitMoD PE. ``w``: float array [N, K],
+    or a function ``rows(r0, r1) -> float32 [r1 - r0, K]`` with ``shape = (N, K)``: then quantized in
+    row blocks (the quantizers are row-independent: groups lie along K, double quantization is per row)."""
     import datatypes as dt
-    N, K = w.shape
+    if callable(w):
+        if shape is None:
+            raise SimError("bitmod_prepare: a row function needs shape=(N, K)")
+        N, K = shape
+        fn = w
+    else:
+        N, K = w.shape
+        fn = None
     Kp = -(-K // group_size) * group_size
-    if Kp != K:
-        w = np.concatenate([w, np.zeros((N, Kp - K), w.dtype)], axis=1)
-    q = dt.quantize(w, _BITMOD_DT[fmt], group_size=group_size, double_quant=True)
+    ng = Kp // group_size
+    step = max(1, N) if fn is None else max(1, _CHUNK_ELEMS // max(1, Kp))
+    codes = np.empty((N, Kp), np.uint8)
+    meta = np.zeros((N, ng), np.uint8)
+    scales = np.empty((N, ng), np.int64)
+    q = None
+    for r0 in range(0, max(N, 1), step):
+        r1 = min(N, r0 + step)
+        wc = w if fn is None else fn(r0, r1)
+        if Kp != K:
+            wc = np.concatenate([wc, np.zeros((r1 - r0, Kp - K), wc.dtype)], axis=1)
+        q = dt.quantize(wc, _BITMOD_DT[fmt], group_size=group_size, double_quant=True)
+        codes[r0:r1] = q.codes
+        if q.meta is not None:
+            meta[r0:r1] = q.meta
+        scales[r0:r1] = q.scales
     f = q.format
     n_meta = max(1, int(getattr(f, "n_meta", 1)))
     levels = np.zeros((n_meta, 256), np.int64)
@@ -138,10 +198,8 @@ def bitmod_prepare(w: np.ndarray, fmt: str, group_size: int) -> BitModLayerWeigh
         levels[m, : v.size] = v.astype(np.int64)
     int_table = fmt.startswith("int")
     lut = pe_model.bitmod_terms(levels, int_table, _FMT_BITS[fmt] + (0 if not int_table else 0)).astype(np.int64)
-    meta = np.zeros((N, Kp // group_size), np.uint8) if q.meta is None else np.asarray(q.meta, np.uint8)
     bpw = _FMT_BITS[fmt] + (8 + int(getattr(f, "meta_bits", 0))) / group_size
-    return BitModLayerWeights(np.ascontiguousarray(q.codes, np.uint8), np.ascontiguousarray(meta),
-                              np.asarray(q.scales, np.int64), lut, levels, int_table, bpw)
+    return BitModLayerWeights(codes, meta, scales, lut, levels, int_table, bpw)
 
 
 def kv_prepare(wi: np.ndarray, bits: int, group_size: int) -> BitModLayerWeights:
@@ -367,13 +425,21 @@ class BitSerialSim:
             b = self.w.kv_bits
             wi = np.clip(np.round(rng.normal(0, 2 ** (b - 3), size=(N, K))), -2 ** (b - 1), 2 ** (b - 1) - 1)
             wf = wi.astype(np.float32)
-        else:
+        elif real is not None or self.arr.pe != "bitmod":
             wf = real if real is not None else synthetic_weights(N, K, seed, g.name)
             wi = None
         if self.arr.pe == "bitmod":
             if g.kind == "attention":
                 return kv_prepare(wi.astype(np.int64), self.w.kv_bits, self.w.group_size)
-            return bitmod_prepare(wf, self.w.format, self.w.group_size)
+            if real is not None:
+                return bitmod_prepare(wf, self.w.format, self.w.group_size)
+            buf = {}
+
+            def rows(r0, r1):                # synthetic rows block by block, into one reused buffer
+                if buf.get("a") is None or buf["a"].shape[0] != r1 - r0:
+                    buf["a"] = np.empty((r1 - r0, K), np.float32)
+                return synthetic_weights(N, K, seed, g.name, (r0, r1), buf["a"])
+            return bitmod_prepare(rows, self.w.format, self.w.group_size, (N, K))
         if wi is None:
             wi = int8_per_channel(wf)
         return bitvert_prepare(wi.astype(np.int64), self.w.pruning if g.kind != "attention" else "none",

@@ -29,7 +29,7 @@ import numpy as np
 from numba import njit
 
 from . import compat as C
-from . import engine
+from . import engine, hbm2
 from . import fp16 as F
 
 NOP, ADD, MUL, MAC, MAD, MOV, FILL, JUMP, EXIT = 0, 1, 2, 3, 4, 8, 9, 14, 15
@@ -422,11 +422,11 @@ def execute(trace, tr_index, wdata, banks, n_blocks):
 
 def trace_of(stream, cfg: dict, faw: bool):
     """Run the engine over one channel's stream; returns (cycles, stats, trace, transaction index)."""
-    w, r, b, row, col, bar = stream.arrays()
-    fin, st, _, tr = engine.run_channel(w, r, b, row, col, bar, np.array([0, w.size], np.int64),
-                                        np.array([0], np.int64), C.params(cfg, faw), 1 << 40, 4 * w.size + 4096)
+    arrays = stream.arrays()
+    w, b, row, col = arrays[0], arrays[2], arrays[3], arrays[4]
+    cycles, st, tr = hbm2.run_stream(arrays, cfg, faw, 4 * w.size + 4096)
     # map every issued column command to its transaction: the controller may reorder commands to
-    # different banks (within a barrier group), never two to the same bank/row/column
+    # different banks (within a barrier group), never two to the same bank (FCFS per bank)
     col_rows = np.nonzero((tr[:, 1] == engine.C_RD) | (tr[:, 1] == engine.C_WR))[0]
     if col_rows.size != w.size:
         raise RuntimeError(f"engine issued {col_rows.size} column commands for {w.size} transactions")
@@ -438,7 +438,7 @@ def trace_of(stream, cfg: dict, faw: bool):
     for i in col_rows:
         q = fifo[(int(tr[i, 1] == engine.C_WR), int(tr[i, 3]), int(tr[i, 4]), int(tr[i, 5]))]
         idx[i] = q.popleft()
-    return engine.cycles_of(fin, 0), st, tr, idx
+    return cycles, st, tr, idx
 
 
 # ---- GEMV and element-wise on all channels ------------------------------------------------------------
@@ -593,8 +593,9 @@ def run_functional(kernel, channels: int, seed: int, cfg: dict | None = None, fa
             "mismatches": int(np.count_nonzero(got != ref)), "cycles": res["cycles"], "stats": res["stats"]}
 
 
-def native_cycles(kernel, channels: int, cfg: dict, faw: bool, blocks: int = 8):
-    """Cycles and stats of the native kernel stream (no data)."""
+def native_cycles(kernel, channels: int, cfg: dict, faw: bool, blocks: int = 8, dram: str = "hbm2"):
+    """Cycles and stats of the native kernel stream (no data) on the native HBM2 engine (``dram =
+    "hbm2"``) or on the DRAMSim2 engine of compat mode (``"dramsim2"``: to compare streams)."""
     if kernel.op == "gemv":
         t = C.gemv_tiling(kernel.n, kernel.k, kernel.batch, channels, blocks)
         x_tiles = np.zeros((kernel.batch, t.in_tiles, 8, 16), np.uint16)
@@ -602,6 +603,8 @@ def native_cycles(kernel, channels: int, cfg: dict, faw: bool, blocks: int = 8):
     else:
         units, _ = eltwise_layout(kernel.n, kernel.batch, channels, blocks)
         s = eltwise_stream(kernel.op, units)
+    if dram == "hbm2":
+        return hbm2.run_stream(s.arrays(), cfg, faw)[:2]
     w, r, b, row, col, bar = s.arrays()
     fin, st, _, _ = engine.run_channel(w, r, b, row, col, bar, np.array([0, w.size], np.int64),
                                        np.array([0], np.int64), C.params(cfg, faw), 1 << 40)

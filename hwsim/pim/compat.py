@@ -238,9 +238,17 @@ def nonpim_phases(kernel: str, n: int, k: int, batch: int) -> list[list[tuple[in
     return [[(0, e, False)], [(None, e, True)]]
 
 
-def nonpim_cycles(kernel: str, n: int, k: int, batch: int, channels: int, cfg: dict, faw=False):
-    """The fixture's non-PIM baseline (two runs: reads, then result writes). Returns (cycles, stats)."""
-    p = params(cfg, faw)
+def nonpim_cycles(kernel: str, n: int, k: int, batch: int, channels: int, cfg: dict, faw=False,
+                  native: bool = False):
+    """The fixture's non-PIM baseline (two runs: reads, then result writes). Returns (cycles, stats).
+    ``native``: the same host traffic on the native HBM2 engine (:mod:`.hbm2`) instead of DRAMSim2's."""
+    if native:
+        from . import hbm2
+        p = hbm2.params(cfg, faw)
+        run = hbm2.run_native
+    else:
+        p = params(cfg, faw)
+        run = engine.run_channel
     ranks = cfg["RANKS"]
     per_chan: list[list[np.ndarray]] = [[] for _ in range(channels)]   # per phase arrays
     addr = 0
@@ -276,23 +284,23 @@ def nonpim_cycles(kernel: str, n: int, k: int, batch: int, channels: int, cfg: d
         streams.append((cat, starts, count))
     if len(streams) == 1:           # one kind of channel: the result phase follows its own reads
         cat, starts, count = streams[0]
-        fin, st, _, _ = engine.run_channel(cat[0], cat[1], cat[2], cat[3], cat[4],
-                                           np.zeros(cat[0].size, np.uint8), starts,
-                                           np.array([0, -2], np.int64), p, 1 << 40)
+        fin, st, _, _ = run(cat[0], cat[1], cat[2], cat[3], cat[4],
+                            np.zeros(cat[0].size, np.uint8), starts,
+                            np.array([0, -2], np.int64), p, 1 << 40)
         return engine.cycles_of(fin, 1), st * count
     # phase 0 alone, then phase 1 released at the slowest channel's finish
     t0 = 0
     for cat, starts, _ in streams:
-        fin, _, _, _ = engine.run_channel(cat[0], cat[1], cat[2], cat[3], cat[4],
-                                          np.zeros(cat[0].size, np.uint8), starts,
-                                          np.array([0, -1], np.int64), p, 1 << 40)
+        fin, _, _, _ = run(cat[0], cat[1], cat[2], cat[3], cat[4],
+                           np.zeros(cat[0].size, np.uint8), starts,
+                           np.array([0, -1], np.int64), p, 1 << 40)
         t0 = max(t0, engine.cycles_of(fin, 0))
     total = t0
     stats = np.zeros(engine.N_STATS, np.int64)
     for cat, starts, count in streams:
-        fin, st, _, _ = engine.run_channel(cat[0], cat[1], cat[2], cat[3], cat[4],
-                                           np.zeros(cat[0].size, np.uint8), starts,
-                                           np.array([0, t0], np.int64), p, 1 << 40)
+        fin, st, _, _ = run(cat[0], cat[1], cat[2], cat[3], cat[4],
+                            np.zeros(cat[0].size, np.uint8), starts,
+                            np.array([0, t0], np.int64), p, 1 << 40)
         total = max(total, engine.cycles_of(fin, 1))
         stats += st * count
     return total, stats

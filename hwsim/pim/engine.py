@@ -1,4 +1,7 @@
-"""The command-level DRAM timing engine (Numba): one memory channel (an HBM2 pseudo-channel), cycle by cycle.
+"""The DRAMSim2 command engine of ``--compat pimsimulator`` (Numba): one memory channel (an HBM2
+pseudo-channel), cycle by cycle, as PIMSimulator b464dde runs it. Native runs use the HBM2 engine of
+:mod:`hwsim.pim.hbm2` (row and column command buses, per-bank queues, tWTR_S/L, event-driven); this one
+keeps DRAMSim2's single command bus, per-rank queues and its timing rules so that compat mode is exact.
 
 It advances the DRAM clock (tCK) one cycle per step and models, per step and in this order (the order of
 DRAMSim2 as PIMSimulator @ b464dde runs it, so that ``--compat pimsimulator`` is exact):

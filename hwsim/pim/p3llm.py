@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from . import compat as C
-from . import engine
+from . import hbm2
 from .workload import Kernel
 
 WEIGHTS_PER_BURST = 64      # 32 B of 4-bit weights
@@ -81,10 +81,7 @@ def p3_cycles(kernel: Kernel, channels: int, cfg: dict, lanes: int = 64, faw: bo
     c = dict(cfg)
     if lanes < WEIGHTS_PER_BURST:
         c["tCCDL"] = max(cfg["tCCDL"], math.ceil(cfg["tCCDL"] * WEIGHTS_PER_BURST / lanes))
-    w, r, b, row, col, bar = s.arrays()
-    fin, st, _, _ = engine.run_channel(w, r, b, row, col, bar, np.array([0, w.size], np.int64),
-                                       np.array([0], np.int64), C.params(c, faw), 1 << 40)
-    return engine.cycles_of(fin, 0), st
+    return hbm2.run_stream(s.arrays(), c, faw)[:2]
 
 
 @dataclass

@@ -2,9 +2,11 @@
 
 Every kernel is lowered to the command stream HBM-PIM's host issues (PIMSimulator's ``PIMKernel``: park,
 SB->AB, CRF programming, per tile the GRF_A broadcast and the all-bank column commands that trigger the
-PIM blocks, GRF_B->bank, AB->SB) and run on the command-level engine (:mod:`.engine`), cycle by cycle in
-tCK. The non-PIM baseline is PIMSimulator's: the host streams every operand through the normal read path,
-then writes the result.
+PIM blocks, GRF_B->bank, AB->SB) and run on a command-level engine, in tCK: the native HBM2 engine
+(:mod:`.hbm2`: row and column command buses, open page, FCFS per-bank queues, event-driven) in native
+runs, the DRAMSim2 re-implementation (:mod:`.engine`) under ``compat="pimsimulator"``. The non-PIM
+baseline is PIMSimulator's traffic: the host streams every operand through the normal read path, then
+writes the result (on the same engine as the PIM run).
 
 * ``mode="cycle"`` (and ``auto``): the design's DRAM timings, tFAW enforced when ``dram.faw`` (it is by
   default), and the functional result of the PIM blocks (gemv / add / mul / relu on seeded FP16 data,
@@ -44,7 +46,8 @@ def dramsim_config(design: Any, compat: bool) -> dict:
                tRTPL=d.trtp_l, tWR=d.twr, tWTRS=d.twtr_s, tWTRL=d.twtr_l, tRTRS=d.trtrs, tRFC=d.trfc,
                tREFI=d.trefi if d.refresh else C.NO_REFRESH_TREFI, tXAW=d.tfaw,
                NUM_BANKS=d.bank_groups * d.banks_per_group, NUM_BANK_GROUPS=d.bank_groups,
-               TRANS_QUEUE_DEPTH=d.trans_queue, CMD_QUEUE_DEPTH=d.cmd_queue, RANKS=d.ranks)
+               TRANS_QUEUE_DEPTH=d.trans_queue, CMD_QUEUE_DEPTH=d.cmd_queue, RANKS=d.ranks,
+               BANK_QUEUE_DEPTH=d.bank_queue)
     return cfg
 
 
@@ -136,7 +139,11 @@ class PimResult:
                  f"tCK {self.tck_ns:g} ns",
                  f"workload {self.workload}, mode {self.mode}" + (f", compat {self.compat}" if self.compat else ""),
                  f"PIM cycles      {s['cycles']:,} tCK ({s['seconds'] * 1e6:.3f} us)",
-                 f"non-PIM cycles  {s['nonpim_cycles']:,} tCK (host streams operands, PIMSimulator's baseline)",
+                 f"non-PIM cycles  {s['nonpim_cycles']:,} tCK (host streams operands, PIMSimulator's baseline"
+                 + (")" if self.compat else ", on the native HBM2 engine)"),
+                 "DRAM engine     " + ("DRAMSim2 as PIMSimulator runs it (hwsim.pim.engine)" if self.compat else
+                                      "native HBM2: row + column command buses, open page, FCFS per-bank queues "
+                                      "(hwsim.pim.hbm2)"),
                  f"speed-up        {s['speedup']:.3f}" if s["speedup"] else "speed-up        -",
                  "commands        " + ", ".join(f"{n} {v:,}" for n, v in s["commands"].items()),
                  f"internal bandwidth {s['achieved_internal_gbps']:.1f} GB/s (all-bank column commands x 8 banks x 32 B)"]
@@ -176,7 +183,7 @@ class PimSimulator:
         else:
             pim, pst = block.native_cycles(k, ch, cfg, faw)
             pst = pst * ch
-        non, nst = C.nonpim_cycles(k.op, k.n, k.k, k.batch, ch, cfg, faw)
+        non, nst = C.nonpim_cycles(k.op, k.n, k.k, k.batch, ch, cfg, faw, native=not compat)
         return KernelResult(k, pim, non, dict(zip(engine.STAT_NAMES, map(int, pst))),
                             dict(zip(engine.STAT_NAMES, map(int, nst))), func)
 

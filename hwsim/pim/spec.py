@@ -59,8 +59,10 @@ class Dram:
     trefi: int = param(3900, positive=True, doc="refresh interval, tCK")
     trfc: int = param(350, positive=True, doc="refresh cycle time, tCK")
     refresh: bool = param(True, doc="issue all-bank refresh every tREFI")
-    trans_queue: int = param(64, positive=True, doc="transaction queue depth per pseudo-channel")
-    cmd_queue: int = param(64, positive=True, doc="command queue depth per rank")
+    trans_queue: int = param(64, positive=True, doc="transaction queue depth per pseudo-channel (native: "
+                                                    "requests admitted and not yet issued)")
+    cmd_queue: int = param(64, positive=True, doc="command queue depth per rank (compat mode's DRAMSim2 controller)")
+    bank_queue: int = param(16, positive=True, doc="per-bank request queue depth (native HBM2 controller)")
 
 
 @dataclass(frozen=True, kw_only=True)

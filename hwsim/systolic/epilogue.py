@@ -110,3 +110,31 @@ def to_float(Y: np.ndarray, frac: int) -> np.ndarray:
     """float64 of fixed-point results (one rounding each, exact when they fit 53 bits)."""
     return np.array([float(Fraction(int(v), 1 << frac)) for v in np.asarray(Y, dtype=object).ravel()],
                     dtype=np.float64).reshape(np.shape(Y))
+
+
+def is_pow2_scaled(name: str) -> bool:
+    """Whether a weight format's group scale is a shared power-of-two exponent: an E8M0 byte per group
+    (OCP MX: mxint4, mxfp4, ...; mxfp4_razer*), which ``datatypes`` returns as biased exponent codes."""
+    import datatypes as dt
+
+    f = dt.get(name)
+    return f.scale_bits == 8 and "E8M0" in str(getattr(f, "scale_rule", ""))
+
+
+def e8m0_to_float(codes: Any) -> np.ndarray:
+    """float64 ``2**(code - 127)`` of E8M0 exponent codes (0 .. 254; 255 is NaN and refused)."""
+    c = np.asarray(codes)
+    if c.dtype.kind not in "iu" or (c.size and (c.min() < 0 or c.max() > 254)):
+        raise ScaleError(f"E8M0 scale codes: expected integers 0..254, got {c.ravel()[:4]!r} (dtype {c.dtype})")
+    return np.ldexp(1.0, c.astype(np.int64) - 127)
+
+
+def random_pow2_scales(rng: np.random.Generator, shape: tuple[int, ...], bits: int, frac: int,
+                       lo: int = -12, hi: int = 3) -> np.ndarray:
+    """Seeded power-of-two scales ``2**e`` (e uniform in lo..hi, clipped to what the signed ``bits``-bit,
+    binary point ``frac`` representation holds) as fixed point: MX E8M0 group scales."""
+    e = rng.integers(max(lo, -frac), min(hi, bits - 2 - frac) + 1, size=shape)
+    out = np.empty(shape, dtype=object)
+    for i in range(out.size):
+        out.flat[i] = 1 << (int(e.flat[i]) + frac)
+    return out

@@ -47,7 +47,6 @@ from ..pe.model import PEError, PEFormat, has_selector, pe_format, reference_gem
 from ..report import Progress
 from ..workloads import Conv, Gemm, Network, WorkloadError, check_seed, network, parse
 from . import epilogue as epi_
-from . import kernels as K_
 from .memory import memories, misfit
 from .spec import result_bits
 from .result import LayerResult, SystolicResult
@@ -84,6 +83,13 @@ class SystolicSim:
         #: the scale epilogue (hwsim.systolic.epilogue), None when the result is the integer GEMM
         self.epilogue = design.epilogue if design.epilogue.scales == "fixed" else None
         self.res_bits = result_bits(design)
+        #: MX formats: the group scale is a shared power-of-two exponent (E8M0 codes from the quantizer)
+        self.pow2_scales = epi_.is_pow2_scaled(ops.weight)
+        self.code_bits, self.group_bits = weight_storage_bits(design)
+        #: the K-group the per-group bits are stored for: group_size, or the format's fixed group (MX: 32)
+        wf = dt.get(ops.weight)
+        self.storage_group = ops.group_size if ops.group_size is not None or wf.group_sizes is None \
+            or None in wf.group_sizes else wf.default_group_size
         self.afmt: PEFormat = pe_format(ops.activation)
         self.acc_bits = ops.acc_bits
         self.frac_bits = self.wfmt.frac_bits + self.afmt.frac_bits
@@ -115,7 +121,7 @@ class SystolicSim:
         if self.backing == "none":
             return {"weight_read": 0.0, "activation_read": 0.0, "output_write": 0.0, "output_read": 0.0}
         M, N, K, R, C = plan.M, plan.N, plan.K, self.R, self.C
-        wb, ab, ob = self.wfmt.bits, self.afmt.bits, self.acc_bits
+        wb, ab, ob = self.weight_bits(K), self.afmt.bits, self.acc_bits
         half = {k: v / 2 for k, v in self.sram_bytes.items()}
         kf = -(-K // R)
         A, W, Y = _bytes(plan_a_elems if plan_a_elems else M * K, ab), _bytes(K * N, wb), _bytes(M * N, ob)
@@ -145,7 +151,7 @@ class SystolicSim:
         in analytical mode)."""
         rep = layer.repeat
         sram = {k: v * rep for k, v in sram.items()}
-        sb = {"weight_read": _bytes(sram["weight_reads"], self.wfmt.bits),
+        sb = {"weight_read": _bytes(sram["weight_reads"], self.weight_bits(layer.K)),
               "activation_read": _bytes(sram["activation_reads"], self.afmt.bits),
               "output_write": _bytes(sram["output_writes"], self.res_bits),
               "output_read": _bytes(sram["output_reads"], self.res_bits)}
@@ -158,10 +164,22 @@ class SystolicSim:
             stall = 0
         energy = self.energy.estimate(layer.macs, sb["weight_read"] + sb["activation_read"] + sb["output_read"],
                                       sb["output_write"], sum(dram.values()), self.R * self.C * (compute + stall))
-        comp = rep * (_bytes(layer.activation_elements, self.afmt.bits) + _bytes(layer.K * layer.N, self.wfmt.bits)
-                      + _bytes(layer.M * layer.N, self.res_bits))
+        comp = rep * (_bytes(layer.activation_elements, self.afmt.bits)
+                      + _bytes(layer.K * layer.N, self.weight_bits(layer.K)) + _bytes(layer.M * layer.N, self.res_bits))
         return LayerResult(layer=layer, plan=plan, mode=mode, compute_cycles=compute, stall_cycles=stall,
                            sram=sram, sram_bytes=sb, dram_bytes=dram, energy=energy, compulsory_bytes=comp)
+
+    def weight_bits(self, K: int) -> float:
+        """Bits a memory holds per weight of a layer with K inputs (DRAM and SRAM byte counts, estimates):
+        the format's code bits plus, per K-group and column, ``group_bits`` (selector, MX exponent, and
+        the epilogue's fixed-point scale where it stores one; see ``weight_storage_bits``), averaged over
+        the group (``operands.group_size``; when null the format's fixed group, MX: 32, else the whole K).
+        Not the RTL's lane width: the array's lanes carry the selector with every code (docs/systolic.md
+        sections 8 and 12)."""
+        if not self.group_bits:
+            return float(self.code_bits)
+        G = self.storage_group or K
+        return self.code_bits + self.group_bits * (-(-K // G)) / K
 
     # -- operands ----------------------------------------------------------------------------------
     def random_operands(self, layer: Gemm, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -184,20 +202,23 @@ class SystolicSim:
             return a, w
         ep = self.epilogue
         G = -(-layer.K // self.group)
-        return (a, w, epi_.random_scales(rng, (G, layer.N), ep.scale_bits, ep.scale_frac),
+        wscales = epi_.random_pow2_scales if self.pow2_scales else epi_.random_scales
+        return (a, w, wscales(rng, (G, layer.N), ep.scale_bits, ep.scale_frac),
                 epi_.random_scales(rng, (layer.M,), ep.scale_bits, ep.scale_frac))
 
     def quantized_operands(self, layer: Gemm, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
         """Seeded normal floats quantized with the design's formats (weights per output channel, groups of
         ``operands.group_size`` along K; activations per token): codes A [M, K], W [K, N]."""
-        def group(name, want):
-            f = dt.get(name)
-            return want if f.group_sizes is None or want in f.group_sizes else f.default_group_size
+        return self.quantize(*self.quantized_floats(layer, seed))
 
+    @staticmethod
+    def quantized_floats(layer: Gemm, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """The floats ``quantized_operands`` quantizes: x [M, K] standard normal, W [N, K] normal x 0.05
+        (float32, seeded)."""
         rng = np.random.default_rng(seed)
         x = rng.standard_normal((layer.M, layer.K)).astype(np.float32)
         wt = rng.standard_normal((layer.N, layer.K)).astype(np.float32) * 0.05
-        return self.quantize(x, wt)
+        return x, wt
 
     def quantize(self, x: np.ndarray, w_nk: np.ndarray) -> tuple[np.ndarray, ...]:
         """Quantize activations x [M, K] (per token) and a torch-layout weight [N, K] (per output channel,
@@ -223,7 +244,12 @@ class SystolicSim:
         if (qw.group_size or w.shape[0]) != self.group or np.shape(qa.scales)[1] != 1:
             raise epi_.ScaleError(f"{self.design.source}: the scale epilogue takes weight scales per K-group of "
                                   f"{self.group} and one activation scale per token")
-        S_w = epi_.to_fixed(np.asarray(qw.scales).T, ep.scale_bits, ep.scale_frac, "weight scales")
+        sw = epi_.e8m0_to_float(qw.scales) if self.pow2_scales else np.asarray(qw.scales)
+        if sw.dtype.kind != "f" or qw.tensor_scale is not None:
+            raise epi_.ScaleError(f"{self.design.source}: operands.weight = {self.wfmt.name!r}: its scales are "
+                                  f"codes ({sw.dtype}{', with a tensor scale' if qw.tensor_scale is not None else ''}); "
+                                  f"the epilogue converts float scales and E8M0 exponents only")
+        S_w = epi_.to_fixed(sw.T, ep.scale_bits, ep.scale_frac, "weight scales")
         S_a = epi_.to_fixed(np.asarray(qa.scales)[:, 0], ep.scale_bits, ep.scale_frac, "activation scales")
         return qa.codes, w, S_w, S_a
 
@@ -266,29 +292,37 @@ class SystolicSim:
         """Advance the array clock through one instance of ``layer``; returns (Y int64 [M, N], counters
         [stationary reads, streaming reads, output writes, output reads, cycles, last write cycle]) and,
         with ``write_cycles``, also the cycle of the (last) write of each Y element (int64 [M, N])."""
-        dt, sh = self.register_dtype()
+        # Numba: imported when the clock is advanced, not for the closed forms
+        from . import kernels as K_
+
+        dt, sh = self.operand_dtype(), self.register_dtype()[1]
         a = np.ascontiguousarray(self.afmt.decoded(a_codes), dtype=dt)
         w = np.ascontiguousarray(self.wfmt.decoded(w_codes), dtype=dt)
         sho = np.int64(64 - self.acc_bits)
         cnt = np.zeros(K_.N_COUNTERS, np.int64)
         cnt[K_.CYCLES] = self.read_latency - 1      # the kernels' clock starts at the first data cycle - 1
         R, C, L = np.int64(self.R), np.int64(self.C), np.int64(self.L)
-        if self.epilogue is not None:
+        M, N = layer.M, layer.N
+        if self.epilogue is not None and self.dataflow == "os":
+            out, cnt, wc = self._run_scaled_os(layer, a, w, S_w, S_a, sh, sho)
+        elif self.epilogue is not None:
             out, cnt, wc = self._run_scaled(layer, a, w, S_w, S_a, sh, sho)
-        elif self.dataflow == "ws":
-            out = np.zeros((layer.M, layer.N), np.int64)
-            wc = np.full((layer.M, layer.N), -1, np.int64)
-            K_.stationary_kernel(w, a, out, wc, R, C, L, sh, sho, cnt)
-        elif self.dataflow == "is":
-            out_t = np.zeros((layer.N, layer.M), np.int64)
-            wc_t = np.full((layer.N, layer.M), -1, np.int64)
-            K_.stationary_kernel(np.ascontiguousarray(a.T), np.ascontiguousarray(w.T), out_t, wc_t, R, C, L, sh,
-                                 sho, cnt)
-            out, wc = np.ascontiguousarray(out_t.T), np.ascontiguousarray(wc_t.T)
-        else:
-            out = np.zeros((layer.M, layer.N), np.int64)
-            wc = np.full((layer.M, layer.N), -1, np.int64)
+        elif self.dataflow == "os":
+            out = np.zeros((M, N), np.int64)
+            wc = np.full((M, N) if write_cycles else (0, 0), -1, np.int64)
             K_.output_stationary_kernel(a, w, out, wc, R, C, L, sh, sho, cnt)
+        else:
+            # the stationary kernel writes the result memory bank by bank ([array column, streamed index]):
+            # Y^T for ws, Y for is
+            shape = (N, M) if self.dataflow == "ws" else (M, N)
+            out = np.zeros(shape, np.int64)
+            wc = np.full(shape if write_cycles else (0, 0), -1, np.int64)
+            if self.dataflow == "ws":
+                K_.stationary_kernel(w, a, out, wc, R, C, L, sh, sho, cnt)
+                out, wc = np.ascontiguousarray(out.T), np.ascontiguousarray(wc.T)
+            else:
+                K_.stationary_kernel(np.ascontiguousarray(a.T), np.ascontiguousarray(w.T), out, wc, R, C, L, sh,
+                                     sho, cnt)
         return (out, cnt, wc) if write_cycles else (out, cnt)
 
     def _run_scaled(self, layer: Gemm, a: np.ndarray, w: np.ndarray, S_w, S_a, sh, sho):
@@ -297,6 +331,8 @@ class SystolicSim:
         with the clock carried from one call to the next; after each call the epilogue adds P * S_w, and
         after a column fold's last K-group it multiplies by S_a and wraps (Python ints: wider than the
         kernels' int64)."""
+        from . import kernels as K_
+
         M, N, K = layer.M, layer.N, layer.K
         R, C, L = np.int64(self.R), np.int64(self.C), np.int64(self.L)
         cnt = np.zeros(K_.N_COUNTERS, np.int64)
@@ -308,12 +344,13 @@ class SystolicSim:
             n1 = min(N, n0 + self.C)
             for gi in range(-(-K // g)):
                 k0, k1 = gi * g, min(K, (gi + 1) * g)
-                P = np.zeros((M, n1 - n0), np.int64)
-                wcp = np.full((M, n1 - n0), -1, np.int64)
+                P = np.zeros((n1 - n0, M), np.int64)     # result banks: [column, row]
+                wcp = np.full((n1 - n0, M), -1, np.int64)
                 if n0 or gi:
                     cnt[K_.CYCLES] -= 1           # the kernel starts one cycle after the count it is given
                 K_.stationary_kernel(np.ascontiguousarray(w[k0:k1, n0:n1]), np.ascontiguousarray(a[:, k0:k1]),
                                      P, wcp, R, C, L, sh, sho, cnt)
+                P, wcp = P.T, wcp.T
                 if gi:                            # this call's first row fold accumulates in the RTL too
                     cnt[K_.OUT_READS] += M * (n1 - n0)
                 t = P.astype(object) * np.asarray(S_w[gi, n0:n1], dtype=object)[None, :]
@@ -324,12 +361,51 @@ class SystolicSim:
             Y[:, n0:n1] = epi_.wrap_obj(acc * np.asarray(S_a, dtype=object)[:, None], width)
         return Y, cnt, wc
 
+    def _run_scaled_os(self, layer: Gemm, a: np.ndarray, w: np.ndarray, S_w, S_a, sh, sho):
+        """OS with the scale epilogue (hwsim only, no RTL): each PE accumulates one K-group's products
+        (acc_bits, like the MAC), then adds group sum x S_w[g, column] into a ``width``-bit register; the
+        drained result is multiplied by S_a[row]. Values: the OS kernel once per K-group (its per-PE
+        accumulators after the group = P_g exactly), scaled and summed in Python ints. Clock, write cycles
+        and memory counts: one kernel run over the whole K -- the group-end add is modelled as pipelined
+        beside the accumulator, so the fold schedule is the plain OS array's (ASSUMED, no RTL)."""
+        from . import kernels as K_
+
+        M, N, K = layer.M, layer.N, layer.K
+        R, C, L = np.int64(self.R), np.int64(self.C), np.int64(self.L)
+        g, acc = self.group, None
+        for gi in range(-(-K // g)):
+            k0, k1 = gi * g, min(K, (gi + 1) * g)
+            P = np.zeros((M, N), np.int64)
+            K_.output_stationary_kernel(np.ascontiguousarray(a[:, k0:k1]), np.ascontiguousarray(w[k0:k1]), P,
+                                        np.full((M, N), -1, np.int64), R, C, L, sh, sho,
+                                        np.zeros(K_.N_COUNTERS, np.int64))
+            t = P.astype(object) * np.asarray(S_w[gi], dtype=object)[None, :]
+            acc = t if acc is None else acc + t
+        cnt = np.zeros(K_.N_COUNTERS, np.int64)
+        cnt[K_.CYCLES] = self.read_latency - 1      # the kernel's clock starts at the first data cycle - 1
+        wc = np.full((M, N), -1, np.int64)
+        K_.output_stationary_kernel(a, w, np.zeros((M, N), np.int64), wc, R, C, L, sh, sho, cnt)
+        return epi_.wrap_obj(acc * np.asarray(S_a, dtype=object)[:, None], self.epilogue.width), cnt, wc
+
     def register_dtype(self) -> tuple[type, np.int64]:
         """Storage of the PE registers in the kernels and the wrap shift within it: int32 when the
         accumulator is at most 32 bits (decoded operands are at most 32 bits), else int64."""
         if self.acc_bits <= 32:
             return np.int32, np.int64(0 if self.acc_bits == 32 else 64 - self.acc_bits)
         return np.int64, np.int64(64 - self.acc_bits)
+
+    def operand_dtype(self) -> type:
+        """Storage of the decoded operands in the kernels: the narrowest of int8/int16/int32 holding every
+        decoded code of both formats when the registers are int32 (register_dtype), else int64 (the
+        kernels take int64 operands as the sign of int64 registers)."""
+        if self.register_dtype()[0] is np.int64:
+            return np.int64
+        lo = min(self.afmt.lo, self.wfmt.lo)
+        hi = max(self.afmt.hi, self.wfmt.hi)
+        for t in (np.int8, np.int16):
+            if np.iinfo(t).min <= lo and hi <= np.iinfo(t).max:
+                return t
+        return np.int32
 
     def _as_network(self, workload) -> Network:
         if isinstance(workload, Network):
@@ -411,6 +487,8 @@ class SystolicSim:
                 if codes is None:
                     codes = (self.random_operands(layer, seed + i) if operands == "random"
                              else self.quantized_operands(layer, seed + i))
+                from . import kernels as K_
+
                 out, cnt = self.run_layer_cycle(layer, *codes)
                 sram = self._counters_to_sram(cnt)
                 lr = self._layer_result(layer, plan, "cycle", sram, int(cnt[K_.CYCLES]))
@@ -462,6 +540,20 @@ def _is_conv_data(data, conv: Conv) -> bool:
         return np.ndim(data[0]) == 3 and np.ndim(data[1]) == 4
     except Exception:
         return False
+
+
+def weight_storage_bits(design: Design) -> tuple[int, int]:
+    """(code bits per weight, bits per K-group and column) a memory holds for the design's weights:
+    the format's code; per group its selector (RaZeR/BitMoD: ``meta_bits``), its shared exponent (MX:
+    the format's 8-bit E8M0 scale, always stored with the codes) and, with the scale epilogue and a
+    format whose scale is not an exponent, the epilogue's ``scale_bits`` fixed-point weight scale."""
+    f = dt.get(design.operands.weight)
+    per_group = (f.n_meta - 1).bit_length() if has_selector(f.name) else 0
+    if epi_.is_pow2_scaled(f.name):
+        per_group += f.scale_bits
+    elif design.epilogue.scales == "fixed":
+        per_group += design.epilogue.scale_bits
+    return f.bits, per_group
 
 
 def build(design: Design) -> SystolicSim:

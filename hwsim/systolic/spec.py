@@ -75,6 +75,18 @@ class ScaleSim:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Rtl:
+    """How the generated RTL meets the outside world (rtl_gen.systolic, rtl_gen.hostbus, docs/fpga.md)."""
+
+    host_bus: str = param("wide", choices=("wide", "wishbone", "axi4lite"),
+                          doc="host side of the top: wide (full-width host port, shape inputs and start/busy/"
+                              "done as ports), wishbone (Wishbone classic, 32-bit) or axi4lite (AXI4-Lite, "
+                              "32-bit): CSRs for start/busy/done/shape/cycles and a window onto the memories")
+    debug_ports: bool | None = param(None, doc="expose the mon_write debug bus at the top (default: true with "
+                                               "host_bus wide, false with a bus)")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Epilogue:
     """The scale epilogue (hwsim.systolic.epilogue, docs/systolic.md section 12)."""
 
@@ -87,7 +99,7 @@ class Epilogue:
 
 
 SECTIONS = {"array": Array, "operands": Operands, "memory": Memory, "energy": EnergyTable,
-            "scalesim": ScaleSim, "epilogue": Epilogue}
+            "scalesim": ScaleSim, "epilogue": Epilogue, "rtl": Rtl}
 
 
 def result_bits(design) -> int:
@@ -125,12 +137,13 @@ def check(design) -> None:
     ep = design.epilogue
     if ep.scales == "fixed":
         R = design.array.rows
-        if design.array.dataflow != "ws":
-            raise SpecError(f"{src}: epilogue.scales = fixed: the scale epilogue is built for dataflow ws "
-                            f"(array.dataflow = {design.array.dataflow!r})")
-        if ops.group_size is None or ops.group_size % R:
+        if design.array.dataflow not in ("ws", "os"):
+            raise SpecError(f"{src}: epilogue.scales = fixed: the scale epilogue is modelled for dataflow ws "
+                            f"(RTL and hwsim) and os (hwsim only), not array.dataflow = {design.array.dataflow!r}")
+        if ops.group_size is None or design.array.dataflow == "ws" and ops.group_size % R:
             raise SpecError(f"{src}: operands.group_size = {ops.group_size!r}: with epilogue.scales = fixed "
-                            f"the K-group must be a multiple of array.rows = {R} (each row fold in one group)")
+                            f"the K-group must be set and, in dataflow ws, a multiple of array.rows = {R} "
+                            f"(each row fold in one group)")
         need = min_accumulator_bits(w, a, ops.group_size)
         if ops.acc_bits < need:
             raise SpecError(f"{src}: operands.accumulator = {ops.accumulator!r}: with epilogue.scales = fixed "
