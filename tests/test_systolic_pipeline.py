@@ -110,19 +110,23 @@ def test_exported_suite_of_a_pipelined_design(tmp_path):
         assert rc == 0 and tests == 1 and failed == 0, out[-3000:]
 
 
-@pytest.mark.parametrize("L,rm", [(3, True), (2, True), (4, False)])
-def test_selector_weights_and_scale_epilogue_with_pipelining(L, rm):
-    """Per-group selector weights (razer4: the selector rides in the weight lane) and the scale epilogue
-    (its weight-scale latch and activation-scale read follow the read latency) under both choices:
+@pytest.mark.parametrize("name,group,K,L,rm", [("sa_ws_4x4_razer4_int8", 4, 8, 3, True),
+                                               ("sa_ws_4x4_razer4_int8", 4, 8, 2, True),
+                                               ("sa_ws_4x4_razer4_int8", 4, 8, 4, False),
+                                               ("sa_ws_4x4_mxint4_int8", 32, 40, 3, True)])
+def test_selector_weights_and_scale_epilogue_with_pipelining(name, group, K, L, rm):
+    """Per-group selector weights (razer4: the selector rides in the weight lane), MXINT4's block
+    exponents and the scale epilogue (its weight-scale latch and activation-scale read follow the read
+    latency) under both choices:
     amaranth.sim equals the expected values and the simulator's cycle-level run."""
     from rtl_gen.systolic import SystolicArray
     from testbenches import systolic as tb
 
-    d = load(REPO / "designs" / "sa_ws_4x4_razer4_int8.yaml")
+    d = load(REPO / "designs" / f"{name}.yaml")
     d = d.replace(array={"rows": 2, "cols": 2, "pe_latency": L, "register_memory_outputs": rm},
-                  operands={"group_size": 4})
+                  operands={"group_size": group})
     comp = SystolicArray.from_design(d)
-    vs = tb.systolic_vectors(comp.config, [(3, 3, 8), (1, 2, 5)], seed=2)
+    vs = tb.systolic_vectors(comp.config, [(3, 3, K), (1, 2, 5)], seed=2)
     for level, got in (("amaranth", tb.run_amaranth(comp, vs)), ("hwsim", tb.run_hwsim(comp.config, vs))):
         res = tb.check(vs, got, level)
         assert res.ok, res.summary()
