@@ -37,8 +37,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from hwsim.design import load  # noqa: E402
-from hwsim.report import format_table  # noqa: E402
+from hwsim.design import load
+from hwsim.report import format_table
 
 #: (pe_latency, register_memory_outputs)
 CHOICES = [(1, False), (1, True), (2, False), (2, True), (3, False), (3, True)]

@@ -81,7 +81,7 @@ def test_rtl_has_the_pipeline_registers():
     from rtl_gen.verilog import to_verilog
 
     def regs(text):
-        return set(re.findall(r"^\s*reg\s+(?:signed\s+)?(?:\[[^\]]+\]\s+)?(\w+)", text, re.M))
+        return set(re.findall(r"^\s*reg\s+(?:signed\s+)?(?:\[[^\]]+\]\s+)?(\w+)", text, re.MULTILINE))
 
     v1 = regs(to_verilog(SystolicArray.from_design(_design("ws", L=1)), "t"))
     v3 = regs(to_verilog(SystolicArray.from_design(_design("ws", L=3, rm=True)), "t"))
