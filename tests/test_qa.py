@@ -1,4 +1,6 @@
 """Regressions found by the QA pass (each failed before its fix; fast, no tools run)."""
+from pathlib import Path
+
 from rtl_gen.fpga import PnrResult
 
 
@@ -13,3 +15,15 @@ def test_pnr_render_without_fmax():
     assert "Fmax: none reported" in text and "ICESTORM_LC 40/1280" in text
     r.fmax_mhz = 66.94
     assert "Fmax 66.9 MHz (FAILS 500 MHz)" in r.render()
+
+
+def test_bitmod_compat_unknown_model_is_one_line(capsys):
+    """--compat bitmod-* with a model outside the artefact's table: a one-line error naming the model and
+    the allowed ones, exit 2 (was a ValueError traceback)."""
+    from hwsim.cli import main
+
+    design = Path(__file__).resolve().parents[1] / "designs/bitserial/bitmod_32x32.yaml"
+    rc = main(["simulate", str(design), "-w", "llm:gpt2,seq=8,phase=prefill",
+               "--compat", "bitmod-a902a09", "--no-plot"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "\n" not in err and "model 'gpt2': allowed: opt-1.3b" in err
