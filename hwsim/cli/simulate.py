@@ -98,7 +98,8 @@ def cmd_simulate(args) -> int:
         if compat is not None and compat not in kind.compat:
             raise WorkloadError(f"--compat {compat!r}: kind {kind.name} reproduces "
                                 f"{', '.join(kind.compat) or 'no published simulator'}")
-        name = f"{sim.design.name}-{re.sub(r'[^A-Za-z0-9_.+-]+', '_', workload)[:80]}"
+        wl = re.sub(r"[^;:,=]*/", "", workload)       # file workloads by file name, not by their whole path
+        name = f"{sim.design.name}-{re.sub(r'[^A-Za-z0-9_.+-]+', '_', wl)[:80]}"
         if len(cases) == 1:
             out = args.out                  # None: named after the run's own workload name below
         else:                               # one folder per case under -o (or results/simulate)
@@ -122,4 +123,18 @@ def cmd_simulate(args) -> int:
             out = f"results/simulate/{sim.design.name}-{re.sub(r'[^A-Za-z0-9_.+-]+', '_', str(wname))[:80]}"
         paths = write_run(res, out, plots=not args.no_plot)
         print(f"\nwrote {', '.join(str(p) for p in paths.values())}")
+    if getattr(args, "own_process", False):
+        _exit_now()
     return 0
+
+
+def _exit_now() -> None:
+    """End the ``hwsim simulate`` process once every output is written and closed: skips the interpreter's
+    teardown (freeing Numba's and LLVM's objects module by module), ~0.1 CPU-s of a 0.6 CPU-s command.
+    Only for the command line's own process (main() without argv)."""
+    import os
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
