@@ -307,10 +307,11 @@ class SystolicArray(wiring.Component):
     """R x C systolic array with its operand and result memories (see the module docstring)."""
 
     @discard_on_error
-    def __init__(self, config: SystolicConfig):
+    def __init__(self, config: SystolicConfig, debug_ports: bool = True):
         if not isinstance(config, SystolicConfig):
             raise TypeError(f"SystolicArray takes a SystolicConfig, got {type(config).__name__}")
         self.config = cfg = config
+        self.debug_ports = bool(debug_ports)
         mems = {**cfg.memories(), **cfg.scale_memories()}
         aw = max(g.addr_bits for g in mems.values())
         ww = max(g.word_bits for g in mems.values())
@@ -318,7 +319,7 @@ class SystolicArray(wiring.Component):
         D = cfg.dim_bits
         super().__init__({"start": In(1), "gemm_m": In(D), "gemm_n": In(D), "gemm_k": In(D),
                           "busy": Out(1), "done": Out(1), "host": Out(host),
-                          "mon_write": Out(cfg.mon_layout()["width"])})
+                          **({"mon_write": Out(cfg.mon_layout()["width"])} if debug_ports else {})})
 
     @classmethod
     def from_design(cls, design) -> "SystolicArray":
@@ -330,7 +331,10 @@ class SystolicArray(wiring.Component):
 
     def ports_doc(self) -> dict[str, Any]:
         """Extra ports.json content (rtl_gen.verilog.describe_ports)."""
-        return {"systolic": self.config.describe(), "arithmetic": self.spec.describe(),
+        sysdoc = self.config.describe()
+        if not self.debug_ports:
+            del sysdoc["monitor"]
+        return {"systolic": sysdoc, "arithmetic": self.spec.describe(),
                 "timing": {"pe_latency": self.config.pe_latency, "initiation_interval": 1,
                            "cycles": self.config.describe()["cycles"]}}
 
@@ -602,7 +606,8 @@ class SystolicArray(wiring.Component):
             mon_we.append(wr_valid & busy)
             mon_acc.append(wr_acc & wr_valid & busy)
             mon_addr.append(wr_addr)
-        m.d.comb += self.mon_write.eq(Cat(*mon_we, *mon_acc, *mon_addr))
+        if self.debug_ports:
+            m.d.comb += self.mon_write.eq(Cat(*mon_we, *mon_acc, *mon_addr))
         return m
 
     # ---- the PE grids ------------------------------------------------------------------------------
@@ -731,6 +736,11 @@ class SystolicArray(wiring.Component):
         return outreg[R - 1]
 
 
-def component(design) -> SystolicArray:
-    """The registry's RTL hook of ``kind: systolic``."""
-    return SystolicArray.from_design(design)
+def component(design) -> wiring.Component:
+    """The registry's RTL hook of ``kind: systolic``: the array, or with ``rtl.host_bus`` wishbone/axi4lite
+    the array behind that bus (rtl_gen.hostbus); ``rtl.debug_ports`` keeps or drops ``mon_write``."""
+    from .hostbus import wrap
+
+    rtl = design.rtl
+    debug = rtl.debug_ports if rtl.debug_ports is not None else rtl.host_bus == "wide"
+    return wrap(SystolicArray(SystolicConfig.from_design(design), debug_ports=debug), rtl.host_bus, debug)

@@ -31,7 +31,7 @@ from hwsim.report import atomic_write
 
 HERE = Path(__file__).resolve().parent
 #: harness modules the cocotb tests import (numpy only); copied into hwsim_tb/
-HARNESS = ("vectorset.py", "cocotb_io.py", "streams.py", "systolic_driver.py")
+HARNESS = ("vectorset.py", "cocotb_io.py", "streams.py", "systolic_driver.py", "hostbus_driver.py")
 #: imports of hwsim modules the harness has, rewritten to the copy shipped beside it
 VENDORED = {"hwsim.systolic.memory": ("memory", Path(kinds.__file__).parent / "systolic" / "memory.py")}
 #: Verilator flags the generated Verilog needs (testbenches.runner.BUILD_ARGS without the speed-only ones)

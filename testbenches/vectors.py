@@ -209,11 +209,12 @@ class CheckResult:
     checked: int                 #: outputs compared (each: every output port, and for streams its cycle)
     cycles: int | None           #: clock cycles simulated (None for combinational units)
     mismatches: list[str]
+    what: str | None = None      #: what was checked, when not the default wording
 
     def summary(self) -> str:
         status = "PASS" if self.ok else "FAIL"
         cyc = f", {self.cycles:,} cycles" if self.cycles is not None else ""
-        what = "bit-exact and on the expected cycle" if self.cycles is not None else "bit-exact"
+        what = self.what or ("bit-exact and on the expected cycle" if self.cycles is not None else "bit-exact")
         s = f"{status} {self.name} [{self.backend}]: {self.vectors:,} vectors, {self.checked:,} outputs {what}{cyc}"
         if self.mismatches:
             s += "\n  " + "\n  ".join(self.mismatches)

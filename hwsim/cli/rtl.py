@@ -25,8 +25,39 @@ def add_rtl(sub):
     p.add_argument("--testbench", action="store_true",
                    help="also write a self-contained cocotb regression suite (regression/: Makefile for "
                         "SIM=verilator|icarus, run.py, vectors, expected results; runs without hwsim)")
+    p.add_argument("--pnr", action="store_true",
+                   help="with --target ice40|ecp5: place and route with yowasp-nextpnr on the smallest part that "
+                        "fits (or --device/--package), report post-route utilisation and Fmax, or which "
+                        "resources are short; writes <top>.pcf|.lpf and <top>.sdc next to the Verilog")
+    p.add_argument("--device", default=None, help="FPGA part for --pnr / --area (ice40: hx1k, up5k, hx8k; "
+                                                  "ecp5: 12k, 25k, 45k, 85k); up5k synthesizes with -dsp")
+    p.add_argument("--package", default=None, help="package for --pnr (e.g. ct256, sg48, CABGA381)")
+    p.add_argument("--clock-mhz", type=float, default=None,
+                   help="clock constraint for --pnr and the emitted PCF/LPF/SDC (default: the design's clock_mhz)")
     p.add_argument("-o", "--out", default="build", help="artefact root (default build/)")
     return p
+
+
+def _fpga(args, d, art, pnr_rows) -> int:
+    """--pnr, or the constraint files with --area on an FPGA family (rtl_gen.fpga)."""
+    import json
+
+    from rtl_gen.fpga import place_and_route, write_constraints
+
+    clock = args.clock_mhz if args.clock_mhz is not None else d.clock_mhz
+    if not args.pnr:
+        ports = json.loads(art.ports.read_text())
+        paths = write_constraints(art.directory, art.top, ports, args.target, clock, None)
+        print(f"  constraints ({clock:g} MHz clock, pin template): {', '.join(p.name for p in paths)}")
+        return 0
+    r = place_and_route(art.directory, art.top, args.target, args.device, args.package, clock, log=_err)
+    print("  " + r.render().replace("\n", "\n  "))
+    print(f"  constraints: {', '.join(Path(p).name for p in r.constraints)}")
+    logic = next((v for k, v in r.utilisation.items() if k in ("ICESTORM_LC", "TRELLIS_COMB")), None)
+    pnr_rows.append([d.name, r.device or "-", f"{r.need['logic']}", f"{logic['used']}" if logic else "-",
+                     f"{r.need['ff']}", f"{r.need['bram']}", f"{r.need['dsp']}", f"{r.need['io']}",
+                     f"{r.fmax_mhz:.1f}" if r.fmax_mhz else "-", r.status if r.fits else "; ".join(r.short)])
+    return 0 if r.fits and r.status == "ok" else 1
 
 
 def cmd_rtl(args) -> int:
@@ -38,10 +69,20 @@ def cmd_rtl(args) -> int:
 
     if args.target not in TARGETS:
         raise RTLError(f"--target {args.target!r}: allowed {', '.join(TARGETS)}")
+    if args.pnr or args.device or args.package:
+        from rtl_gen.fpga import FAMILIES, lookup
+
+        if args.target not in FAMILIES:
+            raise RTLError(f"--target {args.target!r} with --pnr/--device/--package: allowed {', '.join(FAMILIES)} "
+                           f"(xc7 and generic have no open place and route)")
+        devs = lookup(args.target, args.device, args.package)   # a bad part name fails before any build
+    if args.clock_mhz is not None and not args.clock_mhz > 0:
+        raise RTLError(f"--clock-mhz {args.clock_mhz!r}: must be > 0")
     designs = [load(p) for p in args.designs]
     comps = [component_for(d) for d in designs]          # every error before anything is written
     status = 0
-    rows = []
+    rows: list = []
+    pnr_rows: list = []
     for d, comp in zip(designs, comps):
         art = emit(d, args.out, component=comp)
         print(f"{d.name}: wrote {art.directory}/{{{art.verilog.name}, ports.json, design.resolved.yaml}}")
@@ -60,17 +101,36 @@ def cmd_rtl(args) -> int:
                 status = 1
                 for m in r.messages[:20]:
                     print(f"    {m}")
-        if args.area:
+        if args.area and not args.pnr:
             _err(f"synthesizing {d.name} for {args.target} with Yosys ...")
+            command = getattr(comp, "synth_commands", {}).get(args.target)
+            note = ""
+            if args.target == "ice40" and command is None:
+                from rtl_gen.fpga import synth_command
+
+                dev = devs[0] if args.device else None
+                command = synth_command("ice40", dev)
+                note = ("; synth_ice40 -dsp: multipliers in SB_MAC16" if dev is not None and dev.dsp else
+                        "; synth_ice40 without -dsp: multipliers in logic (--device up5k maps them to SB_MAC16)")
             try:
-                a, path, cached = area_report(art.directory, art.top, args.target,
-                                              command=getattr(comp, "synth_commands", {}).get(args.target))
+                a, path, cached = area_report(art.directory, art.top, args.target, command=command)
             except SynthesisError as e:
                 _err(f"hwsim rtl: {e}")
                 return 1
             rows.append([d.name, *a.row()])
+            if args.target == "ecp5":
+                from rtl_gen.fpga import needs
+
+                note = (f"; {needs(a, 0)['logic']} LUT4 counting 2 per CCU2C carry cell (what nextpnr's "
+                        f"TRELLIS_COMB counts)")
             print(f"  area ({args.target}{', cached' if cached else ''}): LUT {a.lut}, FF {a.ff}, carry {a.carry}, "
-                  f"DSP {a.dsp}, RAM {a.bram + a.lutram}; wrote {path.with_suffix('.txt')}")
+                  f"DSP {a.dsp}, RAM {a.bram + a.lutram}{note}; wrote {path.with_suffix('.txt')}")
+        if args.target in ("ice40", "ecp5") and (args.area or args.pnr):
+            try:
+                status |= _fpga(args, d, art, pnr_rows)
+            except SynthesisError as e:
+                _err(f"hwsim rtl: {e}")
+                return 1
     if args.area and len(rows) > 1:
         from rtl_gen.area import Area
 
@@ -79,6 +139,10 @@ def cmd_rtl(args) -> int:
         out = Path(args.out) / f"area-{args.target}.txt"
         atomic_write(out, table + "\n")
         print(f"wrote {out}")
+    if len(pnr_rows) > 1:
+        table = format_table(["design", "device", "LUT4 (synth)", "LUT/LC (routed)", "FF", "BRAM", "DSP", "IO",
+                              "Fmax MHz", "status"], pnr_rows)
+        print(f"\nplace and route, {args.target}:\n{table}")
     return status
 
 

@@ -66,6 +66,18 @@ class ScaleSim:
 
 
 @dataclass(frozen=True, kw_only=True)
+class Rtl:
+    """How the generated RTL meets the outside world (rtl_gen.systolic, rtl_gen.hostbus, docs/fpga.md)."""
+
+    host_bus: str = param("wide", choices=("wide", "wishbone", "axi4lite"),
+                          doc="host side of the top: wide (full-width host port, shape inputs and start/busy/"
+                              "done as ports), wishbone (Wishbone classic, 32-bit) or axi4lite (AXI4-Lite, "
+                              "32-bit): CSRs for start/busy/done/shape/cycles and a window onto the memories")
+    debug_ports: bool | None = param(None, doc="expose the mon_write debug bus at the top (default: true with "
+                                               "host_bus wide, false with a bus)")
+
+
+@dataclass(frozen=True, kw_only=True)
 class Epilogue:
     """The scale epilogue (hwsim.systolic.epilogue, docs/systolic.md section 12)."""
 
@@ -78,7 +90,7 @@ class Epilogue:
 
 
 SECTIONS = {"array": Array, "operands": Operands, "memory": Memory, "energy": EnergyTable,
-            "scalesim": ScaleSim, "epilogue": Epilogue}
+            "scalesim": ScaleSim, "epilogue": Epilogue, "rtl": Rtl}
 
 
 def result_bits(design) -> int:
