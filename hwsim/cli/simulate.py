@@ -59,13 +59,18 @@ def numba_without_scipy() -> None:
 
     if "scipy.linalg" in sys.modules or "numba.np.arraymath" in sys.modules:
         return
-    from numba.core.registry import cpu_target
-
-    sys.modules["scipy.linalg"] = None            # makes `import scipy.linalg.cython_blas` fail fast
+    # `import scipy.linalg.cython_blas` then fails fast; so does the version check in numba/__init__.py
+    # (`import scipy`, skipped when SciPy is missing) when Numba is not imported yet
+    hidden = [m for m in ("scipy", "scipy.linalg") if m not in sys.modules]
+    for m in hidden:
+        sys.modules[m] = None
     try:
+        from numba.core.registry import cpu_target
+
         cpu_target.target_context.refresh()
     finally:
-        del sys.modules["scipy.linalg"]
+        for m in hidden:
+            del sys.modules[m]
 
 
 def _cases(designs: list[str], workloads: list[str]) -> list[tuple[str, str]]:
