@@ -86,6 +86,7 @@ def main(argv=None) -> int:
               ("python -c 'import numpy'", [PY, "-c", "import numpy"]),
               ("import numba + its CPU target, as hwsim simulate does it (needed to load a cached kernel)",
                [PY, "-c", "import os; from hwsim.cli.simulate import numba_without_scipy as f; f(); "
+                          "from numba.core.registry import cpu_target; cpu_target.target_context.refresh(); "
                           "os._exit(0)"]),
               ("hwsim --help", [PY, "-m", "hwsim.cli", "--help"])]
     rows = [[name, "", f"{median_cpu(cmd, tmp, args.repeat):.3f}", "", "", ""] for name, cmd in floors]

@@ -46,31 +46,56 @@ def _seed(text: str) -> int:
 
 
 def numba_without_scipy() -> None:
-    """Initialise Numba's CPU target with ``scipy.linalg`` hidden, once per process, before the first kernel.
+    """Let Numba load without importing SciPy, in this process (lazily: nothing is imported here).
 
-    Numba's ``numba.np.arraymath`` imports ``scipy.linalg.cython_blas`` at import time only to learn whether
-    ``np.dot``/``np.linalg`` can be compiled; that import (scipy.linalg, its array-API layer, numpy.f2py)
-    costs ~0.25 CPU-s, a quarter of a whole ``hwsim simulate``. No simulate kernel uses BLAS, and the
-    command owns its process, so it hides SciPy while Numba loads its registries (Numba then records "no
-    BLAS"); SciPy itself stays importable afterwards. Only for the ``hwsim`` command line (``main()``
-    without argv), never for ``main([...])`` from Python. Skipped when SciPy's linalg is already loaded or
-    Numba's target is already initialised (nothing left to save)."""
+    When Numba's CPU target loads its registries (at the first call of any cached kernel) it imports
+    ``numba.np.arraymath``, which imports ``scipy.linalg.cython_blas`` only to learn whether
+    ``np.dot``/``np.linalg`` can be compiled. That import (scipy.linalg, its array-API layer, numpy.f2py)
+    costs ~0.25 CPU-s, a quarter of a whole ``hwsim simulate``; ``numba/__init__.py`` also imports
+    ``scipy`` for a version check. No simulate kernel uses BLAS, and the command owns its process. So a
+    meta-path hook hides ``scipy`` and ``scipy.linalg`` while those two Numba modules execute (Numba then
+    records "no BLAS"); SciPy stays importable before and after. A run that calls no kernel pays nothing.
+    Only for the ``hwsim`` command line (``main()`` without argv), never for ``main([...])`` from Python.
+    Skipped when SciPy's linalg or Numba's arraymath is already loaded (nothing left to save)."""
+    import importlib.abc
+    import importlib.machinery
     import sys
 
     if "scipy.linalg" in sys.modules or "numba.np.arraymath" in sys.modules:
         return
-    # `import scipy.linalg.cython_blas` then fails fast; so does the version check in numba/__init__.py
-    # (`import scipy`, skipped when SciPy is missing) when Numba is not imported yet
-    hidden = [m for m in ("scipy", "scipy.linalg") if m not in sys.modules]
-    for m in hidden:
-        sys.modules[m] = None
-    try:
-        from numba.core.registry import cpu_target
+    watched = {"numba.np.arraymath"} | ({"numba"} if "numba" not in sys.modules else set())
 
-        cpu_target.target_context.refresh()
-    finally:
-        for m in hidden:
-            del sys.modules[m]
+    class _Loader(importlib.abc.Loader):
+        def __init__(self, inner):
+            self.inner = inner
+
+        def create_module(self, spec):
+            return self.inner.create_module(spec)
+
+        def exec_module(self, module):
+            hidden = [m for m in ("scipy", "scipy.linalg") if m not in sys.modules]
+            for m in hidden:
+                sys.modules[m] = None         # `import scipy...` fails fast (ImportError), as without SciPy
+            try:
+                self.inner.exec_module(module)
+            finally:
+                for m in hidden:
+                    if sys.modules.get(m, 0) is None:
+                        del sys.modules[m]
+
+    class _Finder(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if name not in watched:
+                return None
+            watched.discard(name)
+            if not watched:
+                sys.meta_path.remove(self)
+            spec = importlib.machinery.PathFinder.find_spec(name, path)
+            if spec is not None and spec.loader is not None:
+                spec.loader = _Loader(spec.loader)
+            return spec
+
+    sys.meta_path.insert(0, _Finder())
 
 
 def _cases(designs: list[str], workloads: list[str]) -> list[tuple[str, str]]:
