@@ -6,9 +6,10 @@ matching lookup), in one run.
 For each netlist shape (the digits designs and LogicNets' JSC-S/JSC-M/NID-S shapes, random tables) it
 evaluates N random samples with
 
-* ``LutNet.forward`` (Numba, one thread: chunks of samples, feature-major, address formed in registers,
-  table gathered), timed end to end (input/output transposes included) -- best of 5; and the layer kernels
-  alone on feature-major input ("kernels");
+* ``LutNet.forward`` (Numba, one thread: chunks of 2048 samples transposed to feature-major by blocked 8x8
+  byte transposes; per neuron and block of samples, the table addresses formed in a vectorised loop, then
+  the table gathered), timed end to end (input check and input/output transposes included) -- best of 5;
+  and the layer kernels alone on feature-major input ("kernels");
 * ``LutNet.forward_numpy`` (address per neuron with numpy shifts, fancy-index gather) on the same samples;
 * LogicNets' LUT inference strategy (``nn.py::table_lookup``: every sample compared against every table row,
   written here in numpy) on a slice, extrapolated per evaluation;
@@ -31,7 +32,7 @@ sys.path.insert(0, str(ROOT))
 
 import numpy as np  # noqa: E402
 
-from hwsim.lutnet.netlist import _layer_fm, _transpose, random_netlist  # noqa: E402
+from hwsim.lutnet.netlist import CHUNK, _layer_fm, _transpose, random_netlist  # noqa: E402
 from hwsim.report import format_table  # noqa: E402
 
 SHAPES = [
@@ -64,8 +65,8 @@ def best(f, *a, reps=5, key=None):
 def layers_only(net, xt):
     """The layer kernels alone on feature-major input (no transposes), chunk by chunk as forward does."""
     N = xt.shape[1]
-    for s0 in range(0, N, 8192):
-        cur = np.ascontiguousarray(xt[:, s0:s0 + 8192])
+    for s0 in range(0, N, CHUNK):
+        cur = np.ascontiguousarray(xt[:, s0:s0 + CHUNK])
         for layer in net.layers:
             cur = _layer_fm(cur, layer.indptr, layer.indices, layer.offsets, layer.tables, layer.b_in)
 

@@ -16,13 +16,16 @@ FP16 corner activations (zero, subnormals, max, negatives), scales 0, 1, 128, 25
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 LEVELS = ("model", "hwsim", "amaranth", "verilator")
+#: the cocotb test module (self-checking; exported with the regression suite by testbenches.export) and the
+#: numpy-only harness module it needs beside the shared ones
+COCOTB_MODULE = "testbenches.tb_bitserial"
+COCOTB_HARNESS = ("bitserial_driver.py",)
 
 
 @dataclass
@@ -274,14 +277,6 @@ def _pack(values, width: int) -> int:
     return v
 
 
-def _unpack(v: int, n: int, width: int) -> list[int]:
-    out = []
-    for i in range(n):
-        x = (v >> (i * width)) & ((1 << width) - 1)
-        out.append(x - (1 << width) if x >> (width - 1) else x)
-    return out
-
-
 def port_values(vs: VectorSet, it: dict, code_bits: int = 4, meta_bits: int = 2) -> dict:
     if vs.pe == "bitvert":
         return dict(act=_pack(it["act"], 8), w=_pack(it["w"], 8), offset=_pack(it["offset"], 8))
@@ -291,36 +286,14 @@ def port_values(vs: VectorSet, it: dict, code_bits: int = 4, meta_bits: int = 2)
 
 async def drive(io, edge, vs: VectorSet, acc_width: int, code_bits: int = 4, meta_bits: int = 2) -> dict:
     """io.set(name, int); await io.sample(name) -> int (settled, before the edge); edge(): one clock edge
-    (the driver sets all inputs of a cycle before it samples anything in that cycle)."""
-    results, cycles = [], []
-    for tile in vs.tiles:
-        issues = [port_values(vs, it, code_bits, meta_bits) for it in tile]
-        await io.between_tiles()
-        i, count = 0, 0
-        while True:
-            if i < len(issues):
-                for k, v in issues[i].items():
-                    io.set(k, v)
-                io.set("start", 1)
-                io.set("clear", 1 if i == 0 else 0)
-            else:
-                io.set("start", 0)
-                io.set("clear", 0)
-            r, b = await io.sample("ready"), await io.sample("busy")
-            if i == len(issues) and not b and count > 0:
-                break
-            acc = i < len(issues) and r
-            await edge()
-            if acc or b:
-                count += 1
-            if acc:
-                i += 1
-            if count > 100000:
-                raise RuntimeError("DUT never finished")
-        res = _unpack(await io.sample("result"), vs.rows * vs.cols, acc_width)
-        results.append([res[r * vs.cols:(r + 1) * vs.cols] for r in range(vs.rows)])
-        cycles.append(count)
-    return dict(results=results, cycles=cycles)
+    (the driver sets all inputs of a cycle before it samples anything in that cycle). The tiles go through
+    ``testbenches.bitserial_driver.drive_tiles`` (the cocotb test's driver); results per tile as rows."""
+    from .bitserial_driver import drive_tiles
+
+    tiles = [[port_values(vs, it, code_bits, meta_bits) for it in tile] for tile in vs.tiles]
+    raw = await drive_tiles(io, edge, tiles, vs.rows * vs.cols, acc_width)
+    return dict(results=[[res[r * vs.cols:(r + 1) * vs.cols] for r in range(vs.rows)] for res in raw["results"]],
+                cycles=raw["cycles"])
 
 
 def dut_for(vs: VectorSet):
@@ -382,22 +355,45 @@ def emit(vs: VectorSet, root: str | Path = "build"):
     return emit_component(dut_for(vs), top, root)
 
 
-def run_verilator(vs: VectorSet, root: str | Path = "build", art_dir: str | Path | None = None) -> dict:
-    from testbenches import runner
-    directory = Path(art_dir) if art_dir is not None else emit(vs, root).directory
-    b = runner.build(directory)
-    dut = _widths(vs)
-    job = directory / "run" / f"{vs.name}.json"
-    job.parent.mkdir(parents=True, exist_ok=True)
-    outp = job.with_suffix(".out.json")
-    outp.unlink(missing_ok=True)
-    job.write_text(json.dumps(dict(vs=vs.__dict__, acc_width=dut.acc_width, code_bits=getattr(dut, "code_bits", 4),
-                                   meta_bits=getattr(dut, "meta_bits", 2))))
-    r = runner.run_cocotb(b, "testbenches.tb_bitserial", {"BITSERIAL_JOB": str(job.resolve()),
-                                                          "BITSERIAL_OUT": str(outp.resolve())})
-    if r.failed or not outp.is_file():
-        raise RuntimeError(f"cocotb run failed; log: {r.log}")
-    return json.loads(outp.read_text())
+def cocotb_vectors(vs):
+    """The vector file of the cocotb test (``testbenches.bitserial_driver``) for a bench vector set (or a
+    bit-serial :class:`VectorSet`, whose expected values then come from :func:`expected_of`): every
+    issue's packed port values, the tile of every issue, the expected accumulators and cycles."""
+    from .vectorset import VectorSet as HVectorSet
+    bs = vs.info["bs"] if isinstance(vs, HVectorSet) else vs
+    if isinstance(vs, HVectorSet):
+        exp = dict(vs.expected)
+    else:
+        e = expected_of(bs)
+        exp = {"outputs": _flat(e["results"]), "cycles": np.asarray(e["cycles"], np.int64)}
+    w = _widths(bs)
+    issues = [port_values(bs, it, w.code_bits, w.meta_bits) for tile in bs.tiles for it in tile]
+    inputs = {"issue": np.arange(len(issues)),
+              "tile": np.array([t for t, tile in enumerate(bs.tiles) for _ in tile], np.int64)}
+    for k in issues[0]:
+        a = np.empty(len(issues), dtype=object)
+        a[:] = [int(x[k]) for x in issues]
+        inputs[k] = a
+    return HVectorSet(name=bs.name, kind="bitserial", inputs=inputs, expected=exp)
+
+
+def run_verilator(vs, root: str | Path = "build", art_dir: str | Path | None = None) -> dict:
+    """cocotb (``testbenches.tb_bitserial``, self-checking) on the emitted Verilog through
+    ``testbenches.bench.cocotb_run``; results per tile as rows. ``vs``: a bit-serial :class:`VectorSet` or
+    the bench's vector set."""
+    from .bench import cocotb_run
+    from .vectorset import VectorSet as HVectorSet
+    bs = vs.info["bs"] if isinstance(vs, HVectorSet) else vs
+    directory = Path(art_dir) if art_dir is not None else emit(bs, root).directory
+    flat, _, run = cocotb_run(directory, cocotb_vectors(vs), COCOTB_MODULE)
+    n = bs.rows * bs.cols
+    res = [int(x) for x in flat["outputs"]]
+    out = dict(results=[[res[t * n + r * bs.cols:t * n + (r + 1) * bs.cols] for r in range(bs.rows)]
+                        for t in range(len(res) // n)],
+               cycles=[int(c) for c in flat["cycles"]])
+    if run.failed or not run.tests:          # the cocotb test's own verdict (the checker says what differs)
+        out["_runner_failed"] = True
+    return out
 
 
 def run_level(level: str, vs: VectorSet, **kw) -> dict:
@@ -453,9 +449,10 @@ def describe(design, component, vs) -> str:
 
 def run(level: str, design, component, vs, art_dir, waves: bool = False, log=None):
     bs = vs.info["bs"]
-    kw = {"art_dir": art_dir} if level == "verilator" else {}
-    got = run_level(level, bs, **kw)
+    got = run_verilator(vs, art_dir=art_dir) if level == "verilator" else run_level(level, bs)
     out = {"cycles": np.asarray(got["cycles"], np.int64)}
+    if got.get("_runner_failed"):
+        out["_runner_failed"] = True
     if all(r is not None for r in got["results"]):
         out["outputs"] = _flat(got["results"])
     note = None if "outputs" in out else f"{level}: cycles only (the Numba cycle kernels compute no outputs)"

@@ -25,8 +25,13 @@ from hwsim.butterfly import engine
 from hwsim.butterfly import functional as fn
 
 from .vectors import CheckResult
+from .vectorset import VectorSet
 
 LEVELS = ("model", "hwsim", "amaranth", "verilator")
+#: the cocotb test module (self-checking; exported with the regression suite by testbenches.export) and the
+#: numpy-only harness module it needs beside the shared ones
+COCOTB_MODULE = "testbenches.tb_butterfly"
+COCOTB_HARNESS = ("butterfly_driver.py",)
 
 
 class Vectors(dict):
@@ -175,25 +180,36 @@ def run_amaranth(component, vs, vcd: str | None = None) -> dict[str, Any]:
     return _raw_to_got(box["raw"])
 
 
-def run_verilator(art_dir: Path, vs, waves: bool = False, log=None) -> tuple[dict[str, Any], str]:
-    import json
-    import os
+def cocotb_vectors(vs) -> VectorSet:
+    """The vector file of the cocotb test (``testbenches.butterfly_driver.jobs_from_arrays``): the jobs'
+    inputs concatenated (``re``/``im`` FP16 bit patterns, ``job_n`` elements, ``rows`` packed coefficient
+    rows, ``rows_n`` per job, ``is_fft``, ``log_length``) and the expected ``out_re``/``out_im``
+    (concatenated) and ``cycles`` per job."""
+    jobs = vs["jobs"]
+    rows = np.empty(sum(len(j["rows"]) for j in jobs), dtype=object)
+    rows[:] = [int(w) for j in jobs for w in j["rows"]]
+    cat = lambda k: np.array([v for j in jobs for v in j[k]], np.int64)  # noqa: E731
+    inputs = {"re": cat("re"), "im": cat("im"), "job_n": np.array([j["n"] for j in jobs], np.int64),
+              "is_fft": np.array([int(j["is_fft"]) for j in jobs], np.int64),
+              "log_length": np.array([j["log_length"] for j in jobs], np.int64), "rows": rows,
+              "rows_n": np.array([len(j["rows"]) for j in jobs], np.int64)}
+    exp = vs["expected"]
+    return VectorSet(name=f"butterfly-s{vs['seed']}", kind="butterfly", inputs=inputs,
+                     expected={"out_re": np.concatenate(exp["out_re"]), "out_im": np.concatenate(exp["out_im"]),
+                               "cycles": np.asarray(exp["cycles"], np.int64)})
 
-    from . import runner
-    b = runner.build(art_dir, waves=waves, log=log)
-    rdir = art_dir / "run"
-    rdir.mkdir(parents=True, exist_ok=True)
-    job_path, out_path = rdir / "butterfly_jobs.json", rdir / "butterfly_results.json"
-    job_path.write_text(json.dumps(rtl_jobs(vs)))
-    out_path.unlink(missing_ok=True)
-    r = runner.run_cocotb(b, "testbenches.tb_butterfly",
-                          {"HWSIM_BFLY_JOBS": str(job_path.resolve()), "HWSIM_BFLY_OUT": str(out_path.resolve()),
-                           "PYTHONPATH": os.environ.get("PYTHONPATH", "")}, waves=waves)
-    raw = json.loads(out_path.read_text())
-    got = _raw_to_got(raw)
-    if r.failed:
+
+def run_verilator(art_dir: Path, vs, waves: bool = False, log=None) -> tuple[dict[str, Any], str]:
+    """cocotb (``testbenches.tb_butterfly``, self-checking) on the emitted Verilog through
+    ``testbenches.bench.run_cocotb``; results per job (``_runner_failed`` when its own verdict failed)."""
+    from .bench import run_cocotb
+    from .butterfly_driver import split
+
+    flat, note = run_cocotb(Path(art_dir), cocotb_vectors(vs), COCOTB_MODULE, waves=waves, log=log)
+    got = _raw_to_got(split(flat))
+    if flat.get("_runner_failed"):
         got["_runner_failed"] = True
-    return got, f"verilator: build {'cached' if b.cached else f'{b.seconds:.1f}s'}, run {r.seconds:.1f}s"
+    return got, note
 
 
 def run(level: str, design, component, vs, art_dir: Path | None = None, waves: bool = False, log=None):

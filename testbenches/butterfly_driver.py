@@ -58,3 +58,62 @@ async def run_jobs(io, settle, tick, jobs: list[dict], max_cycles: int = 1_000_0
         out["cycles"].append(cyc)
         out["out_cycles"].append(res_cyc)
     return out
+
+
+# ---- the vector file of the cocotb test (numpy only: exported suites carry this module) ---------------
+def jobs_from_arrays(inputs: dict) -> list[dict]:
+    """The jobs of a vector file (``testbenches.butterfly.cocotb_vectors``): per job ``job_n`` elements of
+    ``re``/``im`` (FP16 bit patterns), ``rows_n`` coefficient rows (packed ints), ``is_fft``,
+    ``log_length``."""
+    jobs, e, r = [], 0, 0
+    for i, n in enumerate(int(v) for v in inputs["job_n"]):
+        m = int(inputs["rows_n"][i])
+        jobs.append({"is_fft": int(inputs["is_fft"][i]), "log_length": int(inputs["log_length"][i]),
+                     "re": [int(v) for v in inputs["re"][e:e + n]], "im": [int(v) for v in inputs["im"][e:e + n]],
+                     "rows": [int(v) for v in inputs["rows"][r:r + m]]})
+        e += n
+        r += m
+    return jobs
+
+
+def flatten(raw: dict) -> dict:
+    """``run_jobs`` results as flat arrays: out_re/out_im/out_cycles concatenated, out_n per job, cycles."""
+    import numpy as np
+
+    cat = lambda k: np.array([int(v) for x in raw[k] for v in x], np.int64)  # noqa: E731
+    return {"out_re": cat("out_re"), "out_im": cat("out_im"), "out_cycles": cat("out_cycles"),
+            "out_n": np.array([len(x) for x in raw["out_re"]], np.int64),
+            "cycles": np.array(raw["cycles"], np.int64)}
+
+
+def split(flat: dict) -> dict:
+    """Inverse of :func:`flatten` for the per-job checker (``testbenches.butterfly.check``)."""
+    out, e = {"out_re": [], "out_im": [], "out_cycles": []}, 0
+    for n in (int(v) for v in flat["out_n"]):
+        for k in out:
+            out[k].append([int(v) for v in flat[k][e:e + n]])
+        e += n
+    out["cycles"] = [int(v) for v in flat["cycles"]]
+    return out
+
+
+def mismatches(inputs: dict, expected: dict, got: dict, limit: int = 5) -> list[str]:
+    """Per job: every output code (bit pattern) and the cycle count equal to the vector file's."""
+    bad, e = [], 0
+    g = split(got)
+    for i, n in enumerate(int(v) for v in inputs["job_n"]):
+        where = f"job {i} ({'fft' if int(inputs['is_fft'][i]) else 'linear'} n={n})"
+        for key in ("out_re", "out_im"):
+            want = [int(v) for v in expected[key][e:e + n]]
+            have = g[key][i] if i < len(g[key]) else []
+            if len(have) != n:
+                bad.append(f"{where} {key}: {len(have)} outputs, expected {n}")
+            elif have != want:
+                k = next(j for j in range(n) if have[j] != want[j])
+                bad.append(f"{where} {key}[{k}]: 0x{have[k]:04x}, expected 0x{want[k]:04x} "
+                           f"({sum(a != b for a, b in zip(have, want))} differ)")
+        c = g["cycles"][i] if i < len(g["cycles"]) else None
+        if c != int(expected["cycles"][i]):
+            bad.append(f"{where} cycles: {c}, expected {int(expected['cycles'][i])}")
+        e += n
+    return bad[:limit] + ([f"{len(bad) - limit} more differences"] if len(bad) > limit else [])

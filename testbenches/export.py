@@ -15,7 +15,9 @@ The directory holds::
     README.md             what it checks and how to run it
 
 Both runners write JUnit ``results.xml``; the cocotb test fails on any output, cycle or write-cycle
-difference.
+difference. Kinds with a suite: systolic, pe, decoder, butterfly, bitserial, lutnet, pim (each bench names its
+``COCOTB_MODULE``; the kind's numpy-only driver goes into hwsim_tb/ with the shared harness). Icarus compiles
+the Verilog as Verilog-2005 (``ICARUS_ARGS``, docs/cocotb.md "Simulators").
 """
 
 from __future__ import annotations
@@ -32,10 +34,20 @@ from hwsim.report import atomic_write
 HERE = Path(__file__).resolve().parent
 #: harness modules the cocotb tests import (numpy only); copied into hwsim_tb/
 HARNESS = ("vectorset.py", "cocotb_io.py", "streams.py", "systolic_driver.py", "hostbus_driver.py")
+# A kind's bench opts in with ``COCOTB_MODULE`` (its self-checking cocotb test), and may add
+# ``COCOTB_HARNESS`` (more numpy-only modules of testbenches/ the test imports) and
+# ``cocotb_vectors(vs) -> VectorSet`` (its vector set in the npz form the test reads; default: ``vs`` itself).
 #: imports of hwsim modules the harness has, rewritten to the copy shipped beside it
 VENDORED = {"hwsim.systolic.memory": ("memory", Path(kinds.__file__).parent / "systolic" / "memory.py")}
-#: Verilator flags the generated Verilog needs (testbenches.runner.BUILD_ARGS without the speed-only ones)
-VERILATOR_ARGS = ["--output-split", "0", "-Wno-fatal"]
+#: Verilator flags: what the generated Verilog needs, and -O0 for the C++ model (testbenches.runner.BUILD_ARGS):
+#: a regression run is short and the compile dominates (cold build of a LUT pipeline: 31 -> 24 CPU-s)
+VERILATOR_ARGS = ["--output-split", "0", "-Wno-fatal", "-CFLAGS", "-O0"]
+#: Icarus compiles the generated Verilog as what it is, Verilog-2005 (cocotb passes -g2012; the later flag
+#: wins). Under 2005 semantics a declaration initialiser (``reg x = 0;``) is an initial assignment and makes
+#: an event at time 0, which Yosys' ``dump_module`` guard in every ``always @*`` block relies on to evaluate
+#: combinational logic once; under -g2012 it is no event, so logic whose inputs keep their initial value
+#: through reset (a LUT pipeline's tables of all-zero registers) stays X until an input changes.
+ICARUS_ARGS = ["-g2005"]
 
 
 class ExportError(ValueError):
@@ -67,6 +79,9 @@ export HWSIM_RESULTS = $(CURDIR)/sim_build/results.npz
 ifeq ($(SIM),verilator)
 COMPILE_ARGS += {verilator_args}
 endif
+ifeq ($(SIM),icarus)
+COMPILE_ARGS += {icarus_args}
+endif
 include $(shell cocotb-config --makefiles)/Makefile.sim
 """
 
@@ -90,7 +105,7 @@ def main() -> int:
     build = HERE / f"sim_build_{{args.sim}}"
     runner = get_runner(args.sim)
     runner.build(sources=[HERE / "rtl" / "{top}.v"], hdl_toplevel="{top}", build_dir=build,
-                 build_args={verilator_args!r} if args.sim == "verilator" else [],
+                 build_args={verilator_args!r} if args.sim == "verilator" else {icarus_args!r},
                  timescale=("1ns", "1ps"))
     sys.path.insert(0, str(HERE))
     results = HERE / "results.xml"
@@ -138,6 +153,8 @@ def export_suite(design: Design, root: str | Path = "build", component=None, see
     comp = component if component is not None else component_for(design)
     art = emit(design, root, component=comp)
     vs = bench.vectors(design, comp, seed=seed)
+    to_file = getattr(bench, "cocotb_vectors", None)          # the bench's vectors as the npz VectorSet
+    vfile = to_file(vs) if to_file is not None else vs
     out = art.directory / "regression"
     if out.exists():
         shutil.rmtree(out)
@@ -145,19 +162,20 @@ def export_suite(design: Design, root: str | Path = "build", component=None, see
     (out / "hwsim_tb").mkdir()
     shutil.copyfile(art.verilog, out / "rtl" / art.verilog.name)
     shutil.copyfile(art.ports, out / "ports.json")
-    vs.save(out / "vectors.npz")
+    vfile.save(out / "vectors.npz")
     tb = module.rpartition(".")[2]
-    for name in HARNESS + (f"{tb}.py",):
+    for name in HARNESS + tuple(getattr(bench, "COCOTB_HARNESS", ())) + (f"{tb}.py",):
         _copy_module(HERE / name, out / "hwsim_tb" / name)
     for _, (name, src) in VENDORED.items():
         _copy_module(src, out / "hwsim_tb" / f"{name}.py")
     atomic_write(out / "hwsim_tb" / "__init__.py", '"""Self-checking cocotb test and harness (exported by hwsim)."""\n')
-    fmt = {"top": art.top, "tb": tb, "verilator_args": " ".join(VERILATOR_ARGS)}
+    fmt = {"top": art.top, "tb": tb, "verilator_args": " ".join(VERILATOR_ARGS), "icarus_args": " ".join(ICARUS_ARGS)}
     atomic_write(out / "Makefile", MAKEFILE.format(**fmt))
-    atomic_write(out / "run.py", RUN_PY.format(top=art.top, tb=tb, verilator_args=VERILATOR_ARGS))
+    atomic_write(out / "run.py", RUN_PY.format(top=art.top, tb=tb, verilator_args=VERILATOR_ARGS,
+                                               icarus_args=ICARUS_ARGS))
     atomic_write(out / "README.md", README.format(top=art.top, name=design.name, hash=design.hash,
                                                   source=design.source, kind=design.kind,
                                                   what=bench.describe(design, comp, vs)))
     atomic_write(out / "suite.json", json.dumps({"design": design.name, "hash": design.hash, "top": art.top,
-                                                 "test_module": f"hwsim_tb.{tb}", "vectors": vs.n}, indent=1))
+                                                 "test_module": f"hwsim_tb.{tb}", "vectors": vfile.n}, indent=1))
     return out

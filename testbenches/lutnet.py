@@ -17,24 +17,31 @@ evaluation), the output cycles are ``input cycle + latency`` (the closed form of
 levels also return the whole per-cycle ``out_data``/``out_valid`` trace, including the cycles right after
 reset (outputs = the tables of all-zero registers), which must equal the cycle-level model's trace exactly.
 A failure names the first mismatching sample and, re-running the model layer by layer, the neuron of the last
-layer whose table read disagrees. The vector file (``run-lutnet/vectors.npz``: inputs, valid schedule,
-expected outputs and trace) is LogicNets' ``--dump-io`` equivalent: a suite can replay it outside the project.
+layer whose table read disagrees. The vector file (``run/vectors.npz``, :func:`cocotb_vectors`: inputs, valid
+schedule, expected outputs, output cycles and trace) is LogicNets' ``--dump-io`` equivalent: the exported
+regression suite (``hwsim rtl DESIGN --testbench``) replays it without hwsim.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from .lutnet_driver import input_stream as _driver_stream
+from .lutnet_driver import pack, trace_result, unpack  # noqa: F401  (public: pack/unpack of the port packing)
+from .vectorset import VectorSet
 from .vectors import CheckResult
 
 LEVELS = ("model", "hwsim", "amaranth", "verilator")
+#: the cocotb test module (self-checking; exported with the regression suite by testbenches.export) and the
+#: numpy-only harness module it needs beside the shared ones
+COCOTB_MODULE = "testbenches.tb_lutnet"
+COCOTB_HARNESS = ("lutnet_driver.py",)
 
 
 @dataclass(frozen=True)
@@ -104,38 +111,20 @@ def make_vectors(net, x: np.ndarray, out_reg: bool = True, seed: int = 0, bubble
     return replace(vs, trace=ref["trace"], trace_valid=ref["trace_valid"])
 
 
-def pack(codes: np.ndarray, b: int) -> list[int]:
-    """Rows of codes -> packed integers, element j at bits [b*j+b-1 : b*j]."""
-    out = []
-    for row in np.asarray(codes, np.int64):
-        v = 0
-        for j, c in enumerate(row.tolist()):
-            v |= int(c) << (b * j)
-        out.append(v)
-    return out
-
-
-def unpack(values: list[int], n: int, b: int) -> np.ndarray:
-    m = (1 << b) - 1
-    return np.array([[(int(v) >> (b * j)) & m for j in range(n)] for v in values], np.uint8).reshape(len(values), n)
-
-
 def input_stream(vs: LutVectors) -> tuple[list[int], list[int]]:
     """Per input cycle (in_data packed, in_valid); idle cycles carry zeros."""
-    packed = pack(vs.x, vs.b_in)
-    data, k = [], 0
-    for v in vs.valid.tolist():
-        if v:
-            data.append(packed[k])
-            k += 1
-        else:
-            data.append(0)
-    return data, vs.valid.tolist()
+    return _driver_stream(vs.x, vs.valid, vs.b_in)
 
 
-def _trace_to_result(od: np.ndarray, ov: np.ndarray) -> dict[str, np.ndarray]:
-    return {"outputs": od[ov == 1], "out_cycles": np.flatnonzero(ov).astype(np.int64), "trace": od,
-            "trace_valid": ov.astype(np.int64)}
+_trace_to_result = trace_result
+
+
+def cocotb_vectors(vs: LutVectors) -> VectorSet:
+    """The vector file the cocotb test reads (``testbenches.lutnet_driver``): samples, valid schedule,
+    expected outputs, output cycles (input cycle + latency) and the cycle-level model's trace."""
+    return VectorSet(name=vs.name, kind="lutnet", inputs={"x": vs.x}, schedule={"in_valid": vs.valid},
+                     expected={"outputs": vs.expected, "out_cycles": (vs.in_cycles + vs.latency).astype(np.int64),
+                               "trace": vs.trace, "trace_valid": vs.trace_valid})
 
 
 def _run_hwsim(vs: LutVectors) -> dict[str, np.ndarray]:
@@ -148,8 +137,7 @@ def _run_hwsim(vs: LutVectors) -> dict[str, np.ndarray]:
     return _trace_to_result(od, ov)
 
 
-def run_level(level: str, vs: LutVectors, comp=None, artefacts: str | Path | None = None,
-              run_dir: str | Path | None = None) -> dict[str, np.ndarray]:
+def run_level(level: str, vs: LutVectors, comp=None, artefacts: str | Path | None = None) -> dict[str, np.ndarray]:
     """Run the vector set on one level; returns outputs (and, clocked levels, out_cycles and the trace)."""
     if level == "model":
         return {"outputs": vs.net.forward(vs.x)}
@@ -158,7 +146,7 @@ def run_level(level: str, vs: LutVectors, comp=None, artefacts: str | Path | Non
     if level == "amaranth":
         return _run_amaranth(comp, vs)
     if level == "verilator":
-        return _run_verilator(artefacts, vs, run_dir)
+        return _verilator(artefacts, vs)[0]
     raise ValueError(f"level {level!r}: allowed {', '.join(LEVELS)}")
 
 
@@ -189,25 +177,14 @@ def _run_amaranth(comp, vs: LutVectors) -> dict[str, np.ndarray]:
     return _trace_to_result(unpack(od, vs.n_out, vs.b_out), np.array(ov, np.int64))
 
 
-def _run_verilator(artefacts, vs: LutVectors, run_dir=None) -> dict[str, np.ndarray]:
-    from .runner import build, run_cocotb
+def _verilator(art_dir, vs: LutVectors, waves: bool = False, log=None) -> tuple[dict[str, np.ndarray], str]:
+    """cocotb (``testbenches.tb_lutnet``, self-checking) on the emitted Verilog: its results (with
+    ``_runner_failed`` when the cocotb test's own verdict failed) and a note."""
+    from .bench import run_cocotb
 
-    b = build(artefacts)
-    rdir = Path(run_dir) if run_dir else Path(artefacts) / "run-lutnet"
-    vpath = vs.save(rdir / "vectors.npz")
-    out = rdir / "results.npz"
-    out.unlink(missing_ok=True)
-    r = run_cocotb(b, "testbenches.tb_lutnet", {"HWSIM_LUT_VECTORS": str(vpath.resolve()),
-                                                "HWSIM_LUT_RESULTS": str(out.resolve()),
-                                                "PYTHONPATH": os.pathsep.join(
-                                                    [str(Path(__file__).resolve().parents[1]),
-                                                     os.environ.get("PYTHONPATH", "")])},
-                   run_dir=rdir)
-    if r.failed or not out.is_file():
-        raise RuntimeError(f"cocotb lutnet run failed ({r.failed} of {r.tests} tests); log: {r.log}")
-    z = np.load(out)
-    od = unpack([int(v) for v in z["out_data"].tolist()], vs.n_out, vs.b_out)     # decimal strings (wide ints)
-    return _trace_to_result(od, z["out_valid"].astype(np.int64))
+    got, note = run_cocotb(Path(art_dir), cocotb_vectors(vs), COCOTB_MODULE, waves=waves, log=log)
+    got["trace_valid"] = np.asarray(got["trace_valid"], np.int64)
+    return got, note
 
 
 def _locate(net, x: np.ndarray, got: np.ndarray) -> str:
@@ -296,8 +273,7 @@ def describe(design, component, vs: LutVectors) -> str:
 
 def run(level, design, component, vs: LutVectors, art_dir: Path, waves: bool = False, log=None):
     if level == "verilator":
-        got = run_level("verilator", vs, artefacts=art_dir)
-        return got, f"verilator: cocotb testbenches.tb_lutnet on {art_dir}"
+        return _verilator(art_dir, vs, waves, log)
     return run_level(level, vs, comp=component), None
 
 

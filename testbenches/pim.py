@@ -16,6 +16,7 @@ Two units, as the RTL has them:
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +27,17 @@ from hwsim.pim import compat as C
 from hwsim.pim import engine
 from hwsim.pim import fp16 as F
 
+from .pim_driver import drive_block, drive_lane, mismatches, pack, unpack  # noqa: F401  (public here too)
+from .pim_driver import block_results as _block_results
+from .vectorset import VectorSet
+
 LEVELS = ("model", "hwsim", "amaranth", "verilator")
+#: the cocotb test module of the design's top, the PIM block (self-checking; exported with the regression
+#: suite by testbenches.export) and the numpy-only harness module it needs beside the shared ones
+COCOTB_MODULE = "testbenches.tb_pim"
+COCOTB_HARNESS = ("pim_driver.py",)
+#: the cocotb test module of the FP16 lane (a second unit, emitted on its own)
+LANE_MODULE = "testbenches.tb_pim_lane"
 SPECIAL = np.array([0x0000, 0x8000, 0x0001, 0x8001, 0x03FF, 0x0400, 0x3C00, 0xBC00, 0x3C01, 0x7BFF, 0xFBFF,
                     0x7C00, 0xFC00, 0x7E00, 0x0200, 0x4000], np.uint16)
 
@@ -173,10 +184,7 @@ def block_program(seed: int = 0) -> BlockProgram:
 
 
 def block_results(even: np.ndarray, odd: np.ndarray, prog: BlockProgram) -> dict[str, np.ndarray]:
-    r, c = prog.expect["gemv_cols"]
-    return {"gemv_partials": odd[r, c:c + 8].copy(),
-            "relu_even": even[10, :8].reshape(-1), "relu_odd": odd[10, :8].reshape(-1),
-            "add_even": even[11, :8].reshape(-1), "add_odd": odd[11, :8].reshape(-1)}
+    return _block_results(even, odd, prog.expect["gemv_cols"])
 
 
 # ---- levels --------------------------------------------------------------------------------------------
@@ -230,57 +238,6 @@ def block_inputs(prog: BlockProgram) -> dict[str, np.ndarray]:
     return {"cmd": prog.cmd, "data": prog.data, "even0": prog.even0, "odd0": prog.odd0}
 
 
-def pack(burst: np.ndarray, lanes: int = 16) -> int:
-    v = 0
-    for l, x in enumerate(burst[:lanes]):
-        v |= int(x) << (16 * l)
-    return v
-
-
-def unpack(v: int, lanes: int = 16) -> np.ndarray:
-    return np.array([(v >> (16 * l)) & 0xFFFF for l in range(lanes)], np.uint16)
-
-
-async def drive_block(io, tick, inp: dict[str, np.ndarray], lanes: int = 16):
-    """Apply the program cycle by cycle (``io.set/get`` by port name, ``await tick()`` one clock).
-    Returns (even, odd, bank-write cycles)."""
-    even, odd = inp["even0"].copy(), inp["odd0"].copy()
-    cmd, data = inp["cmd"], inp["data"]
-    writes = []
-    for cy in range(cmd.shape[0]):
-        valid, wr, bk, row, col, ab, _ = (int(x) for x in cmd[cy])
-        io.set("cmd_valid", valid)
-        io.set("cmd_write", wr)
-        io.set("cmd_bank", bk & 1)
-        io.set("cmd_row", row & 0x3FFF)
-        io.set("cmd_col", col)
-        io.set("ab_mode", ab)
-        io.set("cmd_data", pack(data[cy]))
-        r = row & 0xFFF
-        inb = valid and r < even.shape[0]
-        io.set("even_rdata", pack(even[r, col], lanes) if inb else 0)
-        io.set("odd_rdata", pack(odd[r, col], lanes) if inb else 0)
-        await tick(settle=True)
-        if io.get("bank_we") and inb:
-            (odd if io.get("bank_odd") else even)[r, col, :lanes] = unpack(io.get("bank_wdata"), lanes)
-            writes.append(cy)
-        await tick()
-    io.set("cmd_valid", 0)
-    return even, odd, np.array(writes, np.int64)
-
-
-async def drive_lane(io, settle, v: dict[str, np.ndarray]) -> np.ndarray:
-    out = np.empty(v["a"].size, np.uint16)
-    for i in range(out.size):
-        io.set("a", int(v["a"][i]))
-        io.set("b", int(v["b"][i]))
-        io.set("c", int(v["c"][i]))
-        io.set("op", int(v["op"][i]))
-        await settle()
-        out[i] = io.get("y")
-    return out
-
-
 def run_amaranth_lane(v) -> np.ndarray:
     from amaranth.sim import Simulator
 
@@ -323,31 +280,50 @@ def run_amaranth_block(inp, lanes: int = 16):
     return box["r"]
 
 
-def run_verilator(unit: str, arrays: dict[str, np.ndarray], root: str | Path = "build") -> dict[str, np.ndarray]:
-    """Emit the unit, build it with Verilator (cached), run testbenches.tb_pim; returns its results."""
+def block_vectorset(prog: BlockProgram, name: str = "pim-block") -> VectorSet:
+    """The block's vector file (``testbenches.pim_driver``): the command stream, the bank images before,
+    where the GEMV partial sums land, and the expected bank results and write cycles."""
+    r, c = prog.expect["gemv_cols"]
+    exp = {k: e for k, e in prog.expect.items() if k != "gemv_cols"} | {"write_cycles": _expected_writes(prog)}
+    return VectorSet(name=name, kind="pim", inputs=dict(block_inputs(prog), gemv_at=np.array([r, c], np.int64)),
+                     expected=exp)
+
+
+def lane_vectorset(v: dict[str, np.ndarray], name: str = "pim-lane") -> VectorSet:
+    """The FP16 lane's vector file: operand triples and ops, expected results from numpy float16."""
+    return VectorSet(name=name, kind="pim", inputs=dict(v), expected={"y": lane_model(v)})
+
+
+def cocotb_vectors(vs) -> VectorSet:
+    """The exported suite's vector file (the design's top is the PIM block)."""
+    return block_vectorset(vs.info["prog"], vs.name)
+
+
+def run_verilator(unit: str, src, root: str | Path = "build", art_dir: str | Path | None = None) -> dict:
+    """cocotb on the emitted Verilog through ``testbenches.bench.cocotb_run`` (builds cached by hash).
+    ``unit`` "lane": ``src`` the lane operands (``lane_vectors``), returns ``{"y"}``; "block" (16 lanes) /
+    "block2" (2 lanes): ``src`` a :class:`BlockProgram`, returns the block results, ``write_cycles`` and
+    ``_lanes`` -- on the design's own artefacts when ``art_dir`` is given. ``_runner_failed`` marks a cocotb
+    test that failed by its own verdict."""
     from rtl_gen.pim import Fp16Lane, PimBlock
     from rtl_gen.verilog import emit_component
 
-    from . import runner
-    lanes = {"lane": 0, "block": 16, "block2": 2}[unit]
-    comp, top = (Fp16Lane(), "pim_fp16_lane") if unit == "lane" else (PimBlock(lanes), f"pim_block{lanes}")
-    art = emit_component(comp, top, root)
-    b = runner.build(art.directory)
-    rdir = art.directory / f"run_{unit}"
-    rdir.mkdir(parents=True, exist_ok=True)
-    vin = rdir / "inputs.npz"
-    vout = rdir / "results.npz"
-    np.savez(vin, **arrays)
-    vout.unlink(missing_ok=True)
-    test = "lane" if unit == "lane" else "block"
-    r = runner.run_cocotb(b, "testbenches.tb_pim", {"HWSIM_PIM_UNIT": test, "HWSIM_PIM_IN": str(vin.resolve()),
-                                                   "HWSIM_PIM_OUT": str(vout.resolve()),
-                                                   "HWSIM_PIM_LANES": str(lanes),
-                                                   "COCOTB_TEST_FILTER": f"pim_{test}"}, run_dir=rdir)
-    if r.failed or not vout.is_file():
-        raise RuntimeError(f"cocotb run of {top} failed: {r.log}")
-    with np.load(vout) as z:
-        return {k: z[k] for k in z.files}
+    from .bench import cocotb_run
+    if unit == "lane":
+        directory = emit_component(Fp16Lane(), "pim_fp16_lane", root).directory
+        got, _, r = cocotb_run(directory, lane_vectorset(src), LANE_MODULE)
+    elif unit in ("block", "block2"):
+        lanes = {"block": 16, "block2": 2}[unit]
+        directory = Path(art_dir) if art_dir is not None else \
+            emit_component(PimBlock(lanes), f"pim_block{lanes}", root).directory
+        got, _, r = cocotb_run(directory, block_vectorset(src), COCOTB_MODULE)
+        ports = json.loads((directory / "ports.json").read_text())
+        got["_lanes"] = {p["name"]: p["width"] for p in ports["ports"]}["even_rdata"] // 16
+    else:
+        raise ValueError(f"unit = {unit!r}: allowed: lane, block, block2")
+    if r.failed or not r.tests:
+        got["_runner_failed"] = True
+    return got
 
 
 # ---- the checker ---------------------------------------------------------------------------------------
@@ -418,10 +394,13 @@ def run(level: str, design=None, component=None, vs=None, art_dir=None, waves: b
         note = "amaranth.sim: block with 1 lane, command cycles only (speed); lane 0 compared"
     else:
         root = Path(art_dir).parent if art_dir else Path("build")
-        y = run_verilator("lane", v, root)["y"]
-        r = run_verilator("block" if lanes == 16 else "block2", block_inputs(prog), root)
-        e, o, w = r["even"], r["odd"], r["writes"]
-        lanes = 16 if lanes == 16 else 2
+        lane = run_verilator("lane", v, root)
+        got = run_verilator("block" if lanes == 16 else "block2", prog, root, art_dir=art_dir)
+        got["lane_y"] = lane["y"]
+        if lane.get("_runner_failed"):
+            got["_runner_failed"] = True
+        return got, (f"verilator: FP16 lane (pim_fp16_lane) and the {got['_lanes']}-lane block "
+                     f"({Path(art_dir).name if art_dir else 'pim_block'}), cocotb self-checking")
     got = {"lane_y": y, "write_cycles": w, "_lanes": lanes}
     got |= {k: g for k, g in block_results(e, o, prog).items()}
     return got, note

@@ -1,30 +1,35 @@
-"""cocotb test of a generated bit-serial PE array under Verilator: the shared host driver of
-``testbenches.bitserial`` (job and output files from BITSERIAL_JOB / BITSERIAL_OUT)."""
+"""cocotb test of a generated bit-serial PE array: the shared host driver
+(``testbenches.bitserial_driver``) runs every tile of the vector file, and the test checks every
+accumulator and every tile's cycle count against the file (its own verdict); the parent process
+(``testbenches.bitserial``) checks them again. numpy-only harness: it runs in exported suites without hwsim.
+
+Run by ``testbenches.bench`` / ``hwsim verify`` (environment from ``runner.run_cocotb``)."""
 
 from __future__ import annotations
-
-import json
-import os
 
 import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
-from .bitserial import VectorSet, drive
+from .bitserial_driver import drive_tiles, flatten, mismatches, tiles_from_arrays
+from .cocotb_io import job, save_results
 
 
 @cocotb.test()
 async def bitserial_tiles(dut):
-    with open(os.environ["BITSERIAL_JOB"]) as f:
-        job = json.load(f)
-    vs = VectorSet(**job["vs"])
-    clk = dut.clk
-    dut.rst.value = 1
+    ports, vs, out = job()
+    width = {p["name"]: p["width"] for p in ports["ports"]}
+    n_tiles = len(vs.expected["cycles"])
+    n_results = len(vs.expected["outputs"]) // n_tiles          # rows x cols accumulators per tile
+    acc_width = width["result"] // n_results
+    clk = getattr(dut, ports["clock"])
+    rst = getattr(dut, ports["reset"])
+    rst.value = 1
     dut.start.value = 0
     cocotb.start_soon(Clock(clk, 10, unit="ns").start())
     for _ in range(2):
         await RisingEdge(clk)
-    dut.rst.value = 0
+    rst.value = 0
     await FallingEdge(clk)
 
     class IO:
@@ -39,21 +44,22 @@ async def bitserial_tiles(dut):
                 self.ro = True
             return int(getattr(dut, k).value)
 
+        async def between_tiles(self):
+            if self.ro:        # leave the read-only phase (an idle cycle; cycles are counted from the start)
+                await RisingEdge(clk)
+                await FallingEdge(clk)
+                self.ro = False
+
     io = IO()
-
-    async def between_tiles():
-        if io.ro:        # leave the read-only phase (an idle cycle; cycles are counted from the start)
-            await RisingEdge(clk)
-            await FallingEdge(clk)
-            io.ro = False
-
-    io.between_tiles = between_tiles
 
     async def edge():
         await RisingEdge(clk)
         await FallingEdge(clk)
         io.ro = False
 
-    out = await drive(io, edge, vs, job["acc_width"], job["code_bits"], job["meta_bits"])
-    with open(os.environ["BITSERIAL_OUT"], "w") as f:
-        json.dump(out, f)
+    raw = await drive_tiles(io, edge, tiles_from_arrays(vs.inputs), n_results, acc_width)
+    got = flatten(raw)
+    save_results(out, got)
+    dut._log.info("%s: %d tiles, %d issues, %d cycles", vs.name, n_tiles, vs.n, sum(raw["cycles"]))
+    bad = mismatches(vs.expected, got)
+    assert not bad, f"{vs.name}: " + "; ".join(bad)

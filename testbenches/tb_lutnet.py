@@ -1,44 +1,45 @@
-"""cocotb test of a generated LUT-netlist pipeline under Verilator: drives the vector stream one sample per
-cycle (with the bubbles of the vector set), records ``out_data``/``out_valid`` in every cycle, and saves the
-trace; the parent process (``testbenches.lutnet``) unpacks and checks it. Environment (set by
-``testbenches.lutnet._run_verilator``): HWSIM_LUT_VECTORS, HWSIM_LUT_RESULTS."""
+"""cocotb test of a generated LUT-netlist pipeline: drives the vector stream one sample per cycle (with the
+bubbles of the vector set), records ``out_data``/``out_valid`` in every cycle, and checks the outputs, their
+cycles and the whole per-cycle trace against the vector file (its own verdict); the parent process checks
+them again. numpy-only harness (``lutnet_driver``): it runs in exported suites without hwsim.
+
+Run by ``testbenches.bench`` / ``hwsim verify`` (environment from ``runner.run_cocotb``)."""
 
 from __future__ import annotations
 
-import io
-import os
-from pathlib import Path
-
 import cocotb
-import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from hwsim.report import atomic_write
-
-from .lutnet import LutVectors, input_stream
+from .cocotb_io import CocotbIO, job, save_results
+from .lutnet_driver import mismatches, run_stream
 
 
 @cocotb.test()
 async def lutnet_stream(dut):
-    vs = LutVectors.load(os.environ["HWSIM_LUT_VECTORS"])
-    out_path = Path(os.environ["HWSIM_LUT_RESULTS"])
-    data, valid = input_stream(vs)
-    dut.in_valid.value = 0
-    dut.in_data.value = 0
-    cocotb.start_soon(Clock(dut.clk, 10, unit="ns").start())
-    dut.rst.value = 1
-    await RisingEdge(dut.clk)
-    await RisingEdge(dut.clk)
-    dut.rst.value = 0
-    od, ov = [], []
-    for c in range(vs.cycles):
-        dut.in_data.value = data[c] if c < len(data) else 0
-        dut.in_valid.value = valid[c] if c < len(valid) else 0
+    ports, vs, out = job()
+    lut = ports["lutnet"]
+    clk = getattr(dut, ports["clock"])
+    rst = getattr(dut, ports["reset"])
+    io = CocotbIO(dut)
+    io.set(lut["valid"]["in"], 0)
+    io.set(lut["in"]["port"], 0)
+    cocotb.start_soon(Clock(clk, 10, unit="ns").start())
+    rst.value = 1
+    for _ in range(2):
+        await RisingEdge(clk)
+    rst.value = 0
+
+    async def settle():
         await ReadOnly()
-        od.append(int(dut.out_data.value))
-        ov.append(int(dut.out_valid.value))
-        await RisingEdge(dut.clk)
-    buf = io.BytesIO()
-    np.savez(buf, out_data=np.array([str(v) for v in od]), out_valid=np.array(ov, np.int64))
-    atomic_write(out_path, buf.getvalue())
+
+    async def tick():
+        await RisingEdge(clk)
+
+    got = await run_stream(io, settle, tick, lut, vs.inputs["x"], vs.schedule["in_valid"],
+                           len(vs.expected["trace_valid"]))
+    save_results(out, got)
+    dut._log.info("%s: %d samples, %d cycles, %d valid outputs", vs.name, vs.n, len(got["trace_valid"]),
+                  len(got["outputs"]))
+    bad = mismatches(vs.expected, got)
+    assert not bad, f"{vs.name}: " + "; ".join(bad)

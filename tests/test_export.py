@@ -3,10 +3,12 @@ expected value (the self-checking cocotb test is the verdict, read from JUnit re
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -34,7 +36,8 @@ def _blocker(tmp: Path) -> Path:
 
 def _run(suite: Path, sim: str, tmp: Path) -> tuple[int, str, tuple[int, int]]:
     env = dict(os.environ)
-    env.update(verilator_env(False))
+    env.update(verilator_env(True))              # ccache (when installed): see STABLE
+    env["CCACHE_NOHASHDIR"] = "1"
     tmp.mkdir(parents=True, exist_ok=True)
     env["PYTHONPATH"] = str(_blocker(tmp)) if not (tmp / "block").exists() else str(tmp / "block")
     r = subprocess.run([sys.executable, "run.py", "--sim", sim], cwd=suite, env=env, capture_output=True,
@@ -95,6 +98,69 @@ def test_exported_suite_catches_a_wrong_expected_value(sa_suite, tmp_path):
     rc, out, (tests, failed) = _run(suite, "verilator", tmp_path)
     assert rc == 1 and tests == 1 and failed == 1, out[-3000:]
     assert "outputs[3]" in out
+
+
+#: one small design of every other kind with RTL (the systolic and decoder suites are tested above)
+KIND_DESIGNS = {"lutnet": "lutnet/jsc_s", "butterfly": "butterfly/bfly_engine_tiny",
+                "bitserial": "bitserial/bitvert_2x2", "pim": "pim/hbm_pim_block2"}
+#: per kind: an expected value to corrupt (array of vectors.npz, index) and what the failure must name
+BREAK = {"lutnet": ("exp.outputs", (3, 1), "sample 3:"), "butterfly": ("exp.out_re", 5, "out_re[5]"),
+         "bitserial": ("exp.outputs", 7, "outputs[6]"), "pim": ("exp.relu_even", (0, 0), "relu_even: 1 differ")}
+
+
+#: where the kind suites run: a temporary directory whose path does not change between runs, because
+#: Verilator writes the absolute path of the Verilog into the C++ model and ccache then misses on a new path
+STABLE = Path(tempfile.gettempdir()) / f"hwsim-export-{hashlib.sha1(str(REPO).encode()).hexdigest()[:10]}"
+
+
+@pytest.fixture(scope="module", params=list(KIND_DESIGNS))
+def kind_suite(request, tmp_path_factory) -> tuple[str, Path]:
+    """(kind, exported suite of its small design, in the build tree of a temporary directory)."""
+    return request.param, export_suite(load(REPO / "designs" / f"{KIND_DESIGNS[request.param]}.yaml"),
+                                       tmp_path_factory.mktemp(request.param) / "build")
+
+
+def _copy(suite: Path, name: str) -> Path:
+    """A copy of the suite far from the build tree (one directory per kind and simulator)."""
+    copy = STABLE / name
+    shutil.rmtree(copy, ignore_errors=True)
+    shutil.copytree(suite, copy)
+    return copy
+
+
+def _corrupt(suite: Path, kind: str) -> str:
+    """Change one expected value of the suite's vectors.npz; returns what the failure must name."""
+    key, idx, names = BREAK[kind]
+    z = dict(np.load(suite / "vectors.npz"))
+    a = z[key].copy()
+    if a.dtype.kind == "U":                       # wide integers, stored as decimal strings after a marker
+        a[idx] = str(int(a[idx]) + 1)
+    else:
+        a[idx] ^= 1
+    z[key] = a
+    np.savez(suite / "vectors.npz", **z)
+    return names
+
+
+def test_exported_suite_of_every_kind_under_verilator(kind_suite, tmp_path):
+    """The suite of each kind passes without hwsim, and fails, naming the value, when one expected value
+    in vectors.npz is wrong (its cocotb test checks by itself)."""
+    kind, exported = kind_suite
+    suite = _copy(exported, f"{kind}-verilator")
+    assert f"hwsim_tb.tb_{kind}" in (suite / "suite.json").read_text()
+    rc, out, (tests, failed) = _run(suite, "verilator", tmp_path)
+    assert rc == 0 and tests == 1 and failed == 0, out[-3000:]
+    names = _corrupt(suite, kind)                 # same directory: the Verilator build is up to date
+    rc, out, (tests, failed) = _run(suite, "verilator", tmp_path)
+    assert rc == 1 and tests == 1 and failed == 1, out[-3000:]
+    assert names in out, out[-3000:]
+
+
+@needs_icarus
+def test_exported_suite_of_every_kind_under_icarus(kind_suite, tmp_path):
+    kind, exported = kind_suite
+    rc, out, (tests, failed) = _run(_copy(exported, f"{kind}-icarus"), "icarus", tmp_path)
+    assert rc == 0 and tests == 1 and failed == 0, out[-3000:]
 
 
 def test_cli_rtl_testbench(tmp_path, capsys):

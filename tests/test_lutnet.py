@@ -44,6 +44,7 @@ def load_design(name: str):
     (2, [9, 12, 5], [2, 3], [3, 4, 8], True),
     (3, [16, 8], [6], 1, False),
     (4, [24, 9, 4], [12, 7], [1, 1, 3], True),          # fan-in 8..12: the generic address-vector path
+    (5, [12, 10, 4], [6, 9], [3, 2, 2], False),         # 18 address bits: uint32 addresses (fixed and generic)
 ])
 def test_forward_matches_numpy(seed, sizes, fanin, bits, vary):
     net = random_netlist(sizes, fanin, bits, seed=seed, vary_fanin=vary)
@@ -123,6 +124,22 @@ def test_width_limit_and_inputs():
         net.forward(np.zeros((2, 7), np.uint8))
     with pytest.raises(NetlistError, match="codes must be integers 0..3"):
         net.forward(np.full((2, 8), 4))
+    bad = np.zeros((3000, 8), np.uint8)
+    bad[2999, 7] = 4                                       # uint8: checked inside the input transpose
+    with pytest.raises(NetlistError, match=r"codes must be integers 0..3 .* range 0..4"):
+        net.forward(bad)
+
+
+@pytest.mark.parametrize("R", [0, 1, 7, 63, 64, 65, 511, 512, 520, 1031, 2048])
+@pytest.mark.parametrize("C", [1, 5, 8, 63, 64, 65, 200])
+def test_transpose_blocked(R, C):
+    from hwsim.lutnet.netlist import _transpose_or
+
+    a = np.random.default_rng(R * 1000 + C).integers(0, 256, (R, C)).astype(np.uint8)
+    a[:, ::3] &= 0x7F
+    out, seen = _transpose_or(a)
+    assert out.flags.c_contiguous and np.array_equal(out, a.T)
+    assert int(seen) == int(np.bitwise_or.reduce(a.ravel())) if a.size else int(seen) == 0
 
 
 def test_lut_cost_published():

@@ -37,6 +37,9 @@ VERSION = 1
 #: Largest fan-in x bits of one table (2**20 entries); ``max_address_bits`` overrides it.
 MAX_ADDRESS_BITS = 20
 MAX_BITS = 8
+#: Samples per chunk of ``forward`` (measured best of 1024/2048/4096: the chunk's feature-major codes of the
+#: widest layer about L2-sized, each neuron's table read 2048 times per load).
+CHUNK = 2048
 
 
 class NetlistError(ValueError):
@@ -217,15 +220,22 @@ class LutNet:
                                f"got dtype {a.dtype}, range {a.min()}..{a.max()}")
         return a if a.dtype == np.uint8 else a.astype(np.uint8)
 
-    def forward(self, x: Any, all_layers: bool = False, chunk: int = 8192) -> np.ndarray | list[np.ndarray]:
+    def forward(self, x: Any, all_layers: bool = False, chunk: int = CHUNK) -> np.ndarray | list[np.ndarray]:
         """Output codes uint8 [N, n_out] (or the codes after every layer, ``all_layers``). Samples go through
-        the whole network ``chunk`` at a time (feature-major inside, so every layer's rows stay in cache)."""
-        x = np.ascontiguousarray(self.check_inputs(x))
+        the whole network ``chunk`` at a time (feature-major inside, so every layer's rows and each neuron's
+        table stay in cache). uint8 input is range-checked inside the input transpose (the OR of its bytes),
+        other integer dtypes by :meth:`check_inputs`."""
+        a = np.asarray(x)
+        fast = a.dtype == np.uint8 and a.ndim == 2 and a.shape[1] == self.n_in
+        x = np.ascontiguousarray(a if fast else self.check_inputs(a))
         N = x.shape[0]
         outs = [np.empty((N, layer.n_out), np.uint8) for layer in self.layers]
         tabs = [layer.tables for layer in self.layers]
+        limit = 1 << self.b_in
         for s0 in range(0, max(N, 1), chunk):
-            cur = _transpose(x[s0:s0 + chunk])                           # feature-major [n, chunk]
+            cur, seen = _transpose_or(x[s0:s0 + chunk])              # feature-major [n, chunk]
+            if seen >= limit:
+                self.check_inputs(x)                                  # raises, naming the range
             for i, layer in enumerate(self.layers):
                 cur = _layer_fm(cur, layer.indptr, layer.indices, layer.offsets, tabs[i], layer.b_in)
                 if all_layers or i == self.depth - 1:
@@ -356,99 +366,290 @@ class LutNet:
 
 
 # -- kernels -------------------------------------------------------------------------------------------
-# One specialised loop per fan-in up to 7: the address is formed in registers from contiguous input rows
-# (feature-major codes) and the table gathered; wider neurons build the address vector input by input.
+# Neuron-major over sample blocks, two passes per block: the table addresses of BLOCK samples are formed
+# from contiguous input rows (feature-major codes) into a uint32 buffer -- a loop without a gather, which
+# LLVM vectorises (one specialised loop per fan-in up to 7, wider neurons input by input) -- and then the
+# table is gathered for the block (scalar loads from a table that stays in L1/L2 for the whole chunk).
+# Fusing both in one loop (the previous kernels) kept the address arithmetic scalar: 0.5-0.6 G/s at fan-in
+# 7 against 1.3-1.4 G/s split.
+BLOCK = 2048
 
 
 @njit(cache=True, nogil=True)
-def _k1(out, r0, tab):
-    for s in range(out.shape[0]):
-        out[s] = tab[r0[s]]
+def _a1(addr, r0):
+    for s in range(addr.shape[0]):
+        addr[s] = np.uint32(r0[s])
 
 
 @njit(cache=True, nogil=True)
-def _k2(out, r0, r1, tab, b):
-    for s in range(out.shape[0]):
-        out[s] = tab[(np.uint32(r0[s]) << b) | np.uint32(r1[s])]
+def _a2(addr, r0, r1, b):
+    for s in range(addr.shape[0]):
+        addr[s] = (np.uint32(r0[s]) << b) | np.uint32(r1[s])
 
 
 @njit(cache=True, nogil=True)
-def _k3(out, r0, r1, r2, tab, b):
+def _a3(addr, r0, r1, r2, b):
     b2 = b + b
-    for s in range(out.shape[0]):
-        out[s] = tab[(np.uint32(r0[s]) << b2) | (np.uint32(r1[s]) << b) | np.uint32(r2[s])]
+    for s in range(addr.shape[0]):
+        addr[s] = (np.uint32(r0[s]) << b2) | (np.uint32(r1[s]) << b) | np.uint32(r2[s])
 
 
 @njit(cache=True, nogil=True)
-def _k4(out, r0, r1, r2, r3, tab, b):
+def _a4(addr, r0, r1, r2, r3, b):
     b2 = b + b
     b3 = b2 + b
-    for s in range(out.shape[0]):
-        out[s] = tab[(np.uint32(r0[s]) << b3) | (np.uint32(r1[s]) << b2) | (np.uint32(r2[s]) << b)
-                     | np.uint32(r3[s])]
+    for s in range(addr.shape[0]):
+        addr[s] = ((np.uint32(r0[s]) << b3) | (np.uint32(r1[s]) << b2) | (np.uint32(r2[s]) << b)
+                   | np.uint32(r3[s]))
 
 
 @njit(cache=True, nogil=True)
-def _k5(out, r0, r1, r2, r3, r4, tab, b):
+def _a5(addr, r0, r1, r2, r3, r4, b):
     b2 = b + b
     b3 = b2 + b
     b4 = b3 + b
-    for s in range(out.shape[0]):
-        out[s] = tab[(np.uint32(r0[s]) << b4) | (np.uint32(r1[s]) << b3) | (np.uint32(r2[s]) << b2)
-                     | (np.uint32(r3[s]) << b) | np.uint32(r4[s])]
+    for s in range(addr.shape[0]):
+        addr[s] = ((np.uint32(r0[s]) << b4) | (np.uint32(r1[s]) << b3) | (np.uint32(r2[s]) << b2)
+                   | (np.uint32(r3[s]) << b) | np.uint32(r4[s]))
 
 
 @njit(cache=True, nogil=True)
-def _k6(out, r0, r1, r2, r3, r4, r5, tab, b):
+def _a6(addr, r0, r1, r2, r3, r4, r5, b):
     b2 = b + b
     b3 = b2 + b
     b4 = b3 + b
     b5 = b4 + b
-    for s in range(out.shape[0]):
-        out[s] = tab[(np.uint32(r0[s]) << b5) | (np.uint32(r1[s]) << b4) | (np.uint32(r2[s]) << b3)
-                     | (np.uint32(r3[s]) << b2) | (np.uint32(r4[s]) << b) | np.uint32(r5[s])]
+    for s in range(addr.shape[0]):
+        addr[s] = ((np.uint32(r0[s]) << b5) | (np.uint32(r1[s]) << b4) | (np.uint32(r2[s]) << b3)
+                   | (np.uint32(r3[s]) << b2) | (np.uint32(r4[s]) << b) | np.uint32(r5[s]))
 
 
 @njit(cache=True, nogil=True)
-def _k7(out, r0, r1, r2, r3, r4, r5, r6, tab, b):
+def _a7(addr, r0, r1, r2, r3, r4, r5, r6, b):
     b2 = b + b
     b3 = b2 + b
     b4 = b3 + b
     b5 = b4 + b
     b6 = b5 + b
-    for s in range(out.shape[0]):
-        out[s] = tab[(np.uint32(r0[s]) << b6) | (np.uint32(r1[s]) << b5) | (np.uint32(r2[s]) << b4)
-                     | (np.uint32(r3[s]) << b3) | (np.uint32(r4[s]) << b2) | (np.uint32(r5[s]) << b)
-                     | np.uint32(r6[s])]
+    for s in range(addr.shape[0]):
+        addr[s] = ((np.uint32(r0[s]) << b6) | (np.uint32(r1[s]) << b5) | (np.uint32(r2[s]) << b4)
+                   | (np.uint32(r3[s]) << b3) | (np.uint32(r4[s]) << b2) | (np.uint32(r5[s]) << b)
+                   | np.uint32(r6[s]))
 
 
 @njit(cache=True, nogil=True)
-def _kn(out, x, idx, tab, b, addr):
-    N = out.shape[0]
-    for s in range(N):
-        addr[s] = 0
-    for k in range(len(idx)):
-        row = x[idx[k]]
-        for s in range(N):
-            addr[s] = (addr[s] << b) | np.uint32(row[s])
-    for s in range(N):
+def _an(addr, x, idx, s0, b):
+    """Fan-in > 7: the address input by input (each pass vectorised)."""
+    n = addr.shape[0]
+    r = x[idx[0], s0:s0 + n]
+    for s in range(n):
+        addr[s] = np.uint32(r[s])
+    for k in range(1, len(idx)):
+        r = x[idx[k], s0:s0 + n]
+        for s in range(n):
+            addr[s] = (np.uint32(addr[s]) << b) | np.uint32(r[s])
+
+
+@njit(cache=True, nogil=True)
+def _gather(out, addr, tab):
+    """``out[s] = tab[addr[s]]``, eight results packed into one uint64 store (3.6 against 2.3-3.0 G/s for
+    byte stores, measured on 2048-entry blocks)."""
+    n = out.shape[0]
+    n8 = n - n % 8
+    w8 = np.uint64(8)
+    ow = out[:n8].view(np.uint64)
+    for w in range(n8 // 8):
+        s = w * 8
+        v = np.uint64(tab[addr[s + 7]])
+        v = (v << w8) | np.uint64(tab[addr[s + 6]])
+        v = (v << w8) | np.uint64(tab[addr[s + 5]])
+        v = (v << w8) | np.uint64(tab[addr[s + 4]])
+        v = (v << w8) | np.uint64(tab[addr[s + 3]])
+        v = (v << w8) | np.uint64(tab[addr[s + 2]])
+        v = (v << w8) | np.uint64(tab[addr[s + 1]])
+        ow[w] = (v << w8) | np.uint64(tab[addr[s]])
+    for s in range(n8, n):
         out[s] = tab[addr[s]]
 
 
 @njit(cache=True, nogil=True)
-def _transpose(a):
-    """Transpose of a C-contiguous uint8 matrix, 8 rows at a time (contiguous writes; about 2.5x faster
-    than numpy's strided copy)."""
+def _transpose_rows(a, out, r_start):
+    """``out[c, r] = a[r, c]`` for the rows ``r >= r_start``, 8 rows at a time (contiguous writes); returns
+    the OR of the bytes copied."""
     R, C = a.shape
-    out = np.empty((C, R), np.uint8)
-    for r0 in range(0, R - 7, 8):
+    acc = np.uint8(0)
+    r = r_start
+    while r + 8 <= R:
         for c in range(C):
             for j in range(8):
-                out[c, r0 + j] = a[r0 + j, c]
-    for r in range(R - R % 8, R):
+                v = a[r + j, c]
+                acc |= v
+                out[c, r + j] = v
+        r += 8
+    for rr in range(r, R):
         for c in range(C):
-            out[c, r] = a[r, c]
-    return out
+            v = a[rr, c]
+            acc |= v
+            out[c, rr] = v
+    return acc
+
+
+_M32 = np.uint64(0x00000000FFFFFFFF)
+_M16 = np.uint64(0x0000FFFF0000FFFF)
+_M8 = np.uint64(0x00FF00FF00FF00FF)
+
+
+@njit(cache=True, nogil=True)
+def _t8x8_rows(r0_, r1_, r2_, r3_, r4_, r5_, r6_, r7_, o0, o1, o2, o3, o4, o5, o6, o7):
+    """8x8 byte transposes of the uint64 words ``r*_[q]`` (8 rows) into ``o*_[q]``, for every ``q``: word
+    ``o_k[q]`` holds byte ``k`` of the 8 input words. Elementwise over ``q`` -- the loop vectorises."""
+    s32 = np.uint64(32)
+    s16 = np.uint64(16)
+    s8 = np.uint64(8)
+    for q in range(o0.shape[0]):
+        w0 = r0_[q]
+        w1 = r1_[q]
+        w2 = r2_[q]
+        w3 = r3_[q]
+        w4 = r4_[q]
+        w5 = r5_[q]
+        w6 = r6_[q]
+        w7 = r7_[q]
+        t = ((w0 >> s32) ^ w4) & _M32
+        w4 ^= t
+        w0 ^= t << s32
+        t = ((w1 >> s32) ^ w5) & _M32
+        w5 ^= t
+        w1 ^= t << s32
+        t = ((w2 >> s32) ^ w6) & _M32
+        w6 ^= t
+        w2 ^= t << s32
+        t = ((w3 >> s32) ^ w7) & _M32
+        w7 ^= t
+        w3 ^= t << s32
+        t = ((w0 >> s16) ^ w2) & _M16
+        w2 ^= t
+        w0 ^= t << s16
+        t = ((w1 >> s16) ^ w3) & _M16
+        w3 ^= t
+        w1 ^= t << s16
+        t = ((w4 >> s16) ^ w6) & _M16
+        w6 ^= t
+        w4 ^= t << s16
+        t = ((w5 >> s16) ^ w7) & _M16
+        w7 ^= t
+        w5 ^= t << s16
+        t = ((w0 >> s8) ^ w1) & _M8
+        w1 ^= t
+        w0 ^= t << s8
+        t = ((w2 >> s8) ^ w3) & _M8
+        w3 ^= t
+        w2 ^= t << s8
+        t = ((w4 >> s8) ^ w5) & _M8
+        w5 ^= t
+        w4 ^= t << s8
+        t = ((w6 >> s8) ^ w7) & _M8
+        w7 ^= t
+        w6 ^= t << s8
+        o0[q] = w0
+        o1[q] = w1
+        o2[q] = w2
+        o3[q] = w3
+        o4[q] = w4
+        o5[q] = w5
+        o6[q] = w6
+        o7[q] = w7
+
+
+@njit(cache=True, nogil=True)
+def _transpose(a):
+    """Transpose of a C-contiguous uint8 matrix ``a[R, C]`` (:func:`_transpose_or` without the OR)."""
+    return _transpose_or(a)[0]
+
+
+@njit(cache=True, nogil=True)
+def _transpose_or(a):
+    """Transpose of a C-contiguous uint8 matrix ``a[R, C]`` (sample-major codes -> feature-major) and the OR
+    of all its bytes (the input-range check of ``forward``, for free in the copy loop).
+
+    Tiles of 8*G rows: the rows are copied into ``buf[j, gr*Q*8 + c]`` (row ``8*gr + j`` of the tile, Q
+    uint64 words per row), so that one elementwise loop over the G*Q words performs every 8x8 byte transpose
+    of the tile (vectorised); whole output words are then moved into place. G grows for narrow matrices to
+    keep that loop long. Row tails (and matrices with R < 8*G) go 8 rows at a time byte by byte. Measured
+    ~3-8x faster than byte by byte on the NID-S chunk (2048 x 593)."""
+    R, C = a.shape
+    out = np.empty((C, R), np.uint8)
+    acc = np.uint8(0)
+    Q = (C + 7) // 8
+    G = max(8, min(64, 512 // max(Q, 1)))
+    T = 8 * G
+    Rt = R - R % T if C else 0
+    if Rt:
+        W = G * Q
+        buf = np.zeros((8, W * 8), np.uint8)
+        bw = buf.view(np.uint64)                      # [8, G*Q]
+        tmp = np.empty((8, W), np.uint64)             # [byte k, gr*Q + q]
+        dst = out if R % 8 == 0 else np.empty((C, Rt), np.uint8)
+        dw = dst.view(np.uint64)                      # [C, R/8]
+        for r0 in range(0, Rt, T):
+            for gr in range(G):
+                for j in range(8):
+                    src = a[r0 + 8 * gr + j]
+                    off = gr * Q * 8
+                    row = buf[j, off:off + C]
+                    for c in range(C):
+                        v = src[c]
+                        acc |= v
+                        row[c] = v
+            _t8x8_rows(bw[0], bw[1], bw[2], bw[3], bw[4], bw[5], bw[6], bw[7],
+                       tmp[0], tmp[1], tmp[2], tmp[3], tmp[4], tmp[5], tmp[6], tmp[7])
+            g0 = r0 // 8
+            for c in range(C):
+                q = c // 8
+                src_k = tmp[c % 8]
+                dwc = dw[c]
+                dwc = dwc[g0:g0 + G]
+                for gr in range(G):
+                    dwc[gr] = src_k[gr * Q + q]
+        if R % 8:
+            for c in range(C):
+                o8 = out[c]
+                d8 = dst[c]
+                for r in range(Rt):
+                    o8[r] = d8[r]
+    acc |= _transpose_rows(a, out, Rt)
+    return out, acc
+
+
+@njit(cache=True, nogil=True)
+def _neuron_block(out, x, indices, k0, F, s0, s1, tab, b, addr):
+    """One neuron on the samples s0..s1 of feature-major ``x``: addresses into ``addr`` (uint16 when
+    fan-in x bits <= 16, else uint32), then the table gathered into ``out``."""
+    i0 = indices[k0]
+    i1 = indices[k0 + 1] if F > 1 else i0
+    i2 = indices[k0 + 2] if F > 2 else i0
+    i3 = indices[k0 + 3] if F > 3 else i0
+    i4 = indices[k0 + 4] if F > 4 else i0
+    i5 = indices[k0 + 5] if F > 5 else i0
+    i6 = indices[k0 + 6] if F > 6 else i0
+    if F == 1:
+        _a1(addr, x[i0, s0:s1])
+    elif F == 2:
+        _a2(addr, x[i0, s0:s1], x[i1, s0:s1], b)
+    elif F == 3:
+        _a3(addr, x[i0, s0:s1], x[i1, s0:s1], x[i2, s0:s1], b)
+    elif F == 4:
+        _a4(addr, x[i0, s0:s1], x[i1, s0:s1], x[i2, s0:s1], x[i3, s0:s1], b)
+    elif F == 5:
+        _a5(addr, x[i0, s0:s1], x[i1, s0:s1], x[i2, s0:s1], x[i3, s0:s1], x[i4, s0:s1], b)
+    elif F == 6:
+        _a6(addr, x[i0, s0:s1], x[i1, s0:s1], x[i2, s0:s1], x[i3, s0:s1], x[i4, s0:s1], x[i5, s0:s1], b)
+    elif F == 7:
+        _a7(addr, x[i0, s0:s1], x[i1, s0:s1], x[i2, s0:s1], x[i3, s0:s1], x[i4, s0:s1], x[i5, s0:s1],
+            x[i6, s0:s1], b)
+    else:
+        _an(addr, x, indices[k0:k0 + F], s0, b)
+    _gather(out, addr, tab)
 
 
 @njit(cache=True, nogil=True)
@@ -457,36 +658,22 @@ def _layer_fm(x, indptr, indices, offsets, tables, b_in):
     n_out = len(indptr) - 1
     N = x.shape[1]
     y = np.empty((n_out, N), np.uint8)
-    addr = np.empty(0, np.uint32)
+    buf32 = np.empty(min(N, BLOCK), np.uint32)
+    buf16 = np.empty(min(N, BLOCK), np.uint16)      # narrower address vectors: ~5% faster at fan-in 7
     b = np.uint32(b_in)
     for n in range(n_out):
         k0 = indptr[n]
         F = indptr[n + 1] - k0
         tab = tables[offsets[n]:offsets[n + 1]]
-        out = y[n]
         if F == 0:
-            out[:] = tab[0]
-        elif F == 1:
-            _k1(out, x[indices[k0]], tab)
-        elif F == 2:
-            _k2(out, x[indices[k0]], x[indices[k0 + 1]], tab, b)
-        elif F == 3:
-            _k3(out, x[indices[k0]], x[indices[k0 + 1]], x[indices[k0 + 2]], tab, b)
-        elif F == 4:
-            _k4(out, x[indices[k0]], x[indices[k0 + 1]], x[indices[k0 + 2]], x[indices[k0 + 3]], tab, b)
-        elif F == 5:
-            _k5(out, x[indices[k0]], x[indices[k0 + 1]], x[indices[k0 + 2]], x[indices[k0 + 3]],
-                x[indices[k0 + 4]], tab, b)
-        elif F == 6:
-            _k6(out, x[indices[k0]], x[indices[k0 + 1]], x[indices[k0 + 2]], x[indices[k0 + 3]],
-                x[indices[k0 + 4]], x[indices[k0 + 5]], tab, b)
-        elif F == 7:
-            _k7(out, x[indices[k0]], x[indices[k0 + 1]], x[indices[k0 + 2]], x[indices[k0 + 3]],
-                x[indices[k0 + 4]], x[indices[k0 + 5]], x[indices[k0 + 6]], tab, b)
-        else:
-            if len(addr) < N:
-                addr = np.empty(N, np.uint32)
-            _kn(out, x, indices[k0:k0 + F], tab, b, addr)
+            y[n, :] = tab[0]
+            continue
+        for s0 in range(0, N, BLOCK):
+            s1 = min(N, s0 + BLOCK)
+            if F * b_in <= 16:
+                _neuron_block(y[n, s0:s1], x, indices, k0, F, s0, s1, tab, b, buf16[:s1 - s0])
+            else:
+                _neuron_block(y[n, s0:s1], x, indices, k0, F, s0, s1, tab, b, buf32[:s1 - s0])
     return y
 
 

@@ -368,6 +368,8 @@ class SystolicSim:
         accumulators after the group = P_g exactly), scaled and summed in Python ints. Clock, write cycles
         and memory counts: one kernel run over the whole K -- the group-end add is modelled as pipelined
         beside the accumulator, so the fold schedule is the plain OS array's (ASSUMED, no RTL)."""
+        from . import kernels as K_
+
         M, N, K = layer.M, layer.N, layer.K
         R, C, L = np.int64(self.R), np.int64(self.C), np.int64(self.L)
         g, acc = self.group, None
