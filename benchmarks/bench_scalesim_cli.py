@@ -26,6 +26,7 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
 import subprocess
 import sys
@@ -82,6 +83,13 @@ def main(argv=None) -> int:
     print(f"# load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())} (2 cores); CPU seconds "
           f"of the child processes are compared")
     tmp = Path(tempfile.mkdtemp(prefix="bench_scalesim_cli."))
+    try:
+        return _run(py, tmp, args.repeat)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _run(py: str, tmp: Path, repeat: int) -> int:
     floors = [("python -c pass", [PY, "-c", "pass"]),
               ("python -c 'import numpy'", [PY, "-c", "import numpy"]),
               ("import numba + its CPU target, as hwsim simulate does it (needed to load a cached kernel)",
@@ -89,7 +97,7 @@ def main(argv=None) -> int:
                           "from numba.core.registry import cpu_target; cpu_target.target_context.refresh(); "
                           "os._exit(0)"]),
               ("hwsim --help", [PY, "-m", "hwsim.cli", "--help"])]
-    rows = [[name, "", f"{median_cpu(cmd, tmp, args.repeat):.3f}", "", "", ""] for name, cmd in floors]
+    rows = [[name, "", f"{median_cpu(cmd, tmp, repeat):.3f}", "", "", ""] for name, cmd in floors]
     cfgs, topos, ss_total, ok_all, ratios = [], [], 0.0, True, []
     for R, C, df, kind, layers in CASES:
         name = f"{R}x{C}_{df}_{kind}"
@@ -103,7 +111,7 @@ def main(argv=None) -> int:
         topos.append(f"topo:{topo}")
         out = tmp / name / "hw"
         t_hw = median_cpu([PY, "-m", "hwsim.cli", "simulate", str(cfg), "-w", f"topo:{topo}", "--compat", "scalesim",
-                           "--mode", "analytical", "--no-plot", "-o", str(out)], tmp, args.repeat)
+                           "--mode", "analytical", "--no-plot", "-o", str(out)], tmp, repeat)
         same = same_fields(out / "report.json", theirs)
         ok_all &= same
         ratios.append(t_ss / t_hw)
@@ -113,7 +121,7 @@ def main(argv=None) -> int:
     for t in topos:
         batch += ["-w", t]
     batch += ["--compat", "scalesim", "--mode", "analytical", "--no-plot", "-o", str(tmp / "batch")]
-    t_batch = median_cpu(batch, tmp, args.repeat)
+    t_batch = median_cpu(batch, tmp, repeat)
     folders = sorted((tmp / "batch").iterdir())
     same_batch = len(folders) == len(CASES) and all(
         json.loads((f / "report.json").read_text())["compat"] ==
