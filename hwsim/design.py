@@ -89,7 +89,8 @@ class Design:
         return hashlib.sha256(canon.encode()).hexdigest()[:12]
 
     def to_yaml(self) -> str:
-        return yaml.safe_dump(self.resolved(), sort_keys=False)
+        # libyaml's emitter when PyYAML has it: the same text, ~3x faster (matters for batch simulate)
+        return yaml.dump(self.resolved(), Dumper=getattr(yaml, "CSafeDumper", yaml.SafeDumper), sort_keys=False)
 
     def replace(self, **sections: Mapping[str, Any]) -> "Design":
         """A new design with some section keys changed (validated like a loaded file), e.g.

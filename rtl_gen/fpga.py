@@ -230,8 +230,9 @@ class PnrResult:
         util = ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in self.utilisation.items())
         verdict = "meets" if self.fmax_mhz and self.fmax_mhz >= self.clock_mhz else "FAILS"
         lines.append(f"  post-route: {util}")
-        lines.append(f"  Fmax {self.fmax_mhz:.1f} MHz ({verdict} {self.clock_mhz:g} MHz); nextpnr {self.seconds:.0f} s"
-                     + (", cached" if self.cached else ""))
+        fmax = (f"Fmax {self.fmax_mhz:.1f} MHz ({verdict} {self.clock_mhz:g} MHz)" if self.fmax_mhz
+                else "Fmax: none reported (no clocked path: a combinational design)")
+        lines.append(f"  {fmax}; nextpnr {self.seconds:.0f} s" + (", cached" if self.cached else ""))
         return "\n".join(lines)
 
 

@@ -214,3 +214,27 @@ def test_every_simulator_checks_its_seed_first(kind, seed):
         pytest.skip(f"no {kind} design in the catalog")
     with pytest.raises(WorkloadError, match="seed"):
         hwsim.build(designs[0]).run("no-such-workload:1", seed=seed)
+
+
+def _is_jit(dec: ast.expr) -> bool:
+    f = dec.func if isinstance(dec, ast.Call) else dec
+    name = f.attr if isinstance(f, ast.Attribute) else getattr(f, "id", "")
+    return name in ("njit", "jit", "vectorize", "guvectorize")
+
+
+def test_no_compiled_kernel_needs_blas():
+    """``hwsim simulate`` loads Numba without SciPy (hwsim.cli.simulate.numba_without_scipy), so Numba in
+    that process has no BLAS: a compiled kernel using np.dot / np.linalg / matmul would compile in the
+    tests (main([...]) keeps SciPy) and fail only on the command line. Such a kernel must go through
+    numpy outside Numba, or the hook must be dropped."""
+    bad = []
+    for mod, path in _modules().items():
+        for node in ast.walk(ast.parse(path.read_text())):
+            if not isinstance(node, ast.FunctionDef) or not any(_is_jit(d) for d in node.decorator_list):
+                continue
+            for sub in ast.walk(node):
+                if isinstance(sub, ast.BinOp) and isinstance(sub.op, ast.MatMult):
+                    bad.append(f"{mod}.{node.name}: @ operator")
+                elif isinstance(sub, ast.Attribute) and sub.attr in ("dot", "vdot", "matmul", "linalg", "inner"):
+                    bad.append(f"{mod}.{node.name}: .{sub.attr}")
+    assert not bad, "\n".join(bad)

@@ -273,3 +273,15 @@ def test_synthetic_weights_row_blocks_and_chunked_quantization(monkeypatch):
         for f in ("codes", "meta", "scales", "lut", "levels"):
             assert np.array_equal(getattr(whole, f), getattr(part, f)), f
         assert whole.bits_per_weight == part.bits_per_weight
+
+
+def test_bitmod_compat_unknown_model_is_one_line(capsys):
+    """--compat bitmod-* with a model outside the artefact's table: a one-line error naming the model and
+    the allowed ones, exit 2 (was a ValueError traceback)."""
+    from hwsim.cli import main
+
+    design = __import__("pathlib").Path(__file__).resolve().parents[1] / "designs/bitserial/bitmod_32x32.yaml"
+    rc = main(["simulate", str(design), "-w", "llm:gpt2,seq=8,phase=prefill",
+               "--compat", "bitmod-a902a09", "--no-plot"])
+    err = capsys.readouterr().err.strip()
+    assert rc == 2 and "\n" not in err and "model 'gpt2': allowed: opt-1.3b" in err

@@ -474,3 +474,18 @@ def test_modes_are_reported_separately(tmp_path):
     rows = Store(out).latest_points()
     by = {(json.loads(x["params"])["array.rows"], x["mode"]): x["cycles"] for x in rows}
     assert by[(2, "cycle")] == by[(2, "analytical")] and by[(4, "cycle")] == by[(4, "analytical")]
+
+
+def test_sweep_front_without_energy():
+    """A kind that reports no energy (hsa): the design front is over cycles alone (was: every point has a
+    NaN objective, so '0 of 3 designs non-dominated' and an empty table in hwsim sweep's report)."""
+    from hwsim.dse.report import fronts, render
+
+    rows = [dict(status="ok", design_hash=f"h{i}", workload="gemv:64,64", mode="analytical", cycles=c,
+                 energy_pj=None, utilization=0.5, weight_format=None, bits_per_weight=None,
+                 _params={"decode.lanes": i}) for i, c in enumerate([300, 100, 200])]
+    fr = fronts(rows, {})
+    assert fr[0]["objectives"] == ["cycles"] and [r["cycles"] for r in fr[0]["rows"]] == [100]
+    assert "1 of 3 designs non-dominated in (cycles; no energy reported)" in render(rows, {}, fr)
+    rows[0]["energy_pj"] = 5.0           # one point with energy: the usual two objectives
+    assert fronts(rows, {})[0]["objectives"] == ["cycles", "energy_pj"]

@@ -374,3 +374,14 @@ def test_dram_sweep_file_and_table(tmp_path):
     matched = {float(r[0]): float(r[4]) for r in rows if r[2] == "(matched)"}
     assert all(matched[b] >= 96 for b in (17, 34, 51, 68, 85, 102, 136))
     assert matched[25.5] == pytest.approx(100 * 25.5 / 34, abs=1.5)
+
+
+@pytest.mark.parametrize("K", [1, 33, 70])
+def test_decode_check_covers_a_partial_last_block(K):
+    """A decode GEMV whose K is not a multiple of the MX block is still checked (the lane takes the whole
+    last block, zero codes and zero activations beyond K), not silently skipped."""
+    import hwsim
+    from hwsim.layers import Gemm
+
+    sim = hwsim.build(DESIGN8)
+    assert sim.check_gemv(Gemm(M=1, N=5, K=K, kind="gemv"), seed=3) is True

@@ -379,3 +379,16 @@ def test_bank_queue_depth_blocks_admission_in_order():
     assert times(run(txs)[2], ACT, 4) == [4]
     # the transaction window (trans_queue) does the same across banks: depth 2 -> b4 enters at 14 too
     assert times(run(txs, cfg(TRANS_QUEUE_DEPTH=2))[2], ACT, 4) == [14]
+
+
+def test_row_layout_keys_are_refused_where_the_kernels_do_not_follow_them():
+    """dram.rows and dram.bursts_per_row: the HBM-PIM address map and the kernels' layouts are built for
+    16384 x 32 bursts, so another value is refused at load (it used to be accepted and ignored)."""
+    from hwsim.design import DesignError, loads
+
+    base = (Path(__file__).resolve().parents[1] / "designs/pim/hbm_pim_1pch.yaml").read_text()
+    for key, value in (("rows", 1), ("bursts_per_row", 64)):
+        text = base.replace("dram: {pseudo_channels: 1}", f"dram: {{pseudo_channels: 1, {key}: {value}}}")
+        assert text != base
+        with pytest.raises(DesignError, match=f"dram.{key} = {value}"):
+            loads(text)

@@ -214,6 +214,19 @@ def test_auto_mode_picks_analytical_for_large():
     sim = hwsim.build("designs/tpu_like_128x128_ws_int8.yaml")
     assert sim.run("gemm:2048,4096,4096").mode == "analytical"
     assert sim.run("gemm:16,16,16").mode == "cycle"
+    from hwsim.systolic import AUTO_CYCLE_CLOCKS, AUTO_CYCLE_LIMIT
+
+    # 1024^3 on 128x128: 1.48e9 PE-cycles (> limit); 512x512x1024: 3.7e8 PE-cycles, 22,657 cycles (cycle level)
+    assert sim.pe_cycles("gemm:1024,1024,1024") > AUTO_CYCLE_LIMIT
+    res = sim.run("gemm:1024,1024,1024")
+    assert res.mode == "analytical" and any("PE-cycles > 1e+09" in n for n in res.notes)
+    assert 3e8 < sim.pe_cycles("gemm:512,512,1024") <= AUTO_CYCLE_LIMIT     # analytical under the old 3e8
+    # a 4x4 array is bound by clock cycles: 3.4e7 cycles > AUTO_CYCLE_CLOCKS although 5.4e8 PE-cycles
+    small = hwsim.build(design(4, 4, "ws"))
+    pc = small.pe_cycles("gemm:1024,1024,512")
+    assert pc <= AUTO_CYCLE_LIMIT and pc / 16 > AUTO_CYCLE_CLOCKS
+    res = small.run("gemm:1024,1024,512")
+    assert res.mode == "analytical" and any("clock cycles > 2e+07" in n for n in res.notes)
 
 
 @pytest.mark.parametrize("df", ["ws", "is", "os"])

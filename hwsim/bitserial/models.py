@@ -109,10 +109,14 @@ PICKLE_STEM: dict[str, str] = {
 }
 
 
+class UnknownModelError(ValueError):
+    """A model name outside the BitMoD artefact's table (an input error: one line, no traceback)."""
+
+
 def resolve(name: str) -> str:
     key = name.strip()
     if key in BITMOD_MODELS:
         return key
     if key.lower() in ALIASES:
         return ALIASES[key.lower()]
-    raise ValueError(f"model {name!r}: allowed: {', '.join(list(ALIASES) + list(BITMOD_MODELS))}")
+    raise UnknownModelError(f"model {name!r}: allowed: {', '.join(list(ALIASES) + list(BITMOD_MODELS))}")

@@ -57,6 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
+        args.own_process = argv is None      # the command line of this process, not a call from Python code
     except KeyboardInterrupt:
         print("hwsim: interrupted", file=sys.stderr)
         return 130

@@ -78,7 +78,8 @@ def fronts(rows: list[dict], area: dict[str, dict]) -> list[dict]:
         pts = [r for r in ok if r["workload"] == w and r["mode"] == m]
         if len(modes) > 1:           # cycle-level and analytical results of one design are not two designs
             w = f"{w} [{m}]"
-        objs = ["cycles", "energy_pj"]
+        # a kind that reports no energy (hsa) is ranked on cycles alone, not left with an empty front
+        objs = ["cycles"] + (["energy_pj"] if any(not np.isnan(_num(r["energy_pj"])) for r in pts) else [])
         if area and all(r["lut"] is not None for r in pts):
             objs.append("lut")
         x = np.array([[_num(r[o]) for o in objs] for r in pts])
@@ -142,7 +143,7 @@ def render(rows: list[dict], area: dict[str, dict], fr: list[dict], limit: int =
         objs = f["objectives"]
         if f["kind"] == "design":
             title = (f"workload {f['workload']}: {len(f['rows'])} of {n_all} designs non-dominated in "
-                     f"({', '.join(objs)}; energy is an estimate)")
+                     f"({', '.join(objs)}{'; energy is an estimate' if 'energy_pj' in objs else '; no energy reported'})")
             cols = pnames + ["cycles", "energy_pj", "utilization"] + (["lut", "ff"] if "lut" in objs else [])
         else:
             title = (f"workload {f['workload']}: {len(f['rows'])} of {n_all} points non-dominated in "

@@ -227,19 +227,23 @@ class HSASim:
         from ..pe.model import pe_format
         from .functional import gemv_mxint4, gemv_mxint4_reference
 
-        if layer.kind not in WEIGHT_KINDS or layer.K % 32 or layer.K > FUNCTIONAL_MAX_WEIGHTS:
+        if layer.kind not in WEIGHT_KINDS or layer.K > FUNCTIONAL_MAX_WEIGHTS:
             return None
-        n = min(layer.N, FUNCTIONAL_MAX_WEIGHTS // layer.K)
+        K, Kp = layer.K, -(-layer.K // 32) * 32       # a partial last MX block: the lane takes the whole
+        n = min(layer.N, FUNCTIONAL_MAX_WEIGHTS // Kp)  # block, zero codes and zero activations beyond K
         rng = np.random.default_rng(seed)
-        q = dt.quantize((rng.standard_normal((n, layer.K)) * 0.02).astype(np.float32), "mxint4")
+        q = dt.quantize((rng.standard_normal((n, K)) * 0.02).astype(np.float32), "mxint4")
+        w_codes = np.zeros((n, Kp), np.uint8)
+        w_codes[:, :K] = q.codes
         afmt = pe_format(self.design.operands.activation)
         codes = np.flatnonzero(afmt.valid)
         dec = self.design.decode
         ok = True
         for m in range(min(layer.M, 2)):
-            x = afmt.decode[rng.choice(codes, layer.K)].astype(np.int64)
-            ok &= np.array_equal(gemv_mxint4(q.codes, q.scales, x, dec.acc_bits, dec.acc_frac_bits),
-                                 gemv_mxint4_reference(q.codes, q.scales, x, dec.acc_bits, dec.acc_frac_bits))
+            x = np.zeros(Kp, np.int64)
+            x[:K] = afmt.decode[rng.choice(codes, K)]
+            ok &= np.array_equal(gemv_mxint4(w_codes, q.scales, x, dec.acc_bits, dec.acc_frac_bits),
+                                 gemv_mxint4_reference(w_codes, q.scales, x, dec.acc_bits, dec.acc_frac_bits))
         return bool(ok)
 
     # -- units -------------------------------------------------------------------------------------

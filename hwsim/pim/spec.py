@@ -32,8 +32,12 @@ class Dram:
     ranks: int = param(2, positive=True, check=_pow2, doc="ranks (stack IDs) per pseudo-channel; PIM uses rank 0")
     bank_groups: int = param(4, positive=True, check=_pow2, doc="bank groups per rank")
     banks_per_group: int = param(4, positive=True, check=_pow2, doc="banks per bank group")
-    rows: int = param(16384, positive=True, check=_pow2, doc="rows per bank")
-    bursts_per_row: int = param(32, positive=True, check=_pow2, doc="column bursts per row (1 KB / 32 B)")
+    rows: int = param(16384, choices=(16384,),
+                      doc="rows per bank (the HBM-PIM address map -- PIMSimulator's, with mode and CRF triggers "
+                          "at rows 0x17FF..0x3FFF -- is built for 16384)")
+    bursts_per_row: int = param(32, choices=(32,),
+                                doc="column bursts per row, 1 KB / 32 B (the kernels' weight and operand layouts "
+                                    "are built for 32)")
     burst_bytes: int = param(32, choices=(32,), doc="bytes per column access (64 bit x BL4)")
     tck_ns: float = param(1.0, positive=True, doc="DRAM clock period, ns (PIMSimulator: 1 ns, 2 Gbps)")
     rl: int = param(20, positive=True, doc="read latency, tCK")

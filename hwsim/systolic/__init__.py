@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 _LAZY = {
-    "SystolicSim": ".sim", "AUTO_CYCLE_LIMIT": ".sim", "build": ".sim",
+    "SystolicSim": ".sim", "AUTO_CYCLE_LIMIT": ".sim", "AUTO_CYCLE_CLOCKS": ".sim", "build": ".sim",
     "FoldPlan": ".timing", "scalesim_metrics": ".timing",
     "LayerResult": ".result", "SystolicResult": ".result",
 }

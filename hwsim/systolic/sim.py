@@ -53,8 +53,12 @@ from .result import LayerResult, SystolicResult
 from .timing import MAX_COMPAT_FOLDS, FoldPlan
 
 #: mode="auto" runs the cycle-level kernels when a workload needs at most this many PE-cycles
-#: (one instance of every layer), else the analytical mode.
-AUTO_CYCLE_LIMIT = 3e8
+#: (one instance of every layer) and at most AUTO_CYCLE_CLOCKS clock cycles, else the analytical mode.
+#: Sized so an auto cycle-level run takes at most about 1 CPU-s (operands, kernel and numpy check; measured
+#: 1.4-1.7 G PE-cycles per CPU-s on 8x8, 2.3-4.2 G on 32x32-128x128, benchmarks/bench_systolic.txt).
+AUTO_CYCLE_LIMIT = 1e9
+#: Small arrays are bound by per-cycle bookkeeping (~2-3e7 clock cycles per CPU-s on 4x4-8x8), not PEs.
+AUTO_CYCLE_CLOCKS = 2e7
 #: The cycle-level mode holds a layer's A, W and Y (M*K + K*N + M*N elements) in memory: at most this many.
 CYCLE_MAX_ELEMENTS = 1 << 26
 
@@ -431,7 +435,8 @@ class SystolicSim:
 
         mode: "cycle" (advance the clock; outputs + bit-exact check), "analytical" (closed forms; outputs
         only if ``data`` is given, computed by the reference), "auto" (cycle when at most
-        AUTO_CYCLE_LIMIT PE-cycles). ``data``: for a one-layer workload, (A codes [M, K], W codes [K, N]);
+        AUTO_CYCLE_LIMIT PE-cycles and AUTO_CYCLE_CLOCKS cycles: about 1 CPU-s at most). ``data``: for a
+        one-layer workload, (A codes [M, K], W codes [K, N]);
         for a conv layer also (input codes [H, W, C], filter codes [R, S, C, N]). Without data the
         cycle mode simulates seeded operands (``operands="random"``: uniform over the decodable codes;
         ``"quantized"``: normal floats quantized with the design's formats). Instances of a repeated
@@ -452,9 +457,14 @@ class SystolicSim:
         big = max(net.layers, key=_elements)
         if mode == "auto":
             pc = self.pe_cycles(net)
-            mode = "cycle" if pc <= AUTO_CYCLE_LIMIT and _elements(big) <= CYCLE_MAX_ELEMENTS else "analytical"
+            clocks = pc / (self.R * self.C)
+            mode = "cycle" if (pc <= AUTO_CYCLE_LIMIT and clocks <= AUTO_CYCLE_CLOCKS
+                               and _elements(big) <= CYCLE_MAX_ELEMENTS) else "analytical"
             if mode == "analytical":
-                notes.append(f"auto mode: {pc:.3g} PE-cycles > {AUTO_CYCLE_LIMIT:.0e}; analytical mode "
+                why = (f"{pc:.3g} PE-cycles > {AUTO_CYCLE_LIMIT:.0e}" if pc > AUTO_CYCLE_LIMIT else
+                       f"{clocks:.3g} clock cycles > {AUTO_CYCLE_CLOCKS:.0e}" if clocks > AUTO_CYCLE_CLOCKS else
+                       f"more than {CYCLE_MAX_ELEMENTS:,} operand and result elements")
+                notes.append(f"auto mode: {why}; analytical mode "
                              f"(equal to the cycle-level model by construction and by test)")
         if mode == "cycle" and _elements(big) > CYCLE_MAX_ELEMENTS:
             raise WorkloadError(f"{big.source or 'workload'}: layer {big.name!r}: the cycle-level mode holds "
