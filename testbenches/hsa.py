@@ -20,7 +20,7 @@ from .vectors import VectorSet
 from .vectors import check as _check
 
 LEVELS = ("model", "hwsim", "amaranth", "verilator")
-COCOTB_MODULE = "testbenches.tb_hsa"
+COCOTB_MODULE = "testbenches.tb_pe"     # the same stream-in, stream-out test as a MAC PE
 BLOCK = 32
 
 

@@ -1,4 +1,4 @@
-"""cocotb test of a stream PE: the shared vectors, drivers, monitor and scoreboard under Verilator.
+"""cocotb test of a stream unit (a MAC PE, the HSA decode GEMV lane): the shared vectors, drivers, monitor and scoreboard under Verilator.
 
 Run by ``testbenches.bench`` / ``hwsim verify`` (environment from ``runner.run_cocotb``)."""
 

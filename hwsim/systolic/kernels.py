@@ -205,6 +205,18 @@ def stationary_kernel(S, X, out, wcyc, R, C, L, sh, sho, counters):
 
 
 @njit(cache=True, boundscheck=False)
+def _drain_row(out, wcyc, outreg, row, m0, n0, ru, cu, R, sho, track, cyc, counters):
+    """OS drain: in this cycle the bottom output-register row presents tile row ``row`` to the result banks."""
+    if row < ru:
+        for c in range(cu):
+            out[m0 + row, n0 + c] = _wrap(np.int64(outreg[c * R + row]), sho)
+            if track:
+                wcyc[m0 + row, n0 + c] = cyc
+        counters[OUT_WRITES] += cu
+        counters[LAST_WRITE] = cyc
+
+
+@njit(cache=True, boundscheck=False)
 def output_stationary_kernel(A, W, out, wcyc, R, C, L, sh, sho, counters):
     """Output-stationary array: PE (r, c) accumulates Y[m0 + r, n0 + c] over k.
 
@@ -267,14 +279,7 @@ def output_stationary_kernel(A, W, out, wcyc, R, C, L, sh, sho, counters):
             for s in range(P):
                 # drain of the previous fold: bottom output register row = tile row R-1-s
                 if draining and s < R:
-                    row = R - 1 - s
-                    if row < d_ru:
-                        for c in range(d_cu):
-                            out[d_m0 + row, d_n0 + c] = _wrap(np.int64(outreg[c * R + row]), sho)
-                            if track:
-                                wcyc[d_m0 + row, d_n0 + c] = cyc
-                        counters[OUT_WRITES] += d_cu
-                        counters[LAST_WRITE] = cyc
+                    _drain_row(out, wcyc, outreg, R - 1 - s, d_m0, d_n0, d_ru, d_cu, R, sho, track, cyc, counters)
                 if s < K:
                     stream_reads += ru
                     stat_reads += cu
@@ -311,14 +316,7 @@ def output_stationary_kernel(A, W, out, wcyc, R, C, L, sh, sho, counters):
             d_cu = cu
     # drain of the last fold
     for s in range(R):
-        row = R - 1 - s
-        if row < d_ru:
-            for c in range(d_cu):
-                out[d_m0 + row, d_n0 + c] = _wrap(np.int64(outreg[c * R + row]), sho)
-                if track:
-                    wcyc[d_m0 + row, d_n0 + c] = cyc
-            counters[OUT_WRITES] += d_cu
-            counters[LAST_WRITE] = cyc
+        _drain_row(out, wcyc, outreg, R - 1 - s, d_m0, d_n0, d_ru, d_cu, R, sho, track, cyc, counters)
         cyc += 1
     counters[STREAM_READS] += stream_reads
     counters[STAT_READS] += stat_reads
