@@ -72,7 +72,13 @@ def run_clocked_sim(dut, testbench, vcd: str | None = None) -> None:
 
 def run_pe(pe, vs: VectorSet, vcd: str | None = None) -> dict[str, np.ndarray]:
     """Run the PE vectors under amaranth.sim; returns outputs, in/out handshake cycles, cycles."""
-    ports = describe_ports(pe, "dut")
+    return run_stream_unit(pe, vs, pe.spec.acc_width, vcd)
+
+
+def run_stream_unit(dut, vs: VectorSet, out_bits: int, vcd: str | None = None) -> dict[str, np.ndarray]:
+    """A unit with one input stream ``i`` and one signed ``out_bits``-wide output stream ``o`` (a MAC PE,
+    the HSA GEMV lane) under amaranth.sim with the shared driver, monitor and scoreboard."""
+    ports = describe_ports(dut, "dut")
     drv = StreamDriver(ports["streams"]["i"], vs.inputs, vs.schedule.get("in_valid"))
     sb = Scoreboard(vs.name, vs.expected["outputs"], vs.expected.get("out_cycles"))
     mon = StreamMonitor(ports["streams"]["o"], vs.schedule.get("out_ready"), scoreboard=sb)
@@ -80,7 +86,7 @@ def run_pe(pe, vs: VectorSet, vcd: str | None = None) -> dict[str, np.ndarray]:
     box: dict[str, int] = {}
 
     async def tb(ctx):
-        io = AmaranthIO(ctx, port_signals(pe))
+        io = AmaranthIO(ctx, port_signals(dut))
 
         async def tick():
             await ctx.tick()
@@ -88,8 +94,8 @@ def run_pe(pe, vs: VectorSet, vcd: str | None = None) -> dict[str, np.ndarray]:
         box["cycles"] = await run_clocked(io, [drv, mon], lambda: mon.count >= n_out, _nothing, tick,
                                           max_cycles=4 * (vs.n + 64) + len(vs.schedule.get("in_valid", ())))
 
-    run_clocked_sim(pe, tb, vcd)
-    return {"outputs": int_array(mon.values, pe.spec.acc_width),
+    run_clocked_sim(dut, tb, vcd)
+    return {"outputs": int_array(mon.values, out_bits),
             "in_cycles": np.array(drv.accepted_cycles, dtype=np.int64),
             "out_cycles": np.array(mon.cycles, dtype=np.int64),
             "cycles": np.array([box["cycles"]], dtype=np.int64)}

@@ -107,36 +107,9 @@ def run(level, design, component, vs, art_dir, waves: bool = False, log=None):
 
 def _run_amaranth(lane, vs, vcd=None) -> dict:
     """The lane under amaranth.sim with the shared driver, monitor and scoreboard (as ``run_pe``)."""
-    from rtl_gen.arith import int_array
-    from rtl_gen.verilog import describe_ports
+    from .amaranth_sim import run_stream_unit
 
-    from .amaranth_sim import AmaranthIO, port_signals, run_clocked_sim
-    from .streams import Scoreboard, StreamDriver, StreamMonitor, run_clocked
-
-    ports = describe_ports(lane, "dut")
-    drv = StreamDriver(ports["streams"]["i"], vs.inputs, vs.schedule.get("in_valid"))
-    sb = Scoreboard(vs.name, vs.expected["outputs"], vs.expected.get("out_cycles"))
-    mon = StreamMonitor(ports["streams"]["o"], vs.schedule.get("out_ready"), scoreboard=sb)
-    n_out = len(vs.expected["outputs"])
-    box: dict[str, int] = {}
-
-    async def nothing():
-        return None
-
-    async def tb(ctx):
-        io = AmaranthIO(ctx, port_signals(lane))
-
-        async def tick():
-            await ctx.tick()
-
-        box["cycles"] = await run_clocked(io, [drv, mon], lambda: mon.count >= n_out, nothing, tick,
-                                          max_cycles=4 * (vs.n + 64) + len(vs.schedule.get("in_valid", ())))
-
-    run_clocked_sim(lane, tb, vcd)
-    return {"outputs": int_array(mon.values, lane.acc_bits),
-            "in_cycles": np.array(drv.accepted_cycles, dtype=np.int64),
-            "out_cycles": np.array(mon.cycles, dtype=np.int64),
-            "cycles": np.array([box["cycles"]], dtype=np.int64)}
+    return run_stream_unit(lane, vs, lane.acc_bits, vcd)
 
 
 def check(vs, got, level):
