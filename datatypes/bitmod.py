@@ -59,7 +59,7 @@ from .errors import FormatError
 from .format import Format, check_choice
 from .registry import register
 from .minifloat import absmax_f32, log2_f32
-from .torchops import (SUM_SCRATCH, as_fp16_values, bits_f32, f16r, f32_bits, fp16_input_lazy, raise_fp16_overflow,
+from .torchops import (SUM_SCRATCH, bits_f32, f16r, f32_bits, fp16_input, fp16_input_lazy, raise_fp16_overflow,
                        torch_mean_f32)
 
 # ---- level tables (spec §4.1; exactly as in the artifact's quant_weight.py) -----------------------
@@ -704,10 +704,7 @@ class BitMoDMX(Format):
         return self._values.copy()
 
     def _prepare_input(self, arr):
-        out, finite = as_fp16_values(arr)
-        if not finite:
-            raise_fp16_overflow(arr)
-        return out
+        return fp16_input(arr)
 
     def _quantize2d(self, x, g, opts):
         rows, cols = x.shape
@@ -816,10 +813,7 @@ class BitMoDInt(Format):
         return c - meta
 
     def _prepare_input(self, arr):
-        out, finite = as_fp16_values(arr)
-        if not finite:
-            raise_fp16_overflow(arr)
-        return out
+        return fp16_input(arr)
 
     def _quantize2d(self, x, g, opts):
         rows, cols = x.shape

@@ -62,7 +62,7 @@ from .format import Format, check_choice, per_element
 from .minifloat import E2M1, E4M3, STYLE_FINITE, MinifloatSpec, absmax_f32, encode, log2_f32
 from .mx import e2m1_round
 from .registry import register
-from .torchops import (SUM_SCRATCH, as_fp16_values, bf16r, f16r, fp16_input_lazy, raise_fp16_overflow,
+from .torchops import (SUM_SCRATCH, bf16r, f16r, fp16_input, fp16_input_lazy, raise_fp16_overflow,
                        torch_mean_f32)
 
 #: E2M1 magnitudes by magnitude code 0..7.
@@ -379,15 +379,6 @@ class Razer4(_RazerBase):
         w = np.asarray(scales, dtype=np.uint16)
         meta = (((w >> 15) & 1) | (((w >> 14) & 1) << 1)).astype(np.uint8)
         return (w & np.uint16(0x3FFF)).view(np.float16).astype(np.float32), meta
-
-
-def _fp16_input(arr: np.ndarray) -> np.ndarray:
-    """Round the input to fp16 (as the reference's fp16 model weights) and widen to float32."""
-    out, finite = as_fp16_values(arr)
-    if not finite:
-        raise InputError(f"input has values beyond the fp16 range (max |x| = {float(np.abs(arr).max()):g} "
-                         f"> 65504); this format quantizes fp16 values")
-    return out
 
 
 # ---- nvfp4_razer (weights, g16) ----------------------------------------------------------------------
@@ -728,7 +719,7 @@ class MXFP4Razer(_RazerBase):
         return self._values[int(meta)].copy()
 
     def _prepare_input(self, arr):
-        return _fp16_input(arr)
+        return fp16_input(arr)
 
     def _quantize2d(self, x, g, opts):
         rows, cols = x.shape

@@ -44,7 +44,7 @@ from .errors import InputError
 from .format import Format
 from .minifloat import E2M1, E4M3
 from .registry import register
-from .torchops import SUM_SCRATCH, as_fp16_values, f16r, raise_fp16_overflow, torch_mean_f32, torch_sum_f32
+from .torchops import SUM_SCRATCH, f16r, fp16_input, torch_mean_f32, torch_sum_f32
 
 #: canonical codebooks by meta = 2 * neg + is8 (float32): 0x0 = special, 0x8 = 0.0, others E2M1
 CODEBOOKS = np.stack([np.where(np.arange(16) == 0, sv, np.where(np.arange(16) == 8, 0.0, E2M1.table))
@@ -174,10 +174,7 @@ class Razer4GptFast(Format):
         return v
 
     def _prepare_input(self, arr):
-        out, finite = as_fp16_values(arr)
-        if not finite:
-            raise_fp16_overflow(arr)
-        return out
+        return fp16_input(arr)
 
     def _quantize2d(self, x, g, opts):
         if x.shape[1] % g:
@@ -277,10 +274,7 @@ class Razer4GptFastG16(Format):
         return v
 
     def _prepare_input(self, arr):
-        out, finite = as_fp16_values(arr)
-        if not finite:
-            raise_fp16_overflow(arr)
-        return out
+        return fp16_input(arr)
 
     def _quantize2d(self, x, g, opts):
         if x.shape[1] % g:

@@ -272,6 +272,12 @@ def fp16_input_lazy(arr: np.ndarray) -> np.ndarray:
     widened exactly; float64 is rounded to fp16 directly (one rounding, as torch does) and widened."""
     if arr.dtype == np.float32:
         return arr
+    return fp16_input(arr)
+
+
+def fp16_input(arr: np.ndarray) -> np.ndarray:
+    """Input of an fp16-semantics quantizer: ``arr`` rounded to fp16 and widened (:func:`as_fp16_values`);
+    values beyond the fp16 range are refused (:func:`raise_fp16_overflow`)."""
     out, finite = as_fp16_values(arr)
     if not finite:
         raise_fp16_overflow(arr)
