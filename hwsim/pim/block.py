@@ -131,18 +131,7 @@ def eltwise_stream(op: str, units: int):
     prog = eltwise_program(op, units)
     C._program_crf(s, prog.size, prog)
     C._pim_mode_switch(s, control_burst(True, 0))
-    for i in range(units):
-        c = 8 * i
-        if op in ("add", "mul"):
-            for b in (0, 1):
-                s.add(False, 0, b, 0, c, n=8, barrier=True)
-                s.add(False, 0, b, 128, c, n=8, barrier=True)
-                s.add(True, 0, b, 256, c, n=8, barrier=True)
-        else:
-            s.add(False, 0, 0, 0, c, n=8, barrier=True)
-            s.add(True, 0, 0, 256, c, n=8, barrier=True)
-            s.add(False, 0, 1, 0, c, n=8, barrier=True)
-            s.add(True, 0, 1, 256, c, n=8, barrier=True)
+    C._eltwise_columns(s, op, units)
     C._pim_mode_switch(s, control_burst(False, 0))
     C._hab_to_sb(s)
     C._park(s)

@@ -184,16 +184,10 @@ def eltwise_units(elements: int, batch: int, channels: int) -> int:
     return bursts // (16 * channels * 8)
 
 
-def eltwise_pim_stream(op: str, elements: int, batch: int, channels: int) -> _Stream:
-    """PIMKernel::executeEltwise (ALL_BANK) for one PIM channel."""
-    tiles = eltwise_units(elements, batch, channels)
-    jump = 1 if tiles - 1 != 0 else 0
-    n_cmds = (6 if op in ("add", "mul") else 4) + jump + 1
-    s = _Stream()
-    _park(s)
-    _sb_to_hab(s)
-    _program_crf(s, n_cmds)
-    _pim_mode_switch(s)
+def _eltwise_columns(s: "_Stream", op: str, tiles: int) -> None:
+    """The column commands of an element-wise kernel in AB-PIM mode, tile by tile (8 bursts at column 8 * tile,
+    bank 0 then bank 1 of bank group 0): ADD/MUL read rows 0 and 128 and write row 256; ReLU reads row 0 and
+    writes row 256."""
     for i in range(tiles):
         c = 8 * i
         if op in ("add", "mul"):
@@ -206,6 +200,19 @@ def eltwise_pim_stream(op: str, elements: int, batch: int, channels: int) -> _St
             s.add(True, 0, 0, 256, c, n=8, barrier=True)
             s.add(False, 0, 1, 0, c, n=8, barrier=True)
             s.add(True, 0, 1, 256, c, n=8, barrier=True)
+
+
+def eltwise_pim_stream(op: str, elements: int, batch: int, channels: int) -> _Stream:
+    """PIMKernel::executeEltwise (ALL_BANK) for one PIM channel."""
+    tiles = eltwise_units(elements, batch, channels)
+    jump = 1 if tiles - 1 != 0 else 0
+    n_cmds = (6 if op in ("add", "mul") else 4) + jump + 1
+    s = _Stream()
+    _park(s)
+    _sb_to_hab(s)
+    _program_crf(s, n_cmds)
+    _pim_mode_switch(s)
+    _eltwise_columns(s, op, tiles)
     _pim_mode_switch(s)
     _hab_to_sb(s)
     _park(s)
