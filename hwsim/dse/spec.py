@@ -162,19 +162,30 @@ def _values(src: str, path: str, spec: Any) -> list[Any]:
                      f"{{from: A, to: B, step: S | times: F}}")
 
 
-def _count(src: str, expr: Any, allowed: set[str], where: str) -> int:
-    """The number of assignments ``expr`` expands to, without expanding it (same checks as _expand)."""
+def _check_mapping(src: str, expr: Any, where: str) -> None:
     if not isinstance(expr, dict):
         raise SweepError(f"{src}: {where} = {_short(expr)}: expected a mapping of parameter: values")
     if not expr:
         raise SweepError(f"{src}: {where}: empty mapping; give at least one parameter")
+
+
+def _operands(src: str, key: str, val: Any, where: str) -> list:
+    """The sub-expressions of a product/zip/union: a list of mappings, or (zip/product) one mapping of
+    parameter: values, each parameter its own sub-expression."""
+    subs = val if isinstance(val, list) else [{k: v} for k, v in val.items()] if isinstance(val, dict) else None
+    if not subs:
+        raise SweepError(f"{src}: {where}.{key} = {_short(val)}: expected a non-empty list of parameter "
+                         f"mappings (or for zip/product a mapping of parameter: values)")
+    return subs
+
+
+def _count(src: str, expr: Any, allowed: set[str], where: str) -> int:
+    """The number of assignments ``expr`` expands to, without expanding it (same checks as _expand)."""
+    _check_mapping(src, expr, where)
     total = 1
     for key, val in expr.items():
         if key in _OPS:
-            subs = val if isinstance(val, list) else [{k: v} for k, v in val.items()] if isinstance(val, dict) else None
-            if not subs:
-                raise SweepError(f"{src}: {where}.{key} = {_short(val)}: expected a non-empty list of parameter "
-                                 f"mappings (or for zip/product a mapping of parameter: values)")
+            subs = _operands(src, key, val, where)
             ns = [_count(src, x, allowed, f"{where}.{key}[{i}]") for i, x in enumerate(subs)]
             if key == "zip":
                 if len(set(ns)) != 1:
@@ -208,17 +219,11 @@ def _product(parts: list[list[dict]]) -> list[dict]:
 def _expand(src: str, expr: Any, allowed: set[str], where: str, seen: list[str]) -> list[dict]:
     if isinstance(expr, list):           # a list of expressions (inside product/zip/union)
         raise SweepError(f"{src}: {where}: expected a mapping, got a list")
-    if not isinstance(expr, dict):
-        raise SweepError(f"{src}: {where} = {_short(expr)}: expected a mapping of parameter: values")
-    if not expr:
-        raise SweepError(f"{src}: {where}: empty mapping; give at least one parameter")
+    _check_mapping(src, expr, where)
     parts = []
     for key, val in expr.items():
         if key in _OPS:
-            subs = val if isinstance(val, list) else [{k: v} for k, v in val.items()] if isinstance(val, dict) else None
-            if not subs:
-                raise SweepError(f"{src}: {where}.{key} = {_short(val)}: expected a non-empty list of parameter "
-                                 f"mappings (or for zip/product a mapping of parameter: values)")
+            subs = _operands(src, key, val, where)
             spaces = [_expand(src, s, allowed, f"{where}.{key}[{i}]", seen) for i, s in enumerate(subs)]
             if key == "product":
                 parts.append(_product(spaces))
