@@ -43,3 +43,15 @@ def diff_message(key: str, got, ref) -> str:
     i = tuple(bad[0])
     return (f"{key}: {len(bad)} of {r.size} bit patterns differ; first at {i}: ours "
             f"{np.asarray(got, np.float32)[i]!r} reference {np.asarray(ref, np.float32)[i]!r}")
+
+
+def tokens(x4: np.ndarray) -> np.ndarray:
+    """[batch, heads, tokens, head_dim] -> [tokens, heads * head_dim] (the reference's grouping)."""
+    b, h, t, d = x4.shape
+    return x4.transpose(0, 2, 1, 3).reshape(b * t, h * d)
+
+
+def heads(x2: np.ndarray, h: int) -> np.ndarray:
+    """[tokens, heads * head_dim] -> [1, heads, tokens, head_dim] (inverse of :func:`tokens` for batch 1)."""
+    t, c = x2.shape
+    return x2.reshape(1, t, h, c // h).transpose(0, 2, 1, 3)

@@ -8,21 +8,12 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from research_vectors import heads as _heads
+from research_vectors import same, vectors
+from research_vectors import tokens as _tokens
 
 import datatypes as dt
 from datatypes.p3llm import score_round
-from research_vectors import same, vectors
-
-
-def _tokens(x4: np.ndarray) -> np.ndarray:
-    """[batch, heads, tokens, head_dim] -> [tokens, heads * head_dim] (the reference's grouping)."""
-    b, h, t, d = x4.shape
-    return x4.transpose(0, 2, 1, 3).reshape(b * t, h * d)
-
-
-def _heads(x2: np.ndarray, h: int) -> np.ndarray:
-    t, c = x2.shape
-    return x2.reshape(1, t, h, c // h).transpose(0, 2, 1, 3)
 
 
 # ---- golden vectors -----------------------------------------------------------------------------

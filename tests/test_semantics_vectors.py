@@ -8,10 +8,12 @@ from functools import lru_cache
 
 import numpy as np
 import pytest
-
-import datatypes as dt
 from conftest import DATA
 from research_vectors import diff_message, same
+from research_vectors import heads as _heads
+from research_vectors import tokens as _tokens
+
+import datatypes as dt
 
 PATH = DATA / "reference_vectors_semantics.npz"
 
@@ -23,16 +25,6 @@ def vectors() -> dict[str, np.ndarray]:
 
 
 CASES = sorted(k for k in vectors() if not k.startswith(("input/", "meta/", "gptfast/", "marlin/", "bitmod_cmse/")))
-
-
-def _tokens(x4: np.ndarray) -> np.ndarray:
-    b, h, t, d = x4.shape
-    return x4.transpose(0, 2, 1, 3).reshape(b * t, h * d)
-
-
-def _heads(x2: np.ndarray, h: int) -> np.ndarray:
-    t, c = x2.shape
-    return x2.reshape(1, t, h, c // h).transpose(0, 2, 1, 3)
 
 
 def ours(key: str) -> np.ndarray:
