@@ -507,6 +507,17 @@ def _demand(df, R, C, T, ru, cu, r0, c0, t, ifm, flt, irow, frow, orow):
             orow[c] = 1 if (c < cu and 0 <= u < R and R - 1 - u < ru) else -1
 
 
+@njit(cache=True, inline="always")
+def _first_last(row, cyc, ms, first, last) -> None:
+    """A row with any real address (not -1): record ``cyc`` as the first (once) and the last cycle."""
+    for a in row:
+        if a != -1:
+            if ms[first] == NONE:
+                ms[first] = cyc
+            ms[last] = cyc
+            break
+
+
 @njit(cache=True)
 def run_layer(user, df, R, C, T, Sr, Sc, fold_rows, ifm, flt, ms, ist, fst, wst, lv, iptr, ilines, fptr,
               flines, ilast, flast):
@@ -545,24 +556,9 @@ def run_layer(user, df, R, C, T, Sr, Sc, fold_rows, ifm, flt, ms, ist, fst, wst,
                     ms[M_ERR] = wst[W_ERR]
                     return
                 st = max(ic - c - 1, fcy - c - 1, oc - c)
-                for a in irow:
-                    if a != -1:
-                        if ms[M_IF0] == NONE:
-                            ms[M_IF0] = ic
-                        ms[M_IF1] = ic
-                        break
-                for a in frow:
-                    if a != -1:
-                        if ms[M_F0] == NONE:
-                            ms[M_F0] = fcy
-                        ms[M_F1] = fcy
-                        break
-                for a in orow:
-                    if a != -1:
-                        if ms[M_O0] == NONE:
-                            ms[M_O0] = oc
-                        ms[M_O1] = oc
-                        break
+                _first_last(irow, ic, ms, M_IF0, M_IF1)
+                _first_last(frow, fcy, ms, M_F0, M_F1)
+                _first_last(orow, oc, ms, M_O0, M_O1)
                 ms[M_MAXO] = max(ms[M_MAXO], oc)
                 ms[M_LASTO] = oc
                 ms[M_STALL] += st
