@@ -53,7 +53,6 @@ unused) sign bit = special negative. ``mxfp4_razer`` stores its E8M0 byte and th
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
 
 from ._jit import intrinsic, njit, types
 
@@ -104,6 +103,8 @@ def _e2m1_index_ir(typingctx, a, ties_down):
         return None
 
     def codegen(context, builder, signature, args):
+        from llvmlite import ir                     # only when Numba compiles (keeps `import datatypes` light)
+
         i32 = ir.IntType(32)
         x, td = args
         u = builder.bitcast(x, i32)

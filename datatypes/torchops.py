@@ -28,10 +28,8 @@ of the sum, and the reference then keeps whichever its own order makes smaller.
 from __future__ import annotations
 
 import numpy as np
-from llvmlite import ir
-from ._jit import njit, types
-from ._jit import intrinsic
 
+from ._jit import intrinsic, njit, types
 from .minifloat import f32_bits  # noqa: F401  (float32 -> uint32 bitcast, re-exported)
 
 
@@ -42,6 +40,8 @@ def bits_f32(typingctx, u):
         return None
 
     def codegen(context, builder, signature, args):
+        from llvmlite import ir                     # only when Numba compiles
+
         v = args[0]
         if u.bitwidth > 32:
             v = builder.trunc(v, ir.IntType(32))
@@ -63,6 +63,8 @@ def f16r(typingctx, x):
         return None
 
     def codegen(context, builder, signature, args):
+        from llvmlite import ir                     # only when Numba compiles
+
         i32 = ir.IntType(32)
         f32 = ir.FloatType()
 
