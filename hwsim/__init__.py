@@ -6,10 +6,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
-from . import design, kinds
-from .design import Design, DesignError, load
+# numpy's OpenBLAS starts one thread per core when numpy is imported, and each spins for ~2^28 cycles
+# before it sleeps: ~0.1 CPU-s per core in every process, more than a short `hwsim simulate` spends
+# working. Idle BLAS threads sleep at once instead (BLAS speed unchanged; docs/startup.md). Effective
+# when hwsim is imported before numpy, as the command line does; a value the user set is kept.
+os.environ.setdefault("OPENBLAS_THREAD_TIMEOUT", "4")
+
+from pathlib import Path  # noqa: E402
+
+from . import design, kinds  # noqa: E402
+from .design import Design, DesignError, load  # noqa: E402
 
 
 def load_any(path: str | Path) -> Design:
