@@ -129,6 +129,7 @@ def test_demand_rows_match_scalesim_matrices(df):
     them (concatenated gaps, padding, flips, skews: Streams.fold), row for row, on odd shapes."""
     import numpy as np
 
+    from hwsim.systolic import scalesim_kernels as sk
     from hwsim.systolic import scalesim_mem as sm
 
     for g, R, C in [(sm.Geometry(11, 11, 3, 3, 4, 9, 2, 2), 8, 8), (sm.Geometry(7, 5, 1, 5, 1, 3), 4, 6),
@@ -142,7 +143,7 @@ def test_demand_rows_match_scalesim_matrices(df):
                 assert ifd.shape[0] == fd.shape[0] == ofd.shape[0] == s.fold_rows()
                 ru, cu = min(R, s.Sr - fr * R), min(C, s.Sc - fc * C)
                 for t in range(s.fold_rows()):
-                    sm._demand({"ws": 0, "is": 1, "os": 2}[df], R, C, s.T, ru, cu, fr * R, fc * C, t,
+                    sk._demand({"ws": 0, "is": 1, "os": 2}[df], R, C, s.T, ru, cu, fr * R, fc * C, t,
                                s.ifm, s.flt, irow, frow, orow)
                     assert np.array_equal(irow, ifd[t]) and np.array_equal(frow, fd[t]) and \
                         np.array_equal(orow, ofd[t]), (g, R, C, fc, fr, t)

@@ -321,19 +321,3 @@ def output_stationary_kernel(A, W, out, wcyc, R, C, L, sh, sho, counters):
     counters[STREAM_READS] += stream_reads
     counters[STAT_READS] += stat_reads
     counters[CYCLES] = cyc
-
-
-@njit(cache=True)
-def fold_float_averages(used_r, used_c, RC, T, cyc):
-    """SCALE-Sim's per-fold mapping efficiency and compute utilisation, averaged in its order (column
-    folds outer, row folds inner) with plain sequential float64 sums, as Python 3.11's sum() does."""
-    map_sum = 0.0
-    util_sum = 0.0
-    n = 0
-    for i in range(used_c.shape[0]):
-        for j in range(used_r.shape[0]):
-            used = used_r[j] * used_c[i]
-            map_sum += used / RC
-            util_sum += (used * T) / (RC * cyc)
-            n += 1
-    return map_sum / n, util_sum / n

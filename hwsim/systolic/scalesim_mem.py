@@ -41,9 +41,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from numba import njit
 
+from .. import aot
 from ..layers import WorkloadError
+from .scalesim_state import (
+    E_ACCESS, E_DBW, E_ERR, E_ITEMS, E_LEND, E_LSTART, E_NACT, E_NPF, E_PBW, E_REND, E_TEND, E_TSTART, ERRORS,
+    M_ERR, M_F0, M_F1, M_IF0, M_IF1, M_MAXO, M_O0, M_O1, M_STALL, NONE, U_ACCESS, U_BW, U_FIRST, U_NACT,
+    U_NEXT, U_NL, U_NPF, U_PFL, U_ROWS, U_TMAX, U_TMIN, W_ACCESS, W_ACTIVE, W_BW, W_DMAX, W_DMIN, W_DRAIN,
+    W_ERR, W_FREE, W_TOTAL)
 
 
 class ScaleSimUnsupported(WorkloadError):
@@ -230,372 +235,27 @@ class Streams:
         return _diag_order(im), _diag_order(fm)
 
 
-# ---- kernels ---------------------------------------------------------------------------------------
-# error codes returned by the kernels (SCALE-Sim raises an exception in these situations)
-ERR_NONE, ERR_NOT_PREFETCHED, ERR_CALC_CAPACITY, ERR_CALC_ZERO_CYCLES, ERR_WB_EMPTY, ERR_USER_SHORT = range(6)
-ERRORS = {
-    ERR_NOT_PREFETCHED: "a demanded address is not in the prefetch sequence (SCALE-Sim loops forever)",
-    ERR_CALC_CAPACITY: "CALC prefetch of more addresses than cycles x bandwidth (numpy reshape error in "
-                       "ReadBufferEstimateBw.prefetch)",
-    ERR_CALC_ZERO_CYCLES: "two CALC buffer swaps in one cycle (ZeroDivisionError in ReadBufferEstimateBw)",
-    ERR_WB_EMPTY: "the ofmap write buffer drains an empty trace (IndexError in write_buffer.empty_drain_buf)",
-    ERR_USER_SHORT: "a USER prefetch wraps around a fetch matrix shorter than the prefetch (shape error in "
-                    "read_buffer.new_prefetch)",
-}
-
-# USER read buffer state
-U_ASTART, U_AEND, U_LAST, U_ACCESS, U_TMIN, U_TMAX, U_FULL, U_NL, U_NACT, U_NPF, U_FIRST, U_PFL, U_BW, \
-    U_ROWS, U_NEXT = range(15)
-# CALC read buffer state
-E_CUR, E_ELEMS, E_RSTART, E_REND, E_PSTART, E_PEND, E_LSTART, E_LEND, E_FIRSTC, E_SEEN, E_DONE, E_ACCESS, \
-    E_TSTART, E_TEND, E_TVALID, E_PBW, E_ITEMS, E_NACT, E_NPF, E_DBW, E_ADDS, E_ERR = range(22)
-# write buffer state
-W_FREE, W_LIDX, W_NLINES, W_TLEN, W_DSTART, W_DEND, W_ACCESS, W_DMIN, W_DMAX, W_TVALID, W_TNONEMPTY, \
-    W_TOTAL, W_ACTIVE, W_DRAIN, W_BW, W_ERR = range(16)
-# main loop state
-M_ROW, M_STALL, M_IF0, M_IF1, M_F0, M_F1, M_O0, M_O1, M_MAXO, M_LASTO, M_ERR = range(11)
-NONE = -(1 << 62)
-
-
-@njit(cache=True)
-def _u_hit(st, ptr, lines, a):
-    s, e = st[U_ASTART], st[U_AEND]
-    for p in range(ptr[a], ptr[a + 1]):
-        l = lines[p]
-        if s < e:
-            if s <= l < e:
-                return True
-        elif l >= s or l < e:
-            return True
-    return False
-
-
-@njit(cache=True)
-def _u_service(st, ptr, lines, row, cycle):
-    """read_buffer.service_reads for one demand row; returns (out cycle, error)."""
-    if st[U_FULL] == 0:                       # prefetch_active_buffer(start_cycle = first row's cycle)
-        nlines = st[U_FIRST]
-        st[U_ACCESS] += nlines * st[U_BW]
-        st[U_TMIN] = cycle - nlines
-        st[U_LAST] = cycle - 1
-        st[U_TMAX] = cycle - 1
-        st[U_ASTART] = 0
-        st[U_AEND] = st[U_NACT]
-        st[U_FULL] = 1
-    offset = 1                                # hit latency
-    for a in row:
-        if a == -1:
-            continue
-        if ptr[a + 1] == ptr[a]:
-            return 0, ERR_NOT_PREFETCHED
-        while not _u_hit(st, ptr, lines, a):
-            # new_prefetch: rotate the window, fetch ceil(prefetch buffer / bw) lines
-            if st[U_PFL] > st[U_ROWS]:
-                return 0, ERR_USER_SHORT
-            s = (st[U_ASTART] + st[U_NPF]) % st[U_NL]
-            st[U_ASTART] = s
-            st[U_AEND] = (s + st[U_NACT]) % st[U_NL]
-            st[U_ACCESS] += st[U_PFL] * st[U_BW]
-            st[U_LAST] = st[U_LAST] + st[U_PFL] + 1
-            if st[U_LAST] > st[U_TMAX]:
-                st[U_TMAX] = st[U_LAST]
-            p = st[U_LAST] - (cycle + offset)
-            offset += p                       # SCALE-Sim adds the potential stall once ...
-            if p > 0:
-                offset += p                   # ... and a second time when it is positive
-    return cycle + offset, ERR_NONE
-
-
-@njit(cache=True)
-def _e_prefetch(st, n):
-    cn = st[E_LEND] - st[E_LSTART] + 1
-    if n > cn * st[E_PBW]:
-        st[E_ERR] = ERR_CALC_CAPACITY
-        return
-    st[E_ACCESS] += n
-    if cn > 0:
-        if st[E_TVALID] == 0:
-            st[E_TSTART] = st[E_LSTART] + 1
-            st[E_TVALID] = 1
-        st[E_TEND] = st[E_LEND] + 1
-
-
-@njit(cache=True)
-def _e_service(st, last_set, row, cycle):
-    """ReadBufferEstimateBw.service_reads for one demand row (always cycle + 1)."""
-    if st[E_SEEN] == 0:
-        for a in row:
-            if a > -1:
-                st[E_FIRSTC] = cycle
-                st[E_SEEN] = 1
-                break
-    items = st[E_ITEMS]
-    for a in row:
-        if a == -1:
-            continue
-        ls = last_set[a]
-        end = min(st[E_CUR], st[E_REND] + 1)
-        if ls >= st[E_RSTART] and ls < end:
-            continue                          # hit in the active sets
-        if ls == st[E_CUR]:
-            continue                          # already in the set being filled
-        last_set[a] = st[E_CUR]
-        st[E_ELEMS] += 1
-        st[E_ADDS] += 1
-        if st[E_ELEMS] == items:
-            st[E_ELEMS] = 0
-            st[E_CUR] += 1
-            if st[E_CUR] == st[E_REND] + 1:
-                if st[E_DONE] == 0:
-                    st[E_PBW] = st[E_DBW]
-                    st[E_LEND] = st[E_FIRSTC] - 1 - 1
-                    need = -(-(st[E_NPF] * items) // st[E_PBW])
-                    st[E_LSTART] = st[E_LEND] - need + 1
-                    _e_prefetch(st, st[E_NACT] * items)
-                    st[E_PSTART] = st[E_REND] + 1
-                    st[E_PEND] = st[E_PSTART] + st[E_NPF] - 1
-                    st[E_DONE] = 1
-                else:
-                    cn = st[E_LEND] - st[E_LSTART] + 1
-                    if cn <= 0:
-                        st[E_ERR] = ERR_CALC_ZERO_CYCLES
-                        return
-                    st[E_PBW] = -(-(st[E_NPF] * items) // cn)
-                    _e_prefetch(st, (st[E_PEND] - st[E_PSTART] + 1) * items)
-                    st[E_PSTART] += st[E_NPF]
-                    st[E_PEND] += st[E_NPF]
-                st[E_RSTART] += st[E_NPF]
-                st[E_REND] += st[E_NPF]
-                st[E_LSTART] = st[E_LEND] + 1
-                st[E_LEND] = cycle
-    return cycle + 1
-
-
-@njit(cache=True)
-def _e_complete(st):
-    """ReadBufferEstimateBw.complete_all_prefetches."""
-    items = st[E_ITEMS]
-    if st[E_ELEMS] == 0:
-        st[E_CUR] -= 1
-    if st[E_DONE] == 0:
-        st[E_PBW] = st[E_DBW]
-        st[E_LEND] = -1 - 1
-        nsets = st[E_CUR] + 1
-        need = -(-(nsets * items) // st[E_PBW])
-        st[E_LSTART] = st[E_LEND] - need + 1
-        _e_prefetch(st, st[E_ADDS])
-        st[E_DONE] = 1
-    else:
-        nsets = st[E_CUR] - st[E_PSTART] + 1
-        cn = st[E_LEND] - st[E_LSTART] + 1
-        if cn <= 0:
-            st[E_ERR] = ERR_CALC_ZERO_CYCLES
-            return
-        st[E_PBW] = -(-(nsets * items) // cn)
-        st[E_PEND] = st[E_CUR]
-        _e_prefetch(st, st[E_ADDS] - st[E_PSTART] * items)
-
-
-@njit(cache=True)
-def _w_append(st, lv, force):
-    if force and st[W_LIDX] != 0:
-        lv[st[W_NLINES]] = st[W_LIDX]
-        st[W_NLINES] += 1
-        st[W_LIDX] = 0
-    if st[W_NLINES] == st[W_TLEN]:
-        return
-    if st[W_TNONEMPTY] == 0:
-        st[W_DSTART] = 0
-        st[W_TNONEMPTY] = 1
-    st[W_TLEN] = st[W_NLINES]
-
-
-@njit(cache=True)
-def _w_drain(st, lv, start_cycle):
-    """write_buffer.empty_drain_buf: returns the service end cycle."""
-    nl = -(-st[W_DRAIN] // st[W_BW])
-    end = min(st[W_DSTART] + nl, st[W_TLEN])
-    num = end - st[W_DSTART]
-    if num <= 0:
-        st[W_ERR] = ERR_WB_EMPTY
-        return start_cycle
-    data = num * st[W_BW] - (st[W_BW] - lv[end - 1])
-    st[W_ACCESS] += data
-    if st[W_TVALID] == 0:
-        st[W_DMIN] = start_cycle
-        st[W_DMAX] = start_cycle + num - 1
-        st[W_TVALID] = 1
-    else:
-        st[W_DMIN] = min(st[W_DMIN], start_cycle)
-        st[W_DMAX] = max(st[W_DMAX], start_cycle + num - 1)
-    st[W_FREE] += data
-    st[W_DSTART] = end
-    return start_cycle + num - 1
-
-
-@njit(cache=True)
-def _w_service(st, lv, row, cycle):
-    """write_buffer.service_writes for one demand row."""
-    cur = cycle
-    for e in row:
-        if e == -1:
-            continue
-        st[W_LIDX] += 1                       # store_to_trace_mat_cache
-        st[W_FREE] -= 1
-        if st[W_LIDX] == st[W_BW]:
-            lv[st[W_NLINES]] = st[W_BW]
-            st[W_NLINES] += 1
-            st[W_LIDX] = 0
-            if st[W_NLINES] - st[W_TLEN] >= 1024:     # max_cache_lines
-                _w_append(st, lv, False)
-        if cur < st[W_DEND]:
-            if not st[W_FREE] > 0:
-                cur = st[W_DEND]
-        elif st[W_FREE] < st[W_TOTAL] - st[W_DRAIN]:
-            _w_append(st, lv, True)
-            st[W_DEND] = _w_drain(st, lv, cur)
-            if st[W_ERR] != 0:
-                return cur
-    return cur
-
-
-@njit(cache=True)
-def _w_empty_all(st, lv, cycle):
-    _w_append(st, lv, True)
-    if st[W_TNONEMPTY] == 0:
-        return
-    while st[W_DSTART] < st[W_TLEN]:
-        st[W_DEND] = _w_drain(st, lv, cycle)
-        if st[W_ERR] != 0:
-            return
-        cycle = st[W_DEND] + 1
-
-
-@njit(cache=True)
-def _demand(df, R, C, T, ru, cu, r0, c0, t, ifm, flt, irow, frow, orow):
-    """Row t of fold (r0, c0)'s ifmap / filter / ofmap demand (the matrices ``Streams.fold`` builds:
-    SCALE-Sim's gap rows, padding, flips and skews, as index arithmetic)."""
-    if df == 0:                                   # ws: ifmap R lanes (skewed), filter C, ofmap C (skewed)
-        for c in range(R):
-            u = t - c - R
-            irow[c] = ifm[u, r0 + c] if (c < ru and 0 <= u < T) else -1
-        k = R - 1 - t
-        for c in range(C):
-            frow[c] = flt[r0 + k, c0 + c] if (0 <= k < ru and c < cu) else -1
-        for c in range(C):
-            u = t - c - (2 * R - 1)
-            orow[c] = 1 if (c < cu and 0 <= u < T) else -1
-    elif df == 1:                                 # is: ifmap C lanes, filter R lanes (skewed), ofmap C
-        k = R - 1 - t
-        for c in range(C):
-            irow[c] = ifm[c0 + c, r0 + k] if (0 <= k < ru and c < cu) else -1
-        for c in range(R):
-            u = t - c - R
-            frow[c] = flt[r0 + c, u] if (c < ru and 0 <= u < T) else -1
-        for c in range(C):
-            u = t - c - (2 * R - 1)
-            orow[c] = 1 if (c < cu and 0 <= u < T) else -1
-    else:                                         # os: ifmap R lanes, filter C lanes, ofmap C (all skewed)
-        for c in range(R):
-            u = t - c
-            irow[c] = ifm[r0 + c, u] if (c < ru and 0 <= u < T) else -1
-        for c in range(C):
-            u = t - c
-            frow[c] = flt[u, c0 + c] if (c < cu and 0 <= u < T) else -1
-        for c in range(C):
-            u = t - c - (T - 1)
-            orow[c] = 1 if (c < cu and 0 <= u < R and R - 1 - u < ru) else -1
-
-
-@njit(cache=True, inline="always")
-def _first_last(row, cyc, ms, first, last) -> None:
-    """A row with any real address (not -1): record ``cyc`` as the first (once) and the last cycle."""
-    for a in row:
-        if a != -1:
-            if ms[first] == NONE:
-                ms[first] = cyc
-            ms[last] = cyc
-            break
-
-
-@njit(cache=True)
-def run_layer(user, df, R, C, T, Sr, Sc, fold_rows, ifm, flt, ms, ist, fst, wst, lv, iptr, ilines, fptr,
-              flines, ilast, flast):
-    """service_memory_requests over every demand row of the layer (folds: column outer, row inner)."""
-    nil = C if df == 1 else R
-    nfl = R if df == 1 else C
-    irow = np.empty(nil, np.int64)
-    frow = np.empty(nfl, np.int64)
-    orow = np.empty(C, np.int64)
-    for fc in range((Sc + C - 1) // C):
-        c0 = fc * C
-        cu = min(C, Sc - c0)
-        for fr in range((Sr + R - 1) // R):
-            r0 = fr * R
-            ru = min(R, Sr - r0)
-            for t in range(fold_rows):
-                _demand(df, R, C, T, ru, cu, r0, c0, t, ifm, flt, irow, frow, orow)
-                c = ms[M_ROW] + ms[M_STALL]
-                if user:
-                    ic, err = _u_service(ist, iptr, ilines, irow, c)
-                    if err != 0:
-                        ms[M_ERR] = err
-                        return
-                    fcy, err = _u_service(fst, fptr, flines, frow, c)
-                    if err != 0:
-                        ms[M_ERR] = err
-                        return
-                else:
-                    ic = _e_service(ist, ilast, irow, c)
-                    fcy = _e_service(fst, flast, frow, c)
-                    if ist[E_ERR] != 0 or fst[E_ERR] != 0:
-                        ms[M_ERR] = max(ist[E_ERR], fst[E_ERR])
-                        return
-                oc = _w_service(wst, lv, orow, c)
-                if wst[W_ERR] != 0:
-                    ms[M_ERR] = wst[W_ERR]
-                    return
-                st = max(ic - c - 1, fcy - c - 1, oc - c)
-                _first_last(irow, ic, ms, M_IF0, M_IF1)
-                _first_last(frow, fcy, ms, M_F0, M_F1)
-                _first_last(orow, oc, ms, M_O0, M_O1)
-                ms[M_MAXO] = max(ms[M_MAXO], oc)
-                ms[M_LASTO] = oc
-                ms[M_STALL] += st
-                ms[M_ROW] += 1
-
-
 # ---- driver ----------------------------------------------------------------------------------------
-@njit(cache=True)
-def _hashed_lines(seq, eps, n_addr):
-    """read_buffer.prepare_hashed_buffer as CSR: the prefetch elements (-1 skipped) are cut into lines of
-    ``eps`` elements (duplicates count); for every address the ascending ids of the lines holding it."""
-    last = np.full(n_addr, -1, np.int64)
-    cnt = np.zeros(n_addr + 1, np.int64)
-    k = 0
-    for a in seq:
-        if a == -1:
-            continue
-        line = k // eps
-        k += 1
-        if last[a] != line:
-            last[a] = line
-            cnt[a + 1] += 1
-    ptr = np.cumsum(cnt)
-    lines = np.empty(ptr[-1], np.int64)
-    fill = ptr[:-1].copy()
-    last[:] = -1
-    k = 0
-    for a in seq:
-        if a == -1:
-            continue
-        line = k // eps
-        k += 1
-        if last[a] != line:
-            last[a] = line
-            lines[fill[a]] = line
-            fill[a] += 1
-    return ptr, lines
+_V, _M = "i8[::1]", "i8[:, ::1]"
+#: the kernel entry points of the compatible mode, built ahead of time so that a command loads them without Numba (hwsim.aot)
+KERNELS = aot.KernelSet(
+    name="hwsim_scalesim_kernels", module="hwsim.systolic.scalesim_kernels",
+    exports=(("run_memory", f"void(b1, i8, i8, i8, i8, i8, i8, i8, {_M}, {_M}, {', '.join([_V] * 11)})"),
+             ("hashed_lines", f"UniTuple({_V}, 2)({_V}, i8, i8)"),
+             ("fold_float_averages", f"UniTuple(f8, 2)({_V}, {_V}, i8, i8, i8)")),
+    sources=("hwsim.systolic.scalesim_kernels", "hwsim.systolic.scalesim_state"))
+
+
+def _exact(a: np.ndarray) -> np.ndarray:
+    """An argument of the compiled kernels, which do not check types (a wrong one would crash): C-contiguous
+    int64, and the very array given (the kernels update their state vectors in place)."""
+    if not (isinstance(a, np.ndarray) and a.dtype == np.int64 and a.flags.c_contiguous):
+        raise TypeError(f"SCALE-Sim memory kernel argument must be a C-contiguous int64 array, not {a!r:.80}")
+    return a
+
+
+def _int64(a) -> np.ndarray:
+    return np.ascontiguousarray(a, dtype=np.int64)
 
 
 def _user_lines(seq: np.ndarray, size_bytes: int, bw: int, n_addr: int):
@@ -608,7 +268,7 @@ def _user_lines(seq: np.ndarray, size_bytes: int, bw: int, n_addr: int):
     eps = -(-total // 100)
     n_el = int(np.count_nonzero(seq != -1))
     n_lines = n_el // eps + 1
-    ptr, ln = _hashed_lines(seq, eps, n_addr)
+    ptr, ln = aot.load(KERNELS).hashed_lines(_int64(seq), int(eps), int(n_addr))
     nact = min(n_lines, -(-active // eps))
     npf = min(n_lines - nact, -(-pf_size // eps))
     first = min(-(-active // bw), rows)
@@ -660,20 +320,12 @@ def simulate(layer, conv, R: int, C: int, dataflow: str, mem: MemConfig) -> dict
     lv = np.zeros(g.pixels * g.N * s.row_fold + 2 + (g.pixels * g.N if dataflow == "os" else 0), np.int64)
     ms = np.zeros(11, np.int64)
     ms[[M_IF0, M_IF1, M_F0, M_F1, M_O0, M_O1, M_MAXO]] = NONE
-    run_layer(user, {"ws": 0, "is": 1, "os": 2}[dataflow], R, C, s.T, s.Sr, s.Sc, s.fold_rows(),
-              np.ascontiguousarray(s.ifm), np.ascontiguousarray(s.flt), ms, ist, fst, wst, lv, iptr, ilines,
-              fptr, flines, ilast, flast)
-    if ms[M_ERR]:
-        raise ScaleSimUnsupported(f"SCALE-Sim 3.0.0 fails on this layer: {ERRORS[int(ms[M_ERR])]}")
-    if not user:
-        _e_complete(ist)
-        _e_complete(fst)
-        err = max(ist[E_ERR], fst[E_ERR])
+    aot.load(KERNELS).run_memory(
+        bool(user), {"ws": 0, "is": 1, "os": 2}[dataflow], *map(int, (R, C, s.T, s.Sr, s.Sc, s.fold_rows())),
+        _int64(s.ifm), _int64(s.flt), *map(_exact, (ms, ist, fst, wst, lv, iptr, ilines, fptr, flines, ilast, flast)))
+    for err in (ms[M_ERR], ist[E_ERR] if not user else 0, fst[E_ERR] if not user else 0, wst[W_ERR]):
         if err:
             raise ScaleSimUnsupported(f"SCALE-Sim 3.0.0 fails on this layer: {ERRORS[int(err)]}")
-    _w_empty_all(wst, lv, int(ms[M_LASTO]))
-    if wst[W_ERR]:
-        raise ScaleSimUnsupported(f"SCALE-Sim 3.0.0 fails on this layer: {ERRORS[int(wst[W_ERR])]}")
     if user:
         idr = (int(ist[U_TMIN]), int(ist[U_TMAX]), int(ist[U_ACCESS]))
         fdr = (int(fst[U_TMIN]), int(fst[U_TMAX]), int(fst[U_ACCESS]))

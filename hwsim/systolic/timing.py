@@ -172,10 +172,11 @@ def scalesim_metrics(plan: FoldPlan) -> dict[str, Any]:
     else:
         per_fold, util_cycles = 2 * R + C + T - 2, 2 * R + 2 * C + T - 3
     compute = F * per_fold - 1
-    # Numba, only for the SCALE-Sim-compatible numbers
-    from .kernels import fold_float_averages
+    from .. import aot
+    from .scalesim_mem import KERNELS
 
-    map_eff, comp_util = fold_float_averages(plan.used_rows(), plan.used_cols(), R * C, T, util_cycles)
+    map_eff, comp_util = aot.load(KERNELS).fold_float_averages(plan.used_rows(), plan.used_cols(), int(R * C),
+                                                               int(T), int(util_cycles))
     M, N, K = plan.M, plan.N, plan.K
     kf = -(-K // R)
     if plan.dataflow == "ws":
