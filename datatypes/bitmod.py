@@ -56,7 +56,7 @@ import numpy as np
 from ._jit import njit
 
 from .errors import FormatError
-from .format import Format, check_choice
+from .format import Format, check_choice, unique_levels
 from .registry import register
 from .minifloat import absmax_f32, log2_f32
 from .torchops import (SUM_SCRATCH, bits_f32, f16r, f32_bits, fp16_input, fp16_input_lazy, raise_fp16_overflow,
@@ -470,7 +470,7 @@ class BitMoDFormat(Format):
             self.options["candidates"] = next(iter(self.subsets))
         self.n_meta = len(keys)
         self.meta_bits = 0 if len(keys) == 1 else int(math.ceil(math.log2(len(keys))))
-        self.levels = np.unique(np.concatenate([t.levels for t in self.tables]))
+        self.levels = unique_levels(np.concatenate([t.levels for t in self.tables]))
         # scale classes: distinct (qmax, base table) pairs, in first-use order
         cls_keys: list[tuple] = []
         self.cand_cls = []

@@ -73,6 +73,19 @@ def as_float_array(x: Any, *, what: str = "x") -> np.ndarray:
     return arr
 
 
+def unique_levels(values: np.ndarray) -> np.ndarray:
+    """The sorted distinct values of a 1-D array, as ``np.unique`` returns them (the same sort, the same
+    neighbour test, so -0.0 vs +0.0 resolve alike). numpy 2's ``np.unique`` imports ``numpy.ma`` on first
+    use (~8 ms); formats build their level tables when ``datatypes`` is imported, so they use this."""
+    v = np.sort(np.asarray(values).ravel())
+    if v.size == 0:
+        return v
+    keep = np.empty(v.size, bool)
+    keep[0] = True
+    np.not_equal(v[1:], v[:-1], out=keep[1:])
+    return v[keep]
+
+
 def check_group_size(group_size: Any, fmt: "Format") -> int | None:
     if group_size is DEFAULT:
         return fmt.default_group_size

@@ -28,7 +28,7 @@ import numpy as np
 from ._jit import njit, types
 from ._jit import intrinsic
 
-from .format import Format, check_choice
+from .format import Format, check_choice, unique_levels
 from .registry import register
 
 STYLE_FINITE, STYLE_FN, STYLE_IEEE = 0, 1, 2   # no Inf/NaN | only all-ones NaN | IEEE Inf/NaN
@@ -263,7 +263,7 @@ class MinifloatFormat(Format):
         self.bits = self.spec.bits
         self.description = description
         table = self.spec.table
-        self.levels = np.unique(table[np.isfinite(table)])
+        self.levels = unique_levels(table[np.isfinite(table)])
         self._default_overflow = default_overflow(self.spec)
         allowed = ["saturate"] + ([self._default_overflow] if self._default_overflow != "saturate" else [])
         self._overflow_choices = tuple(allowed)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import numpy as np
 from ._jit import njit
 
-from .format import Format, check_choice, per_element
+from .format import Format, check_choice, per_element, unique_levels
 from .minifloat import E2M1, absmax_f32, ceil_log2_f32, exp2_f32, f32_bits, floor_log2_f32, log2_f32
 from .registry import register
 
@@ -179,7 +179,7 @@ class MXFP4(MXFormat):
                   "floor(log2 amax) - 2; rule 'better': ceil(log2(amax / 6))")
 
     def __init__(self):
-        self.levels = np.unique(E2M1.table)
+        self.levels = unique_levels(E2M1.table)
         self._table = E2M1.table.copy()
         self._table32 = self._table.astype(np.float32)   # code 0x8 = -0.0 (negative inputs rounding to 0)
 
@@ -204,7 +204,7 @@ class MXINT8(MXFormat):
         c = np.arange(256, dtype=np.float64)
         self._table = np.where(c >= 128, c - 256, c) / 64.0
         self._table[128] = np.nan
-        self.levels = np.unique(self._table[np.isfinite(self._table)])
+        self.levels = unique_levels(self._table[np.isfinite(self._table)])
         self._table32 = np.nan_to_num(self._table).astype(np.float32)
 
     #: element fixed point: value = code / mul; largest |code|
@@ -232,7 +232,7 @@ class MXINT4(MXINT8):
         c = np.arange(16, dtype=np.float64)
         self._table = np.where(c >= 8, c - 16, c) / 4.0
         self._table[8] = np.nan
-        self.levels = np.unique(self._table[np.isfinite(self._table)])
+        self.levels = unique_levels(self._table[np.isfinite(self._table)])
         self._table32 = np.nan_to_num(self._table).astype(np.float32)
 
 

@@ -22,7 +22,7 @@ from __future__ import annotations
 import numpy as np
 from ._jit import njit
 
-from .format import Format
+from .format import Format, unique_levels
 from .minifloat import E2M1, E4M3, encode, round_to_bf16
 from .mx import _E2M1_CODE_OF_TWICE, e2m1_code, e2m1_round
 from .registry import register
@@ -76,7 +76,7 @@ class NVFP4(Format):
     tensor_scale_bits = 32
 
     def __init__(self):
-        self.levels = np.unique(E2M1.table)
+        self.levels = unique_levels(E2M1.table)
         self._table = E2M1.table.copy()          # code 0x8 = -0.0 (negative inputs rounding to 0)
         self._e2m1 = self._table.astype(np.float32)
         self._e4m3 = np.nan_to_num(E4M3.table).astype(np.float32)

@@ -40,7 +40,7 @@ import numpy as np
 from ._jit import njit
 
 from .errors import FormatError, InputError
-from .format import Format
+from .format import Format, unique_levels
 from .minifloat import E4M3, encode
 from .registry import register
 from .format import DEFAULT, check_choice
@@ -142,7 +142,7 @@ class P3LLMFP8(_ComputeDtype):
     scale_bits = 16
 
     def __init__(self):
-        self.levels = np.unique(E4M3.table[np.isfinite(E4M3.table)])
+        self.levels = unique_levels(E4M3.table[np.isfinite(E4M3.table)])
         self._table = E4M3.table.copy()
         self._table32 = np.nan_to_num(self._table).astype(np.float32)
 

@@ -57,7 +57,7 @@ import numpy as np
 from ._jit import intrinsic, njit, types
 
 from .errors import FormatError, InputError
-from .format import Format, check_choice, per_element
+from .format import Format, check_choice, per_element, unique_levels
 from .minifloat import E2M1, E4M3, STYLE_FINITE, MinifloatSpec, absmax_f32, encode, log2_f32
 from .mx import e2m1_round
 from .registry import register
@@ -67,7 +67,7 @@ from .torchops import (SUM_SCRATCH, bf16r, f16r, fp16_input, fp16_input_lazy, ra
 #: E2M1 magnitudes by magnitude code 0..7.
 E2M1_MAG = np.array([0.0, 0.5, 1.0, 1.5, 2.0, 3.0, 4.0, 6.0])
 #: The 15 signed E2M1 levels and the midpoints of the magnitudes.
-BASE_LEVELS = np.unique(np.concatenate([-E2M1_MAG, E2M1_MAG]))
+BASE_LEVELS = unique_levels(np.concatenate([-E2M1_MAG, E2M1_MAG]))
 MAG_MIDS = ((E2M1_MAG[:-1] + E2M1_MAG[1:]) / 2).astype(np.float32)
 #: E3M3 (bias 3, no Inf/NaN): the 6-bit payload of the g16 kernel's scale byte.
 E3M3 = MinifloatSpec(3, 3, 3, STYLE_FINITE)

@@ -41,7 +41,7 @@ import numpy as np
 
 from ._jit import njit
 from .errors import InputError
-from .format import Format
+from .format import Format, unique_levels
 from .minifloat import E2M1, E4M3
 from .registry import register
 from .torchops import SUM_SCRATCH, f16r, fp16_input, torch_mean_f32, torch_sum_f32
@@ -158,7 +158,7 @@ class Razer4GptFast(Format):
     n_meta = 4
 
     def __init__(self):
-        self.levels = np.unique(E2M1.table)
+        self.levels = unique_levels(E2M1.table)
         self._values32 = np.stack([self.code_values(m) for m in range(4)]).astype(np.float32)
 
     def code_values(self, meta: int = 0) -> np.ndarray:
@@ -264,7 +264,7 @@ class Razer4GptFastG16(Format):
     n_meta = 4
 
     def __init__(self):
-        self.levels = np.unique(E2M1.table)
+        self.levels = unique_levels(E2M1.table)
 
     def code_values(self, meta: int = 0) -> np.ndarray:
         """The canonical codebook of meta = 2 * neg + is8 (0x0 = the signed special, 0x8 = 0, others

@@ -108,3 +108,19 @@ def test_e4m3_rne_helper_and_bf16_rounding():
     x = np.concatenate([x, (np.arange(1, 1000, dtype=np.uint32) << 15 | 0x3F800000).view(np.float32)])
     assert np.array_equal(round_to_bf16(x), x.astype(ml_dtypes.bfloat16).astype(np.float32))
     assert E4M3.max_finite == 448.0
+
+
+def test_unique_levels_is_np_unique_bit_for_bit():
+    """datatypes.format.unique_levels (used for the level tables built at import, without numpy.ma) returns
+    np.unique's array bit for bit, signed zeros included, on random arrays with many repeats."""
+    import numpy as np
+
+    from datatypes.format import unique_levels
+
+    rng = np.random.default_rng(7)
+    pool = np.array([-0.0, 0.0, 1.5, -1.5, 3.0, 6.0, -6.0, 0.5, -0.5, 2.0 ** -9], np.float64)
+    for n in [0, 1, 2, 3, 17, 256, 1000]:
+        for dtype in (np.float64, np.float32):
+            x = rng.choice(pool, n).astype(dtype)
+            a, b = unique_levels(x), np.unique(x)
+            assert a.dtype == b.dtype and a.tobytes() == b.tobytes(), (n, dtype, a, b)
