@@ -141,3 +141,11 @@ def test_diag_order_is_scalesims_anti_diagonal_order():
         r, c = np.indices((M, N))
         want = m.reshape(-1)[np.lexsort((-r.reshape(-1), (r + c).reshape(-1)))]
         assert np.array_equal(sm._diag_order(m), want), (M, N)
+
+
+def test_read_only_package_builds_in_the_user_cache(tmp_path, monkeypatch):
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert aot.built_path(SMALL).parent.name == "__pycache__"           # the source tree here is writable
+    monkeypatch.setattr(aot.os, "access", lambda path, mode: False)
+    assert aot.built_path(SMALL).parent == tmp_path / "hwsim" / "aot"
