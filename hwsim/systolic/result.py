@@ -177,7 +177,10 @@ class SystolicResult:
             d = self.design
             ss, m = d.sections["scalesim"], d.memory
             mem = sm.MemConfig(m.ifmap_kb, m.filter_kb, m.ofmap_kb, ss.interface, ss.ifmap_words_per_cycle,
-                               ss.filter_words_per_cycle, ss.ofmap_words_per_cycle)
+                               ss.filter_words_per_cycle, ss.ofmap_words_per_cycle,
+                               ss.ifmap_custom_layout, ss.filter_custom_layout, ss.ifmap_banks, ss.filter_banks,
+                               ss.ifmap_bank_ports, ss.filter_bank_ports, ss.ifmap_offset, ss.filter_offset,
+                               tuple(int(x) for x in ss.layout.split(",")) if ss.layout else None)
             convs = self.workload.convs
             rows, memo = [], {}
             for i, l in enumerate(self.layers):

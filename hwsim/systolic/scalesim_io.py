@@ -44,6 +44,16 @@ class ScaleSimConfig:
     source: str
     ifmap_bank_bw: int = 10        #: [layout] IfmapSRAMBankBandwidth (USER: ifmap fill words/cycle)
     filter_bank_bw: int = 10       #: [layout] FilterSRAMBankBandwidth (USER: filter fill words/cycle)
+    ifmap_custom: bool = False     #: [layout] IfmapCustomLayout
+    filter_custom: bool = False    #: [layout] FilterCustomLayout
+    ifmap_banks: int = 1           #: [layout] IfmapSRAMBankNum
+    filter_banks: int = 1          #: [layout] FilterSRAMBankNum
+    ifmap_ports: int = 2           #: [layout] IfmapSRAMBankPort
+    filter_ports: int = 2          #: [layout] FilterSRAMBankPort
+    ifmap_offset: int = 0          #: [architecture_presets] IfmapOffset
+    filter_offset: int = 10000000  #: [architecture_presets] FilterOffset
+    layout: tuple | None = None    #: the layout row applied to every layer (custom layouts only)
+    layout_source: str = ""
 
     def design_dict(self) -> dict:
         """A ``kind: systolic`` design equivalent to this configuration (1-byte words: INT8 operands)."""
@@ -57,7 +67,12 @@ class ScaleSimConfig:
                 "memory": mem,
                 "scalesim": {"interface": self.interface.lower(), "ifmap_words_per_cycle": self.ifmap_bank_bw,
                              "filter_words_per_cycle": self.filter_bank_bw,
-                             "ofmap_words_per_cycle": self.bandwidth or 10}}
+                             "ofmap_words_per_cycle": self.bandwidth or 10,
+                             "ifmap_custom_layout": self.ifmap_custom, "filter_custom_layout": self.filter_custom,
+                             "ifmap_banks": self.ifmap_banks, "filter_banks": self.filter_banks,
+                             "ifmap_bank_ports": self.ifmap_ports, "filter_bank_ports": self.filter_ports,
+                             "ifmap_offset": self.ifmap_offset, "filter_offset": self.filter_offset,
+                             "layout": ",".join(map(str, self.layout)) if self.layout else ""}}
 
 
 def _read_ini(path: Path) -> dict[str, dict[str, tuple[str, int]]]:
@@ -162,24 +177,103 @@ def read_config(path: str | Path) -> ScaleSimConfig:
     if sp is not None and sp[0].lower() == "true":
         raise ScaleSimFileError(f"{p}:{sp[1]}: [sparsity] SparsitySupport = {sp[0]}: sparse mapping is not "
                                 f"modelled by hwsim's systolic simulator; set it to false")
-    for key in ("IfmapCustomLayout", "FilterCustomLayout"):
+    custom = {}
+    for op in ("Ifmap", "Filter"):
+        key = f"{op}CustomLayout"
         item = get("layout", key, required=False)
-        if item is not None and item[0].lower() in ("true", "yes", "on", "1"):
-            raise ScaleSimFileError(f"{p}:{item[1]}: [layout] {key} = {item[0]}: custom SRAM layouts (bank "
-                                    f"conflicts) are not modelled; set it to False")
-    bank = {}
+        custom[op] = False
+        if item is not None:
+            v = item[0].lower()
+            if v not in _BOOLEANS:
+                raise ScaleSimFileError(f"{p}:{item[1]}: [layout] {key} = {item[0]!r}: expected a boolean "
+                                        f"(true/false, yes/no, on/off, 1/0)")
+            custom[op] = _BOOLEANS[v]
+    bank, banks, ports = {}, {}, {}
     for op in ("Ifmap", "Filter"):
         bw = get("layout", f"{op}SRAMBankBandwidth", required=False)
         bank[op] = integer("layout", f"{op}SRAMBankBandwidth") if bw is not None else 10
         nb = get("layout", f"{op}SRAMBankNum", required=False)
+        banks[op] = integer("layout", f"{op}SRAMBankNum") if nb is not None else 1
         if interface == "USER" and nb is not None:
-            n = integer("layout", f"{op}SRAMBankNum")
+            n = banks[op]
             if bank[op] % n:
                 raise ScaleSimFileError(f"{p}:{nb[1]}: [layout] {op}SRAMBankNum = {n}: must divide "
                                         f"{op}SRAMBankBandwidth = {bank[op]} (SCALE-Sim asserts it in USER mode)")
+        np_ = get("layout", f"{op}SRAMBankPort", required=False)
+        ports[op] = integer("layout", f"{op}SRAMBankPort") if np_ is not None else 2
+    offsets = {}
+    for op, default in (("Ifmap", 0), ("Filter", 10000000)):
+        item = get(arch, f"{op}Offset", required=False)
+        offsets[op] = integer(arch, f"{op}Offset", positive=False) if item is not None else default
+        if offsets[op] < 0:
+            raise ScaleSimFileError(f"{p}:{item[1]}: [{arch}] {op}Offset = {offsets[op]}: must be >= 0")
+    layout, layout_src = None, ""
+    if custom["Ifmap"] or custom["Filter"]:
+        loc = get("layout", "LayoutCsvLoc", required=False)
+        if loc is not None:
+            lp = Path(loc[0].strip().strip('"'))
+            lp = lp if lp.is_absolute() else p.parent / lp
+        else:
+            lp = Path("layouts/conv_nets/test.csv")          # SCALE-Sim's scale.py default (-l), from the cwd
+            if not lp.is_file():
+                which = "IfmapCustomLayout" if custom["Ifmap"] else "FilterCustomLayout"
+                raise ScaleSimFileError(f"{p}: [layout] {which} = True needs SCALE-Sim's layout CSV: name it with "
+                                        f"'LayoutCsvLoc: <file>' in [layout] (hwsim's key, relative to the .cfg; "
+                                        f"SCALE-Sim ignores it) or run from a directory with {lp}")
+        layout, layout_src = read_layout(lp), str(lp)
+        if custom["Ifmap"] and offsets["Ifmap"] != 0:
+            raise ScaleSimFileError(f"{p}: [{arch}] IfmapOffset = {offsets['Ifmap']} with IfmapCustomLayout: "
+                                    f"SCALE-Sim's custom ifmap lines hold the addresses without the offset, so no "
+                                    f"demanded address is ever found (it prefetches forever); use IfmapOffset 0")
     return ScaleSimConfig(run_name=run_name, rows=rows, cols=cols, dataflow=df, ifmap_kb=sizes[0],
                           filter_kb=sizes[1], ofmap_kb=sizes[2], bandwidth=bandwidth, interface=interface,
-                          source=str(p), ifmap_bank_bw=bank["Ifmap"], filter_bank_bw=bank["Filter"])
+                          source=str(p), ifmap_bank_bw=bank["Ifmap"], filter_bank_bw=bank["Filter"],
+                          ifmap_custom=custom["Ifmap"], filter_custom=custom["Filter"], ifmap_banks=banks["Ifmap"],
+                          filter_banks=banks["Filter"], ifmap_ports=ports["Ifmap"], filter_ports=ports["Filter"],
+                          ifmap_offset=offsets["Ifmap"], filter_offset=offsets["Filter"], layout=layout,
+                          layout_source=layout_src)
+
+
+#: configparser's getboolean words (SCALE-Sim reads the custom-layout flags with it)
+_BOOLEANS = {"1": True, "yes": True, "true": True, "on": True, "0": False, "no": False, "false": False,
+             "off": False}
+
+
+def read_layout(path: str | Path) -> tuple[int, ...]:
+    """The layout row SCALE-Sim 3.0.0 applies to *every* layer: the first entry of its layout CSV
+    (``layout_utils.load_layout_conv``; the operand matrices ask for layer 0). As SCALE-Sim: the first line
+    is a header, blank lines are skipped, the field after the last comma is dropped, every field of every
+    row must be an integer, and a row whose name contains ``DP`` becomes Channel-Intraline-Factor rows with
+    that factor set to 1. Returns the 20 integers after the name."""
+    p = Path(path)
+    try:
+        text = p.read_text()
+    except OSError as e:
+        raise ScaleSimFileError(f"{p}: cannot read the layout file ({e.strerror})") from None
+    except UnicodeDecodeError:
+        raise ScaleSimFileError(f"{p}: not a text file") from None
+    entries = []
+    for i, raw in enumerate(text.splitlines(), 1):
+        row = raw.strip()
+        if i == 1 or row == "":
+            continue
+        elems = row.split(",")[:-1]
+        if len(elems) < 21:
+            raise ScaleSimFileError(f"{p}:{i}: {row[:60]!r}: a layout row needs a name and 20 integers, each "
+                                    f"followed by a comma (SCALE-Sim drops the field after the last comma)")
+        vals = []
+        for j, e in enumerate(elems[1:], 2):
+            try:
+                vals.append(int(e.strip()))
+            except ValueError:
+                raise ScaleSimFileError(f"{p}:{i}: field {j} = {e.strip()[:30]!r}: expected an integer") from None
+        if "DP" in elems[0].strip():
+            entries += [vals[:4] + [1] + vals[5:]] * max(vals[4], 0)
+        else:
+            entries.append(vals)
+    if not entries:
+        raise ScaleSimFileError(f"{p}: the layout file has no layer row")
+    return tuple(entries[0][:20])
 
 
 def load_design(path: str | Path):
@@ -202,7 +296,7 @@ IfmapSramSzkB:   {ifmap_kb}
 FilterSramSzkB:  {filter_kb}
 OfmapSramSzkB:   {ofmap_kb}
 IfmapOffset:    0
-FilterOffset:   10000000
+FilterOffset:   {filter_offset}
 OfmapOffset:    20000000
 Bandwidth : {bandwidth}
 Dataflow : {dataflow}
@@ -211,14 +305,14 @@ ReadRequestBuffer: 32
 WriteRequestBuffer: 32
 
 [layout]
-IfmapCustomLayout: False
+IfmapCustomLayout: {ifmap_custom}
 IfmapSRAMBankBandwidth: {ifmap_bank_bw}
 IfmapSRAMBankNum: {ifmap_banks}
-IfmapSRAMBankPort: 2
-FilterCustomLayout: False
+IfmapSRAMBankPort: {ifmap_ports}
+FilterCustomLayout: {filter_custom}
 FilterSRAMBankBandwidth: {filter_bank_bw}
 FilterSRAMBankNum: {filter_banks}
-FilterSRAMBankPort: 2
+FilterSRAMBankPort: {filter_ports}
 
 [sparsity]
 SparsitySupport : false
@@ -244,21 +338,30 @@ _LAYOUT_HEADER = ("Layer name, IFMAP Height Intraline Factor, IFMAP Width Intral
 def config_text(run_name: str, rows: int, cols: int, dataflow: str, ifmap_kb: int = 64,
                 filter_kb: int = 64, ofmap_kb: int = 64, interface: str = "CALC", bandwidth: int = 10,
                 ifmap_bank_bw: int = 10, filter_bank_bw: int = 10, ifmap_banks: int | None = None,
-                filter_banks: int | None = None) -> str:
+                filter_banks: int | None = None, ifmap_custom: bool = False, filter_custom: bool = False,
+                ifmap_ports: int = 2, filter_ports: int = 2, filter_offset: int = 10000000,
+                layout_file: str | None = None) -> str:
     """A SCALE-Sim 3.0.0 configuration in the layout of its shipped ``configs/scale.cfg``.
 
     ``interface``: CALC (SCALE-Sim estimates the DRAM bandwidth) or USER (ifmap/filter SRAMs fetch
     ``ifmap_bank_bw`` / ``filter_bank_bw`` words per cycle -- SCALE-Sim takes them from the [layout]
     section -- and the ofmap SRAM drains ``bandwidth`` words per cycle). Bank counts default to the
-    shipped 10 when they divide the bank bandwidth, else 1 (SCALE-Sim asserts that they divide it)."""
+    shipped 10 when they divide the bank bandwidth, else 1 (SCALE-Sim asserts that they divide it).
+    ``ifmap_custom`` / ``filter_custom``: [layout] IfmapCustomLayout / FilterCustomLayout (the layout file's
+    first row then orders that operand's SRAM lines, and its banks/ports model conflicts)."""
     def banks(bw, n):
         return n if n is not None else (10 if bw % 10 == 0 else 1)
-    return CONFIG_TEMPLATE.format(run_name=run_name, rows=rows, cols=cols, dataflow=dataflow,
+    text = CONFIG_TEMPLATE.format(run_name=run_name, rows=rows, cols=cols, dataflow=dataflow,
                                   ifmap_kb=ifmap_kb, filter_kb=filter_kb, ofmap_kb=ofmap_kb,
                                   interface=interface, bandwidth=bandwidth, ifmap_bank_bw=ifmap_bank_bw,
                                   filter_bank_bw=filter_bank_bw,
                                   ifmap_banks=banks(ifmap_bank_bw, ifmap_banks),
-                                  filter_banks=banks(filter_bank_bw, filter_banks))
+                                  filter_banks=banks(filter_bank_bw, filter_banks),
+                                  ifmap_custom=bool(ifmap_custom), filter_custom=bool(filter_custom),
+                                  ifmap_ports=ifmap_ports, filter_ports=filter_ports, filter_offset=filter_offset)
+    if layout_file is not None:
+        text = text.replace("\n[sparsity]", f"LayoutCsvLoc: {layout_file}\n\n[sparsity]")
+    return text
 
 
 def topology_text(layers, kind: str) -> str:
@@ -276,10 +379,15 @@ def topology_text(layers, kind: str) -> str:
     return "\n".join(out) + "\n"
 
 
-def layout_text(layer_names) -> str:
-    """A layout file with one default row per layer (SCALE-Sim reads it even when custom layouts are off)."""
-    rows = [_LAYOUT_HEADER] + [f"{n}, 2, 2, 1, 1, 16, 4,     0, 1, 2,     4, 5, 3,     3, 2, 1, 0,     4, 5, 6, 7,"
-                               for n in layer_names]
+#: the row SCALE-Sim's shipped layouts/conv_nets/test.csv gives every layer
+DEFAULT_LAYOUT = (2, 2, 1, 1, 16, 4, 0, 1, 2, 4, 5, 3, 3, 2, 1, 0, 4, 5, 6, 7)
+
+
+def layout_text(layer_names, layout=DEFAULT_LAYOUT) -> str:
+    """A layout file with the row ``layout`` (20 integers, the columns after the layer name) for every layer
+    (SCALE-Sim reads one even when custom layouts are off)."""
+    vals = ", ".join(str(int(v)) for v in layout)
+    rows = [_LAYOUT_HEADER] + [f"{n}, {vals}," for n in layer_names]
     return "\n".join(rows) + "\n"
 
 
@@ -389,16 +497,17 @@ def parse_reports(run_dir: str | Path) -> list[dict]:
 
 def run_scalesim(python: str, workdir: str | Path, run_name: str, rows: int, cols: int, dataflow: str,
                  layers, kind: str, ifmap_kb: int = 64, filter_kb: int = 64, ofmap_kb: int = 64,
-                 timeout: float = 3600, **interface) -> tuple[list[dict], float]:
+                 timeout: float = 3600, layout=DEFAULT_LAYOUT, **interface) -> tuple[list[dict], float]:
     """Run SCALE-Sim (interpreter ``python``) on ``layers``; returns (per-layer report dicts, seconds of
     simulation wall time measured inside SCALE-Sim's process). ``interface``: the keyword arguments of
     ``config_text`` (interface, bandwidth, ifmap_bank_bw, filter_bank_bw, ...)."""
     wd = Path(workdir)
     wd.mkdir(parents=True, exist_ok=True)
     cfg, topo, lay = wd / f"{run_name}.cfg", wd / f"{run_name}_topo.csv", wd / f"{run_name}_layout.csv"
-    cfg.write_text(config_text(run_name, rows, cols, dataflow, ifmap_kb, filter_kb, ofmap_kb, **interface))
+    cfg.write_text(config_text(run_name, rows, cols, dataflow, ifmap_kb, filter_kb, ofmap_kb,
+                               layout_file=str(lay.resolve()), **interface))
     topo.write_text(topology_text(layers, kind))
-    lay.write_text(layout_text([l.name for l in layers]))
+    lay.write_text(layout_text([l.name for l in layers], layout))
     return run_scalesim_files(python, cfg, topo, lay, wd / "out", kind, timeout)
 
 

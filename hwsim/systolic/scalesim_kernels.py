@@ -1,8 +1,8 @@
 """The Numba kernels of the SCALE-Sim 3.0.0-compatible numbers: its memory system (see ``scalesim_mem``
 for the semantics and the quirks kept: the USER and CALC read buffers, the ofmap write buffer, the
 demand-row generator and the layer loop), its prefetch order, and its per-fold float averages
-(``timing.scalesim_metrics``). The entry points ``run_memory``, ``hashed_lines``, ``diag_order`` and
-``fold_float_averages`` are also built ahead of time (``scalesim_mem.KERNELS``, ``hwsim.aot``), so that a
+(``timing.scalesim_metrics``). The entry points ``run_memory``, ``hashed_lines``, ``layout_lines``, ``diag_order``
+and ``fold_float_averages`` are also built ahead of time (``scalesim_mem.KERNELS``, ``hwsim.aot``), so that a
 command loads them without importing Numba."""
 
 from __future__ import annotations
@@ -66,6 +66,165 @@ def _u_service(st, ptr, lines, row, cycle):
             if p > 0:
                 offset += p                   # ... and a second time when it is positive
     return cycle + offset, ERR_NONE
+
+
+@njit(cache=True)
+def _u_service_layout(st, line_of, pos_of, lay, row, cycle, cnt, seen):
+    """read_buffer.service_reads with ``enable_layout_evaluation`` (a custom layout) for one demand row:
+    every address lives in exactly one SRAM line (``line_of``) at a column (``pos_of``: its place in the
+    line's Python set); a miss prefetches until the line is active, adding the potential stall once when
+    positive; then the row costs ``ceil(max distinct lines per bank / ports) - 1`` more cycles (bank of a
+    word: column // (bandwidth / banks); -1 for a row without addresses). Returns (out cycle, error)."""
+    if st[U_FULL] == 0:                       # prefetch_active_buffer (as _u_service)
+        nlines = st[U_FIRST]
+        st[U_ACCESS] += nlines * st[U_BW]
+        st[U_TMIN] = cycle - nlines
+        st[U_LAST] = cycle - 1
+        st[U_TMAX] = cycle - 1
+        st[U_ASTART] = 0
+        st[U_AEND] = st[U_NACT]
+        st[U_FULL] = 1
+    nb, bpb, nport = lay[1], lay[2], lay[3]
+    for b in range(nb):
+        cnt[b] = 0
+    offset = 1                                # hit latency
+    for a in row:
+        if a == -1:
+            continue
+        l = line_of[a]
+        if l == -1:
+            return 0, ERR_NOT_PREFETCHED
+        while True:
+            s, e = st[U_ASTART], st[U_AEND]
+            if (s <= l < e) if s < e else (l >= s or l < e):
+                break
+            if st[U_PFL] > st[U_ROWS]:
+                return 0, ERR_USER_SHORT
+            s = (st[U_ASTART] + st[U_NPF]) % st[U_NL]
+            st[U_ASTART] = s
+            st[U_AEND] = (s + st[U_NACT]) % st[U_NL]
+            st[U_ACCESS] += st[U_PFL] * st[U_BW]
+            st[U_LAST] = st[U_LAST] + st[U_PFL] + 1
+            if st[U_LAST] > st[U_TMAX]:
+                st[U_TMAX] = st[U_LAST]
+            p = st[U_LAST] - (cycle + offset)
+            if p > 0:
+                offset += p                   # the layout path adds a positive potential stall once
+        b = pos_of[a] // bpb
+        known = False
+        for q in range(cnt[b]):
+            if seen[b, q] == l:
+                known = True
+                break
+        if not known:
+            seen[b, cnt[b]] = l
+            cnt[b] += 1
+    mx = 0
+    for b in range(nb):
+        mx = max(mx, cnt[b])
+    offset += -(-mx // nport) - 1
+    return cycle + offset, ERR_NONE
+
+
+@njit(cache=True)
+def _set_insert_clean(tbl, mask, keys, idx):
+    """CPython 3.11 setobject.c set_insert_clean (slot of key ``keys[idx]``, hash = the key)."""
+    h = keys[idx]
+    perturb = h
+    i = h & mask
+    while True:
+        if tbl[i] == -1:
+            tbl[i] = idx
+            return
+        if i + 9 <= mask:                     # LINEAR_PROBES
+            for j in range(i + 1, i + 10):
+                if tbl[j] == -1:
+                    tbl[j] = idx
+                    return
+        perturb >>= 5                         # PERTURB_SHIFT
+        i = (i * 5 + 1 + perturb) & mask
+
+
+@njit(cache=True)
+def py_set_order(keys, m, pos):
+    """``pos[j]`` = the place of ``keys[j]`` (j < m, distinct non-negative integers, inserted in this order)
+    in the iteration order of a CPython 3.11 set built by ``add`` (hash(x) = x for 0 <= x < 2**61 - 1):
+    set_add_entry's linear probes and perturbed probing, resize when fill*5 >= mask*3 to the smallest
+    power of two > 4 * used (> 2 * used above 50000), old slots re-inserted in table order."""
+    mask = 7
+    tbl = np.full(8, -1, np.int64)
+    fill = 0
+    for idx in range(m):
+        h = keys[idx]
+        perturb = h
+        i = h & mask
+        slot = -1
+        while slot == -1:
+            probes = 9 if i + 9 <= mask else 0
+            for j in range(i, i + probes + 1):
+                if tbl[j] == -1:
+                    slot = j
+                    break
+                if keys[tbl[j]] == h:
+                    slot = -2
+                    break
+            if slot != -1:
+                break
+            perturb >>= 5
+            i = (i * 5 + 1 + perturb) & mask
+        if slot == -2:
+            continue
+        tbl[slot] = idx
+        fill += 1
+        if fill * 5 >= mask * 3:
+            minused = fill * 2 if fill > 50000 else fill * 4
+            size = 8
+            while size <= minused:
+                size <<= 1
+            new = np.full(size, -1, np.int64)
+            for s in range(mask + 1):
+                if tbl[s] != -1:
+                    _set_insert_clean(new, size - 1, keys, tbl[s])
+            tbl = new
+            mask = size - 1
+    p = 0
+    for s in range(mask + 1):
+        if tbl[s] != -1:
+            pos[tbl[s]] = p
+            p += 1
+
+
+@njit(cache=True)
+def layout_lines(seq, eps, n_addr, key_offset):
+    """read_buffer.prepare_hashed_buffer with a custom layout (lines of ``eps`` = bandwidth elements, -1
+    skipped) for a sequence of distinct addresses: (line of every address, its column = place in the line's
+    Python set of the keys ``address + key_offset``); -1 for addresses not in ``seq``."""
+    line_of = np.full(n_addr, -1, np.int64)
+    pos_of = np.full(n_addr, -1, np.int64)
+    buf = np.empty(eps, np.int64)
+    keys = np.empty(eps, np.int64)
+    pos = np.empty(eps, np.int64)
+    m = 0
+    line = 0
+    for a in seq:
+        if a == -1:
+            continue
+        buf[m] = a
+        keys[m] = a + key_offset
+        m += 1
+        if m == eps:
+            py_set_order(keys, m, pos)
+            for j in range(m):
+                line_of[buf[j]] = line
+                pos_of[buf[j]] = pos[j]
+            line += 1
+            m = 0
+    if m > 0:
+        py_set_order(keys, m, pos)
+        for j in range(m):
+            line_of[buf[j]] = line
+            pos_of[buf[j]] = pos[j]
+    return line_of, pos_of
 
 
 @njit(cache=True)
@@ -282,13 +441,19 @@ def _first_last(row, cyc, ms, first, last) -> None:
 
 @njit(cache=True)
 def run_layer(user, df, R, C, T, Sr, Sc, fold_rows, ifm, flt, ms, ist, fst, wst, lv, iptr, ilines, fptr,
-              flines, ilast, flast):
-    """service_memory_requests over every demand row of the layer (folds: column outer, row inner)."""
+              flines, ilast, flast, ilay, flay, iline, ipos, fline, fpos):
+    """service_memory_requests over every demand row of the layer (folds: column outer, row inner).
+    ``ilay`` / ``flay``: [custom layout (0/1), banks, words per bank, ports]; with a custom layout the USER
+    read buffer is ``_u_service_layout`` on ``iline``/``ipos`` (``fline``/``fpos``)."""
     nil = C if df == 1 else R
     nfl = R if df == 1 else C
     irow = np.empty(nil, np.int64)
     frow = np.empty(nfl, np.int64)
     orow = np.empty(C, np.int64)
+    icnt = np.zeros(max(ilay[1], 1), np.int64)
+    iseen = np.empty((max(ilay[1], 1), nil), np.int64)
+    fcnt = np.zeros(max(flay[1], 1), np.int64)
+    fseen = np.empty((max(flay[1], 1), nfl), np.int64)
     for fc in range((Sc + C - 1) // C):
         c0 = fc * C
         cu = min(C, Sc - c0)
@@ -299,11 +464,17 @@ def run_layer(user, df, R, C, T, Sr, Sc, fold_rows, ifm, flt, ms, ist, fst, wst,
                 _demand(df, R, C, T, ru, cu, r0, c0, t, ifm, flt, irow, frow, orow)
                 c = ms[M_ROW] + ms[M_STALL]
                 if user:
-                    ic, err = _u_service(ist, iptr, ilines, irow, c)
+                    if ilay[0]:
+                        ic, err = _u_service_layout(ist, iline, ipos, ilay, irow, c, icnt, iseen)
+                    else:
+                        ic, err = _u_service(ist, iptr, ilines, irow, c)
                     if err != 0:
                         ms[M_ERR] = err
                         return
-                    fcy, err = _u_service(fst, fptr, flines, frow, c)
+                    if flay[0]:
+                        fcy, err = _u_service_layout(fst, fline, fpos, flay, frow, c, fcnt, fseen)
+                    else:
+                        fcy, err = _u_service(fst, fptr, flines, frow, c)
                     if err != 0:
                         ms[M_ERR] = err
                         return
@@ -329,11 +500,11 @@ def run_layer(user, df, R, C, T, Sr, Sc, fold_rows, ifm, flt, ms, ist, fst, wst,
 
 @njit(cache=True)
 def run_memory(user, df, R, C, T, Sr, Sc, fold_rows, ifm, flt, ms, ist, fst, wst, lv, iptr, ilines, fptr,
-               flines, ilast, flast):
+               flines, ilast, flast, ilay, flay, iline, ipos, fline, fpos):
     """The whole layer: ``run_layer``, then (CALC) ``complete_all_prefetches`` of both read buffers, then
     ``empty_all_buffers`` of the write buffer; stops at the first error code (ms, then ist/fst, then wst)."""
     run_layer(user, df, R, C, T, Sr, Sc, fold_rows, ifm, flt, ms, ist, fst, wst, lv, iptr, ilines, fptr,
-              flines, ilast, flast)
+              flines, ilast, flast, ilay, flay, iline, ipos, fline, fpos)
     if ms[M_ERR] != 0:
         return
     if not user:

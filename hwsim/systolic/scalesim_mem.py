@@ -66,6 +66,15 @@ class MemConfig:
     ifmap_bw: int = 10               #: USER: IfmapSRAMBankBandwidth (words/cycle)
     filter_bw: int = 10              #: USER: FilterSRAMBankBandwidth
     ofmap_bw: int = 10               #: USER: Bandwidth (first value); CALC uses the array width
+    ifmap_custom: bool = False       #: [layout] IfmapCustomLayout
+    filter_custom: bool = False      #: [layout] FilterCustomLayout
+    ifmap_banks: int = 1             #: [layout] IfmapSRAMBankNum
+    filter_banks: int = 1            #: [layout] FilterSRAMBankNum
+    ifmap_ports: int = 2             #: [layout] IfmapSRAMBankPort
+    filter_ports: int = 2            #: [layout] FilterSRAMBankPort
+    ifmap_offset: int = 0            #: IfmapOffset (a custom ifmap layout needs 0)
+    filter_offset: int = 10000000    #: FilterOffset (decides the set order of a custom filter layout's lines)
+    layout: tuple | None = None      #: the layout row (20 integers) applied to every layer
 
 
 @dataclass(frozen=True)
@@ -225,13 +234,72 @@ class Streams:
         return _diag_order(im), _diag_order(fm)
 
 
+# ---- custom layouts (operand_matrix.get_{ifmap,filter}_prefetch_matrix_custom_layout) --------------
+def _axes(order, n: int, what: str) -> tuple[int, ...]:
+    """np.transpose's axes check: each in [-n, n) (negative ones count from the end), no repeats."""
+    ax = []
+    for a in order:
+        if not -n <= a < n:
+            raise ScaleSimUnsupported(f"SCALE-Sim 3.0.0 fails on this layer: {what} order {list(order)}: axis {a} "
+                                      f"is out of range for {n} axes (numpy AxisError in np.transpose)")
+        ax.append(a % n)
+    if len(set(ax)) != n:
+        raise ScaleSimUnsupported(f"SCALE-Sim 3.0.0 fails on this layer: {what} order {list(order)} repeats an "
+                                  f"axis (numpy ValueError in np.transpose)")
+    return tuple(ax)
+
+
+def _tiled(data: np.ndarray, factors, order) -> np.ndarray:
+    """Pad every dimension with -1 to a multiple of its intraline factor, split it into (lines, factor),
+    group the line dimensions before the factor dimensions, then transpose by ``order``; flattened."""
+    nd = data.ndim
+    n_t = [-(-d // f) for d, f in zip(data.shape, factors)]
+    data = np.pad(data, [(0, t * f - d) for t, f, d in zip(n_t, factors, data.shape)], constant_values=-1)
+    split = [x for t, f in zip(n_t, factors) for x in (t, f)]
+    data = data.reshape(split).transpose([2 * i for i in range(nd)] + [2 * i + 1 for i in range(nd)])
+    return np.ascontiguousarray(data.transpose(order)).reshape(-1)
+
+
+def ifmap_custom_prefetch(g: Geometry, layout, bank_bw: int) -> np.ndarray:
+    """The custom-layout ifmap prefetch sequence (internal addresses, -1 padding): the input (H, W, C) tiled
+    by the factors (IFMAP H, IFMAP W, Channel) and ordered by interline then intraline order."""
+    f = (layout[0], layout[1], layout[4])
+    if min(f) <= 0:
+        raise ScaleSimUnsupported(f"SCALE-Sim 3.0.0 fails on this layer: ifmap intraline factors {list(f)} must be "
+                                  f"positive (ZeroDivisionError / numpy pad error)")
+    if f[0] * f[1] * f[2] > bank_bw:
+        raise ScaleSimUnsupported(f"SCALE-Sim 3.0.0 fails on this layer: ifmap intraline factors {list(f)} hold "
+                                  f"{f[0] * f[1] * f[2]} words, more than IfmapSRAMBankBandwidth = {bank_bw} "
+                                  f"(its assertion)")
+    order = _axes(tuple(layout[9:12]) + tuple(layout[6:9]), 6, "ifmap interline + intraline")
+    data = np.arange(g.H * g.W * g.C, dtype=np.int64).reshape(g.H, g.W, g.C)
+    return _tiled(data, f, order)
+
+
+def filter_custom_prefetch(g: Geometry, layout, bank_bw: int) -> np.ndarray:
+    """The custom-layout filter prefetch sequence (internal addresses: FilterOffset subtracted, -1 padding):
+    the filters seen as (N, C, R, S) tiled by (Num Filter, Channel, Filter H, Filter W) factors."""
+    f = (layout[5], layout[4], layout[2], layout[3])
+    prod = f[0] * f[1] * f[2] * f[3]
+    if prod != bank_bw:
+        raise ScaleSimUnsupported(f"SCALE-Sim 3.0.0 fails on this layer: filter intraline factors {list(f)} hold "
+                                  f"{prod} words, not FilterSRAMBankBandwidth = {bank_bw} (its assertion)")
+    if min(f) <= 0:
+        raise ScaleSimUnsupported(f"SCALE-Sim 3.0.0 fails on this layer: filter intraline factors {list(f)} must be "
+                                  f"positive (ZeroDivisionError / numpy pad error)")
+    order = _axes(tuple(layout[16:20]) + tuple(layout[12:16]), 8, "filter interline + intraline")
+    data = np.arange(g.R * g.S * g.C * g.N, dtype=np.int64).reshape(g.N, g.C, g.R, g.S)
+    return _tiled(data, f, order)
+
+
 # ---- driver ----------------------------------------------------------------------------------------
 _V, _M = "i8[::1]", "i8[:, ::1]"
 #: the kernel entry points of the compatible mode, built ahead of time so that a command loads them without Numba (hwsim.aot)
 KERNELS = aot.KernelSet(
     name="hwsim_scalesim_kernels", module="hwsim.systolic.scalesim_kernels",
-    exports=(("run_memory", f"void(b1, i8, i8, i8, i8, i8, i8, i8, {_M}, {_M}, {', '.join([_V] * 11)})"),
+    exports=(("run_memory", f"void(b1, i8, i8, i8, i8, i8, i8, i8, {_M}, {_M}, {', '.join([_V] * 17)})"),
              ("hashed_lines", f"UniTuple({_V}, 2)({_V}, i8, i8)"),
+             ("layout_lines", f"UniTuple({_V}, 2)({_V}, i8, i8, i8)"),
              ("fold_float_averages", f"UniTuple(f8, 2)({_V}, {_V}, i8, i8, i8)"),
              ("diag_order", f"{_V}({_M})")),
     sources=("hwsim.systolic.scalesim_kernels", "hwsim.systolic.scalesim_state"))
@@ -249,14 +317,14 @@ def _int64(a) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=np.int64)
 
 
-def _user_lines(seq: np.ndarray, size_bytes: int, bw: int, n_addr: int):
+def _user_lines(seq: np.ndarray, size_bytes: int, bw: int, n_addr: int, layout: bool = False):
     """read_buffer.set_fetch_matrix + prepare_hashed_buffer: the hashed-line ring as CSR (address ->
-    sorted line ids) and the ring parameters."""
+    sorted line ids) and the ring parameters (lines of ``bw`` elements with a custom layout)."""
     total = size_bytes                         # word size 1
     active = int(math.ceil(total * 0.5))
     pf_size = total - active
     rows = -(-seq.size // bw)
-    eps = -(-total // 100)
+    eps = bw if layout else -(-total // 100)
     n_el = int(np.count_nonzero(seq != -1))
     n_lines = n_el // eps + 1
     ptr, ln = aot.load(KERNELS).hashed_lines(_int64(seq), int(eps), int(n_addr))
@@ -292,10 +360,34 @@ def simulate(layer, conv, R: int, C: int, dataflow: str, mem: MemConfig) -> dict
     n_if, n_f = g.H * g.W * g.C, g.window * g.N
     kb = (mem.ifmap_kb * 1024, mem.filter_kb * 1024, mem.ofmap_kb * 1024)
     dummy = np.zeros(1, np.int64)
+    lay = [np.zeros(4, np.int64), np.zeros(4, np.int64)]
+    lines = [dummy, dummy, dummy, dummy]                 # iline, ipos, fline, fpos
+    if mem.ifmap_custom or mem.filter_custom:
+        if mem.layout is None or len(mem.layout) != 20:
+            raise ScaleSimUnsupported(f"a custom SRAM layout needs the layout row (20 integers), not {mem.layout!r:.60}")
+        # SCALE-Sim builds (and asserts on) the custom prefetch matrices in CALC mode too, then ignores them
+        icus = ifmap_custom_prefetch(g, mem.layout, mem.ifmap_bw) if mem.ifmap_custom else None
+        fcus = filter_custom_prefetch(g, mem.layout, mem.filter_bw) if mem.filter_custom else None
     if user:
         ipre, fpre = s.prefetch()
-        ist, iptr, ilines = _user_lines(ipre, kb[0], mem.ifmap_bw, n_if)
-        fst, fptr, flines = _user_lines(fpre, kb[1], mem.filter_bw, n_f)
+        for k, (on, cus, bw, nb, ports, n, key_off) in enumerate((
+                (mem.ifmap_custom, None, mem.ifmap_bw, mem.ifmap_banks, mem.ifmap_ports, n_if, mem.ifmap_offset),
+                (mem.filter_custom, None, mem.filter_bw, mem.filter_banks, mem.filter_ports, n_f, mem.filter_offset))):
+            if not on:
+                continue
+            if bw % nb or ports <= 0:
+                raise ScaleSimUnsupported(f"SCALE-Sim 3.0.0 fails on this layer: {nb} banks of {ports} ports for "
+                                          f"{bw} words/cycle (banks must divide it, ports be positive)")
+            seq = icus if k == 0 else fcus
+            lay[k][:] = (1, nb, bw // nb, ports)
+            lines[2 * k], lines[2 * k + 1] = aot.load(KERNELS).layout_lines(_int64(seq), int(bw), int(n),
+                                                                            int(key_off))
+            if k == 0:
+                ipre = seq
+            else:
+                fpre = seq
+        ist, iptr, ilines = _user_lines(ipre, kb[0], mem.ifmap_bw, n_if, bool(lay[0][0]))
+        fst, fptr, flines = _user_lines(fpre, kb[1], mem.filter_bw, n_f, bool(lay[1][0]))
         ilast = flast = dummy
     else:
         ist, fst = _calc_state(kb[0], 10), _calc_state(kb[1], 10)
@@ -313,7 +405,8 @@ def simulate(layer, conv, R: int, C: int, dataflow: str, mem: MemConfig) -> dict
     ms[[M_IF0, M_IF1, M_F0, M_F1, M_O0, M_O1, M_MAXO]] = NONE
     aot.load(KERNELS).run_memory(
         bool(user), {"ws": 0, "is": 1, "os": 2}[dataflow], *map(int, (R, C, s.T, s.Sr, s.Sc, s.fold_rows())),
-        _int64(s.ifm), _int64(s.flt), *map(_exact, (ms, ist, fst, wst, lv, iptr, ilines, fptr, flines, ilast, flast)))
+        _int64(s.ifm), _int64(s.flt), *map(_exact, (ms, ist, fst, wst, lv, iptr, ilines, fptr, flines, ilast, flast,
+                                                    lay[0], lay[1], *lines)))
     for err in (ms[M_ERR], ist[E_ERR] if not user else 0, fst[E_ERR] if not user else 0, wst[W_ERR]):
         if err:
             raise ScaleSimUnsupported(f"SCALE-Sim 3.0.0 fails on this layer: {ERRORS[int(err)]}")

@@ -59,6 +59,15 @@ class Memory:
         return (self.ifmap_kb, self.filter_kb, self.ofmap_kb)
 
 
+def _layout_row(v) -> str | None:
+    if v == "":
+        return None
+    parts = [x.strip() for x in str(v).split(",")]
+    if len(parts) != 20 or not all(x.lstrip("-").isdigit() for x in parts):
+        return "expected 20 comma-separated integers (a SCALE-Sim layout row without its name)"
+    return None
+
+
 @dataclass(frozen=True, kw_only=True)
 class ScaleSim:
     """How ``--compat scalesim`` configures SCALE-Sim 3.0.0's memory model (a .cfg file sets it)."""
@@ -72,6 +81,18 @@ class ScaleSim:
                                         doc="USER: filter SRAM fill rate ([layout] FilterSRAMBankBandwidth)")
     ofmap_words_per_cycle: int = param(10, positive=True, maximum=1 << 20,
                                        doc="USER: ofmap SRAM drain rate ([architecture_presets] Bandwidth)")
+    ifmap_custom_layout: bool = param(False, doc="[layout] IfmapCustomLayout: the ifmap SRAM lines follow the "
+                                                 "layout row (scalesim.layout) and bank conflicts stall (USER)")
+    filter_custom_layout: bool = param(False, doc="[layout] FilterCustomLayout: as ifmap_custom_layout, filter SRAM")
+    ifmap_banks: int = param(1, positive=True, maximum=1 << 20, doc="[layout] IfmapSRAMBankNum")
+    ifmap_bank_ports: int = param(2, positive=True, maximum=1 << 20, doc="[layout] IfmapSRAMBankPort")
+    filter_banks: int = param(1, positive=True, maximum=1 << 20, doc="[layout] FilterSRAMBankNum")
+    filter_bank_ports: int = param(2, positive=True, maximum=1 << 20, doc="[layout] FilterSRAMBankPort")
+    ifmap_offset: int = param(0, minimum=0, maximum=1 << 50, doc="[architecture_presets] IfmapOffset")
+    filter_offset: int = param(10000000, minimum=0, maximum=1 << 50, doc="[architecture_presets] FilterOffset "
+                               "(with a custom filter layout it decides the order of SRAM words in a line)")
+    layout: str = param("", check=_layout_row, doc="the layout row SCALE-Sim applies to every layer (the first "
+                        "row of its layout CSV): 20 comma-separated integers, the CSV's columns after the name")
 
 
 @dataclass(frozen=True, kw_only=True)

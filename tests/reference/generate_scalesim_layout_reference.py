@@ -1,0 +1,193 @@
+"""Produce tests/data/scalesim_layout_reference.json: SCALE-Sim 3.0.0 with custom SRAM layouts (bank conflicts).
+
+How the numbers were made (so anyone can redo it):
+
+1. SCALE-Sim 3.0.0 from PyPI in its own virtual environment (see generate_scalesim_reference.py; it ran
+   under CPython 3.11.7, whose set iteration order decides the bank of every SRAM word)::
+
+       python3 -m venv .scalesim-venv
+       .scalesim-venv/bin/pip install scalesim==3.0.0 'numpy<2.3'
+
+2. ``.venv/bin/python tests/reference/generate_scalesim_layout_reference.py --scalesim-python
+   /path/to/scalesim-venv/bin/python [--cache DIR] [--only PREFIX]`` writes, for every case of ``cases()``
+   (a seeded draw: [layout] IfmapCustomLayout and/or FilterCustomLayout, ws/is/os, arrays 4x4 ... 8x8 and
+   non-square ones, USER interface bandwidth with bank bandwidths 4-16 words/cycle, 1-8 banks, 1-3 ports,
+   1-4 KiB SRAMs, FilterOffset varied, intraline factors and inter/intraline orders drawn per case (natural,
+   SCALE-Sim's shipped test.csv row and random permutations), GEMM and conv topologies with odd sizes and a
+   depthwise layer; plus CALC cases, where SCALE-Sim only checks the layout's assertions), a configuration
+   (``hwsim.systolic.scalesim_io.config_text``), a topology CSV and a layout CSV with the case's row for
+   every layer, runs SCALE-Sim's own Python API (``scalesim.scale_sim.scalesim(...).run_scale()``) in the
+   SCALE-Sim interpreter and parses its COMPUTE_REPORT.csv, BANDWIDTH_REPORT.csv and
+   DETAILED_ACCESS_REPORT.csv (every column: ``scalesim_io.FIELDS``). A case on which SCALE-Sim stops with
+   an exception is stored with ``"error"`` (its last line) instead of layers.
+3. tests/test_systolic_scalesim_layout.py writes the same configuration, topology and layout text, reads
+   them with hwsim's readers and compares every field exactly (floats with ==).
+
+Takes a few minutes of CPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT))
+
+from hwsim.systolic import scalesim_io as io  # noqa: E402
+from hwsim.workloads import Conv, Gemm  # noqa: E402
+
+GEMMS = [Gemm(20, 13, 30, name="g_odd"), Gemm(9, 7, 11, name="g_small"), Gemm(33, 17, 24, name="g_mid"),
+         Gemm(1, 19, 23, name="g_vec")]
+CONVS = [Conv(11, 11, 3, 3, 4, 9, 2, 2, name="c_s2", convention="scalesim"),
+         Conv(7, 9, 3, 2, 3, 5, 1, 1, name="c_small", convention="scalesim"),
+         Conv(8, 8, 1, 1, 6, 10, 1, 1, name="c_1x1", convention="scalesim"),
+         Conv(6, 6, 3, 3, 3, 1, 1, 1, name="DP_dw", convention="scalesim")]
+ARRAYS = [(4, 4), (8, 8), (8, 4), (4, 8), (6, 10), (5, 3)]
+BWS = [4, 6, 8, 12, 16]
+
+
+def _divisors(n):
+    return [d for d in range(1, n + 1) if n % d == 0]
+
+
+def _split(rng, n, parts):
+    """n as a product of ``parts`` positive factors (random)."""
+    out = []
+    for _ in range(parts - 1):
+        d = int(rng.choice(_divisors(n)))
+        out.append(d)
+        n //= d
+    out.append(n)
+    rng.shuffle(out)
+    return out
+
+
+def _layout(rng, ifmap_bw, filter_bw, style):
+    """20 layout integers: factors (IFMAP H, IFMAP W, Filter H, Filter W, Channel, Num Filter), ifmap intra
+    and inter orders, filter intra and inter orders."""
+    nf, cf, rf, sf = _split(rng, filter_bw, 4)
+    while cf > ifmap_bw:
+        nf, cf, rf, sf = _split(rng, filter_bw, 4)
+    room = ifmap_bw // cf
+    hf = int(rng.integers(1, room + 1))
+    wf = int(rng.integers(1, room // hf + 1))
+    if style == "natural":
+        io_intra, io_inter, fo_intra, fo_inter = [3, 4, 5], [0, 1, 2], [4, 5, 6, 7], [0, 1, 2, 3]
+    elif style == "shipped":
+        io_intra, io_inter, fo_intra, fo_inter = [0, 1, 2], [4, 5, 3], [3, 2, 1, 0], [4, 5, 6, 7]
+    else:
+        p6, p8 = [int(x) for x in rng.permutation(6)], [int(x) for x in rng.permutation(8)]
+        io_intra, io_inter, fo_intra, fo_inter = p6[:3], p6[3:], p8[:4], p8[4:]
+    return [hf, wf, rf, sf, cf, nf] + io_intra + io_inter + fo_intra + fo_inter
+
+
+def cases():
+    """(name, rows, cols, dataflow, kind, layers, kb, interface keywords, layout row) per case."""
+    rng = np.random.default_rng(20261130)
+    customs = [(True, False), (False, True), (True, True)]
+    out = []
+    for i in range(36):
+        df = ["ws", "is", "os"][i % 3]
+        ic, fc = customs[(i // 3) % 3]
+        rows, cols = ARRAYS[int(rng.integers(len(ARRAYS)))]
+        ibw, fbw = int(rng.choice(BWS)), int(rng.choice(BWS))
+        iface = {"interface": "USER", "bandwidth": int(rng.integers(1, 9)), "ifmap_bank_bw": ibw,
+                 "filter_bank_bw": fbw, "ifmap_banks": int(rng.choice(_divisors(ibw))),
+                 "filter_banks": int(rng.choice(_divisors(fbw))), "ifmap_ports": int(rng.integers(1, 4)),
+                 "filter_ports": int(rng.integers(1, 4)), "ifmap_custom": ic, "filter_custom": fc,
+                 "filter_offset": [10000000, 0, 12345, 2 ** 31 + 7][i % 4]}
+        kb = [(1, 1, 1), (2, 1, 1), (1, 2, 1), (4, 2, 2)][int(rng.integers(4))]
+        kind = "gemm" if i % 2 == 0 else "conv"
+        pool = GEMMS if kind == "gemm" else CONVS
+        pick = sorted(rng.choice(len(pool), size=int(rng.integers(1, 3)), replace=False))
+        if kind == "conv" and i % 8 == 3:
+            pick = [3, 0]                                  # depthwise layer first: its layout row is row 0
+        layers = [pool[j] for j in pick]
+        style = ["natural", "shipped", "random"][i % 3 if i % 5 else 2]
+        out.append((f"lay{i:02d}_{rows}x{cols}_{df}_{kind}", rows, cols, df, kind, layers, kb, iface,
+                    _layout(rng, ibw, fbw, style)))
+    # CALC: SCALE-Sim builds the custom prefetch matrices (and asserts on the factors) but does not use them
+    for i, (df, ic, fc) in enumerate([("ws", True, True), ("os", True, False), ("is", False, True)]):
+        iface = {"interface": "CALC", "ifmap_bank_bw": 8, "filter_bank_bw": 8, "ifmap_custom": ic,
+                 "filter_custom": fc}
+        out.append((f"laycalc{i}_8x8_{df}", 8, 8, df, "gemm", GEMMS[:2], (2, 2, 2), iface,
+                    [2, 2, 1, 1, 2, 4, 0, 1, 2, 4, 5, 3, 3, 2, 1, 0, 4, 5, 6, 7]))
+    # assertion failures inside SCALE-Sim (the layout's factors do not fit the bank bandwidth)
+    out.append(("layerr_ifmap_factor", 4, 4, "ws", "gemm", GEMMS[:1], (1, 1, 1),
+                {"interface": "USER", "bandwidth": 4, "ifmap_bank_bw": 4, "filter_bank_bw": 4, "ifmap_custom": True},
+                [2, 2, 1, 1, 2, 2, 0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5, 6, 7]))
+    out.append(("layerr_filter_factor", 4, 4, "os", "gemm", GEMMS[:1], (1, 1, 1),
+                {"interface": "USER", "bandwidth": 4, "ifmap_bank_bw": 4, "filter_bank_bw": 4, "filter_custom": True},
+                [1, 1, 1, 1, 1, 2, 0, 1, 2, 3, 4, 5, 0, 1, 2, 3, 4, 5, 6, 7]))
+    return out
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--scalesim-python", help="interpreter with scalesim 3.0.0 (default: $SCALESIM_PYTHON, "
+                                              "then .scalesim-venv/bin/python)")
+    ap.add_argument("--out", default=str(ROOT / "tests" / "data" / "scalesim_layout_reference.json"))
+    ap.add_argument("--cache", help="directory for one JSON per finished case (a rerun reuses them)")
+    ap.add_argument("--only", help="run only the cases whose name starts with this")
+    args = ap.parse_args(argv)
+    py = args.scalesim_python or io.scalesim_python()
+    if py is None:
+        print("no SCALE-Sim 3.0.0 interpreter: see the instructions at the top of this file", file=sys.stderr)
+        return 1
+    version = subprocess.run([py, "-c", "import importlib.metadata as m; print(m.version('scalesim'), "
+                                        "m.version('numpy'))"], capture_output=True, text=True).stdout.split()
+    if version[0] != "3.0.0":
+        print(f"{py} has scalesim {version[0]}, need 3.0.0", file=sys.stderr)
+        return 1
+    out = {"generator": "tests/reference/generate_scalesim_layout_reference.py",
+           "scalesim_version": version[0], "scalesim_numpy": version[1],
+           "python": subprocess.run([py, "-c", "import platform; print(platform.python_version())"],
+                                    capture_output=True, text=True).stdout.strip(),
+           "date": time.strftime("%Y-%m-%d"), "host": platform.machine(), "cases": []}
+    all_cases = [c for c in cases() if not args.only or c[0].startswith(args.only)]
+    cache = Path(args.cache) if args.cache else None
+    if cache:
+        cache.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        for i, (name, rows, cols, df, kind, layers, kb, iface, layout) in enumerate(all_cases, 1):
+            entry = {"name": name, "rows": rows, "cols": cols, "dataflow": df, "kind": kind,
+                     "ifmap_kb": kb[0], "filter_kb": kb[1], "ofmap_kb": kb[2], "interface": iface,
+                     "layout": layout, "topology": io.topology_text(layers, kind)}
+            hit = cache / f"{name}.json" if cache else None
+            if hit is not None and hit.is_file():
+                old = json.loads(hit.read_text())
+                if all(old.get(k) == v for k, v in entry.items()):
+                    out["cases"].append(old)
+                    print(f"[{i:2d}/{len(all_cases)}] {name}: cached", flush=True)
+                    continue
+            t0 = time.perf_counter()
+            try:
+                res, sec = io.run_scalesim(py, Path(tmp) / name, name, rows, cols, df, layers, kind, *kb,
+                                           layout=layout, timeout=900, **iface)
+                entry.update({"scalesim_seconds": sec, "layers": res})
+                msg = f"{len(res)} layers, SCALE-Sim {sec:.1f}s"
+            except RuntimeError as e:
+                last = [ln for ln in str(e).splitlines() if ln.strip()][-1]
+                entry["error"] = last.strip()
+                msg = f"SCALE-Sim fails: {last.strip()[:100]}"
+            print(f"[{i:2d}/{len(all_cases)}] {name}: {msg} (wall {time.perf_counter() - t0:.1f}s)", flush=True)
+            if hit is not None:
+                hit.write_text(json.dumps(entry, indent=1) + "\n")
+            out["cases"].append(entry)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
