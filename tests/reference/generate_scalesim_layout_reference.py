@@ -12,7 +12,8 @@ How the numbers were made (so anyone can redo it):
    /path/to/scalesim-venv/bin/python [--cache DIR] [--only PREFIX]`` writes, for every case of ``cases()``
    (a seeded draw: [layout] IfmapCustomLayout and/or FilterCustomLayout, ws/is/os, arrays 4x4 ... 8x8 and
    non-square ones, USER interface bandwidth with bank bandwidths 4-16 words/cycle, 1-8 banks, 1-3 ports,
-   1-4 KiB SRAMs, FilterOffset varied, intraline factors and inter/intraline orders drawn per case (natural,
+   1-4 KiB SRAMs, FilterOffset varied; then 32-256 words/cycle, 16x16/8x16/16x8 arrays, 4-16 KiB SRAMs,
+   larger layers; intraline factors and inter/intraline orders drawn per case (natural,
    SCALE-Sim's shipped test.csv row and random permutations), GEMM and conv topologies with odd sizes and a
    depthwise layer; plus CALC cases, where SCALE-Sim only checks the layout's assertions), a configuration
    (``hwsim.systolic.scalesim_io.config_text``), a topology CSV and a layout CSV with the case's row for
@@ -114,6 +115,27 @@ def cases():
         layers = [pool[j] for j in pick]
         style = ["natural", "shipped", "random"][i % 3 if i % 5 else 2]
         out.append((f"lay{i:02d}_{rows}x{cols}_{df}_{kind}", rows, cols, df, kind, layers, kb, iface,
+                    _layout(rng, ibw, fbw, style)))
+    # wider lines (32-256 words: CPython sets through several resizes), more banks, larger layers
+    big_g = [Gemm(64, 48, 80, name="g_64"), Gemm(50, 33, 70, name="g_50")]
+    big_c = [Conv(16, 16, 3, 3, 8, 16, 1, 1, name="c_16"), Conv(13, 13, 3, 3, 16, 12, 2, 2, name="c_13s2")]
+    big_c = [Conv(c.H, c.W, c.R, c.S, c.C, c.N, c.stride_h, c.stride_w, name=c.name, convention="scalesim")
+             for c in big_c]
+    for i in range(12):
+        df = ["ws", "is", "os"][i % 3]
+        ic, fc = customs[(i // 3) % 3] if i < 9 else (True, True)
+        rows, cols = [(16, 16), (8, 16), (16, 8)][int(rng.integers(3))]
+        ibw, fbw = int(rng.choice([32, 64, 128, 256])), int(rng.choice([32, 64, 128, 256]))
+        iface = {"interface": "USER", "bandwidth": int(rng.integers(2, 33)), "ifmap_bank_bw": ibw,
+                 "filter_bank_bw": fbw, "ifmap_banks": int(rng.choice(_divisors(ibw))),
+                 "filter_banks": int(rng.choice(_divisors(fbw))), "ifmap_ports": int(rng.integers(1, 5)),
+                 "filter_ports": int(rng.integers(1, 5)), "ifmap_custom": ic, "filter_custom": fc,
+                 "filter_offset": [10000000, 3, 987654321][i % 3]}
+        kb = [(4, 4, 4), (8, 4, 2), (16, 8, 4)][int(rng.integers(3))]
+        kind = "gemm" if i % 2 == 0 else "conv"
+        layers = big_g if kind == "gemm" else big_c
+        style = ["natural", "shipped", "random"][i % 3]
+        out.append((f"layb{i:02d}_{rows}x{cols}_{df}_{kind}", rows, cols, df, kind, layers, kb, iface,
                     _layout(rng, ibw, fbw, style)))
     # CALC: SCALE-Sim builds the custom prefetch matrices (and asserts on the factors) but does not use them
     for i, (df, ic, fc) in enumerate([("ws", True, True), ("os", True, False), ("is", False, True)]):
