@@ -12,8 +12,8 @@ How the numbers were made (so anyone can redo it):
    /path/to/scalesim-venv/bin/python [--cache DIR] [--only PREFIX]`` writes, for every case of ``cases()``
    (a seeded draw: [layout] IfmapCustomLayout and/or FilterCustomLayout, ws/is/os, arrays 4x4 ... 8x8 and
    non-square ones, USER interface bandwidth with bank bandwidths 4-16 words/cycle, 1-8 banks, 1-3 ports,
-   1-4 KiB SRAMs, FilterOffset varied; then 32-256 words/cycle, 16x16/8x16/16x8 arrays, 4-16 KiB SRAMs,
-   larger layers; intraline factors and inter/intraline orders drawn per case (natural,
+   1-4 KiB SRAMs, FilterOffset varied; then 32-256 words/cycle, 16x16/8x16/16x8 arrays, 16-32 KiB SRAMs,
+   larger layers; SCALE-Sim's shipped rebuttal_test_{ws,is,os}.cfg settings with its default layout row; intraline factors and inter/intraline orders drawn per case (natural,
    SCALE-Sim's shipped test.csv row and random permutations), GEMM and conv topologies with odd sizes and a
    depthwise layer; plus CALC cases, where SCALE-Sim only checks the layout's assertions), a configuration
    (``hwsim.systolic.scalesim_io.config_text``), a topology CSV and a layout CSV with the case's row for
@@ -131,12 +131,21 @@ def cases():
                  "filter_banks": int(rng.choice(_divisors(fbw))), "ifmap_ports": int(rng.integers(1, 5)),
                  "filter_ports": int(rng.integers(1, 5)), "ifmap_custom": ic, "filter_custom": fc,
                  "filter_offset": [10000000, 3, 987654321][i % 3]}
-        kb = [(4, 4, 4), (8, 4, 2), (16, 8, 4)][int(rng.integers(3))]
+        kb = [(16, 16, 8), (32, 16, 8), (16, 32, 4)][int(rng.integers(3))]
         kind = "gemm" if i % 2 == 0 else "conv"
         layers = big_g if kind == "gemm" else big_c
         style = ["natural", "shipped", "random"][i % 3]
         out.append((f"layb{i:02d}_{rows}x{cols}_{df}_{kind}", rows, cols, df, kind, layers, kb, iface,
                     _layout(rng, ibw, fbw, style)))
+    # SCALE-Sim's shipped configs/rebuttal_test_{ws,is,os}.cfg (128x128, 10 MiB SRAMs, Bandwidth 60, custom
+    # ifmap layout, 1024 words/cycle in 32 banks of 1 port) with its default layout file
+    # (layouts/conv_nets/test.csv) on its topologies/GEMM_mnk/test_mnk_input.csv
+    for df in ("ws", "is", "os"):
+        iface = {"interface": "USER", "bandwidth": 60, "ifmap_bank_bw": 1024, "filter_bank_bw": 1024,
+                 "ifmap_banks": 32, "filter_banks": 32, "ifmap_ports": 1, "filter_ports": 1,
+                 "ifmap_custom": True, "filter_custom": False}
+        out.append((f"rebuttal_test_{df}", 128, 128, df, "gemm", [Gemm(256, 128, 256, name="Test 1")],
+                    (10240, 10240, 10240), iface, list(io.DEFAULT_LAYOUT)))
     # CALC: SCALE-Sim builds the custom prefetch matrices (and asserts on the factors) but does not use them
     for i, (df, ic, fc) in enumerate([("ws", True, True), ("os", True, False), ("is", False, True)]):
         iface = {"interface": "CALC", "ifmap_bank_bw": 8, "filter_bank_bw": 8, "ifmap_custom": ic,
