@@ -30,6 +30,11 @@ CASES = [
      sm.MemConfig(interface="user", ifmap_bw=10, filter_bw=10, ofmap_bw=10)),
     (None, Conv(H=14, W=14, R=3, S=3, C=8, N=16), 16, 8, "os", sm.MemConfig(ifmap_kb=2, filter_kb=2, ofmap_kb=2)),
     (Gemm(300, 200, 150), None, 32, 32, "is", sm.MemConfig(interface="user", ifmap_bw=1, filter_bw=1, ofmap_bw=1)),
+    # custom SRAM layouts (bank conflicts, CPython set order): both operands
+    (None, Conv(H=9, W=7, R=3, S=2, C=3, N=5), 4, 8, "os",
+     sm.MemConfig(interface="user", ifmap_kb=1, filter_kb=1, ofmap_kb=1, ifmap_bw=12, filter_bw=8, ofmap_bw=3,
+                  ifmap_custom=True, filter_custom=True, ifmap_banks=4, ifmap_ports=1, filter_banks=2,
+                  filter_ports=2, layout=(2, 2, 1, 2, 1, 4, 3, 4, 5, 0, 1, 2, 4, 5, 6, 7, 0, 1, 2, 3))),
 ]
 
 

@@ -155,3 +155,17 @@ def test_non_layout_path_unchanged():
     other = sm.simulate(g, None, 8, 8, "ws", sm.MemConfig(interface="user", ifmap_bw=4, filter_bw=4, ofmap_bw=3,
                                                           ifmap_banks=4, ifmap_ports=1, layout=io.DEFAULT_LAYOUT))
     assert base == other
+
+
+def test_yaml_layout_key_is_validated():
+    from hwsim.design import from_dict
+    from hwsim.spec import SpecError
+
+    base = {"schema": 1, "name": "x", "kind": "systolic", "array": {"rows": 4, "cols": 4, "dataflow": "ws"}}
+    with pytest.raises(SpecError, match=r"scalesim.layout"):
+        from_dict({**base, "scalesim": {"layout": "1,2,3"}})
+    with pytest.raises(SpecError, match=r"scalesim.filter_bank_ports"):
+        from_dict({**base, "scalesim": {"filter_bank_ports": 0}})
+    d = from_dict({**base, "scalesim": {"interface": "user", "ifmap_custom_layout": True, "ifmap_banks": 2,
+                                        "layout": ",".join(map(str, io.DEFAULT_LAYOUT)), "ifmap_words_per_cycle": 64}})
+    assert d.sections["scalesim"].ifmap_custom_layout
