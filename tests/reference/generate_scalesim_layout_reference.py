@@ -12,10 +12,12 @@ How the numbers were made (so anyone can redo it):
    /path/to/scalesim-venv/bin/python [--cache DIR] [--only PREFIX]`` writes, for every case of ``cases()``
    (a seeded draw: [layout] IfmapCustomLayout and/or FilterCustomLayout, ws/is/os, arrays 4x4 ... 8x8 and
    non-square ones, USER interface bandwidth with bank bandwidths 4-16 words/cycle, 1-8 banks, 1-3 ports,
-   1-4 KiB SRAMs, FilterOffset varied; then 32-256 words/cycle, 16x16/8x16/16x8 arrays, 16-32 KiB SRAMs,
-   larger layers; SCALE-Sim's shipped rebuttal_test_{ws,is,os}.cfg settings with its default layout row; intraline factors and inter/intraline orders drawn per case (natural,
-   SCALE-Sim's shipped test.csv row and random permutations), GEMM and conv topologies with odd sizes and a
-   depthwise layer; plus CALC cases, where SCALE-Sim only checks the layout's assertions), a configuration
+   1-4 KiB SRAMs, FilterOffset varied, intraline factors and inter/intraline orders drawn per case
+   (natural, SCALE-Sim's shipped test.csv row and random permutations), GEMM and conv topologies with odd
+   sizes and a depthwise layer; then 32-256 words/cycle, 16x16/8x16/16x8 arrays, 16-32 KiB SRAMs, larger
+   layers; SCALE-Sim's shipped rebuttal_test_{ws,is,os}.cfg settings with its default layout row;
+   tpuv5e_downscale.cfg on vit_s.csv with the first row of layouts/GEMM_mnk/vit_s_downscale_KM_KN.csv;
+   CALC cases, where SCALE-Sim only checks the layout's assertions; two cases failing those assertions), a configuration
    (``hwsim.systolic.scalesim_io.config_text``), a topology CSV and a layout CSV with the case's row for
    every layer, runs SCALE-Sim's own Python API (``scalesim.scale_sim.scalesim(...).run_scale()``) in the
    SCALE-Sim interpreter and parses its COMPUTE_REPORT.csv, BANDWIDTH_REPORT.csv and
@@ -24,7 +26,7 @@ How the numbers were made (so anyone can redo it):
 3. tests/test_systolic_scalesim_layout.py writes the same configuration, topology and layout text, reads
    them with hwsim's readers and compares every field exactly (floats with ==).
 
-Takes a few minutes of CPU.
+Takes about 6 minutes of CPU (4 of them the tpuv5e_downscale case).
 """
 
 from __future__ import annotations
@@ -146,6 +148,15 @@ def cases():
                  "ifmap_custom": True, "filter_custom": False}
         out.append((f"rebuttal_test_{df}", 128, 128, df, "gemm", [Gemm(256, 128, 256, name="Test 1")],
                     (10240, 10240, 10240), iface, list(io.DEFAULT_LAYOUT)))
+    # SCALE-Sim's shipped configs/tpuv5e_downscale.cfg (both layouts custom) on topologies/GEMM_mnk/vit_s.csv
+    # with its layouts/GEMM_mnk/vit_s_downscale_KM_KN.csv (whose first row SCALE-Sim applies to every layer)
+    iface = {"interface": "USER", "bandwidth": 60, "ifmap_bank_bw": 1024, "filter_bank_bw": 1024,
+             "ifmap_banks": 32, "filter_banks": 32, "ifmap_ports": 1, "filter_ports": 1, "ifmap_custom": True,
+             "filter_custom": True}
+    vit_s = [Gemm(196, 192, 384, name="L0"), Gemm(196, 1176, 64, name="L1"), Gemm(196, 64, 1176, name="L2"),
+             Gemm(196, 1536, 384, name="L3"), Gemm(196, 384, 1536, name="L4")]
+    out.append(("tpuv5e_downscale_vit_s", 128, 128, "ws", "gemm", vit_s, (4096, 4096, 8192), iface,
+                [49, 20, 1, 8, 1, 128, 2, 1, 0, 5, 4, 3, 3, 0, 1, 2, 7, 4, 5, 6]))
     # CALC: SCALE-Sim builds the custom prefetch matrices (and asserts on the factors) but does not use them
     for i, (df, ic, fc) in enumerate([("ws", True, True), ("os", True, False), ("is", False, True)]):
         iface = {"interface": "CALC", "ifmap_bank_bw": 8, "filter_bank_bw": 8, "ifmap_custom": ic,
