@@ -366,12 +366,14 @@ class SystolicSim:
         return Y, cnt, wc
 
     def _run_scaled_os(self, layer: Gemm, a: np.ndarray, w: np.ndarray, S_w, S_a, sh, sho):
-        """OS with the scale epilogue (hwsim only, no RTL): each PE accumulates one K-group's products
-        (acc_bits, like the MAC), then adds group sum x S_w[g, column] into a ``width``-bit register; the
-        drained result is multiplied by S_a[row]. Values: the OS kernel once per K-group (its per-PE
-        accumulators after the group = P_g exactly), scaled and summed in Python ints. Clock, write cycles
-        and memory counts: one kernel run over the whole K -- the group-end add is modelled as pipelined
-        beside the accumulator, so the fold schedule is the plain OS array's (ASSUMED, no RTL)."""
+        """OS with the scale epilogue (docs/systolic.md section 12; rtl_gen.systolic builds it): each PE
+        accumulates one K-group's products (acc_bits, like the MAC), then, in the cycle the group's last
+        product lands, adds group sum x S_w[g, column] into a ``width``-bit register and clears the
+        accumulator; the drained result is multiplied by S_a[row] on its way into the result memory.
+        Values: the OS kernel once per K-group (its per-PE accumulators after the group = P_g exactly),
+        scaled and summed in Python ints. Clock, write cycles and memory counts: one kernel run over the
+        whole K -- the group-end add is in the accumulate stage (no extra cycle), so the fold schedule is
+        the plain OS array's, cycle for cycle what the generated RTL does (tests/test_levels.py)."""
         from . import kernels as K_
 
         M, N, K = layer.M, layer.N, layer.K
