@@ -146,13 +146,10 @@ class SystolicConfig:
         # formats with a per-group selector: the selector travels in each weight lane's high bits
         spec = arith.MacSpec.make(weight, activation, accumulator, weight_meta=has_selector(weight))
         if epilogue is not None:
-            if dataflow not in ("ws", "os"):
-                raise RTLError(f"epilogue.scales = fixed: the RTL builds the scale epilogue for dataflow ws and "
-                               f"os, not {dataflow!r}")
             if isinstance(epilogue.group, bool) or not isinstance(epilogue.group, int) or epilogue.group < 1:
                 raise RTLError(f"operands.group_size = {epilogue.group!r}: the scale epilogue needs a positive "
                                f"K-group")
-            if dataflow == "ws" and epilogue.group % rows:
+            if dataflow != "os" and epilogue.group % rows:
                 raise RTLError(f"operands.group_size = {epilogue.group}: must be a multiple of array.rows = {rows}")
         cfg = cls(name=name, rows=int(rows), cols=int(cols), dataflow=dataflow, pe_latency=int(pe_latency),
                   spec=spec, mem_kb=tuple(int(x) for x in mem_kb), epilogue=epilogue,
@@ -187,15 +184,23 @@ class SystolicConfig:
                         self.result_bits, self.mem_kb)
 
     def scale_memories(self) -> dict[str, MemoryGeometry]:
-        """The epilogue's scale memories (empty without it): weight scales, word ``f*G + g`` holds
-        S_w[g, f*C + c] in lane c (tile_words(S_w, C)); activation scales, word m holds S_a[m]. Depths hold
-        every workload that fits the operand memories: the weight memory's (ws, os: ceil(N/C) * ceil(K/G)
-        <= ceil(N/C) * K words); the activation memory's in ws (M <= ceil(K/R) * M words), the result
-        memory's in os (M <= ceil(N/C) * M words; the os activation memory holds ceil(M/R) * K words,
-        fewer than M when K < R)."""
+        """The epilogue's scale memories (empty without it). ws, os: weight scales, word ``f*G + g`` holds
+        S_w[g, f*C + c] in lane c (tile_words(S_w, C)); activation scales, word m holds S_a[m]. is (the
+        roles of the lanes swap with the operands'): weight scales, one lane, word ``g*N + n`` holds
+        S_w[g, n]; activation scales, word f holds S_a[f*C + c] in lane c. Depths hold every workload that
+        fits the operand memories: the weight memory's (ws, os: ceil(N/C) * ceil(K/G) <= ceil(N/C) * K
+        words; is: ceil(K/G) * N <= ceil(K/R) * N); the activation memory's in ws (M <= ceil(K/R) * M
+        words) and is (ceil(M/C) <= ceil(M/C) * K), the result memory's in os (M <= ceil(N/C) * M words;
+        the os activation memory holds ceil(M/R) * K words, fewer than M when K < R)."""
         if self.epilogue is None:
             return {}
         mems, SB = self.memories(), self.epilogue.scale_bits
+        if self.dataflow == "is":
+            return {"weight_scale": MemoryGeometry("weight_scale", 1, SB, mems["weight"].depth, "scales",
+                                                   "word g*N + n holds S_w[g, n]"),
+                    "activation_scale": MemoryGeometry("activation_scale", self.cols, SB, mems["activation"].depth,
+                                                       "scales", "tile_words(S_a as one row, C): word f holds "
+                                                       "S_a[f*C + c] in lane c")}
         a_depth = mems["result" if self.dataflow == "os" else "activation"].depth
         return {"weight_scale": MemoryGeometry("weight_scale", self.cols, SB, mems["weight"].depth, "scales",
                                                "tile_words(S_w, C): word f*G + g holds S_w[g, f*C + c] in lane c"),
@@ -248,6 +253,8 @@ class SystolicConfig:
         SB = self.epilogue.scale_bits
         sw = np.asarray(S_w, dtype=object)
         sa = np.asarray(S_a, dtype=object).reshape(-1, 1)
+        if self.dataflow == "is":
+            return pack_lanes(sw.reshape(-1, 1), SB), pack_lanes(tile_words(sa.reshape(1, -1), self.cols, 0), SB)
         return pack_lanes(tile_words(sw, self.cols, 0), SB), pack_lanes(sa, SB)
 
     def result_lanes(self, M: int, N: int) -> tuple[int, int]:
@@ -463,12 +470,17 @@ class SystolicArray(wiring.Component):
                 m.d.comb += [wp.addr.eq(host.addr), wp.data.eq(host.wdata),
                              wp.en.eq(~busy & host.we & (host.sel == SEL_SCALES[name]))]
                 scale_rp[name] = rp
-            if df == "ws":
-                m.submodules.epilogue = epi = ScaleEpilogue(C, W, ep.scale_bits, ep.width)
-                m.d.comb += epi.ws_data.eq(scale_rp["weight_scale"].arr)
-            else:                           # os: the weight scales are applied in the PEs
+            if df == "os":                  # os: the weight scales are applied in the PEs
                 m.submodules.epilogue = epi = RowScale(C, ep.scale_bits, ep.width)
-            m.d.comb += epi.sa_data.eq(scale_rp["activation_scale"].arr)
+                m.d.comb += epi.sa_data.eq(scale_rp["activation_scale"].arr)
+            else:
+                # per-fold lanes (one scale per bank) and the per-write scale chained along the banks' skew:
+                # ws weight scales / activation scales, is activation scales / weight scales (the product
+                # psum * lanes[c] * chain is the same integer in either order)
+                lanes, chain = ("weight_scale", "activation_scale") if df == "ws" else ("activation_scale",
+                                                                                        "weight_scale")
+                m.submodules.epilogue = epi = ScaleEpilogue(C, W, ep.scale_bits, ep.width)
+                m.d.comb += [epi.ws_data.eq(scale_rp[lanes].arr), epi.sa_data.eq(scale_rp[chain].arr)]
 
         sel_d = Signal(len(host.sel))
         m.d.sync += sel_d.eq(host.sel)
@@ -579,23 +591,42 @@ class SystolicArray(wiring.Component):
             with m.If(start):
                 m.d.sync += [s_base.eq(0), x_base.eq(0), r_base.eq(0)]
             if ep is not None:
-                # weight-scale word of this fold: f*G + g (column fold f, K-group g of the row fold);
-                # addressed from cycle 0 of the fold, latched in cycle 1, before the fold's first write
-                # (cycle (L+1)*R + 1); the previous fold's last write is in cycle 0 at the latest
+                # ws: weight-scale word of this fold: f*G + g (column fold f, K-group g of the row fold);
+                # is: activation-scale word f (the column tile's rows m0 .. m0+C-1). Addressed from cycle 0
+                # of the fold, latched in cycle 1, before the fold's first write (cycle (L+1)*R + 1); the
+                # previous fold's last write is in cycle 0 at the latest
                 gpf = ep.group // R                   # row folds per K-group
                 grp_word = Signal(CW)
                 gfold = Signal(range(max(gpf, 2)))
                 with m.If(run & ~start & last_u):
                     with m.If(last_inner | (gfold == gpf - 1)):
-                        m.d.sync += [gfold.eq(0), grp_word.eq(grp_word + 1)]
+                        m.d.sync += gfold.eq(0)
+                        if df == "ws":
+                            m.d.sync += grp_word.eq(grp_word + 1)
                     with m.Else():
                         m.d.sync += gfold.eq(gfold + 1)
                 with m.If(start):
                     m.d.sync += [grp_word.eq(0), gfold.eq(0)]
-                m.d.comb += [scale_rp["weight_scale"].addr.eq(Mux(busy, grp_word, host.addr)),
-                             epi.ws_load.eq(later(run & (u == 1), "ws_load")),
-                             # activation scale of row m = t0: read one cycle ahead of bank 0's write
-                             scale_rp["activation_scale"].addr.eq(Mux(busy, Mux(pre_valid[0], t0, 0), host.addr))]
+                m.d.comb += epi.ws_load.eq(later(run & (u == 1), "ws_load"))
+                if df == "ws":
+                    m.d.comb += [scale_rp["weight_scale"].addr.eq(Mux(busy, grp_word, host.addr)),
+                                 # activation scale of row m = t0: read one cycle ahead of bank 0's write
+                                 scale_rp["activation_scale"].addr.eq(Mux(busy, Mux(pre_valid[0], t0, 0),
+                                                                          host.addr))]
+                else:
+                    # is: the weight scale of stream element n = t0 in the row fold's K-group g: word
+                    # g*N + n (g_base = g*N), read one cycle ahead of bank 0's write
+                    g_base = Signal(CW)
+                    with m.If(run & ~start & last_u):
+                        with m.If(last_inner):
+                            m.d.sync += [grp_word.eq(grp_word + 1), g_base.eq(0)]
+                        with m.Elif(gfold == gpf - 1):
+                            m.d.sync += g_base.eq(g_base + T)
+                    with m.If(start):
+                        m.d.sync += g_base.eq(0)
+                    m.d.comb += [scale_rp["activation_scale"].addr.eq(Mux(busy, grp_word, host.addr)),
+                                 scale_rp["weight_scale"].addr.eq(Mux(busy, Mux(pre_valid[0], g_base + t0, 0),
+                                                                      host.addr))]
             stat_rp, stream_rp = (rp_wgt, rp_act) if df == "ws" else (rp_act, rp_wgt)
             stat_g, stream_g = (g_wgt, g_act) if df == "ws" else (g_act, g_wgt)
             m.d.comb += [stat_rp.addr.eq(Mux(busy, stat_addr, host.addr)),

@@ -88,10 +88,10 @@ def test_identity_activations_reproduce_dequantize(weight, opts, level):
         assert Fraction(exact[k, n]) == v * Fraction(float(q.scales[n, k // g]))
 
 
-@pytest.mark.parametrize("name", ["sa_ws_4x4_razer4_int8", "sa_os_4x4_razer4_int8"])
+@pytest.mark.parametrize("name", ["sa_ws_4x4_razer4_int8", "sa_os_4x4_razer4_int8", "sa_is_4x4_razer4_int8"])
 def test_real_quantized_gemm_through_the_rtl(name):
     """Real quantizer output (razer4 weights with fp32 scales, INT8 per-token activations) through the
-    generated array (ws, os) under amaranth.sim: bit-exact with the exact sum of the dequantized operands."""
+    generated array (ws, os, is) under amaranth.sim: bit-exact with the exact sum of the dequantized operands."""
     import testbenches.systolic as tb
     from rtl_gen.verilog import component_for
 
@@ -120,10 +120,11 @@ def test_real_quantized_gemm_through_the_rtl(name):
 
 
 def test_bad_designs_and_inputs():
-    with pytest.raises(DesignError, match="dataflow ws"):
-        design(dataflow="is")
     with pytest.raises(DesignError, match="multiple of array.rows"):
         design(group=6)
+    with pytest.raises(DesignError, match="multiple of array.rows"):
+        design(group=6, dataflow="is")
+    design(group=6, dataflow="os")                         # os: any K-group
     with pytest.raises(DesignError, match="whole K-group"):
         design(acc="int16", group=128)
     with pytest.raises(DesignError, match="epilogue.width"):
@@ -178,20 +179,24 @@ def test_rtl_geometries_amaranth(rows, cols, dataflow, L, group, weight):
         assert res.ok, res.summary()
 
 
-@pytest.mark.parametrize("rows, cols, L, group, weight, rm", [
-    (3, 2, 2, 4, "razer4", True),          # os epilogue: pipelined PE, registered memory outputs, 2 K-groups
-    (1, 1, 1, 1, "bitmod3", False),        # 1x1, L = 1: fold length P = K, the last feed cycle ends the fold
-    (2, 3, 3, 2, "bitmod4", True),         # K-group shorter than the array's rows (any group in os)
+@pytest.mark.parametrize("rows, cols, L, group, weight, rm, dataflow", [
+    (3, 2, 2, 4, "razer4", True, "os"),    # os epilogue: pipelined PE, registered memory outputs, 2 K-groups
+    (1, 1, 1, 1, "bitmod3", False, "os"),  # 1x1, L = 1: fold length P = K, the last feed cycle ends the fold
+    (2, 3, 3, 2, "bitmod4", True, "os"),   # K-group shorter than the array's rows (any group in os)
+    (3, 2, 2, 6, "razer4", True, "is"),    # is: two row folds per K-group, several column folds (rows m)
+    (1, 1, 1, 1, "bitmod3", False, "is"),  # is: 1x1, one row fold per group
 ])
-def test_os_epilogue_rtl_geometries_amaranth(rows, cols, L, group, weight, rm):
+def test_epilogue_rtl_geometries_amaranth(rows, cols, L, group, weight, rm, dataflow):
     """The os scale epilogue (weight scales and group-end flags streaming with the weights, the group-end
-    add in the accumulate stage, activation scales at the drain) in other shapes and pipelining choices:
-    model, hwsim and amaranth.sim against the bench's expected values (outputs, cycles, write cycles)."""
+    add in the accumulate stage, activation scales at the drain) and the is one (activation scales latched
+    per fold, weight scales of the streamed columns chained along the banks) in other shapes and
+    pipelining choices: model, hwsim and amaranth.sim against the bench's expected values (outputs,
+    cycles, write cycles)."""
     import testbenches.systolic as tb
     from rtl_gen.systolic import EpilogueConfig, SystolicArray, SystolicConfig
 
     ep = EpilogueConfig(group=group, scale_bits=40, scale_frac=30, width=120)
-    cfg = SystolicConfig.make("t", rows, cols, "os", weight, "float8_e4m3fn", "int40", L, (2, 2, 16),
+    cfg = SystolicConfig.make("t", rows, cols, dataflow, weight, "float8_e4m3fn", "int40", L, (2, 2, 16),
                               epilogue=ep, register_memory_outputs=rm)
     shapes = [(1, 1, 1), (2 * rows + 1, cols + 2, 3 * rows - 1), (4, 5, 3 * group + 1), (rows, cols, group)]
     vs = tb.systolic_vectors(cfg, shapes, seed=5)
@@ -203,16 +208,16 @@ def test_os_epilogue_rtl_geometries_amaranth(rows, cols, L, group, weight, rm):
             assert res.cycles == int(vs.expected["cycles"].sum())
 
 
-def test_rtl_refuses_the_epilogue_in_is():
+def test_rtl_epilogue_group_rule():
+    """ws and is need each row fold inside one K-group; os takes any K-group."""
     from rtl_gen.errors import RTLError
     from rtl_gen.systolic import EpilogueConfig, SystolicConfig
 
-    ep = EpilogueConfig(group=4, scale_bits=40, scale_frac=30, width=120)
-    with pytest.raises(RTLError, match="dataflow ws and os, not 'is'"):
-        SystolicConfig.make("t", 2, 2, "is", "razer4", "int8", "int32", epilogue=ep)
-    with pytest.raises(RTLError, match="multiple of array.rows"):
-        SystolicConfig.make("t", 4, 2, "ws", "razer4", "int8", "int32", epilogue=ep.__class__(6, 40, 30, 120))
-    SystolicConfig.make("t", 4, 2, "os", "razer4", "int8", "int32", epilogue=ep.__class__(6, 40, 30, 120))
+    ep = EpilogueConfig(group=6, scale_bits=40, scale_frac=30, width=120)
+    for df in ("ws", "is"):
+        with pytest.raises(RTLError, match="multiple of array.rows = 4"):
+            SystolicConfig.make("t", 4, 2, df, "razer4", "int8", "int32", epilogue=ep)
+    SystolicConfig.make("t", 4, 2, "os", "razer4", "int8", "int32", epilogue=ep)
 
 
 def test_exported_os_epilogue_suite(tmp_path):
@@ -258,7 +263,7 @@ def _float64_matmul_is_exact(a_int, codes_kn, exps_gn, g):
     return int(bound.max()) < (1 << 53)
 
 
-@pytest.mark.parametrize("dataflow", ["ws", "os"])
+@pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
 @pytest.mark.parametrize("level", ["model", "hwsim"])
 def test_mxint4_block_exponents_equal_numpy_on_dequantized(dataflow, level):
     """MXINT4 x INT8 through the epilogue (E8M0 exponent = weight scale of its block of 32, fp32 scale per
