@@ -18,6 +18,7 @@ from pathlib import Path  # noqa: E402
 
 from . import design, kinds  # noqa: E402
 from .design import Design, DesignError, load  # noqa: E402
+from .design import from_dict as design_from_dict  # noqa: E402
 
 
 def load_any(path: str | Path) -> Design:
@@ -25,6 +26,20 @@ def load_any(path: str | Path) -> Design:
     SCALE-Sim .cfg)."""
     loader = kinds.design_file_loader(Path(path).suffix)
     return loader(path) if loader is not None else load(path)
+
+
+def for_kind(design: "Design | str | Path | dict", kind: str) -> Design:
+    """What a kind's own ``build`` accepts, as a Design of that kind: a Design, a design file path (YAML, or
+    a format a kind reads) or a mapping. Anything else, or a design of another kind, is a DesignError."""
+    if isinstance(design, (str, Path)):
+        design = load_any(design)
+    elif isinstance(design, dict):
+        design = design_from_dict(design)
+    if not isinstance(design, Design):
+        raise DesignError(f"build() takes a Design, a design file path or a mapping, got {type(design).__name__}")
+    if design.kind != kind:
+        raise DesignError(f"{design.source}: kind = {design.kind!r}: this simulator takes kind {kind}")
+    return design
 
 
 def build(design: "Design | str | Path"):
@@ -41,4 +56,4 @@ def build(design: "Design | str | Path"):
     return kind.load("simulator")(design)
 
 
-__all__ = ["Design", "DesignError", "build", "design", "kinds", "load", "load_any"]
+__all__ = ["Design", "DesignError", "build", "design", "for_kind", "kinds", "load", "load_any"]

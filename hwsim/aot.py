@@ -6,10 +6,11 @@ setting up its CPU target, unpickling the cached library), more than everything 
 ``hwsim simulate`` does. For a kernel set on such a path, ``load`` returns an extension module that
 ``numba.pycc`` compiled from the *same* ``@njit`` functions (their ``py_func``, with the signatures
 given): same source, same compiler, no second implementation. It is built on first use (a few seconds,
-like Numba's own first compilation) into ``__pycache__`` next to the kernels' module, or into
-``$NUMBA_CACHE_DIR`` when that is set, under a name keyed by the kernels' source, the numpy version and
-the Python ABI; a changed source is rebuilt, stale builds are removed. The build runs in a temporary
-file and is renamed into place, so concurrent processes (pytest-xdist) never see half a module.
+like Numba's own first compilation) into ``__pycache__`` next to the kernels' module (``$NUMBA_CACHE_DIR``
+when that is set; the user's cache directory when the package is read-only), under a name keyed by the
+kernels' source, the numpy version and the Python ABI; a changed source is rebuilt, stale builds are
+removed. The build runs in a temporary directory and is renamed into place, so concurrent processes
+(pytest-xdist) never see half a module.
 
 The compiled entry points do not check their arguments (a wrong dtype crashes the process), so their
 callers pass arrays they made themselves, with the exact dtypes and layouts of the signatures.
@@ -80,10 +81,15 @@ def built_path(ks: KernelSet) -> Path:
 
 
 def _directory(ks: KernelSet) -> Path:
+    """$NUMBA_CACHE_DIR/hwsim_aot if set; else __pycache__ beside the kernels' module if writable (as Numba
+    does); else the user's cache directory ($XDG_CACHE_HOME or ~/.cache)/hwsim/aot."""
     cache = os.environ.get("NUMBA_CACHE_DIR")
     if cache:
         return Path(cache) / "hwsim_aot"
-    return Path(importlib.util.find_spec(ks.module).origin).parent / "__pycache__"
+    here = Path(importlib.util.find_spec(ks.module).origin).parent / "__pycache__"
+    if os.access(here if here.is_dir() else here.parent, os.W_OK):
+        return here
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "hwsim" / "aot"
 
 
 def build(ks: KernelSet, path: Path) -> Path:

@@ -213,8 +213,13 @@ class PnrResult:
     key: str = ""
     cached: bool = False                #: read from the cache (no tool ran)
 
+    @property
+    def meets_clock(self) -> bool:
+        """Routed, and the clock constraint met (a design without a clocked path has no Fmax and meets it)."""
+        return self.fits and self.status == "ok" and (self.fmax_mhz is None or self.fmax_mhz >= self.clock_mhz)
+
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self) | {"meets_clock": self.meets_clock}
 
     def render(self) -> str:
         n = self.need
@@ -228,7 +233,7 @@ class PnrResult:
             lines.append(f"  place and route: {self.status}")
             return "\n".join(lines)
         util = ", ".join(f"{k} {v['used']}/{v['available']}" for k, v in self.utilisation.items())
-        verdict = "meets" if self.fmax_mhz and self.fmax_mhz >= self.clock_mhz else "FAILS"
+        verdict = "meets" if self.meets_clock else "FAILS"
         lines.append(f"  post-route: {util}")
         fmax = (f"Fmax {self.fmax_mhz:.1f} MHz ({verdict} {self.clock_mhz:g} MHz)" if self.fmax_mhz
                 else "Fmax: none reported (no clocked path: a combinational design)")
@@ -322,6 +327,7 @@ def place_and_route(directory: str | Path, top: str, family: str, device: str | 
         try:
             doc = json.loads(cache.read_text())
             if doc.get("key") == key:
+                doc.pop("meets_clock", None)                # derived, written for readers of the JSON
                 return PnrResult(**(doc | {"cached": True}))
         except (json.JSONDecodeError, TypeError):
             pass

@@ -130,3 +130,22 @@ def test_compatible_command_runs_without_numba(tmp_path):
     assert main([*args, "-o", str(tmp_path / "inproc")]) == 0
     sub, inproc = (json.loads((tmp_path / d / "report.json").read_text())["compat"] for d in ("sub", "inproc"))
     assert sub == inproc and len(sub["scalesim"]) == 2
+
+
+def test_diag_order_is_scalesims_anti_diagonal_order():
+    """The prefetch order (compiled kernel): diagonals r + c ascending, rows descending within one -- the
+    order np.lexsort gives on (-r, r + c), on odd shapes."""
+    rng = np.random.default_rng(5)
+    for M, N in [(1, 1), (1, 7), (7, 1), (5, 9), (9, 5), (33, 17)]:
+        m = rng.integers(-1, 1000, (M, N))
+        r, c = np.indices((M, N))
+        want = m.reshape(-1)[np.lexsort((-r.reshape(-1), (r + c).reshape(-1)))]
+        assert np.array_equal(sm._diag_order(m), want), (M, N)
+
+
+def test_read_only_package_builds_in_the_user_cache(tmp_path, monkeypatch):
+    monkeypatch.delenv("NUMBA_CACHE_DIR", raising=False)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert aot.built_path(SMALL).parent.name == "__pycache__"           # the source tree here is writable
+    monkeypatch.setattr(aot.os, "access", lambda path, mode: False)
+    assert aot.built_path(SMALL).parent == tmp_path / "hwsim" / "aot"

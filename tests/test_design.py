@@ -69,3 +69,30 @@ def test_bundled_designs_load():
 def test_missing_file():
     with pytest.raises(DesignError, match="no such design file"):
         hwsim.load("designs/does-not-exist.yaml")
+
+
+def test_every_kind_build_takes_a_design_a_path_or_a_mapping(tmp_path):
+    """Each kind's own ``build`` (the registry's simulator module) accepts what ``hwsim.build`` accepts -- a
+    Design, a design file path, a mapping -- and refuses a design of another kind by name."""
+    import yaml
+
+    from hwsim import kinds
+    from hwsim.design import catalog
+
+    first = {}
+    for path, d in catalog():
+        first.setdefault(d.kind, (path, d))
+    sims = [k for k in kinds.with_role("simulator") if k.name in first]
+    assert len(sims) >= 6
+    for k in sims:
+        path, d = first[k.name]
+        mod = k.load("simulator").__module__
+        build = __import__(mod, fromlist=["build"]).build
+        for given in (d, path, str(path), yaml.safe_load(path.read_text())):
+            sim = build(given)
+            assert sim.design.hash == d.hash, (k.name, type(given))
+        other_path, _ = next(v for name, v in first.items() if name != k.name)
+        with pytest.raises(DesignError, match=f"this simulator takes kind {k.name}"):
+            build(other_path)
+    with pytest.raises(DesignError, match="got int"):
+        __import__("hwsim.systolic.sim", fromlist=["build"]).build(3)

@@ -112,3 +112,25 @@ def test_pnr_render_without_fmax():
     assert "Fmax: none reported" in text and "ICESTORM_LC 40/1280" in text
     r.fmax_mhz = 66.94
     assert "Fmax 66.9 MHz (FAILS 500 MHz)" in r.render()
+    assert not r.meets_clock and r.to_dict()["meets_clock"] is False
+    r.fmax_mhz = 512.0
+    assert r.meets_clock and "Fmax 512.0 MHz (meets 500 MHz)" in r.render()
+
+
+def test_cli_exits_1_when_the_clock_is_missed(monkeypatch, capsys):
+    """A routed design whose Fmax misses the clock constraint is a failure of `hwsim rtl --pnr` (exit 1, one
+    line on stderr), as a design that does not fit is; meeting it exits 0."""
+    import rtl_gen.fpga as fpga
+
+    def fake(directory, top, family, device=None, package=None, clock_mhz=50.0, **kw):
+        return fpga.PnrResult(family, top, clock_mhz, "synth_ice40 -top {top}",
+                              {"logic": 40, "ff": 8, "bram": 0, "dsp": 0, "io": 30}, device="iCE40HX1K tq144",
+                              fits=True, utilisation={"ICESTORM_LC": {"used": 40, "available": 1280}},
+                              fmax_mhz=80.0, status="ok")
+
+    monkeypatch.setattr(fpga, "place_and_route", fake)
+    path = str(REPO / "designs" / "pe_int4asym_int8.yaml")
+    assert cli.main(["rtl", path, "--target", "ice40", "--pnr", "--clock-mhz", "100", "-o", str(BUILD)]) == 1
+    cap = capsys.readouterr()
+    assert "FAILS 100 MHz" in cap.out and "Fmax 80.0 MHz misses the 100 MHz clock" in cap.err
+    assert cli.main(["rtl", path, "--target", "ice40", "--pnr", "--clock-mhz", "75", "-o", str(BUILD)]) == 0

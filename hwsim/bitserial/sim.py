@@ -597,8 +597,7 @@ def _format_max_terms(fmt: str) -> tuple[int, int]:
 
 
 def build(design) -> BitSerialSim:
-    if isinstance(design, (str, Path)):
-        design = load(design)
-    if getattr(design, "kind", None) != "bitserial":
-        raise SimError(f"design kind = {getattr(design, 'kind', None)!r}: this simulator takes kind bitserial")
-    return BitSerialSim(design)
+    """A simulator for a bitserial design (a Design, a YAML path, or a mapping)."""
+    from .. import for_kind
+
+    return BitSerialSim(for_kind(design, "bitserial"))

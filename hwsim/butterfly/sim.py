@@ -23,10 +23,8 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from ..spec import SpecError
 from . import compat as _compat
 from . import engine
 from .workloads import Layer, Workload, WorkloadError, parse
@@ -283,15 +281,6 @@ class ButterflySim:
 
 def build(design) -> ButterflySim:
     """A simulator for a butterfly design (a :class:`hwsim.design.Design`, a YAML path, or a mapping)."""
-    from ..design import from_dict, load
-    if isinstance(design, (str, Path)):
-        design = load(design)
-    elif isinstance(design, dict):
-        design = from_dict(design)
-    for sec in ("processor", "memory", "arith", "compat", "energy"):
-        try:
-            getattr(design, sec)
-        except AttributeError:
-            raise SpecError(f"{getattr(design, 'source', '<design>')}: not a butterfly design (no {sec} "
-                            f"section)") from None
-    return ButterflySim(design)
+    from .. import for_kind
+
+    return ButterflySim(for_kind(design, "butterfly"))

@@ -57,7 +57,10 @@ def _fpga(args, d, art, pnr_rows) -> int:
     pnr_rows.append([d.name, r.device or "-", f"{r.need['logic']}", f"{logic['used']}" if logic else "-",
                      f"{r.need['ff']}", f"{r.need['bram']}", f"{r.need['dsp']}", f"{r.need['io']}",
                      f"{r.fmax_mhz:.1f}" if r.fmax_mhz else "-", r.status if r.fits else "; ".join(r.short)])
-    return 0 if r.fits and r.status == "ok" else 1
+    if r.fits and r.status == "ok" and not r.meets_clock:
+        _err(f"hwsim rtl: {d.name}: Fmax {r.fmax_mhz:.1f} MHz misses the {clock:g} MHz clock on {r.device} "
+             f"(exit 1; --clock-mhz sets the constraint)")
+    return 0 if r.meets_clock else 1
 
 
 def cmd_rtl(args) -> int:

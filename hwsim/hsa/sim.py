@@ -454,8 +454,11 @@ def area_mm2(design: Design) -> float:
             + d.norm.lanes * a.norm_lane_mm2 + a.norm_fixed_mm2 + d.rope.lanes * a.rope_lane_mm2 + a.other_mm2)
 
 
-def build(design: Design) -> HSASim:
-    return HSASim(design)
+def build(design) -> HSASim:
+    """A simulator for an hsa design (a Design, a YAML path, or a mapping)."""
+    from .. import for_kind
+
+    return HSASim(for_kind(design, "hsa"))
 
 
 __all__ = ["SCENARIOS", "HSAResult", "HSASim", "LayerRow", "area_mm2", "build"]

@@ -319,4 +319,7 @@ class LutnetSim:
 
 
 def build(design) -> LutnetSim:
-    return LutnetSim(design)
+    """A simulator for a lutnet design (a Design, a YAML path, or a mapping)."""
+    from .. import for_kind
+
+    return LutnetSim(for_kind(design, "lutnet"))

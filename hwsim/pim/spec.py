@@ -163,7 +163,9 @@ def load(path: str | Path):
 def as_design(design: Any) -> Any:
     """A path, a mapping, or an already-loaded design object with ``dram``/``pim`` sections."""
     if isinstance(design, (str, Path)):
-        return load(design)
+        from hwsim import for_kind
+
+        return for_kind(design, "pim")
     if isinstance(design, Mapping):
         return from_mapping(design)
     for k in ("dram", "pim"):

@@ -1,9 +1,9 @@
 """The Numba kernels of the SCALE-Sim 3.0.0-compatible numbers: its memory system (see ``scalesim_mem``
 for the semantics and the quirks kept: the USER and CALC read buffers, the ofmap write buffer, the
-demand-row generator and the layer loop) and its per-fold float averages (``timing.scalesim_metrics``).
-``run_memory``, ``hashed_lines`` and ``fold_float_averages`` are the entry points; they are also built
-ahead of time (``scalesim_mem.KERNELS``, ``hwsim.aot``), so that a command loads them without importing
-Numba."""
+demand-row generator and the layer loop), its prefetch order, and its per-fold float averages
+(``timing.scalesim_metrics``). The entry points ``run_memory``, ``hashed_lines``, ``diag_order`` and
+``fold_float_averages`` are also built ahead of time (``scalesim_mem.KERNELS``, ``hwsim.aot``), so that a
+command loads them without importing Numba."""
 
 from __future__ import annotations
 
@@ -390,3 +390,17 @@ def fold_float_averages(used_r, used_c, RC, T, cyc):
             util_sum += (used * T) / (RC * cyc)
             n += 1
     return map_sum / n, util_sum / n
+
+
+@njit(cache=True)
+def diag_order(m):
+    """The elements of ``m`` in SCALE-Sim's anti-diagonal prefetch order: diagonals r + c ascending, rows
+    descending within one."""
+    M, N = m.shape
+    out = np.empty(M * N, np.int64)
+    k = 0
+    for d in range(M + N - 1):
+        for r in range(min(d, M - 1), max(0, d - N + 1) - 1, -1):
+            out[k] = m[r, d - r]
+            k += 1
+    return out

@@ -154,17 +154,7 @@ def _gap(rows: int, cols: int) -> np.ndarray:
 
 def _diag_order(m: np.ndarray) -> np.ndarray:
     """SCALE-Sim's anti-diagonal prefetch order: diagonals r + c ascending, rows descending within one."""
-    M, N = m.shape
-    d = np.arange(M + N - 1, dtype=np.int64)
-    top = np.minimum(d, M - 1)                          # first (largest) row of each diagonal
-    cnt = top - np.maximum(0, d - N + 1) + 1
-    start = np.concatenate(([0], np.cumsum(cnt)[:-1]))
-    r = np.arange(M, dtype=np.int64)[:, None]
-    c = np.arange(N, dtype=np.int64)[None, :]
-    pos = start[r + c] + (top[r + c] - r)
-    out = np.empty(M * N, np.int64)
-    out[pos.reshape(-1)] = m.reshape(-1)
-    return out
+    return aot.load(KERNELS).diag_order(_int64(m))
 
 
 class Streams:
@@ -242,7 +232,8 @@ KERNELS = aot.KernelSet(
     name="hwsim_scalesim_kernels", module="hwsim.systolic.scalesim_kernels",
     exports=(("run_memory", f"void(b1, i8, i8, i8, i8, i8, i8, i8, {_M}, {_M}, {', '.join([_V] * 11)})"),
              ("hashed_lines", f"UniTuple({_V}, 2)({_V}, i8, i8)"),
-             ("fold_float_averages", f"UniTuple(f8, 2)({_V}, {_V}, i8, i8, i8)")),
+             ("fold_float_averages", f"UniTuple(f8, 2)({_V}, {_V}, i8, i8, i8)"),
+             ("diag_order", f"{_V}({_M})")),
     sources=("hwsim.systolic.scalesim_kernels", "hwsim.systolic.scalesim_state"))
 
 

@@ -580,5 +580,8 @@ def weight_storage_bits(design: Design) -> tuple[int, int]:
     return f.bits, per_group
 
 
-def build(design: Design) -> SystolicSim:
-    return SystolicSim(design)
+def build(design) -> SystolicSim:
+    """A simulator for a systolic design (a Design, a YAML or SCALE-Sim .cfg path, or a mapping)."""
+    from .. import for_kind
+
+    return SystolicSim(for_kind(design, "systolic"))
