@@ -179,14 +179,16 @@ def test_rtl_geometries_amaranth(rows, cols, dataflow, L, group, weight):
         assert res.ok, res.summary()
 
 
-@pytest.mark.parametrize("rows, cols, L, group, weight, rm, dataflow", [
-    (3, 2, 2, 4, "razer4", True, "os"),    # os epilogue: pipelined PE, registered memory outputs, 2 K-groups
-    (1, 1, 1, 1, "bitmod3", False, "os"),  # 1x1, L = 1: fold length P = K, the last feed cycle ends the fold
-    (2, 3, 3, 2, "bitmod4", True, "os"),   # K-group shorter than the array's rows (any group in os)
-    (3, 2, 2, 6, "razer4", True, "is"),    # is: two row folds per K-group, several column folds (rows m)
-    (1, 1, 1, 1, "bitmod3", False, "is"),  # is: 1x1, one row fold per group
+@pytest.mark.parametrize("rows, cols, L, group, weight, rm, dataflow, width", [
+    (3, 2, 2, 4, "razer4", True, "os", 120),    # os epilogue: pipelined PE, registered memory outputs, 2 K-groups
+    (1, 1, 1, 1, "bitmod3", False, "os", 120),  # 1x1, L = 1: fold length P = K, the last feed cycle ends the fold
+    (2, 3, 3, 2, "bitmod4", True, "os", 120),   # K-group shorter than the array's rows (any group in os)
+    (3, 2, 1, 4, "razer4", False, "os", 44),    # a 44-bit result: the group-end adds and S_a products wrap
+    (3, 2, 2, 6, "razer4", True, "is", 120),    # is: two row folds per K-group, several column folds (rows m)
+    (1, 1, 1, 1, "bitmod3", False, "is", 120),  # is: 1x1, one row fold per group
+    (3, 2, 1, 3, "razer4", False, "is", 44),    # is: accumulate-on-write wraps at 44 bits
 ])
-def test_epilogue_rtl_geometries_amaranth(rows, cols, L, group, weight, rm, dataflow):
+def test_epilogue_rtl_geometries_amaranth(rows, cols, L, group, weight, rm, dataflow, width):
     """The os scale epilogue (weight scales and group-end flags streaming with the weights, the group-end
     add in the accumulate stage, activation scales at the drain) and the is one (activation scales latched
     per fold, weight scales of the streamed columns chained along the banks) in other shapes and
@@ -195,7 +197,7 @@ def test_epilogue_rtl_geometries_amaranth(rows, cols, L, group, weight, rm, data
     import testbenches.systolic as tb
     from rtl_gen.systolic import EpilogueConfig, SystolicArray, SystolicConfig
 
-    ep = EpilogueConfig(group=group, scale_bits=40, scale_frac=30, width=120)
+    ep = EpilogueConfig(group=group, scale_bits=40, scale_frac=30, width=width)
     cfg = SystolicConfig.make("t", rows, cols, dataflow, weight, "float8_e4m3fn", "int40", L, (2, 2, 16),
                               epilogue=ep, register_memory_outputs=rm)
     shapes = [(1, 1, 1), (2 * rows + 1, cols + 2, 3 * rows - 1), (4, 5, 3 * group + 1), (rows, cols, group)]
@@ -206,6 +208,11 @@ def test_epilogue_rtl_geometries_amaranth(rows, cols, L, group, weight, rm, data
         assert res.ok, res.summary()
         if level != "model":
             assert res.cycles == int(vs.expected["cycles"].sum())
+    if width < 64:                         # the narrow result really wraps (else the case proves nothing)
+        wide = tb.systolic_vectors(SystolicConfig.make("t", rows, cols, dataflow, weight, "float8_e4m3fn", "int40", L,
+                                                       (2, 2, 16), epilogue=EpilogueConfig(group, 40, 30, 200),
+                                                       register_memory_outputs=rm), shapes, seed=5)
+        assert (np.asarray(wide.expected["outputs"], dtype=object) != vs.expected["outputs"]).sum() > 10
 
 
 def test_rtl_epilogue_group_rule():
