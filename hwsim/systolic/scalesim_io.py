@@ -393,18 +393,25 @@ def run_scalesim(python: str, workdir: str | Path, run_name: str, rows: int, col
     """Run SCALE-Sim (interpreter ``python``) on ``layers``; returns (per-layer report dicts, seconds of
     simulation wall time measured inside SCALE-Sim's process). ``interface``: the keyword arguments of
     ``config_text`` (interface, bandwidth, ifmap_bank_bw, filter_bank_bw, ...)."""
-    import json
-
     wd = Path(workdir)
     wd.mkdir(parents=True, exist_ok=True)
     cfg, topo, lay = wd / f"{run_name}.cfg", wd / f"{run_name}_topo.csv", wd / f"{run_name}_layout.csv"
     cfg.write_text(config_text(run_name, rows, cols, dataflow, ifmap_kb, filter_kb, ofmap_kb, **interface))
     topo.write_text(topology_text(layers, kind))
     lay.write_text(layout_text([l.name for l in layers]))
-    out = wd / "out"
-    r = subprocess.run([python, "-c", DRIVER, str(cfg), str(topo), str(lay), str(out), kind],
+    return run_scalesim_files(python, cfg, topo, lay, wd / "out", kind, timeout)
+
+
+def run_scalesim_files(python: str, cfg: str | Path, topo: str | Path, layout: str | Path, out: str | Path,
+                       kind: str, timeout: float = 3600) -> tuple[list[dict], float]:
+    """Run SCALE-Sim (interpreter ``python``) on configuration, topology and layout files as they are (e.g.
+    the ones SCALE-Sim ships); its reports go to ``out/<run_name>``. Returns what ``run_scalesim``
+    returns."""
+    import json
+
+    r = subprocess.run([python, "-c", DRIVER, str(cfg), str(topo), str(layout), str(out), kind],
                        capture_output=True, text=True, timeout=timeout)
     if r.returncode != 0:
-        raise RuntimeError(f"SCALE-Sim failed on {run_name}:\n{r.stderr[-2000:]}")
+        raise RuntimeError(f"SCALE-Sim failed on {cfg} / {topo}:\n{r.stderr[-2000:]}")
     info = json.loads(r.stdout.strip().splitlines()[-1])
-    return parse_reports(out / run_name), float(info["seconds"])
+    return parse_reports(Path(out) / read_config(cfg).run_name), float(info["seconds"])
