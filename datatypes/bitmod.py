@@ -171,11 +171,7 @@ def _class_scales(x, g, qmax, lo, hi, clamp, out):
         for j in range(out.shape[1]):
             s = j * g
             xg = x[r, s:min(s + g, cols)]
-            amax = np.float32(0.0)
-            for i in range(xg.shape[0]):
-                a = abs(xg[i])
-                amax = a if a > amax else amax
-            amax = f16r(amax)
+            amax = f16r(absmax_f32(xg, xg.shape[0]))
             ok = ok and amax <= np.float32(65504.0)
             for k in range(qmax.shape[0]):
                 sc = f16r(amax / qmax[k])
@@ -628,10 +624,7 @@ def _bitmod_mx_kernel(x, g, mids, lut, scale, codes, scales):
             s = j * g
             n = min(s + g, cols) - s
             xg = x[r, s:s + n]
-            amax = np.float32(0.0)
-            for k in range(n):
-                a = abs(xg[k])
-                amax = a if a > amax else amax
+            amax = absmax_f32(xg, n)
             if amax == np.float32(0.0):
                 # 2**-inf = 0: 0 / 0 matches no interval, the level is 0 (code of level 0)
                 scales[r, j] = np.uint8(0)
@@ -732,11 +725,7 @@ def _bitmod_int_kernel(x, g, bits, symmetric, smin, smax, codes, scales, zps):
             n = xg.shape[0]
             if symmetric:
                 qmax = np.float32((1 << (bits - 1)) - 1)
-                amax = zero
-                for k in range(n):
-                    a = abs(xg[k])
-                    amax = a if a > amax else amax
-                sc = min(max(f16r(amax / qmax), smin), smax)
+                sc = min(max(f16r(absmax_f32(xg, n) / qmax), smin), smax)
                 scales[r, j] = sc
                 for k in range(n):
                     q = min(max(np.rint(f16r(xg[k] / sc)), -qmax), qmax)

@@ -231,11 +231,7 @@ def _quantize_kernel(x, g, mbits, bias, max_finite, max_mag, sign_shift, overflo
             e = min(s + g, cols)
             scale = np.float32(1.0)
             if scaled:
-                amax = np.float32(0.0)
-                for k in range(s, e):
-                    a = abs(x[r, k])
-                    amax = a if a > amax else amax
-                scale = amax / maxf
+                scale = absmax_f32(x[r, s:e], e - s) / maxf
                 if scale == np.float32(0.0):
                     scale = np.float32(1.0)   # all-zero group: plain cast keeps the zeros' signs
             scales[r, j] = scale

@@ -1,4 +1,4 @@
-"""The scale epilogue of the systolic array's result path (``epilogue.scales: fixed``).
+"""The scale epilogue of the systolic array's result path (``epilogue.scales: fixed``), ws and os.
 
 Arithmetic: ``hwsim.systolic.epilogue`` (docs/systolic.md section 12). One lane per result bank c::
 
@@ -19,6 +19,9 @@ Scale registers (both signed ``scale_bits``-bit fixed point):
                         chain matching the c-cycle skew of the banks' writes)
 
 Purely combinational except the scale registers; no extra cycle in the result path.
+
+``ScaleEpilogue`` is the weight-stationary unit above; ``RowScale`` is the output-stationary one (the
+weight scales are applied inside the PEs there, at each K-group's end: rtl_gen.systolic).
 """
 
 from __future__ import annotations
@@ -66,4 +69,37 @@ class ScaleEpilogue(wiring.Component):
                 m.d.comb += self.total[c].eq(base + term)                              # wraps to E bits
             with m.Else():
                 m.d.comb += self.total[c].eq(term)
+        return m
+
+
+class RowScale(wiring.Component):
+    """The output-stationary result path of the scale epilogue: every bank writes the same row m in a
+    drain cycle, so one activation scale serves all C banks (no skew chain, no accumulate-on-write)::
+
+        total[c] = wrap_E( psum[c] * sa_data )
+
+        psum     In  signed(E)   the bottom output register of column c: wrap_E(sum_g P_g * S_w[g, n]),
+                                 the weight scales applied in the PEs at each K-group's end
+        sa_data  In  SB          the activation scale of the row written this cycle (scale memory data)
+        total    Out signed(E)   what the bank writes
+
+    Purely combinational: no extra cycle in the result path."""
+
+    @discard_on_error
+    def __init__(self, cols: int, scale_bits: int, width: int):
+        for what, v, lo, hi in (("cols", cols, 1, 1024), ("scale_bits", scale_bits, 2, 64), ("width", width, 2, 256)):
+            if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+                raise RTLError(f"RowScale {what} = {v!r}: must be an integer in {lo}..{hi}")
+        self.cols, self.scale_bits, self.width = cols, scale_bits, width
+        C, SB, E = cols, scale_bits, width
+        super().__init__({"psum": In(data.ArrayLayout(signed(E), C)), "sa_data": In(SB),
+                          "total": Out(data.ArrayLayout(signed(E), C))})
+
+    def elaborate(self, platform):
+        m = Module()
+        C, SB, E = self.cols, self.scale_bits, self.width
+        for c in range(C):
+            full = Signal(signed(E + SB), name=f"scaled{c}")
+            m.d.comb += [full.eq(self.psum[c] * self.sa_data.as_signed()),       # exact
+                         self.total[c].eq(full)]                                  # wraps to E bits
         return m

@@ -75,7 +75,7 @@ SEL_SCALES = {"weight_scale": 4, "activation_scale": 5}
 class EpilogueConfig:
     """The scale epilogue's parameters (hwsim.systolic.epilogue; rtl_gen.epilogue.ScaleEpilogue)."""
 
-    group: int          #: K-group of the weight scales (a multiple of the array rows)
+    group: int          #: K-group of the weight scales (in ws a multiple of the array rows)
     scale_bits: int
     scale_frac: int
     width: int          #: result width E
@@ -146,10 +146,10 @@ class SystolicConfig:
         # formats with a per-group selector: the selector travels in each weight lane's high bits
         spec = arith.MacSpec.make(weight, activation, accumulator, weight_meta=has_selector(weight))
         if epilogue is not None:
-            if dataflow != "ws":
-                raise RTLError(f"epilogue.scales = fixed: the RTL builds the scale epilogue for dataflow ws, "
-                               f"not {dataflow!r}")
-            if epilogue.group % rows:
+            if isinstance(epilogue.group, bool) or not isinstance(epilogue.group, int) or epilogue.group < 1:
+                raise RTLError(f"operands.group_size = {epilogue.group!r}: the scale epilogue needs a positive "
+                               f"K-group")
+            if dataflow != "os" and epilogue.group % rows:
                 raise RTLError(f"operands.group_size = {epilogue.group}: must be a multiple of array.rows = {rows}")
         cfg = cls(name=name, rows=int(rows), cols=int(cols), dataflow=dataflow, pe_latency=int(pe_latency),
                   spec=spec, mem_kb=tuple(int(x) for x in mem_kb), epilogue=epilogue,
@@ -184,14 +184,27 @@ class SystolicConfig:
                         self.result_bits, self.mem_kb)
 
     def scale_memories(self) -> dict[str, MemoryGeometry]:
-        """The epilogue's scale memories (empty without it): weight scales, word ``f*G + g`` holds
-        S_w[g, f*C + c] in lane c (tile_words(S_w, C)); activation scales, word m holds S_a[m]."""
+        """The epilogue's scale memories (empty without it). ws, os: weight scales, word ``f*G + g`` holds
+        S_w[g, f*C + c] in lane c (tile_words(S_w, C)); activation scales, word m holds S_a[m]. is (the
+        roles of the lanes swap with the operands'): weight scales, one lane, word ``g*N + n`` holds
+        S_w[g, n]; activation scales, word f holds S_a[f*C + c] in lane c. Depths hold every workload that
+        fits the operand memories: the weight memory's (ws, os: ceil(N/C) * ceil(K/G) <= ceil(N/C) * K
+        words; is: ceil(K/G) * N <= ceil(K/R) * N); the activation memory's in ws (M <= ceil(K/R) * M
+        words) and is (ceil(M/C) <= ceil(M/C) * K), the result memory's in os (M <= ceil(N/C) * M words;
+        the os activation memory holds ceil(M/R) * K words, fewer than M when K < R)."""
         if self.epilogue is None:
             return {}
         mems, SB = self.memories(), self.epilogue.scale_bits
+        if self.dataflow == "is":
+            return {"weight_scale": MemoryGeometry("weight_scale", 1, SB, mems["weight"].depth, "scales",
+                                                   "word g*N + n holds S_w[g, n]"),
+                    "activation_scale": MemoryGeometry("activation_scale", self.cols, SB, mems["activation"].depth,
+                                                       "scales", "tile_words(S_a as one row, C): word f holds "
+                                                       "S_a[f*C + c] in lane c")}
+        a_depth = mems["result" if self.dataflow == "os" else "activation"].depth
         return {"weight_scale": MemoryGeometry("weight_scale", self.cols, SB, mems["weight"].depth, "scales",
                                                "tile_words(S_w, C): word f*G + g holds S_w[g, f*C + c] in lane c"),
-                "activation_scale": MemoryGeometry("activation_scale", 1, SB, mems["activation"].depth,
+                "activation_scale": MemoryGeometry("activation_scale", 1, SB, a_depth,
                                                    "scales", "word m holds S_a[m]")}
 
     @property
@@ -240,6 +253,8 @@ class SystolicConfig:
         SB = self.epilogue.scale_bits
         sw = np.asarray(S_w, dtype=object)
         sa = np.asarray(S_a, dtype=object).reshape(-1, 1)
+        if self.dataflow == "is":
+            return pack_lanes(sw.reshape(-1, 1), SB), pack_lanes(tile_words(sa.reshape(1, -1), self.cols, 0), SB)
         return pack_lanes(tile_words(sw, self.cols, 0), SB), pack_lanes(sa, SB)
 
     def result_lanes(self, M: int, N: int) -> tuple[int, int]:
@@ -271,7 +286,10 @@ class SystolicConfig:
             d["scale_memories"] = {k: {"sel": SEL_SCALES[k], **g.describe()} for k, g in self.scale_memories().items()}
             d["epilogue"] = {"group": e.group, "scale_bits": e.scale_bits, "scale_frac": e.scale_frac,
                              "width": e.width, "frac_bits": self.spec.product_frac + 2 * e.scale_frac,
-                             "total": "wrap_E((acc ? old : 0) + psum * S_w[g, n] * S_a[m]) per result write"}
+                             "total": ("wrap_E((acc ? old : 0) + psum * S_w[g, n] * S_a[m]) per result write"
+                                       if self.dataflow == "ws" else
+                                       "PE: wrap_E(acc_E + group sum * S_w[g, n]) at each K-group's end; "
+                                       "result write: wrap_E(acc_E * S_a[m])")}
         return d
 
     def _describe(self) -> dict[str, Any]:
@@ -324,7 +342,7 @@ from amaranth.lib import memory, wiring  # noqa: E402
 from amaranth.lib.wiring import In, Out  # noqa: E402
 
 from .decoder import Decoder  # noqa: E402
-from .epilogue import ScaleEpilogue  # noqa: E402
+from .epilogue import RowScale, ScaleEpilogue  # noqa: E402
 from .pe import MacDatapath  # noqa: E402
 
 
@@ -452,9 +470,17 @@ class SystolicArray(wiring.Component):
                 m.d.comb += [wp.addr.eq(host.addr), wp.data.eq(host.wdata),
                              wp.en.eq(~busy & host.we & (host.sel == SEL_SCALES[name]))]
                 scale_rp[name] = rp
-            m.submodules.epilogue = epi = ScaleEpilogue(C, W, ep.scale_bits, ep.width)
-            m.d.comb += [epi.ws_data.eq(scale_rp["weight_scale"].arr),
-                         epi.sa_data.eq(scale_rp["activation_scale"].arr)]
+            if df == "os":                  # os: the weight scales are applied in the PEs
+                m.submodules.epilogue = epi = RowScale(C, ep.scale_bits, ep.width)
+                m.d.comb += epi.sa_data.eq(scale_rp["activation_scale"].arr)
+            else:
+                # per-fold lanes (one scale per bank) and the per-write scale chained along the banks' skew:
+                # ws weight scales / activation scales, is activation scales / weight scales (the product
+                # psum * lanes[c] * chain is the same integer in either order)
+                lanes, chain = ("weight_scale", "activation_scale") if df == "ws" else ("activation_scale",
+                                                                                        "weight_scale")
+                m.submodules.epilogue = epi = ScaleEpilogue(C, W, ep.scale_bits, ep.width)
+                m.d.comb += [epi.ws_data.eq(scale_rp[lanes].arr), epi.sa_data.eq(scale_rp[chain].arr)]
 
         sel_d = Signal(len(host.sel))
         m.d.sync += sel_d.eq(host.sel)
@@ -565,23 +591,42 @@ class SystolicArray(wiring.Component):
             with m.If(start):
                 m.d.sync += [s_base.eq(0), x_base.eq(0), r_base.eq(0)]
             if ep is not None:
-                # weight-scale word of this fold: f*G + g (column fold f, K-group g of the row fold);
-                # addressed from cycle 0 of the fold, latched in cycle 1, before the fold's first write
-                # (cycle (L+1)*R + 1); the previous fold's last write is in cycle 0 at the latest
+                # ws: weight-scale word of this fold: f*G + g (column fold f, K-group g of the row fold);
+                # is: activation-scale word f (the column tile's rows m0 .. m0+C-1). Addressed from cycle 0
+                # of the fold, latched in cycle 1, before the fold's first write (cycle (L+1)*R + 1); the
+                # previous fold's last write is in cycle 0 at the latest
                 gpf = ep.group // R                   # row folds per K-group
                 grp_word = Signal(CW)
                 gfold = Signal(range(max(gpf, 2)))
                 with m.If(run & ~start & last_u):
                     with m.If(last_inner | (gfold == gpf - 1)):
-                        m.d.sync += [gfold.eq(0), grp_word.eq(grp_word + 1)]
+                        m.d.sync += gfold.eq(0)
+                        if df == "ws":
+                            m.d.sync += grp_word.eq(grp_word + 1)
                     with m.Else():
                         m.d.sync += gfold.eq(gfold + 1)
                 with m.If(start):
                     m.d.sync += [grp_word.eq(0), gfold.eq(0)]
-                m.d.comb += [scale_rp["weight_scale"].addr.eq(Mux(busy, grp_word, host.addr)),
-                             epi.ws_load.eq(later(run & (u == 1), "ws_load")),
-                             # activation scale of row m = t0: read one cycle ahead of bank 0's write
-                             scale_rp["activation_scale"].addr.eq(Mux(busy, Mux(pre_valid[0], t0, 0), host.addr))]
+                m.d.comb += epi.ws_load.eq(later(run & (u == 1), "ws_load"))
+                if df == "ws":
+                    m.d.comb += [scale_rp["weight_scale"].addr.eq(Mux(busy, grp_word, host.addr)),
+                                 # activation scale of row m = t0: read one cycle ahead of bank 0's write
+                                 scale_rp["activation_scale"].addr.eq(Mux(busy, Mux(pre_valid[0], t0, 0),
+                                                                          host.addr))]
+                else:
+                    # is: the weight scale of stream element n = t0 in the row fold's K-group g: word
+                    # g*N + n (g_base = g*N), read one cycle ahead of bank 0's write
+                    g_base = Signal(CW)
+                    with m.If(run & ~start & last_u):
+                        with m.If(last_inner):
+                            m.d.sync += [grp_word.eq(grp_word + 1), g_base.eq(0)]
+                        with m.Elif(gfold == gpf - 1):
+                            m.d.sync += g_base.eq(g_base + T)
+                    with m.If(start):
+                        m.d.sync += g_base.eq(0)
+                    m.d.comb += [scale_rp["activation_scale"].addr.eq(Mux(busy, grp_word, host.addr)),
+                                 scale_rp["weight_scale"].addr.eq(Mux(busy, Mux(pre_valid[0], g_base + t0, 0),
+                                                                      host.addr))]
             stat_rp, stream_rp = (rp_wgt, rp_act) if df == "ws" else (rp_act, rp_wgt)
             stat_g, stream_g = (g_wgt, g_act) if df == "ws" else (g_act, g_wgt)
             m.d.comb += [stat_rp.addr.eq(Mux(busy, stat_addr, host.addr)),
@@ -633,7 +678,12 @@ class SystolicArray(wiring.Component):
                     m.d.sync += [u.eq(u + 1), last_u.eq(u + 1 == plast)]
             with m.If(start):
                 m.d.sync += [a_base.eq(0), w_base.eq(0), r_base.eq(0), tail.eq(0), d_active.eq(0), d_j.eq(0)]
-            bottom = self._output_stationary_array(m, rp_act.arr, g_act, rp_wgt.arr, g_wgt, a_valid_d, flush_d)
+            scale_in = None
+            if ep is not None:
+                scale_in = self._os_scale_control(m, ep, run, start, feed, u, T, last_u, last_inner, pre_valid[0],
+                                                  drow, busy, host, scale_rp, later, CW)
+            bottom = self._output_stationary_array(m, rp_act.arr, g_act, rp_wgt.arr, g_wgt, a_valid_d, flush_d,
+                                                   scale_in)
 
         # ---- result banks: plain write or accumulate-on-write (read issued one cycle ahead) ----------
         res_aw = g_res.addr_bits
@@ -648,7 +698,9 @@ class SystolicArray(wiring.Component):
                          wr_addr.eq(later(pre_addr[c], f"pre_addr{c}"))]
             m.d.comb += rp.addr.eq(Mux(busy, pre_addr[c], host.addr))
             total = Signal(signed(RW), name=f"wr_data{c}")
-            if ep is not None:
+            if ep is not None and df == "os":
+                m.d.comb += [epi.psum[c].eq(bottom[c]), total.eq(epi.total[c])]
+            elif ep is not None:
                 m.d.comb += [epi.psum[c].eq(bottom[c]), epi.acc[c].eq(wr_acc), epi.old[c].eq(rp.arr.as_signed()),
                              total.eq(epi.total[c])]
             else:
@@ -773,12 +825,77 @@ class SystolicArray(wiring.Component):
             psum_above = row_out
         return psum_above
 
-    def _output_stationary_array(self, m, act_data, act_g, wgt_data, wgt_g, a_valid, flush):
+    def _os_scale_control(self, m, ep, run, start, feed, u, T, last_u, last_inner, pre_valid0, drow, busy, host,
+                          scale_rp, later, CW):
+        """os with the scale epilogue: the controller's part. Returns (weight-scale lanes, group-end flag)
+        as they enter the array's top edge, aligned to arrive at PE (r, c) in the cycle in which the
+        product of the K-group's last k lands in its accumulator (docs/systolic.md section 12).
+
+        * Weight scales: word ``f*G_n + g`` (column fold f, K-group g) is addressed in the feed cycle of the
+          group's last k (``k = (g+1)*G - 1`` or K - 1) delayed by L - 1 cycles, and travels with a group-end
+          flag through the same skew line and forwarding registers as the weights, so it meets the product
+          of that k (which lands L - 1 cycles after its operands) in every PE.
+        * Activation scales: word m of the row the banks write, read one cycle ahead with the pre-write
+          token (``m0`` of the draining fold + tile row ``R - 1 - j``)."""
+        cfg = self.config
+        R, L, G = cfg.rows, cfg.pe_latency, ep.group
+        gcnt = Signal(range(max(G, 2)))        # k within the K-group (feed cycles)
+        gw = Signal(CW)                        # weight-scale word of the current group
+        gw_base = Signal(CW)                   # ... of this column fold's first group (f * G_n)
+        gend = Signal()
+        gw_next = Signal(CW)
+        m.d.comb += [gend.eq(feed & ((gcnt == G - 1) | (u + 1 == T))), gw_next.eq(gw + gend)]
+        m0, d_m0 = Signal(CW), Signal(CW)      # first row (m) of this row fold / of the draining fold
+        with m.If(run & ~start):
+            with m.If(gend):
+                m.d.sync += [gcnt.eq(0), gw.eq(gw_next)]
+            with m.Elif(feed):
+                m.d.sync += gcnt.eq(gcnt + 1)
+            with m.If(last_u):                 # fold end (also the last feed cycle when P == K)
+                m.d.sync += [gcnt.eq(0), d_m0.eq(m0)]
+                with m.If(last_inner):         # next column fold: its groups follow this one's
+                    m.d.sync += [gw_base.eq(gw_next), gw.eq(gw_next), m0.eq(0)]
+                with m.Else():                 # next row fold: the same column fold's groups again
+                    m.d.sync += [gw.eq(gw_base), m0.eq(m0 + R)]
+        with m.If(start):
+            m.d.sync += [gcnt.eq(0), gw.eq(0), gw_base.eq(0), m0.eq(0), d_m0.eq(0)]
+        # the scale read L - 1 cycles after the group's last weight read: it then meets the product
+        ge_l, gw_l = gend, gw
+        for i in range(L - 1):
+            d1, d2 = Signal(name=f"gend_l{i}"), Signal(CW, name=f"gword_l{i}")
+            m.d.sync += [d1.eq(ge_l), d2.eq(gw_l)]
+            ge_l, gw_l = d1, d2
+        ge_d = Signal()
+        m.d.sync += ge_d.eq(later(ge_l, "gend"))
+        m.d.comb += [scale_rp["weight_scale"].addr.eq(Mux(busy, Mux(ge_l, gw_l, 0), host.addr)),
+                     scale_rp["activation_scale"].addr.eq(Mux(busy, Mux(pre_valid0, d_m0 + drow, 0), host.addr))]
+        return scale_rp["weight_scale"].arr, ge_d
+
+    def _output_stationary_array(self, m, act_data, act_g, wgt_data, wgt_g, a_valid, flush, scale_in=None):
         """os: skewed activations (with a valid bit) to the right, skewed weights down, accumulators,
-        flush into output registers that drain down. Returns the bottom output register per column."""
+        flush into output registers that drain down. Returns the bottom output register per column.
+
+        With the scale epilogue (``scale_in`` = (weight-scale lanes, group-end flag) at the top edge) the
+        scales travel down with the weights; at a K-group's end a PE adds its group sum x the column's
+        weight scale into a ``width``-bit register and clears its accumulator, in the same cycle (no extra
+        cycle); the flush moves that register to the E-bit output registers."""
         cfg = self.config
         R, C = cfg.rows, cfg.cols
         W = cfg.spec.acc_width
+        ep = cfg.epilogue
+        OW = ep.width if ep is not None else W            # output registers: E bits with the epilogue
+        if ep is not None:
+            SB = ep.scale_bits
+            sdata, ge = scale_in
+            s_in, g_in = [], []
+            for c in range(C):                             # the weights' skew line: c registers
+                v, f = sdata[c * SB:(c + 1) * SB], ge
+                for i in range(c):
+                    d, df_ = Signal(SB, name=f"sskew_{c}_{i}"), Signal(name=f"gskew_{c}_{i}")
+                    m.d.sync += [d.eq(v), df_.eq(f)]
+                    v, f = d, df_
+                s_in.append(v)
+                g_in.append(f)
         ab, wb = act_g.lane_bits, wgt_g.lane_bits
         a_in, av_in = [], []
         for r in range(R):
@@ -797,7 +914,7 @@ class SystolicArray(wiring.Component):
                 m.d.sync += d.eq(v)
                 v = d
             w_top.append(v)
-        outreg = [[Signal(signed(W), name=f"out_{r}_{c}") for c in range(C)] for r in range(R)]
+        outreg = [[Signal(signed(OW), name=f"out_{r}_{c}") for c in range(C)] for r in range(R)]
         w_in = list(w_top)
         for r in range(R):
             a, av = a_in[r], av_in[r]
@@ -806,14 +923,32 @@ class SystolicArray(wiring.Component):
                 acc = Signal(signed(W), name=f"acc_{r}_{c}")
                 total = Signal(signed(W), name=f"acc_next_{r}_{c}")
                 m.d.comb += total.eq(acc + p)                       # wraps to W bits
-                with m.If(flush):
-                    m.d.sync += [outreg[r][c].eq(total), acc.eq(0)]
-                with m.Else():
-                    m.d.sync += [acc.eq(total), outreg[r][c].eq(outreg[r - 1][c] if r else 0)]
+                if ep is None:
+                    with m.If(flush):
+                        m.d.sync += [outreg[r][c].eq(total), acc.eq(0)]
+                    with m.Else():
+                        m.d.sync += [acc.eq(total), outreg[r][c].eq(outreg[r - 1][c] if r else 0)]
+                else:
+                    # the group's sum (exact: the accumulator holds a whole K-group) x its weight scale,
+                    # added into the E-bit register at the group's end
+                    wide = Signal(signed(OW), name=f"gacc_{r}_{c}")
+                    term = Signal(signed(W + SB), name=f"gterm_{r}_{c}")
+                    wide_next = Signal(signed(OW), name=f"gacc_next_{r}_{c}")
+                    m.d.comb += [term.eq(total * s_in[c].as_signed()),                  # exact
+                                 wide_next.eq(Mux(g_in[c], wide + term, wide))]         # wraps to E bits
+                    with m.If(flush):
+                        m.d.sync += [outreg[r][c].eq(wide_next), wide.eq(0), acc.eq(0)]
+                    with m.Else():
+                        m.d.sync += [wide.eq(wide_next), acc.eq(Mux(g_in[c], 0, total)),
+                                     outreg[r][c].eq(outreg[r - 1][c] if r else 0)]
                 if r + 1 < R:
                     w_out = Signal(wb, name=f"wfwd_{r}_{c}")
                     m.d.sync += w_out.eq(w_in[c])
                     w_in[c] = w_out
+                    if ep is not None:                  # the scale and group-end flag travel with it
+                        s_out, g_out = Signal(SB, name=f"sfwd_{r}_{c}"), Signal(name=f"gfwd_{r}_{c}")
+                        m.d.sync += [s_out.eq(s_in[c]), g_out.eq(g_in[c])]
+                        s_in[c], g_in[c] = s_out, g_out
                 if c + 1 < C:
                     a2, av2 = Signal(ab, name=f"afwd_{r}_{c}"), Signal(name=f"afwd_v_{r}_{c}")
                     m.d.sync += [a2.eq(a), av2.eq(av)]

@@ -60,6 +60,9 @@ SYSTOLIC = ["sa_ws_2x2_int8", "sa_os_2x2_int8", "sa_is_2x2_int8", "sa_ws_4x4_sf4
             "sa_ws_4x4_razer4_int8", "sa_ws_4x4_bitmod4_e4m3",
             # MXINT4: the block's E8M0 exponent as a power-of-two weight scale (the HSA's prefill array)
             "sa_ws_4x4_mxint4_int8",
+            # the scale epilogue in output-stationary arrays (weight scales applied in the PEs) and in
+            # input-stationary ones (the ws unit with the scales' roles swapped)
+            "sa_os_4x4_razer4_int8", "sa_os_4x4_mxint4_int8", "sa_is_4x4_razer4_int8",
             # pipelining choices (docs/systolic.md section 11a)
             "sa_ws_4x4_int8_l3_rm", "sa_ws_4x4_sf4_e4m3_l3", "sa_os_3x2_int8_l4_rm", "sa_is_2x3_int4_int8_rm"]
 

@@ -88,13 +88,14 @@ def test_identity_activations_reproduce_dequantize(weight, opts, level):
         assert Fraction(exact[k, n]) == v * Fraction(float(q.scales[n, k // g]))
 
 
-def test_real_quantized_gemm_through_the_rtl():
+@pytest.mark.parametrize("name", ["sa_ws_4x4_razer4_int8", "sa_os_4x4_razer4_int8", "sa_is_4x4_razer4_int8"])
+def test_real_quantized_gemm_through_the_rtl(name):
     """Real quantizer output (razer4 weights with fp32 scales, INT8 per-token activations) through the
-    generated array under amaranth.sim: bit-exact with the exact sum of the dequantized operands."""
+    generated array (ws, os, is) under amaranth.sim: bit-exact with the exact sum of the dequantized operands."""
     import testbenches.systolic as tb
     from rtl_gen.verilog import component_for
 
-    d = load(ROOT / "designs" / "sa_ws_4x4_razer4_int8.yaml")
+    d = load(ROOT / "designs" / f"{name}.yaml")
     comp = component_for(d)
     sim = SystolicSim(d)
     rng = np.random.default_rng(2)
@@ -119,10 +120,11 @@ def test_real_quantized_gemm_through_the_rtl():
 
 
 def test_bad_designs_and_inputs():
-    with pytest.raises(DesignError, match="dataflow ws"):
-        design(dataflow="is")
     with pytest.raises(DesignError, match="multiple of array.rows"):
         design(group=6)
+    with pytest.raises(DesignError, match="multiple of array.rows"):
+        design(group=6, dataflow="is")
+    design(group=6, dataflow="os")                         # os: any K-group
     with pytest.raises(DesignError, match="whole K-group"):
         design(acc="int16", group=128)
     with pytest.raises(DesignError, match="epilogue.width"):
@@ -177,6 +179,83 @@ def test_rtl_geometries_amaranth(rows, cols, dataflow, L, group, weight):
         assert res.ok, res.summary()
 
 
+@pytest.mark.parametrize("rows, cols, L, group, weight, rm, dataflow, width", [
+    (3, 2, 2, 4, "razer4", True, "os", 120),    # os epilogue: pipelined PE, registered memory outputs, 2 K-groups
+    (1, 1, 1, 1, "bitmod3", False, "os", 120),  # 1x1, L = 1: fold length P = K, the last feed cycle ends the fold
+    (2, 3, 3, 2, "bitmod4", True, "os", 120),   # K-group shorter than the array's rows (any group in os)
+    (3, 2, 1, 4, "razer4", False, "os", 44),    # a 44-bit result: the group-end adds and S_a products wrap
+    (3, 2, 2, 6, "razer4", True, "is", 120),    # is: two row folds per K-group, several column folds (rows m)
+    (1, 1, 1, 1, "bitmod3", False, "is", 120),  # is: 1x1, one row fold per group
+    (3, 2, 1, 3, "razer4", False, "is", 44),    # is: accumulate-on-write wraps at 44 bits
+])
+def test_epilogue_rtl_geometries_amaranth(rows, cols, L, group, weight, rm, dataflow, width):
+    """The os scale epilogue (weight scales and group-end flags streaming with the weights, the group-end
+    add in the accumulate stage, activation scales at the drain) and the is one (activation scales latched
+    per fold, weight scales of the streamed columns chained along the banks) in other shapes and
+    pipelining choices: model, hwsim and amaranth.sim against the bench's expected values (outputs,
+    cycles, write cycles)."""
+    import testbenches.systolic as tb
+    from rtl_gen.systolic import EpilogueConfig, SystolicArray, SystolicConfig
+
+    ep = EpilogueConfig(group=group, scale_bits=40, scale_frac=30, width=width)
+    cfg = SystolicConfig.make("t", rows, cols, dataflow, weight, "float8_e4m3fn", "int40", L, (2, 2, 16),
+                              epilogue=ep, register_memory_outputs=rm)
+    shapes = [(1, 1, 1), (2 * rows + 1, cols + 2, 3 * rows - 1), (4, 5, 3 * group + 1), (rows, cols, group)]
+    vs = tb.systolic_vectors(cfg, shapes, seed=5)
+    for level, got in (("model", tb.run_model(cfg, vs)), ("hwsim", tb.run_hwsim(cfg, vs)),
+                       ("amaranth", tb.run_amaranth(SystolicArray(cfg), vs))):
+        res = tb.check(vs, got, level)
+        assert res.ok, res.summary()
+        if level != "model":
+            assert res.cycles == int(vs.expected["cycles"].sum())
+    if width < 64:                         # the narrow result really wraps (else the case proves nothing)
+        wide = tb.systolic_vectors(SystolicConfig.make("t", rows, cols, dataflow, weight, "float8_e4m3fn", "int40", L,
+                                                       (2, 2, 16), epilogue=EpilogueConfig(group, 40, 30, 200),
+                                                       register_memory_outputs=rm), shapes, seed=5)
+        assert (np.asarray(wide.expected["outputs"], dtype=object) != vs.expected["outputs"]).sum() > 10
+
+
+def test_rtl_epilogue_group_rule():
+    """ws and is need each row fold inside one K-group; os takes any K-group."""
+    from rtl_gen.errors import RTLError
+    from rtl_gen.systolic import EpilogueConfig, SystolicConfig
+
+    ep = EpilogueConfig(group=6, scale_bits=40, scale_frac=30, width=120)
+    for df in ("ws", "is"):
+        with pytest.raises(RTLError, match="multiple of array.rows = 4"):
+            SystolicConfig.make("t", 4, 2, df, "razer4", "int8", "int32", epilogue=ep)
+    SystolicConfig.make("t", 4, 2, "os", "razer4", "int8", "int32", epilogue=ep)
+
+
+def test_exported_os_epilogue_suite(tmp_path):
+    """The exported cocotb suite of the os epilogue design (160-bit results, stored as decimal strings)
+    passes without hwsim and fails, naming the element, on one wrong expected value. Under Icarus when
+    installed (a 1-2 s compile; the same Verilog runs under Verilator in tests/test_levels.py), else
+    under Verilator."""
+    import shutil
+
+    from test_export import HAVE_ICARUS, _run
+
+    from testbenches.export import export_suite
+
+    sim = "icarus" if HAVE_ICARUS else "verilator"
+    suite = export_suite(load(ROOT / "designs" / "sa_os_4x4_razer4_int8.yaml"), tmp_path / "build")
+    copy = tmp_path / "suite"
+    shutil.copytree(suite, copy)
+    rc, out, (tests, failed) = _run(copy, sim, tmp_path / "run")
+    assert rc == 0 and tests == 1 and failed == 0, out[-3000:]
+    z = dict(np.load(copy / "vectors.npz"))
+    key = next(k for k in z if k.endswith("outputs"))
+    a = z[key].copy()
+    assert a.dtype.kind == "U"                      # 160-bit results: decimal strings after a marker
+    a[1 + 5] = str(int(a[1 + 5]) + 1)               # outputs[5]
+    z[key] = a
+    np.savez(copy / "vectors.npz", **z)
+    rc, out, (tests, failed) = _run(copy, sim, tmp_path / "run")
+    assert rc == 1 and tests == 1 and failed == 1, out[-3000:]
+    assert "outputs[5]" in out, out[-3000:]
+
+
 # ---- MX formats: the block's E8M0 exponent as a power-of-two weight scale -----------------------------
 MX_EP = {"scale_bits": 64, "scale_frac": 56, "width": 192}       # the HSA's prefill epilogue (hwsim.hsa.prefill)
 
@@ -191,7 +270,7 @@ def _float64_matmul_is_exact(a_int, codes_kn, exps_gn, g):
     return int(bound.max()) < (1 << 53)
 
 
-@pytest.mark.parametrize("dataflow", ["ws", "os"])
+@pytest.mark.parametrize("dataflow", ["ws", "os", "is"])
 @pytest.mark.parametrize("level", ["model", "hwsim"])
 def test_mxint4_block_exponents_equal_numpy_on_dequantized(dataflow, level):
     """MXINT4 x INT8 through the epilogue (E8M0 exponent = weight scale of its block of 32, fp32 scale per
@@ -222,7 +301,8 @@ def test_mxint4_block_exponents_equal_numpy_on_dequantized(dataflow, level):
 
 
 def test_mxint4_os_epilogue_random_operands():
-    """os with the epilogue (hwsim only): per-K-group kernel values = the model, the clock = closed forms,
+    """os with the epilogue (hwsim; the RTL in tests/test_levels.py): per-K-group kernel values = the model,
+    the clock = closed forms,
     over shapes with several row/column folds and a partial block; random power-of-two block scales."""
     for rows, cols, L in ((4, 4, 1), (3, 2, 2)):
         sim = SystolicSim(from_dict({"schema": 1, "name": "t", "kind": "systolic",

@@ -3,7 +3,8 @@
 The PE multiplies the MXINT4 element (the 1.2 fixed-point code) by the activation; the systolic kind
 takes ``mxint4`` as its weight format with ``group_size: 32`` and applies each block's E8M0 exponent
 ``2**(e - 127)`` as the per-group weight scale in its scale epilogue (``epilogue: fixed``; ws: the
-result-write path, os: each PE's group-end add, hwsim only), with the per-token activation scale, so the
+result-write path, os: each PE's group-end add; both RTL-verified at 4x4, docs/systolic.md section 12),
+with the per-token activation scale, so the
 result is the exact fixed-point value of dequantized weights x activations. Its byte counts hold 4 bits
 per weight plus the 8-bit exponent per block: 4.25 bits -- see docs/hsa.md.
 """

@@ -7,9 +7,11 @@ This is a port of the *semantics* of SCALE-Sim's Python code (PyPI ``scalesim==3
 ``memory/double_buffered_scratchpad_mem.py``, ``memory/read_buffer.py``,
 ``memory/read_buffer_estimate_bw.py``, ``memory/write_buffer.py``, ``memory/{read,write}_port.py``), not of
 its data structures: SCALE-Sim keeps Python sets of addresses and walks them per request; here the same
-decisions are taken on integer arrays in one Numba kernel that generates SCALE-Sim's demand rows by
-index arithmetic (``_demand``; ``Streams.fold`` builds the same matrices with numpy the way SCALE-Sim
-does, and a test checks that they agree), so memory stays bounded by the operand matrices.
+decisions are taken on integer arrays in one Numba kernel (``scalesim_kernels.run_memory``, compiled ahead
+of time: ``KERNELS``, ``hwsim.aot``) that generates SCALE-Sim's demand rows by index arithmetic
+(``scalesim_kernels._demand``; ``Streams.fold`` builds the same matrices with numpy the way SCALE-Sim
+does, and a test checks that they agree), so memory stays bounded by the operand matrices. This module
+is the numpy driver; it imports no Numba.
 Every quirk is kept, because users compare these numbers with SCALE-Sim's:
 
 * USER mode (``read_buffer.service_reads``): a miss triggers ``new_prefetch`` until the address is in the

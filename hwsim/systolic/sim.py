@@ -330,11 +330,12 @@ class SystolicSim:
         return (out, cnt, wc) if write_cycles else (out, cnt)
 
     def _run_scaled(self, layer: Gemm, a: np.ndarray, w: np.ndarray, S_w, S_a, sh, sho):
-        """WS with the scale epilogue: the same kernel, run per (column fold, K-group) -- exactly the
+        """WS / IS with the scale epilogue: the same kernel, run per (column fold, K-group) -- exactly the
         RTL's fold order (column folds outer, row folds inner, a K-group being consecutive row folds) --
         with the clock carried from one call to the next; after each call the epilogue adds P * S_w, and
         after a column fold's last K-group it multiplies by S_a and wraps (Python ints: wider than the
-        kernels' int64)."""
+        kernels' int64). ws: the stationary tile is W, streamed A, a column fold is C columns n of Y; is:
+        stationary A^T, streamed W^T, a column fold is C rows m of Y."""
         from . import kernels as K_
 
         M, N, K = layer.M, layer.N, layer.K
@@ -344,34 +345,47 @@ class SystolicSim:
         Y = np.empty((M, N), dtype=object)
         wc = np.full((M, N), -1, np.int64)
         g, width = self.group, self.epilogue.width
-        for n0 in range(0, N, self.C):
-            n1 = min(N, n0 + self.C)
+        ws = self.dataflow == "ws"
+        stat, stream = (w, a) if ws else (np.ascontiguousarray(a.T), np.ascontiguousarray(w.T))
+        T, cols = (M, N) if ws else (N, M)
+        S_w_o, S_a_o = np.asarray(S_w, dtype=object), np.asarray(S_a, dtype=object)
+        for c0 in range(0, cols, self.C):
+            c1 = min(cols, c0 + self.C)
             for gi in range(-(-K // g)):
                 k0, k1 = gi * g, min(K, (gi + 1) * g)
-                P = np.zeros((n1 - n0, M), np.int64)     # result banks: [column, row]
-                wcp = np.full((n1 - n0, M), -1, np.int64)
-                if n0 or gi:
+                P = np.zeros((c1 - c0, T), np.int64)     # result banks: [column, streamed index]
+                wcp = np.full((c1 - c0, T), -1, np.int64)
+                if c0 or gi:
                     cnt[K_.CYCLES] -= 1           # the kernel starts one cycle after the count it is given
-                K_.stationary_kernel(np.ascontiguousarray(w[k0:k1, n0:n1]), np.ascontiguousarray(a[:, k0:k1]),
+                K_.stationary_kernel(np.ascontiguousarray(stat[k0:k1, c0:c1]), np.ascontiguousarray(stream[:, k0:k1]),
                                      P, wcp, R, C, L, sh, sho, cnt)
-                P, wcp = P.T, wcp.T
                 if gi:                            # this call's first row fold accumulates in the RTL too
-                    cnt[K_.OUT_READS] += M * (n1 - n0)
-                t = P.astype(object) * np.asarray(S_w[gi, n0:n1], dtype=object)[None, :]
+                    cnt[K_.OUT_READS] += T * (c1 - c0)
+                if ws:                            # Y[:, n0:n1] = P^T
+                    P, wcp = P.T, wcp.T
+                    t = P.astype(object) * S_w_o[gi, c0:c1][None, :]
+                    wc[:, c0:c1] = wcp
+                else:                             # Y[m0:m1, :] = P
+                    t = P.astype(object) * S_w_o[gi][None, :]
+                    wc[c0:c1, :] = wcp
                 acc = t if gi == 0 else acc + t
-                wc[:, n0:n1] = wcp
             # S_a and the wrap once per column fold: equal to the RTL's per-write wrap(old + P*S_w*S_a)
             # (distributivity; wrapping is a ring homomorphism)
-            Y[:, n0:n1] = epi_.wrap_obj(acc * np.asarray(S_a, dtype=object)[:, None], width)
+            if ws:
+                Y[:, c0:c1] = epi_.wrap_obj(acc * S_a_o[:, None], width)
+            else:
+                Y[c0:c1, :] = epi_.wrap_obj(acc * S_a_o[c0:c1, None], width)
         return Y, cnt, wc
 
     def _run_scaled_os(self, layer: Gemm, a: np.ndarray, w: np.ndarray, S_w, S_a, sh, sho):
-        """OS with the scale epilogue (hwsim only, no RTL): each PE accumulates one K-group's products
-        (acc_bits, like the MAC), then adds group sum x S_w[g, column] into a ``width``-bit register; the
-        drained result is multiplied by S_a[row]. Values: the OS kernel once per K-group (its per-PE
-        accumulators after the group = P_g exactly), scaled and summed in Python ints. Clock, write cycles
-        and memory counts: one kernel run over the whole K -- the group-end add is modelled as pipelined
-        beside the accumulator, so the fold schedule is the plain OS array's (ASSUMED, no RTL)."""
+        """OS with the scale epilogue (docs/systolic.md section 12; rtl_gen.systolic builds it): each PE
+        accumulates one K-group's products (acc_bits, like the MAC), then, in the cycle the group's last
+        product lands, adds group sum x S_w[g, column] into a ``width``-bit register and clears the
+        accumulator; the drained result is multiplied by S_a[row] on its way into the result memory.
+        Values: the OS kernel once per K-group (its per-PE accumulators after the group = P_g exactly),
+        scaled and summed in Python ints. Clock, write cycles and memory counts: one kernel run over the
+        whole K -- the group-end add is in the accumulate stage (no extra cycle), so the fold schedule is
+        the plain OS array's, cycle for cycle what the generated RTL does (tests/test_levels.py)."""
         from . import kernels as K_
 
         M, N, K = layer.M, layer.N, layer.K

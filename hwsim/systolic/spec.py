@@ -158,12 +158,9 @@ def check(design) -> None:
     ep = design.epilogue
     if ep.scales == "fixed":
         R = design.array.rows
-        if design.array.dataflow not in ("ws", "os"):
-            raise SpecError(f"{src}: epilogue.scales = fixed: the scale epilogue is modelled for dataflow ws "
-                            f"(RTL and hwsim) and os (hwsim only), not array.dataflow = {design.array.dataflow!r}")
-        if ops.group_size is None or design.array.dataflow == "ws" and ops.group_size % R:
+        if ops.group_size is None or design.array.dataflow != "os" and ops.group_size % R:
             raise SpecError(f"{src}: operands.group_size = {ops.group_size!r}: with epilogue.scales = fixed "
-                            f"the K-group must be set and, in dataflow ws, a multiple of array.rows = {R} "
+                            f"the K-group must be set and, in dataflow ws and is, a multiple of array.rows = {R} "
                             f"(each row fold in one group)")
         need = min_accumulator_bits(w, a, ops.group_size)
         if ops.acc_bits < need:
