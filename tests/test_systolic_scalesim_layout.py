@@ -129,7 +129,7 @@ def test_layout_errors(tmp_path):
     cfg, _ = _files(case, tmp_path)
     text = cfg.read_text()
     (tmp_path / "noloc.cfg").write_text(text.replace("LayoutCsvLoc: layout.csv\n", ""))
-    with pytest.raises(io.ScaleSimFileError, match=r"noloc.cfg: \[layout\] IfmapCustomLayout = True needs"):
+    with pytest.raises(io.ScaleSimFileError, match=r"noloc.cfg:\d+: \[layout\] IfmapCustomLayout = True needs"):
         io.read_config(tmp_path / "noloc.cfg")
     (tmp_path / "off.cfg").write_text(text.replace("IfmapOffset:    0", "IfmapOffset:    7"))
     with pytest.raises(io.ScaleSimFileError, match=r"IfmapOffset = 7 with IfmapCustomLayout"):

@@ -217,7 +217,7 @@ def read_config(path: str | Path) -> ScaleSimConfig:
             lp = Path("layouts/conv_nets/test.csv")          # SCALE-Sim's scale.py default (-l), from the cwd
             if not lp.is_file():
                 which = "IfmapCustomLayout" if custom["Ifmap"] else "FilterCustomLayout"
-                raise ScaleSimFileError(f"{p}: [layout] {which} = True needs SCALE-Sim's layout CSV: name it with "
+                raise ScaleSimFileError(f"{p}:{get('layout', which)[1]}: [layout] {which} = True needs SCALE-Sim's layout CSV: name it with "
                                         f"'LayoutCsvLoc: <file>' in [layout] (hwsim's key, relative to the .cfg; "
                                         f"SCALE-Sim ignores it) or run from a directory with {lp}")
         layout, layout_src = read_layout(lp), str(lp)
