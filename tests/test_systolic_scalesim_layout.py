@@ -134,6 +134,10 @@ def test_layout_errors(tmp_path):
     (tmp_path / "off.cfg").write_text(text.replace("IfmapOffset:    0", "IfmapOffset:    7"))
     with pytest.raises(io.ScaleSimFileError, match=r"IfmapOffset = 7 with IfmapCustomLayout"):
         io.read_config(tmp_path / "off.cfg")
+    yaml = {"interface": "user", "ifmap_custom": True, "ifmap_offset": 5, "layout": io.DEFAULT_LAYOUT,
+            "ifmap_bw": 64}
+    with pytest.raises(sm.ScaleSimUnsupported, match="IfmapOffset = 5 with a custom ifmap layout"):
+        sm.simulate(hwsim.workloads.Gemm(20, 13, 30), None, 4, 4, "ws", sm.MemConfig(**yaml))
     (tmp_path / "b.cfg").write_text(text.replace("IfmapCustomLayout: True", "IfmapCustomLayout: maybe"))
     with pytest.raises(io.ScaleSimFileError, match=r"b.cfg:\d+: \[layout\] IfmapCustomLayout = 'maybe'"):
         io.read_config(tmp_path / "b.cfg")

@@ -221,7 +221,7 @@ def read_config(path: str | Path) -> ScaleSimConfig:
                                         f"'LayoutCsvLoc: <file>' in [layout] (hwsim's key, relative to the .cfg; "
                                         f"SCALE-Sim ignores it) or run from a directory with {lp}")
         layout, layout_src = read_layout(lp), str(lp)
-        if custom["Ifmap"] and offsets["Ifmap"] != 0:
+        if custom["Ifmap"] and offsets["Ifmap"] != 0 and interface == "USER":
             raise ScaleSimFileError(f"{p}: [{arch}] IfmapOffset = {offsets['Ifmap']} with IfmapCustomLayout: "
                                     f"SCALE-Sim's custom ifmap lines hold the addresses without the offset, so no "
                                     f"demanded address is ever found (it prefetches forever); use IfmapOffset 0")

@@ -367,13 +367,17 @@ def simulate(layer, conv, R: int, C: int, dataflow: str, mem: MemConfig) -> dict
     if mem.ifmap_custom or mem.filter_custom:
         if mem.layout is None or len(mem.layout) != 20:
             raise ScaleSimUnsupported(f"a custom SRAM layout needs the layout row (20 integers), not {mem.layout!r:.60}")
+        if mem.ifmap_custom and mem.ifmap_offset != 0 and user:
+            raise ScaleSimUnsupported(f"IfmapOffset = {mem.ifmap_offset} with a custom ifmap layout: SCALE-Sim's "
+                                      f"custom lines hold the addresses without the offset, so it prefetches "
+                                      f"forever; use IfmapOffset 0")
         # SCALE-Sim builds (and asserts on) the custom prefetch matrices in CALC mode too, then ignores them
         icus = ifmap_custom_prefetch(g, mem.layout, mem.ifmap_bw) if mem.ifmap_custom else None
         fcus = filter_custom_prefetch(g, mem.layout, mem.filter_bw) if mem.filter_custom else None
     if user:
         ipre, fpre = s.prefetch()
         for k, (on, cus, bw, nb, ports, n, key_off) in enumerate((
-                (mem.ifmap_custom, None, mem.ifmap_bw, mem.ifmap_banks, mem.ifmap_ports, n_if, mem.ifmap_offset),
+                (mem.ifmap_custom, None, mem.ifmap_bw, mem.ifmap_banks, mem.ifmap_ports, n_if, 0),
                 (mem.filter_custom, None, mem.filter_bw, mem.filter_banks, mem.filter_ports, n_f, mem.filter_offset))):
             if not on:
                 continue
