@@ -73,6 +73,12 @@ def test_set_order_equals_cpython_sets():
     from hwsim.systolic.scalesim_kernels import py_set_order
 
     rng = np.random.default_rng(11)
+    for m in range(1, 300):                  # every line length up to 299 (tables 8 ... 2048), shuffled ranges
+        keys = (rng.permutation(m) + [0, 10000000, 3, 987654321][m % 4]).astype(np.int64)
+        order = list(set(np.float64(k) for k in keys))
+        pos = np.full(m, -1, np.int64)
+        py_set_order(keys, m, pos)
+        assert [order.index(np.float64(k)) for k in keys] == pos.tolist(), m
     for trial in range(400):
         m = int(rng.integers(1, 1200 if trial % 10 == 0 else 80))
         kind = trial % 4
