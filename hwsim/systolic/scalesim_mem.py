@@ -33,6 +33,12 @@ Every quirk is kept, because users compare these numbers with SCALE-Sim's:
   the earlier of the first ifmap/filter DRAM read cycles (which are negative: the first prefetch happens
   before cycle 0).
 
+* Custom SRAM layouts ([layout] IfmapCustomLayout / FilterCustomLayout, docs/systolic.md section 7a): the
+  operand's prefetch sequence is the layout's tiling of the whole tensor (``*_custom_prefetch``), its
+  lines hold ``bandwidth`` words, a miss adds a positive potential stall once, and every demand row costs
+  ``ceil(max distinct lines per bank / ports) - 1`` extra cycles, the bank of a word being its place in
+  the CPython 3.11 set of its line (``scalesim_kernels.py_set_order``) divided by the words per bank.
+
 Where SCALE-Sim itself would fail (an exception inside its buffers), ``ScaleSimUnsupported`` is raised
 with the reason.
 """
