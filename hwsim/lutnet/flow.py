@@ -54,7 +54,7 @@ def lut_step(design: Any, out_dir: str | Path, family: str | None = None, build_
             acc["netlist_equals_model"] = res.stats["netlist_equals_model"]
         log("[lutnet] test accuracy: " + ", ".join(f"{k} {v:.4f}" if isinstance(v, float) else f"{k} {v}"
                                                    for k, v in acc.items() if k != "model_acc_recorded_in")
-            + (f" (float/quantized as recorded in {acc['model_acc_recorded_in']}; netlist measured now)"
+            + (f" (float/quantized as recorded in {_shown(acc['model_acc_recorded_in'])}; netlist measured now)"
                if "model_acc_recorded_in" in acc else ""))
     summary["accuracy"] = acc
     art = emit(design, build_root, net=net)
@@ -84,6 +84,14 @@ def lut_step(design: Any, out_dir: str | Path, family: str | None = None, build_
     atomic_write(out / "report.json", json.dumps(summary, indent=2, default=_plain) + "\n")
     atomic_write(out / "report.txt", text + "\n")
     return summary
+
+
+def _shown(path: str) -> str:
+    """``path`` relative to the working directory when it lies under it (as a user typed it), else as is."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
 
 
 BUNDLED = Path(__file__).resolve().parents[2] / "designs" / "lutnet" / "lutnet_digits_s_bundled.yaml"
