@@ -32,10 +32,10 @@ def _u_hit(st, ptr, lines, a):
     return False
 
 
-@njit(cache=True)
-def _u_service(st, ptr, lines, row, cycle):
-    """read_buffer.service_reads for one demand row; returns (out cycle, error)."""
-    if st[U_FULL] == 0:                       # prefetch_active_buffer(start_cycle = first row's cycle)
+@njit(cache=True, inline="always")
+def _u_fill_active(st, cycle):
+    """prefetch_active_buffer(start_cycle = the first demand row's cycle), once."""
+    if st[U_FULL] == 0:
         nlines = st[U_FIRST]
         st[U_ACCESS] += nlines * st[U_BW]
         st[U_TMIN] = cycle - nlines
@@ -44,6 +44,26 @@ def _u_service(st, ptr, lines, row, cycle):
         st[U_ASTART] = 0
         st[U_AEND] = st[U_NACT]
         st[U_FULL] = 1
+
+
+@njit(cache=True, inline="always")
+def _u_new_prefetch(st):
+    """read_buffer.new_prefetch: rotate the active window by the prefetch lines and fetch
+    ceil(prefetch buffer / bw) lines of bw words; returns the cycle the prefetch ends."""
+    s = (st[U_ASTART] + st[U_NPF]) % st[U_NL]
+    st[U_ASTART] = s
+    st[U_AEND] = (s + st[U_NACT]) % st[U_NL]
+    st[U_ACCESS] += st[U_PFL] * st[U_BW]
+    st[U_LAST] = st[U_LAST] + st[U_PFL] + 1
+    if st[U_LAST] > st[U_TMAX]:
+        st[U_TMAX] = st[U_LAST]
+    return st[U_LAST]
+
+
+@njit(cache=True)
+def _u_service(st, ptr, lines, row, cycle):
+    """read_buffer.service_reads for one demand row; returns (out cycle, error)."""
+    _u_fill_active(st, cycle)
     offset = 1                                # hit latency
     for a in row:
         if a == -1:
@@ -51,17 +71,9 @@ def _u_service(st, ptr, lines, row, cycle):
         if ptr[a + 1] == ptr[a]:
             return 0, ERR_NOT_PREFETCHED
         while not _u_hit(st, ptr, lines, a):
-            # new_prefetch: rotate the window, fetch ceil(prefetch buffer / bw) lines
             if st[U_PFL] > st[U_ROWS]:
                 return 0, ERR_USER_SHORT
-            s = (st[U_ASTART] + st[U_NPF]) % st[U_NL]
-            st[U_ASTART] = s
-            st[U_AEND] = (s + st[U_NACT]) % st[U_NL]
-            st[U_ACCESS] += st[U_PFL] * st[U_BW]
-            st[U_LAST] = st[U_LAST] + st[U_PFL] + 1
-            if st[U_LAST] > st[U_TMAX]:
-                st[U_TMAX] = st[U_LAST]
-            p = st[U_LAST] - (cycle + offset)
+            p = _u_new_prefetch(st) - (cycle + offset)
             offset += p                       # SCALE-Sim adds the potential stall once ...
             if p > 0:
                 offset += p                   # ... and a second time when it is positive
@@ -75,15 +87,7 @@ def _u_service_layout(st, line_of, pos_of, lay, row, cycle, cnt, seen):
     line's Python set); a miss prefetches until the line is active, adding the potential stall once when
     positive; then the row costs ``ceil(max distinct lines per bank / ports) - 1`` more cycles (bank of a
     word: column // (bandwidth / banks); -1 for a row without addresses). Returns (out cycle, error)."""
-    if st[U_FULL] == 0:                       # prefetch_active_buffer (as _u_service)
-        nlines = st[U_FIRST]
-        st[U_ACCESS] += nlines * st[U_BW]
-        st[U_TMIN] = cycle - nlines
-        st[U_LAST] = cycle - 1
-        st[U_TMAX] = cycle - 1
-        st[U_ASTART] = 0
-        st[U_AEND] = st[U_NACT]
-        st[U_FULL] = 1
+    _u_fill_active(st, cycle)
     nb, bpb, nport = lay[1], lay[2], lay[3]
     for b in range(nb):
         cnt[b] = 0
@@ -100,14 +104,7 @@ def _u_service_layout(st, line_of, pos_of, lay, row, cycle, cnt, seen):
                 break
             if st[U_PFL] > st[U_ROWS]:
                 return 0, ERR_USER_SHORT
-            s = (st[U_ASTART] + st[U_NPF]) % st[U_NL]
-            st[U_ASTART] = s
-            st[U_AEND] = (s + st[U_NACT]) % st[U_NL]
-            st[U_ACCESS] += st[U_PFL] * st[U_BW]
-            st[U_LAST] = st[U_LAST] + st[U_PFL] + 1
-            if st[U_LAST] > st[U_TMAX]:
-                st[U_TMAX] = st[U_LAST]
-            p = st[U_LAST] - (cycle + offset)
+            p = _u_new_prefetch(st) - (cycle + offset)
             if p > 0:
                 offset += p                   # the layout path adds a positive potential stall once
         b = pos_of[a] // bpb
