@@ -31,19 +31,17 @@ Takes about 6 minutes of CPU (4 of them the tpuv5e_downscale case).
 
 from __future__ import annotations
 
-import argparse
-import json
-import platform
-import subprocess
 import sys
-import tempfile
-import time
 from pathlib import Path
 
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from generate_scalesim_reference import header, parse_args, run_cases  # noqa: E402
 
 from hwsim.systolic import scalesim_io as io  # noqa: E402
 from hwsim.workloads import Conv, Gemm  # noqa: E402
@@ -174,61 +172,29 @@ def cases():
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--scalesim-python", help="interpreter with scalesim 3.0.0 (default: $SCALESIM_PYTHON, "
-                                              "then .scalesim-venv/bin/python)")
-    ap.add_argument("--out", default=str(ROOT / "tests" / "data" / "scalesim_layout_reference.json"))
-    ap.add_argument("--cache", help="directory for one JSON per finished case (a rerun reuses them)")
-    ap.add_argument("--only", help="run only the cases whose name starts with this")
-    args = ap.parse_args(argv)
-    py = args.scalesim_python or io.scalesim_python()
-    if py is None:
-        print("no SCALE-Sim 3.0.0 interpreter: see the instructions at the top of this file", file=sys.stderr)
+    args = parse_args(argv, __doc__, ROOT / "tests" / "data" / "scalesim_layout_reference.json")
+    got = header(args, "tests/reference/generate_scalesim_layout_reference.py")
+    if got is None:
         return 1
-    version = subprocess.run([py, "-c", "import importlib.metadata as m; print(m.version('scalesim'), "
-                                        "m.version('numpy'))"], capture_output=True, text=True).stdout.split()
-    if version[0] != "3.0.0":
-        print(f"{py} has scalesim {version[0]}, need 3.0.0", file=sys.stderr)
-        return 1
-    out = {"generator": "tests/reference/generate_scalesim_layout_reference.py",
-           "scalesim_version": version[0], "scalesim_numpy": version[1],
-           "python": subprocess.run([py, "-c", "import platform; print(platform.python_version())"],
-                                    capture_output=True, text=True).stdout.strip(),
-           "date": time.strftime("%Y-%m-%d"), "host": platform.machine(), "cases": []}
-    all_cases = [c for c in cases() if not args.only or c[0].startswith(args.only)]
-    cache = Path(args.cache) if args.cache else None
-    if cache:
-        cache.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory() as tmp:
-        for i, (name, rows, cols, df, kind, layers, kb, iface, layout) in enumerate(all_cases, 1):
-            entry = {"name": name, "rows": rows, "cols": cols, "dataflow": df, "kind": kind,
-                     "ifmap_kb": kb[0], "filter_kb": kb[1], "ofmap_kb": kb[2], "interface": iface,
-                     "layout": layout, "topology": io.topology_text(layers, kind)}
-            hit = cache / f"{name}.json" if cache else None
-            if hit is not None and hit.is_file():
-                old = json.loads(hit.read_text())
-                if all(old.get(k) == v for k, v in entry.items()):
-                    out["cases"].append(old)
-                    print(f"[{i:2d}/{len(all_cases)}] {name}: cached", flush=True)
-                    continue
-            t0 = time.perf_counter()
-            try:
-                res, sec = io.run_scalesim(py, Path(tmp) / name, name, rows, cols, df, layers, kind, *kb,
-                                           layout=layout, timeout=900, **iface)
-                entry.update({"scalesim_seconds": sec, "layers": res})
-                msg = f"{len(res)} layers, SCALE-Sim {sec:.1f}s"
-            except RuntimeError as e:
-                last = [ln for ln in str(e).splitlines() if ln.strip()][-1]
-                entry["error"] = last.strip()
-                msg = f"SCALE-Sim fails: {last.strip()[:100]}"
-            print(f"[{i:2d}/{len(all_cases)}] {name}: {msg} (wall {time.perf_counter() - t0:.1f}s)", flush=True)
-            if hit is not None:
-                hit.write_text(json.dumps(entry, indent=1) + "\n")
-            out["cases"].append(entry)
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
-    print(f"wrote {args.out}")
-    return 0
+    py, out = got
+
+    def describe(case):
+        name, rows, cols, df, kind, layers, kb, iface, layout = case
+        return {"name": name, "rows": rows, "cols": cols, "dataflow": df, "kind": kind,
+                "ifmap_kb": kb[0], "filter_kb": kb[1], "ofmap_kb": kb[2], "interface": iface,
+                "layout": layout, "topology": io.topology_text(layers, kind)}
+
+    def run(case, tmp):
+        name, rows, cols, df, kind, layers, kb, iface, layout = case
+        try:
+            res, sec = io.run_scalesim(py, tmp / name, name, rows, cols, df, layers, kind, *kb,
+                                       layout=layout, timeout=900, **iface)
+        except RuntimeError as e:                   # SCALE-Sim stops: its last line is the expected error
+            last = [ln for ln in str(e).splitlines() if ln.strip()][-1].strip()
+            return {"error": last}, f"SCALE-Sim fails: {last[:100]}"
+        return {"scalesim_seconds": sec, "layers": res}, f"{len(res)} layers, SCALE-Sim {sec:.1f}s"
+
+    return run_cases(args, out, cases(), describe, run)
 
 
 if __name__ == "__main__":

@@ -118,52 +118,59 @@ def cases():
                 yield f"{pre}_{rows}x{cols}_{df}_conv", rows, cols, df, "conv", convs, kb, iface
 
 
-def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def parse_args(argv, doc: str, default_out: Path) -> argparse.Namespace:
+    """The options every SCALE-Sim reference generator takes."""
+    ap = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--scalesim-python", help="interpreter with scalesim 3.0.0 (default: $SCALESIM_PYTHON, "
                                               "then .scalesim-venv/bin/python)")
-    ap.add_argument("--out", default=str(ROOT / "tests" / "data" / "scalesim_reference.json"))
+    ap.add_argument("--out", default=str(default_out))
     ap.add_argument("--cache", help="directory for one JSON per finished case (a rerun reuses them)")
     ap.add_argument("--only", help="run only the cases whose name starts with this (e.g. to fill a cache "
                                    "with parallel runs); the output then holds only those")
-    args = ap.parse_args(argv)
+    return ap.parse_args(argv)
+
+
+def header(args: argparse.Namespace, generator: str) -> tuple[str, dict] | None:
+    """(SCALE-Sim's interpreter, the output's provenance header), or None (said on stderr) when there is
+    no SCALE-Sim 3.0.0."""
     py = args.scalesim_python or io.scalesim_python()
     if py is None:
         print("no SCALE-Sim 3.0.0 interpreter: see the instructions at the top of this file", file=sys.stderr)
-        return 1
+        return None
     version = subprocess.run([py, "-c", "import importlib.metadata as m; print(m.version('scalesim'), "
                                         "m.version('numpy'))"], capture_output=True, text=True).stdout.split()
     if version[0] != "3.0.0":
         print(f"{py} has scalesim {version[0]}, need 3.0.0", file=sys.stderr)
-        return 1
-    out = {"generator": "tests/reference/generate_scalesim_reference.py",
-           "scalesim_version": version[0], "scalesim_numpy": version[1],
-           "python": subprocess.run([py, "-c", "import platform; print(platform.python_version())"],
-                                    capture_output=True, text=True).stdout.strip(),
-           "config": "hwsim.systolic.scalesim_io.config_text (configs/scale.cfg layout; SRAM sizes and "
-                     "interface settings per case)",
-           "date": time.strftime("%Y-%m-%d"), "host": platform.machine(), "cases": []}
-    all_cases = [c for c in cases() if not args.only or c[0].startswith(args.only)]
+        return None
+    return py, {"generator": generator, "scalesim_version": version[0], "scalesim_numpy": version[1],
+                "python": subprocess.run([py, "-c", "import platform; print(platform.python_version())"],
+                                         capture_output=True, text=True).stdout.strip(),
+                "date": time.strftime("%Y-%m-%d"), "host": platform.machine(), "cases": []}
+
+
+def run_cases(args: argparse.Namespace, out: dict, cases: list, describe, run) -> int:
+    """Every case (``--only`` filters by name): ``describe(case) -> entry`` (its settings, "name" first);
+    ``run(case, tmp) -> (entry additions, message)`` runs SCALE-Sim. A ``--cache`` entry with the same
+    settings is reused. Writes ``args.out``."""
+    todo = [c for c in cases if not args.only or describe(c)["name"].startswith(args.only)]
     cache = Path(args.cache) if args.cache else None
     if cache:
         cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory() as tmp:
-        for i, (name, rows, cols, df, kind, layers, kb, iface) in enumerate(all_cases, 1):
-            entry = {"name": name, "rows": rows, "cols": cols, "dataflow": df, "kind": kind,
-                     "ifmap_kb": kb[0], "filter_kb": kb[1], "ofmap_kb": kb[2], "interface": iface,
-                     "topology": io.topology_text(layers, kind)}
+        for i, case in enumerate(todo, 1):
+            entry = describe(case)
+            name = entry["name"]
             hit = cache / f"{name}.json" if cache else None
             if hit is not None and hit.is_file():
                 old = json.loads(hit.read_text())
                 if all(old.get(k) == v for k, v in entry.items()):
                     out["cases"].append(old)
-                    print(f"[{i:2d}/{len(all_cases)}] {name}: cached", flush=True)
+                    print(f"[{i:2d}/{len(todo)}] {name}: cached", flush=True)
                     continue
             t0 = time.perf_counter()
-            res, sec = io.run_scalesim(py, Path(tmp) / name, name, rows, cols, df, layers, kind, *kb, **iface)
-            print(f"[{i:2d}/{len(all_cases)}] {name}: {len(res)} layers, SCALE-Sim {sec:.1f}s "
-                  f"(wall {time.perf_counter() - t0:.1f}s)", flush=True)
-            entry.update({"scalesim_seconds": sec, "layers": res})
+            more, msg = run(case, Path(tmp))
+            entry.update(more)
+            print(f"[{i:2d}/{len(todo)}] {name}: {msg} (wall {time.perf_counter() - t0:.1f}s)", flush=True)
             if hit is not None:
                 hit.write_text(json.dumps(entry, indent=1) + "\n")
             out["cases"].append(entry)
@@ -171,6 +178,29 @@ def main(argv=None) -> int:
     Path(args.out).write_text(json.dumps(out, indent=1) + "\n")
     print(f"wrote {args.out}")
     return 0
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv, __doc__, ROOT / "tests" / "data" / "scalesim_reference.json")
+    got = header(args, "tests/reference/generate_scalesim_reference.py")
+    if got is None:
+        return 1
+    py, out = got
+    out["config"] = ("hwsim.systolic.scalesim_io.config_text (configs/scale.cfg layout; SRAM sizes and "
+                     "interface settings per case)")
+
+    def describe(case):
+        name, rows, cols, df, kind, layers, kb, iface = case
+        return {"name": name, "rows": rows, "cols": cols, "dataflow": df, "kind": kind,
+                "ifmap_kb": kb[0], "filter_kb": kb[1], "ofmap_kb": kb[2], "interface": iface,
+                "topology": io.topology_text(layers, kind)}
+
+    def run(case, tmp):
+        name, rows, cols, df, kind, layers, kb, iface = case
+        res, sec = io.run_scalesim(py, tmp / name, name, rows, cols, df, layers, kind, *kb, **iface)
+        return {"scalesim_seconds": sec, "layers": res}, f"{len(res)} layers, SCALE-Sim {sec:.1f}s"
+
+    return run_cases(args, out, cases(), describe, run)
 
 
 if __name__ == "__main__":
