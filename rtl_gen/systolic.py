@@ -310,6 +310,16 @@ class SystolicConfig:
 
 
 
+def _skew_line(m, sigs: tuple, n: int, names: tuple[str, ...]) -> tuple:
+    """``sigs`` delayed through ``n`` registers each, of their own shapes (a skew line, a pipeline delay);
+    register ``i`` of ``sigs[j]`` is named ``f"{names[j]}_{i}"``."""
+    for i in range(n):
+        regs = tuple(Signal(s.shape(), name=f"{nm}_{i}") for s, nm in zip(sigs, names))
+        m.d.sync += [r.eq(s) for r, s in zip(regs, sigs)]
+        sigs = regs
+    return sigs
+
+
 def pe_stages(L: int) -> list[str]:
     """What each of a PE's L pipeline stages does (the registers that end it): L = 1 one cycle
     (decode, multiply, accumulate); L = 2 splits after the multiplier; L >= 3 also registers the decoded
@@ -756,10 +766,7 @@ class SystolicArray(wiring.Component):
             p = Signal(signed(sp.product_width), name=f"mul_{r}_{c}")
             m.d.comb += p.eq(dw * da)                        # exact: product_width holds it
             n = L - 2
-        for i in range(n):
-            p2 = Signal(signed(sp.product_width), name=f"prod_{r}_{c}_{i}")
-            m.d.sync += p2.eq(p)
-            p = p2
+        (p,) = _skew_line(m, (p,), n, (f"prod_{r}_{c}",))
         return p
 
     def _weight_in(self, mac, lane):
@@ -790,11 +797,7 @@ class SystolicArray(wiring.Component):
         # input skew: lane r through L*r registers
         x_in = []
         for r in range(R):
-            v = stream_data[r * xb:(r + 1) * xb]
-            for i in range(L * r):
-                d = Signal(xb, name=f"skew_{r}_{i}")
-                m.d.sync += d.eq(v)
-                v = d
+            (v,) = _skew_line(m, (stream_data[r * xb:(r + 1) * xb],), L * r, (f"skew_{r}",))
             x_in.append(v)
         psum_above = [Const(0, signed(W))] * C
         for r in range(R):
@@ -811,11 +814,7 @@ class SystolicArray(wiring.Component):
                     m.d.sync += psum_out.eq(Mux(wv[r], mac.psum_out, psum_above[c]))
                 else:
                     p = self._product(m, r, c, w_code, a_code, wv[r])   # t + L - 1
-                    q = psum_above[c]
-                    for i in range(L - 1):
-                        q2 = Signal(signed(W), name=f"psum_d_{r}_{c}_{i}")
-                        m.d.sync += q2.eq(q)
-                        q = q2
+                    (q,) = _skew_line(m, (psum_above[c],), L - 1, (f"psum_d_{r}_{c}",))
                     m.d.sync += psum_out.eq(q + p)                  # .eq wraps to W bits
                 row_out.append(psum_out)
                 if c + 1 < C:
@@ -889,30 +888,18 @@ class SystolicArray(wiring.Component):
             sdata, ge = scale_in
             s_in, g_in = [], []
             for c in range(C):                             # the weights' skew line: c registers
-                v, f = sdata[c * SB:(c + 1) * SB], ge
-                for i in range(c):
-                    d, df_ = Signal(SB, name=f"sskew_{c}_{i}"), Signal(name=f"gskew_{c}_{i}")
-                    m.d.sync += [d.eq(v), df_.eq(f)]
-                    v, f = d, df_
+                v, f = _skew_line(m, (sdata[c * SB:(c + 1) * SB], ge), c, (f"sskew_{c}", f"gskew_{c}"))
                 s_in.append(v)
                 g_in.append(f)
         ab, wb = act_g.lane_bits, wgt_g.lane_bits
         a_in, av_in = [], []
         for r in range(R):
-            v, ok = act_data[r * ab:(r + 1) * ab], a_valid
-            for i in range(r):
-                d, dv = Signal(ab, name=f"askew_{r}_{i}"), Signal(name=f"askew_v_{r}_{i}")
-                m.d.sync += [d.eq(v), dv.eq(ok)]
-                v, ok = d, dv
+            v, ok = _skew_line(m, (act_data[r * ab:(r + 1) * ab], a_valid), r, (f"askew_{r}", f"askew_v_{r}"))
             a_in.append(v)
             av_in.append(ok)
         w_top = []
         for c in range(C):
-            v = wgt_data[c * wb:(c + 1) * wb]
-            for i in range(c):
-                d = Signal(wb, name=f"wskew_{c}_{i}")
-                m.d.sync += d.eq(v)
-                v = d
+            (v,) = _skew_line(m, (wgt_data[c * wb:(c + 1) * wb],), c, (f"wskew_{c}",))
             w_top.append(v)
         outreg = [[Signal(signed(OW), name=f"out_{r}_{c}") for c in range(C)] for r in range(R)]
         w_in = list(w_top)
