@@ -54,6 +54,40 @@ N_STATS = 10  # ACT, PRE, RD, WR, REF, row hits, row misses, row conflicts, ACT 
 STAT_NAMES = ("act", "pre", "rd", "wr", "ref", "row_hits", "row_misses", "row_conflicts", "act_ab", "col_ab")
 
 
+@njit(cache=True, inline="always")
+def all_bank_entry(abmr, r, bank, B):
+    """HBM-PIM's entry into all-bank mode, in single-bank mode: ACTs of row 0x17FF, column 0x1F, to banks 0,
+    1, 8 and 9 (0 and 1 when the rank has <= 2 banks). Records ``bank`` in ``abmr[r]``; True, with the record
+    cleared, when the set is complete."""
+    if bank == 0:
+        abmr[r, 0] = 1
+    elif bank == 1:
+        abmr[r, 1] = 1
+    elif bank == 8:
+        abmr[r, 2] = 1
+    elif bank == 9:
+        abmr[r, 3] = 1
+    if (B <= 2 and abmr[r, 0] == 1 and abmr[r, 1] == 1) or (
+            B > 2 and abmr[r, 0] == 1 and abmr[r, 1] == 1 and abmr[r, 2] == 1 and abmr[r, 3] == 1):
+        for k in range(4):
+            abmr[r, k] = 0
+        return True
+    return False
+
+
+@njit(cache=True, inline="always")
+def single_bank_entry(sbmr, r, bank):
+    """The way back, in all-bank mode: PREs of row 0x1FFF to banks 0 and 1. Records ``bank`` in ``sbmr[r]``;
+    True, with the record cleared, when both came."""
+    if bank < 2:
+        sbmr[r, bank] = 1
+    if sbmr[r, 0] == 1 and sbmr[r, 1] == 1:
+        sbmr[r, 0] = 0
+        sbmr[r, 1] = 0
+        return True
+    return False
+
+
 @njit(cache=True)
 def _bg_same(a, b, bpg):
     return (a // bpg) == (b // bpg)
@@ -220,29 +254,11 @@ def run_channel(write, rank, bank, row, col, barrier, phase_start, release, p, m
             r = cmd_rank
             if cmd_type == C_ACT:
                 if mode[r] == M_SB and cmd_row == 0x17FF and cmd_col == 0x1F:
-                    if cmd_bank == 0:
-                        abmr[r, 0] = 1
-                    elif cmd_bank == 1:
-                        abmr[r, 1] = 1
-                    elif cmd_bank == 8:
-                        abmr[r, 2] = 1
-                    elif cmd_bank == 9:
-                        abmr[r, 3] = 1
-                    if (B <= 2 and abmr[r, 0] == 1 and abmr[r, 1] == 1) or (
-                            B > 2 and abmr[r, 0] == 1 and abmr[r, 1] == 1 and abmr[r, 2] == 1
-                            and abmr[r, 3] == 1):
-                        for k in range(4):
-                            abmr[r, k] = 0
+                    if all_bank_entry(abmr, r, cmd_bank, B):
                         mode[r] = M_AB
             elif cmd_type == C_PRE:
                 if mode[r] == M_AB and cmd_row == 0x1FFF:
-                    if cmd_bank == 0:
-                        sbmr[r, 0] = 1
-                    elif cmd_bank == 1:
-                        sbmr[r, 1] = 1
-                    if sbmr[r, 0] == 1 and sbmr[r, 1] == 1:
-                        sbmr[r, 0] = 0
-                        sbmr[r, 1] = 0
+                    if single_bank_entry(sbmr, r, cmd_bank):
                         mode[r] = M_SB
         # c. completions due now (write data sent / read data back at the controller)
         while wr_h < wr_t and wr_comp[wr_h] <= now:

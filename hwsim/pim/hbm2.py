@@ -75,7 +75,8 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .engine import C_ACT, C_NONE, C_PRE, C_RD, C_REF, C_WR, N_STATS
+from .engine import (C_ACT, C_NONE, C_PRE, C_RD, C_REF, C_WR, M_AB, M_SB, N_STATS, all_bank_entry,
+                     single_bank_entry)
 
 Q_NAMES = ("bl2", "rl", "wl", "tccds", "tccdl", "trcdrd", "trcdwr", "tras", "trp", "trc", "trrds", "trrdl",
            "trtp", "twr", "twtrs", "twtrl", "trtrs", "trefi", "trfc", "ranks", "banks", "banks_per_bg",
@@ -96,6 +97,17 @@ def params(cfg: dict, faw: bool = False) -> np.ndarray:
                 trans_q=c["TRANS_QUEUE_DEPTH"], bank_q=c.get("BANK_QUEUE_DEPTH", 16),
                 faw=c["XAW"] if faw else 0, tfaw=c["tXAW"], refresh_offset_div=c["RANKS"])
     return np.array([vals[n] for n in Q_NAMES], np.int64)
+
+
+@njit(cache=True, inline="always")
+def _mark_dirty(dirty, dl, ndl, lo, hi):
+    """Banks lo..hi-1 onto the dirty list (each once); returns the list's new length."""
+    for i in range(lo, hi):
+        if dirty[i] == 0:
+            dirty[i] = 1
+            dl[ndl] = i
+            ndl += 1
+    return ndl
 
 
 @njit(cache=True)
@@ -226,10 +238,8 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
                 break
         # ---- admission
         while adm < adm_lim and tot_q < TQ and qn[fb[adm]] < BQ:
-            if qn[fb[adm]] == 0 and dirty[fb[adm]] == 0:
-                dirty[fb[adm]] = 1
-                dl[ndl] = fb[adm]
-                ndl += 1
+            if qn[fb[adm]] == 0:
+                ndl = _mark_dirty(dirty, dl, ndl, fb[adm], fb[adm] + 1)
             qn[fb[adm]] += 1
             qr[rank[adm]] += 1
             tot_q += 1
@@ -240,10 +250,8 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
         if cur_ep != prev_ep:
             prev_ep = cur_ep
             for k in range(NB):
-                if qn[k] > 0 and dirty[k] == 0:
-                    dirty[k] = 1
-                    dl[ndl] = k
-                    ndl += 1
+                if qn[k] > 0:
+                    ndl = _mark_dirty(dirty, dl, ndl, k, k + 1)
         # ---- wake-up times: the next phase release and (with work queued) refresh
         wake = INF
         if n_rel < n_phase:
@@ -407,10 +415,7 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
             if mode[r] != 0:
                 stats[9] += 1
             issued[t] = 1
-            if dirty[k] == 0:
-                dirty[k] = 1
-                dl[ndl] = k
-                ndl += 1
+            ndl = _mark_dirty(dirty, dl, ndl, k, k + 1)
             hd[k] = nxt_same[t]
             qn[k] -= 1
             qr[r] -= 1
@@ -434,10 +439,7 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
             g = k_bg[k]
             crow = 0
             ccol = 0
-            if dirty[k] == 0:
-                dirty[k] = 1
-                dl[ndl] = k
-                ndl += 1
+            ndl = _mark_dirty(dirty, dl, ndl, k, k + 1)
             if br_type == C_ACT:
                 t = hd[k]
                 crow = row[t]
@@ -462,24 +464,10 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
                     act_bg[r, j] = max(act_bg[r, j], now + (trrdl if j == g else trrds))
                 faw_t[r, faw_h[r]] = now
                 faw_h[r] = (faw_h[r] + 1) % 8
-                if mode[r] == 0 and crow == 0x17FF and ccol == 0x1F:
-                    if b == 0:
-                        abmr[r, 0] = 1
-                    elif b == 1:
-                        abmr[r, 1] = 1
-                    elif b == 8:
-                        abmr[r, 2] = 1
-                    elif b == 9:
-                        abmr[r, 3] = 1
-                    if abmr[r, 0] == 1 and abmr[r, 1] == 1 and abmr[r, 2] == 1 and abmr[r, 3] == 1:
-                        for i in range(4):
-                            abmr[r, i] = 0
-                        mode[r] = 1
-                        for i in range(r * B, (r + 1) * B):
-                            if dirty[i] == 0:
-                                dirty[i] = 1
-                                dl[ndl] = i
-                                ndl += 1
+                if mode[r] == M_SB and crow == 0x17FF and ccol == 0x1F:
+                    if all_bank_entry(abmr, r, b, B):
+                        mode[r] = M_AB
+                        ndl = _mark_dirty(dirty, dl, ndl, r * B, (r + 1) * B)
             elif br_type == C_PRE:
                 crow = open_row[k]
                 stats[1] += 1
@@ -488,17 +476,10 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
                 is_open[k] = 0
                 n_open[r] -= 1
                 nxt_act[k] = max(nxt_act[k], now + trp)
-                if mode[r] != 0 and crow == 0x1FFF and b < 2:
-                    sbmr[r, b] = 1
-                    if sbmr[r, 0] == 1 and sbmr[r, 1] == 1:
-                        sbmr[r, 0] = 0
-                        sbmr[r, 1] = 0
-                        mode[r] = 0
-                        for i in range(r * B, (r + 1) * B):
-                            if dirty[i] == 0:
-                                dirty[i] = 1
-                                dl[ndl] = i
-                                ndl += 1
+                if mode[r] == M_AB and crow == 0x1FFF and b < 2:
+                    if single_bank_entry(sbmr, r, b):
+                        mode[r] = M_SB
+                        ndl = _mark_dirty(dirty, dl, ndl, r * B, (r + 1) * B)
             else:
                 r = br_rank
                 b = 0
@@ -506,11 +487,7 @@ def run_native(write, rank, bank, row, col, barrier, phase_start, release, q, ma
                 for i in range(B):
                     nxt_act[r * B + i] = max(nxt_act[r * B + i], now + trfc)
                 ref_due[r] += trefi
-                for i in range(r * B, (r + 1) * B):
-                    if dirty[i] == 0:
-                        dirty[i] = 1
-                        dl[ndl] = i
-                        ndl += 1
+                ndl = _mark_dirty(dirty, dl, ndl, r * B, (r + 1) * B)
             row_free = now + 1
             if n_trace < trace_cap:
                 trace[n_trace, 0] = now; trace[n_trace, 1] = br_type; trace[n_trace, 2] = r
