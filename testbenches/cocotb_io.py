@@ -58,6 +58,23 @@ def job() -> tuple[dict[str, Any], VectorSet, Path]:
     return ports, vs, out
 
 
+async def clock_and_reset(dut, ports: dict[str, Any], cycles: int = 2):
+    """Start the DUT's 10 ns clock (``ports["clock"]``) and hold its reset (``ports["reset"]``) high for
+    ``cycles`` rising edges; returns the clock handle. Inputs set before the call are in place by then."""
+    import cocotb
+    from cocotb.clock import Clock
+    from cocotb.triggers import RisingEdge
+
+    clk = getattr(dut, ports["clock"])
+    rst = getattr(dut, ports["reset"])
+    cocotb.start_soon(Clock(clk, 10, unit="ns").start())
+    rst.value = 1
+    for _ in range(cycles):
+        await RisingEdge(clk)
+    rst.value = 0
+    return clk
+
+
 def save_results(path: Path, arrays: dict[str, Any]) -> None:
     buf = io.BytesIO()
     np.savez(buf, **{k: encode_array(_ints(v)) for k, v in arrays.items()})

@@ -8,11 +8,10 @@ Run by ``testbenches.bench`` / ``hwsim verify`` (environment from ``runner.run_c
 from __future__ import annotations
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import FallingEdge, ReadOnly, RisingEdge
 
 from .bitserial_driver import drive_tiles, flatten, mismatches, tiles_from_arrays
-from .cocotb_io import job, save_results
+from .cocotb_io import clock_and_reset, job, save_results
 
 
 @cocotb.test()
@@ -22,14 +21,8 @@ async def bitserial_tiles(dut):
     n_tiles = len(vs.expected["cycles"])
     n_results = len(vs.expected["outputs"]) // n_tiles          # rows x cols accumulators per tile
     acc_width = width["result"] // n_results
-    clk = getattr(dut, ports["clock"])
-    rst = getattr(dut, ports["reset"])
-    rst.value = 1
     dut.start.value = 0
-    cocotb.start_soon(Clock(clk, 10, unit="ns").start())
-    for _ in range(2):
-        await RisingEdge(clk)
-    rst.value = 0
+    clk = await clock_and_reset(dut, ports)
     await FallingEdge(clk)
 
     class IO:

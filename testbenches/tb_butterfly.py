@@ -8,26 +8,19 @@ Run by ``testbenches.bench`` / ``hwsim verify`` (environment from ``runner.run_c
 from __future__ import annotations
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from .butterfly_driver import flatten, jobs_from_arrays, mismatches, run_jobs
-from .cocotb_io import CocotbIO, job, save_results
+from .cocotb_io import CocotbIO, clock_and_reset, job, save_results
 
 
 @cocotb.test()
 async def butterfly_engine(dut):
     ports, vs, out = job()
-    clk = getattr(dut, ports["clock"])
-    rst = getattr(dut, ports["reset"])
     io = CocotbIO(dut)
-    cocotb.start_soon(Clock(clk, 10, unit="ns").start())
     io.set("start", 0)
     io.set("coef_we", 0)
-    rst.value = 1
-    for _ in range(2):
-        await RisingEdge(clk)
-    rst.value = 0
+    clk = await clock_and_reset(dut, ports)
 
     async def tick():
         await RisingEdge(clk)

@@ -8,10 +8,9 @@ Run by ``testbenches.bench`` / ``hwsim verify`` (environment from ``runner.run_c
 from __future__ import annotations
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from .cocotb_io import CocotbIO, job, save_results
+from .cocotb_io import CocotbIO, clock_and_reset, job, save_results
 from .lutnet_driver import mismatches, run_stream
 
 
@@ -19,16 +18,10 @@ from .lutnet_driver import mismatches, run_stream
 async def lutnet_stream(dut):
     ports, vs, out = job()
     lut = ports["lutnet"]
-    clk = getattr(dut, ports["clock"])
-    rst = getattr(dut, ports["reset"])
     io = CocotbIO(dut)
     io.set(lut["valid"]["in"], 0)
     io.set(lut["in"]["port"], 0)
-    cocotb.start_soon(Clock(clk, 10, unit="ns").start())
-    rst.value = 1
-    for _ in range(2):
-        await RisingEdge(clk)
-    rst.value = 0
+    clk = await clock_and_reset(dut, ports)
 
     async def settle():
         await ReadOnly()

@@ -5,27 +5,20 @@ Run by ``testbenches.bench`` / ``hwsim verify`` (environment from ``runner.run_c
 from __future__ import annotations
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from .cocotb_io import CocotbIO, job, save_results
+from .cocotb_io import CocotbIO, clock_and_reset, job, save_results
 from .streams import Scoreboard, StreamDriver, StreamMonitor, run_clocked
 
 
 @cocotb.test()
 async def pe_vectors(dut):
     ports, vs, out = job()
-    clk = getattr(dut, ports["clock"])
-    rst = getattr(dut, ports["reset"])
     si, so = ports["streams"]["i"], ports["streams"]["o"]
     io = CocotbIO(dut)
     io.set(si["valid"], 0)
     io.set(so["ready"], 0)
-    cocotb.start_soon(Clock(clk, 10, unit="ns").start())
-    rst.value = 1
-    for _ in range(2):
-        await RisingEdge(clk)
-    rst.value = 0
+    clk = await clock_and_reset(dut, ports)
     drv = StreamDriver(si, vs.inputs, vs.schedule.get("in_valid"))
     sb = Scoreboard(vs.name, vs.expected["outputs"], vs.expected.get("out_cycles"))
     mon = StreamMonitor(so, vs.schedule.get("out_ready"), scoreboard=sb)

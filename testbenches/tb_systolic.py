@@ -8,10 +8,9 @@ Run by ``testbenches.bench`` / ``hwsim verify`` (environment from ``runner.run_c
 from __future__ import annotations
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from .cocotb_io import CocotbIO, job, save_results
+from .cocotb_io import CocotbIO, clock_and_reset, job, save_results
 from .hostbus_driver import MASTERS, checked_keys, run_gemms_bus
 from .systolic_driver import decode_results, jobs_of, mismatches, raw_to_arrays, run_gemms
 
@@ -20,8 +19,6 @@ from .systolic_driver import decode_results, jobs_of, mismatches, raw_to_arrays,
 async def systolic_gemms(dut):
     ports, vs, out = job()
     sysdoc = ports["systolic"]
-    clk = getattr(dut, ports["clock"])
-    rst = getattr(dut, ports["reset"])
     io = CocotbIO(dut)
     hostbus = "hostbus" in ports            # behind rtl_gen.hostbus: Wishbone / AXI4-Lite
     if hostbus:
@@ -29,11 +26,7 @@ async def systolic_gemms(dut):
     else:
         io.set(sysdoc["control"]["start"], 0)
         io.set(sysdoc["host"]["we"], 0)
-    cocotb.start_soon(Clock(clk, 10, unit="ns").start())
-    rst.value = 1
-    for _ in range(2):
-        await RisingEdge(clk)
-    rst.value = 0
+    clk = await clock_and_reset(dut, ports)
 
     async def tick():
         await RisingEdge(clk)
