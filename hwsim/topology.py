@@ -29,6 +29,20 @@ _CONV_FIELDS = ["Layer name", "IFMAP Height", "IFMAP Width", "Filter Height", "F
 _GEMM_FIELDS = ["Layer", "M", "N", "K"]
 
 
+def read_text(path: str | Path, what: str) -> str:
+    """The text of a SCALE-Sim ``what`` file (topology, configuration, layout); a missing, unreadable or
+    binary file is a one-line ScaleSimFileError naming it."""
+    p = Path(path)
+    if not p.is_file():
+        raise ScaleSimFileError(f"{p}: no such SCALE-Sim {what} file")
+    try:
+        return p.read_text()
+    except OSError as e:
+        raise ScaleSimFileError(f"{p}: cannot read the {what} file ({e.strerror})") from None
+    except UnicodeDecodeError:
+        raise ScaleSimFileError(f"{p}: not a text file") from None
+
+
 def _row_fields(row: str) -> list[str]:
     elems = row.split(",")
     if elems and elems[-1].strip() == "":
@@ -48,12 +62,7 @@ def topology_kind(path: str | Path) -> str:
 def read_topology(path: str | Path, kind: str | None = None) -> Network:
     """Read a SCALE-Sim topology file (conv or GEMM form, detected from the header unless ``kind``)."""
     p = Path(path)
-    if not p.is_file():
-        raise ScaleSimFileError(f"{p}: no such SCALE-Sim topology file")
-    try:
-        lines = p.read_text().splitlines()
-    except UnicodeDecodeError:
-        raise ScaleSimFileError(f"{p}: not a text file") from None
+    lines = read_text(p, "topology").splitlines()
     if not lines:
         raise ScaleSimFileError(f"{p}: empty file (SCALE-Sim expects a header line, then one layer per line)")
     if kind is None:

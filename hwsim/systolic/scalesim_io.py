@@ -26,7 +26,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..topology import ScaleSimFileError, read_topology, topology_kind  # noqa: F401  (re-exported)
+from ..topology import ScaleSimFileError, read_text, read_topology, topology_kind  # noqa: F401  (re-exported)
 
 
 # ---- configuration ---------------------------------------------------------------------------------
@@ -77,12 +77,7 @@ class ScaleSimConfig:
 
 def _read_ini(path: Path) -> dict[str, dict[str, tuple[str, int]]]:
     """configparser-like reading that remembers line numbers: {section: {key: (value, line)}}."""
-    try:
-        text = path.read_text()
-    except OSError as e:
-        raise ScaleSimFileError(f"{path}: cannot read ({e.strerror})") from None
-    except UnicodeDecodeError:
-        raise ScaleSimFileError(f"{path}: not a text file") from None
+    text = read_text(path, "configuration")
     out: dict[str, dict[str, tuple[str, int]]] = {}
     section = None
     last_key = None
@@ -123,8 +118,6 @@ def _read_ini(path: Path) -> dict[str, dict[str, tuple[str, int]]]:
 def read_config(path: str | Path) -> ScaleSimConfig:
     """Read a SCALE-Sim .cfg file (errors name file, line and field)."""
     p = Path(path)
-    if not p.is_file():
-        raise ScaleSimFileError(f"{p}: no such SCALE-Sim configuration file")
     ini = _read_ini(p)
 
     def get(section: str, key: str, required: bool = True) -> tuple[str, int] | None:
@@ -246,12 +239,7 @@ def read_layout(path: str | Path) -> tuple[int, ...]:
     row must be an integer, and a row whose name contains ``DP`` becomes Channel-Intraline-Factor rows with
     that factor set to 1. Returns the 20 integers after the name."""
     p = Path(path)
-    try:
-        text = p.read_text()
-    except OSError as e:
-        raise ScaleSimFileError(f"{p}: cannot read the layout file ({e.strerror})") from None
-    except UnicodeDecodeError:
-        raise ScaleSimFileError(f"{p}: not a text file") from None
+    text = read_text(p, "layout")
     entries = []
     for i, raw in enumerate(text.splitlines(), 1):
         row = raw.strip()
