@@ -370,6 +370,7 @@ def simulate(layer, conv, R: int, C: int, dataflow: str, mem: MemConfig) -> dict
     dummy = np.zeros(1, np.int64)
     lay = [np.zeros(4, np.int64), np.zeros(4, np.int64)]
     lines = [dummy, dummy, dummy, dummy]                 # iline, ipos, fline, fpos
+    icus = fcus = None
     if mem.ifmap_custom or mem.filter_custom:
         if mem.layout is None or len(mem.layout) != 20:
             raise ScaleSimUnsupported(f"a custom SRAM layout needs the layout row (20 integers), not {mem.layout!r:.60}")
@@ -381,25 +382,21 @@ def simulate(layer, conv, R: int, C: int, dataflow: str, mem: MemConfig) -> dict
         icus = ifmap_custom_prefetch(g, mem.layout, mem.ifmap_bw) if mem.ifmap_custom else None
         fcus = filter_custom_prefetch(g, mem.layout, mem.filter_bw) if mem.filter_custom else None
     if user:
-        ipre, fpre = s.prefetch()
-        for k, (on, cus, bw, nb, ports, n, key_off) in enumerate((
-                (mem.ifmap_custom, None, mem.ifmap_bw, mem.ifmap_banks, mem.ifmap_ports, n_if, 0),
-                (mem.filter_custom, None, mem.filter_bw, mem.filter_banks, mem.filter_ports, n_f, mem.filter_offset))):
-            if not on:
+        pre = list(s.prefetch())                         # ifmap, filter; a custom layout replaces its own
+        for k, (cus, bw, nb, ports, n, key_off) in enumerate((
+                (icus, mem.ifmap_bw, mem.ifmap_banks, mem.ifmap_ports, n_if, 0),
+                (fcus, mem.filter_bw, mem.filter_banks, mem.filter_ports, n_f, mem.filter_offset))):
+            if cus is None:
                 continue
             if bw % nb or ports <= 0:
                 raise ScaleSimUnsupported(f"SCALE-Sim 3.0.0 fails on this layer: {nb} banks of {ports} ports for "
                                           f"{bw} words/cycle (banks must divide it, ports be positive)")
-            seq = icus if k == 0 else fcus
+            pre[k] = cus
             lay[k][:] = (1, nb, bw // nb, ports)
-            lines[2 * k], lines[2 * k + 1] = aot.load(KERNELS).layout_lines(_int64(seq), int(bw), int(n),
+            lines[2 * k], lines[2 * k + 1] = aot.load(KERNELS).layout_lines(_int64(cus), int(bw), int(n),
                                                                             int(key_off))
-            if k == 0:
-                ipre = seq
-            else:
-                fpre = seq
-        ist, iptr, ilines = _user_lines(ipre, kb[0], mem.ifmap_bw, n_if, bool(lay[0][0]))
-        fst, fptr, flines = _user_lines(fpre, kb[1], mem.filter_bw, n_f, bool(lay[1][0]))
+        ist, iptr, ilines = _user_lines(pre[0], kb[0], mem.ifmap_bw, n_if, icus is not None)
+        fst, fptr, flines = _user_lines(pre[1], kb[1], mem.filter_bw, n_f, fcus is not None)
         ilast = flast = dummy
     else:
         ist, fst = _calc_state(kb[0], 10), _calc_state(kb[1], 10)
